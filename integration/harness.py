@@ -1,0 +1,213 @@
+"""Shared helpers for the integration tests: start the real binaries on free loopback ports,
+wait for readiness without sleeping blindly, and talk to them with raw sockets.
+
+Binaries come from the environment (CTest sets them): REALIP_PROXY_BIN, REALIP_ECHO_BIN.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+PROXY_BIN = os.environ.get("REALIP_PROXY_BIN", "build/proxy/realip-proxy")
+ECHO_BIN = os.environ.get("REALIP_ECHO_BIN", "build/proxy/echo/realip-echo")
+SOURCE_DIR = os.environ.get(
+    "REALIP_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Generous bounds for waiting on readiness; they are limits, not timing assertions.
+READY_TIMEOUT = 30.0
+
+
+def free_port(host="127.0.0.1"):
+    """Returns a TCP port that was free on `host` a moment ago."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(host, port, proc=None, timeout=READY_TIMEOUT):
+    """Polls until something accepts on host:port; fails early if `proc` exits."""
+    deadline = time.monotonic() + timeout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening")
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.settimeout(1.0)
+                s.connect((host, port))
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on {host}:{port}")
+
+
+class Process:
+    """A child process whose stdout/stderr go to a file that tests can read."""
+
+    def __init__(self, args, workdir, name):
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_for_line(self, pattern, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            m = regex.search(self.output())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exited with {self.proc.returncode}: {self.output()}")
+            time.sleep(0.02)
+        raise TimeoutError(f"no line matching {pattern!r} in: {self.output()}")
+
+    def stop(self, sig=None, timeout=10):
+        if self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+class TestCase(unittest.TestCase):
+    """Base class: a temp dir per test, processes stopped on teardown (also on failure)."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="realip-it-")
+        self.processes = []
+
+    def tearDown(self):
+        for p in reversed(self.processes):
+            p.stop()
+        if getattr(self, "_outcome", None) is not None and not self._failed():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            for p in self.processes:
+                print(f"--- {p.log_path}\n{p.output()}")
+
+    def _failed(self):
+        result = self._outcome.result
+        errors = getattr(result, "errors", []) + getattr(result, "failures", [])
+        return any(test is self for test, _ in errors)
+
+    def spawn(self, args, name):
+        p = Process(args, self.workdir, name)
+        self.processes.append(p)
+        return p
+
+    def start_echo(self, host="127.0.0.1", name=""):
+        args = [ECHO_BIN, "-l", host, "-p", "0"]
+        if name:
+            args += ["-n", name]
+        p = self.spawn(args, f"echo{len(self.processes)}")
+        m = p.wait_for_line(r"listening on \S+:(\d+)")
+        p.port = int(m.group(1))
+        return p
+
+    def write_config(self, text, name="realip-proxy.conf"):
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def start_proxy(self, config_text, wait=(("127.0.0.1", None),)):
+        """Starts realip-proxy with `config_text`; waits for each (host, port) in `wait`."""
+        path = self.write_config(config_text)
+        p = self.spawn([PROXY_BIN, "-c", path], f"proxy{len(self.processes)}")
+        for host, port in wait:
+            if port is not None:
+                wait_for_port(host, port, p.proc)
+        return p
+
+    def run_proxy(self, *args, timeout=30):
+        return subprocess.run([PROXY_BIN, *args], capture_output=True, text=True,
+                              timeout=timeout)
+
+
+def http_request(port, raw, host="127.0.0.1", source=None, timeout=10.0, read_all=True):
+    """Sends raw bytes to host:port (optionally from `source` address) and returns the reply
+    bytes, read until the peer closes (read_all) or until one full response arrived."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        if source is not None:
+            s.bind((source, 0))
+        s.connect((host, port))
+        s.sendall(raw)
+        if read_all:
+            s.shutdown(socket.SHUT_WR)
+        return read_response(s) if not read_all else _read_until_close(s)
+
+
+def _read_until_close(s):
+    chunks = []
+    while True:
+        try:
+            data = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def read_response(s, buffered=b""):
+    """Reads one HTTP/1.1 response (Content-Length or chunked or close-delimited) from s.
+    Returns (status, headers list, body, leftover bytes)."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before the response head: {data!r}")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
+    hmap = {k.lower(): v for k, v in headers}
+    if "content-length" in hmap:
+        n = int(hmap["content-length"])
+        while len(rest) < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        return status, headers, rest[:n], rest[n:]
+    if hmap.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in rest:
+                rest += s.recv(65536)
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            while len(rest) < size + 2:
+                rest += s.recv(65536)
+            body += rest[:size]
+            rest = rest[size + 2:]
+            if size == 0:
+                return status, headers, body, rest
+    return status, headers, rest + _read_until_close(s), b""
+
+
+def echo_json(body):
+    """Parses realip-echo's JSON answer."""
+    return json.loads(body.decode())

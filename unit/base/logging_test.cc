@@ -1,0 +1,45 @@
+#include "proxy/base/logging.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace realip::base {
+namespace {
+
+TEST(LoggingTest, ParsesNginxLevels) {
+  EXPECT_EQ(*ParseLogLevel("warn"), LogLevel::kWarn);
+  EXPECT_EQ(*ParseLogLevel("debug"), LogLevel::kDebug);
+  EXPECT_EQ(*ParseLogLevel("emerg"), LogLevel::kEmerg);
+  EXPECT_FALSE(ParseLogLevel("warning").ok());
+  EXPECT_EQ(LogLevelName(LogLevel::kNotice), "notice");
+}
+
+TEST(LoggingTest, FiltersByLevelAndWritesNginxFormat) {
+  std::string path = ::testing::TempDir() + "/logging_test.log";
+  std::remove(path.c_str());
+  ASSERT_TRUE(SetLogFile(path).ok());
+  SetLogLevel(LogLevel::kWarn);
+  REALIP_LOG(kInfo, "hidden");
+  REALIP_LOG(kError, "upstream \"", "app", "\": ", 502);
+  ASSERT_TRUE(ReopenLogFile().ok());
+  REALIP_LOG(kWarn, "after reopen");
+  ASSERT_TRUE(SetLogFile("stderr").ok());
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str().find("hidden"), std::string::npos);
+  EXPECT_NE(text.str().find("[error] "), std::string::npos);
+  EXPECT_NE(text.str().find(": upstream \"app\": 502\n"), std::string::npos);
+  EXPECT_NE(text.str().find("[warn] "), std::string::npos);
+  EXPECT_NE(text.str().find("after reopen"), std::string::npos);
+}
+
+TEST(LoggingTest, UnopenableFileKeepsPreviousSink) {
+  EXPECT_FALSE(SetLogFile("/nonexistent-dir/x.log").ok());
+}
+
+}  // namespace
+}  // namespace realip::base
