@@ -1,0 +1,266 @@
+// The typed, immutable, fully validated configuration.
+//
+// LoadConfig() reads an nginx-syntax file and returns a new snapshot; nothing running is
+// touched, so a reload can swap the snapshot in or keep the old one on error. Every inheritable
+// setting is merged (http -> server -> location) at load: the request path reads plain values.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proxy/base/logging.h"
+#include "proxy/config/variables.h"
+#include "proxy/net/cidr_set.h"
+#include "proxy/net/ip_address.h"
+#include "proxy/realip/resolver.h"
+
+namespace realip::config {
+
+// ---------------------------------------------------------------------------------------------
+// main and events
+
+// Settings of the main and events contexts.
+struct MainSettings {
+  int worker_processes = 1;            // "auto" resolved to the number of hardware threads
+  bool daemon = false;                 // accepted for nginx compatibility; we never fork
+  std::string pid_path;                // empty: write no pid file
+  std::string error_log_path = "stderr";  // a file path or "stderr"
+  base::LogLevel error_log_level = base::LogLevel::kError;
+  uint64_t worker_rlimit_nofile = 0;   // 0: leave RLIMIT_NOFILE unchanged
+  absl::Duration worker_shutdown_timeout = absl::InfiniteDuration();  // graceful-stop bound
+  int worker_connections = 512;        // per worker thread
+  bool multi_accept = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// log formats and access logs
+
+enum class LogEscape { kDefault, kJson, kNone };
+
+// A log_format block; "combined" is always defined (nginx's predefined format).
+struct LogFormat {
+  std::string name;
+  LogEscape escape = LogEscape::kDefault;
+  CompiledString format;  // the argument strings concatenated, as nginx does
+};
+
+// One access_log destination.
+struct AccessLog {
+  enum class Kind { kFile, kStdout, kStderr };
+  Kind kind = Kind::kStdout;
+  std::string path;  // kFile only
+  std::shared_ptr<const LogFormat> format;
+};
+
+// ---------------------------------------------------------------------------------------------
+// upstreams
+
+enum class Balancer { kRoundRobin, kLeastConn, kIpHash, kHash };
+
+// One `server` line of an upstream block. A hostname resolves at load to one or more
+// addresses; each address is a separate peer with this line's parameters (as nginx does).
+struct UpstreamServer {
+  std::string name;  // as written, e.g. "app.internal:8080"
+  std::vector<net::SocketAddress> addresses;
+  int weight = 1;
+  int max_fails = 1;                                 // 0: never mark as failed
+  absl::Duration fail_timeout = absl::Seconds(10);
+  bool backup = false;
+  bool down = false;
+};
+
+// An upstream block, or the implicit one that `proxy_pass http://host:port` creates.
+struct Upstream {
+  std::string name;   // block name, or "host:port" for an implicit upstream
+  bool implicit = false;
+  std::vector<UpstreamServer> servers;
+  int keepalive = 0;  // idle connections kept per worker; 0 disables keep-alive pooling
+  absl::Duration keepalive_timeout = absl::Seconds(60);
+  int keepalive_requests = 1000;
+  Balancer balancer = Balancer::kRoundRobin;
+  CompiledString hash_key;        // kHash only
+  bool hash_consistent = false;   // kHash only: ketama-style consistent hashing
+  std::string file;               // where it was defined, for messages
+  int line = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// http / server / location settings
+
+// The proxy_pass target.
+struct ProxyPass {
+  std::string scheme = "http";              // "http" or "https"
+  std::shared_ptr<const Upstream> upstream;  // never null when the handler is kProxyPass
+  std::string proxy_host;                    // value of $proxy_host: "name" or "host:port"
+  uint16_t proxy_port = 80;                  // value of $proxy_port
+  bool has_uri = false;  // a URI part was given: the matched location prefix is replaced by it
+  std::string uri;       // the URI part ("/" for "http://b/"), empty when !has_uri
+};
+
+// One header sent to the upstream. An empty value (after evaluation) removes the header.
+struct HeaderRewrite {
+  std::string name;
+  CompiledString value;
+};
+
+// proxy_next_upstream conditions, a bit set.
+enum NextUpstream : uint32_t {
+  kNextUpstreamError = 1u << 0,
+  kNextUpstreamTimeout = 1u << 1,
+  kNextUpstreamInvalidHeader = 1u << 2,
+  kNextUpstreamHttp500 = 1u << 3,
+  kNextUpstreamHttp502 = 1u << 4,
+  kNextUpstreamHttp503 = 1u << 5,
+  kNextUpstreamHttp504 = 1u << 6,
+  kNextUpstreamHttp403 = 1u << 7,
+  kNextUpstreamHttp404 = 1u << 8,
+  kNextUpstreamHttp429 = 1u << 9,
+  kNextUpstreamNonIdempotent = 1u << 10,
+};
+
+// `return CODE [TEXT|URL]` / `return URL`.
+struct ReturnAction {
+  int code = 0;
+  bool has_text = false;
+  CompiledString text;  // body text, or the Location URL for 301/302/303/307/308
+};
+
+// What produces the response of a location. Later handler rows (metrics, readiness,
+// realip_echo) add values here.
+enum class ContentHandler { kNone, kProxyPass, kReturn };
+
+// Every http/server/location setting after merging; plain values, no optionals.
+struct HttpSettings {
+  realip::RealIpSettings realip;  // `trusted` is never null (empty set: trust nobody)
+
+  absl::Duration keepalive_timeout = absl::Seconds(75);
+  int keepalive_requests = 1000;
+  absl::Duration client_header_timeout = absl::Seconds(60);
+  absl::Duration client_body_timeout = absl::Seconds(60);
+  absl::Duration send_timeout = absl::Seconds(60);
+  uint64_t client_max_body_size = 1024 * 1024;  // 0: unlimited
+  uint64_t client_header_buffer_size = 1024;
+  int large_client_header_buffers_number = 4;
+  uint64_t large_client_header_buffers_size = 8 * 1024;
+
+  std::vector<HeaderRewrite> proxy_set_headers;  // defaults included, explicit ones override
+  std::vector<std::string> proxy_hide_headers;   // lower case
+  int proxy_http_version_minor = 1;              // 1.0 or 1.1
+  absl::Duration proxy_connect_timeout = absl::Seconds(60);
+  absl::Duration proxy_read_timeout = absl::Seconds(60);
+  absl::Duration proxy_send_timeout = absl::Seconds(60);
+  uint32_t proxy_next_upstream = kNextUpstreamError | kNextUpstreamTimeout;  // 0 means "off"
+  int proxy_next_upstream_tries = 0;  // 0: unlimited
+  bool proxy_buffering = true;        // accepted; responses are always streamed
+  bool proxy_protocol = false;        // send a PROXY header to the upstream
+  int proxy_protocol_version = 1;     // 1 or 2
+
+  std::vector<AccessLog> access_logs;  // empty: access_log off
+  bool server_tokens = true;
+
+  // Not inherited: the content handler of this level and its arguments.
+  ContentHandler handler = ContentHandler::kNone;
+  ProxyPass proxy_pass;  // kProxyPass
+  ReturnAction ret;      // kReturn (a server-level return applies to every request)
+};
+
+// A location block. Nested locations are flattened into the server's list, each merged from
+// its parent.
+struct Location {
+  enum class Match { kPrefix, kExact, kPrefixNoRegex };  // "", "=", "^~"
+  Match match = Match::kPrefix;
+  std::string path;
+  HttpSettings settings;
+  std::string file;
+  int line = 0;
+};
+
+// A server block.
+struct Server {
+  std::vector<std::string> names;  // as written (lower case), first is $server_name
+  HttpSettings settings;           // server level, merged from http
+  std::vector<Location> locations;
+  // Returned by FindLocation when no location matches or a server-level `return` is set:
+  // the server-level settings, path "".
+  Location fallback;
+  std::string file;
+  int line = 0;
+
+  // nginx location matching: a server-level `return` wins; else an exact (`=`) match, else
+  // the longest prefix. Never returns null.
+  const Location& FindLocation(std::string_view path) const;
+};
+
+// ---------------------------------------------------------------------------------------------
+// listening sockets
+
+enum class ProxyProtocolMode { kOff, kRequired, kOptional };
+
+// One distinct listening address with its merged flags and the servers bound to it.
+struct Listener {
+  net::SocketAddress address;  // is_unix: ip unused, `unix_path` set
+  std::string unix_path;
+  std::string text;            // "127.0.0.1:8080", "[::1]:80", "unix:/run/x.sock"
+  bool ssl = false;
+  bool reuseport = false;
+  int backlog = 511;
+  bool ipv6only = true;
+  ProxyProtocolMode proxy_protocol = ProxyProtocolMode::kOff;
+  // Peers whose PROXY header is honoured when proxy_protocol is kOptional: the default
+  // server's server-level set_real_ip_from. Never null.
+  std::shared_ptr<const net::CidrSet> proxy_protocol_trusted;
+
+  std::vector<std::shared_ptr<const Server>> servers;  // in configuration order
+  std::shared_ptr<const Server> default_server;        // `default_server` or the first
+
+  // nginx virtual-server selection: exact name, then the longest leading wildcard
+  // (`*.example.com`, `.example.com`), then trailing wildcard (`www.example.*`), then the
+  // default server. `host` is the Host header value (port and trailing dot ignored,
+  // case-insensitive). Never returns null.
+  const Server& FindServer(std::string_view host) const;
+
+  // Filled at load; used by FindServer.
+  std::unordered_map<std::string, const Server*> exact_names;
+  std::vector<std::pair<std::string, const Server*>> leading_wildcards;   // ".example.com"
+  std::vector<std::pair<std::string, const Server*>> trailing_wildcards;  // "www.example."
+};
+
+// ---------------------------------------------------------------------------------------------
+// the whole configuration
+
+// One file read while loading, for `-T`.
+struct SourceFile {
+  std::string path;
+  std::string contents;
+};
+
+struct Config {
+  std::string path;  // the main file
+  MainSettings main;
+  std::unordered_map<std::string, std::shared_ptr<const LogFormat>> log_formats;
+  std::unordered_map<std::string, std::shared_ptr<const Upstream>> upstreams;  // named blocks
+  std::vector<std::shared_ptr<const Server>> servers;
+  std::vector<Listener> listeners;  // each address appears once
+  std::vector<std::string> warnings;  // nginx [warn] messages, with " in FILE:LINE"
+  std::vector<SourceFile> files;     // the main file first, then includes in read order
+
+  // nginx's `-T` output: each file preceded by "# configuration file PATH:".
+  std::string Dump() const;
+};
+
+// Reads and validates `path`. On error the status message is the nginx-form text without the
+// "realip-proxy: [emerg] " prefix, e.g. `unknown directive "foo" in /etc/x.conf:12`.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadConfig(const std::string& path);
+
+// As LoadConfig, from memory. `virtual_path` names the text in messages; relative includes
+// are resolved against its folder.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFromString(
+    std::string_view text, const std::string& virtual_path);
+
+}  // namespace realip::config

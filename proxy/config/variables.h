@@ -1,0 +1,116 @@
+// The variable registry and compiled strings.
+//
+// Arguments that may contain `$name` / `${name}` (proxy_set_header values, return text,
+// log_format, hash keys) are compiled once at load into literal and variable segments; the
+// request path evaluates variable ids against a request and never looks at names.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace realip::config {
+
+// Every variable the proxy knows. The ones marked "parameterised" carry a suffix in
+// VariableRef::param (e.g. $http_user_agent -> kHttp, param "user-agent").
+enum class VariableId : uint8_t {
+  kRemoteAddr,                // client address after real-IP resolution
+  kBinaryRemoteAddr,          // same, as 4 or 16 network-order bytes
+  kRemotePort,                // client port after resolution; empty when unknown
+  kRemoteUser,                // always empty: there is no auth module
+  kRealipRemoteAddr,          // the TCP peer (or PROXY source) before header resolution
+  kRealipRemotePort,          //
+  kRealipSource,              // which source gave $remote_addr ("peer", "proxy_protocol", header)
+  kProxyProtocolAddr,         // PROXY header source address; empty without a PROXY header
+  kProxyProtocolPort,         //
+  kProxyProtocolServerAddr,   // PROXY header destination address
+  kProxyProtocolServerPort,   //
+  kProxyProtocolTlv,          // parameterised: VariableRef::tlv
+  kProxyAddXForwardedFor,     // incoming X-Forwarded-For lines joined by ", " plus $remote_addr
+  kRealipXForwardedFor,       // incoming X-Forwarded-For plus $realip_remote_addr (the peer)
+  kProxyHost,                 // host[:port] of the proxy_pass target, as nginx
+  kProxyPort,                 // port of the proxy_pass target
+  kScheme,                    // "http" or "https"
+  kHost,                      // Host without port, lower case; else the server name
+  kHttp,                      // parameterised: request header, param lower case with '-'
+  kRequest,                   // full request line
+  kRequestMethod,             //
+  kRequestUri,                // original URI with arguments
+  kUri,                       // normalised path without arguments
+  kArgs,                      // query string without '?'
+  kServerAddr,                // local address of the accepted connection
+  kServerPort,                //
+  kServerName,                // first server_name of the chosen server
+  kStatus,                    // response status code
+  kBodyBytesSent,             //
+  kBytesSent,                 //
+  kRequestLength,             // request head + body bytes received
+  kRequestTime,               // seconds with millisecond resolution, "0.012"
+  kUpstreamAddr,              // "ip:port" of each upstream tried, ", " separated
+  kUpstreamStatus,            //
+  kUpstreamConnectTime,       //
+  kUpstreamResponseTime,      //
+  kMsec,                      // current time in seconds with millisecond resolution
+  kTimeLocal,                 // "26/Nov/2026:07:40:00 +0000"
+  kTimeIso8601,               // "2026-11-26T07:40:00+00:00"
+  kRequestId,                 // 32 random hex digits, one per request
+  kConnection,                // connection serial number
+  kConnectionRequests,        // requests served on this connection so far
+};
+
+// Which PROXY v2 TLV $proxy_protocol_tlv_NAME reads (PROXY protocol spec, section 2.2).
+struct TlvSelector {
+  enum class Kind : uint8_t {
+    kPlain,   // the value of the TLV of type `type`
+    kSslSub,  // a sub-TLV of type `type` inside PP2_TYPE_SSL (0x20)
+    kVendor,  // the TLV of type `type` whose first value byte is `subtype` (AWS 0xEA, Azure 0xEE)
+  };
+  Kind kind = Kind::kPlain;
+  uint8_t type = 0;
+  uint8_t subtype = 0;
+  friend bool operator==(const TlvSelector&, const TlvSelector&) = default;
+};
+
+// One variable occurrence with its parameter.
+struct VariableRef {
+  VariableId id = VariableId::kRemoteAddr;
+  std::string param;  // kHttp: header name, lower case, '_' turned into '-'
+  TlvSelector tlv;    // kProxyProtocolTlv only
+  friend bool operator==(const VariableRef&, const VariableRef&) = default;
+};
+
+// A literal run or a variable.
+struct Segment {
+  std::string literal;              // used when `variable` is empty
+  std::optional<VariableRef> variable;
+  friend bool operator==(const Segment&, const Segment&) = default;
+};
+
+// A string argument compiled at load. Adjacent literals are merged; an argument without
+// variables is a single literal segment (or none when empty).
+struct CompiledString {
+  std::string source;  // the argument as written, for dumps and messages
+  std::vector<Segment> segments;
+
+  // True when no segment is a variable.
+  bool IsLiteral() const;
+  // The literal text; valid only when IsLiteral().
+  std::string LiteralText() const;
+};
+
+// Looks a variable name up (without the '$'), including parameterised prefixes
+// ("http_x_real_ip", "proxy_protocol_tlv_0x05"). Returns nullopt for unknown names.
+std::optional<VariableRef> LookupVariable(std::string_view name);
+
+// The canonical name of a variable, without '$' ("remote_addr", "http_x_real_ip").
+std::string VariableName(const VariableRef& ref);
+
+// Compiles `text`. Errors (message without file/line): `unknown "foo" variable`,
+// `invalid variable name in "text"`, `the closing bracket in "foo" variable is missing`.
+[[nodiscard]] absl::StatusOr<CompiledString> CompileString(std::string_view text);
+
+}  // namespace realip::config
