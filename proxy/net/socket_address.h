@@ -1,0 +1,41 @@
+// An IP address with a port, or a Unix-socket peer; conversions to and from sockaddr.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proxy/net/ip_address.h"
+
+namespace realip::net {
+
+// An IP endpoint, or (is_unix) a Unix-socket peer whose path is not kept. port 0 means
+// "no port" where a port is optional (nginx leaves $remote_port empty then).
+struct SocketAddress {
+  IpAddress ip;
+  uint16_t port = 0;
+  bool is_unix = false;
+
+  // "1.2.3.4:80", "[2001:db8::1]:80", or "unix:".
+  std::string ToString() const;
+  // The host part alone, as nginx prints $remote_addr: "1.2.3.4", "2001:db8::1" or "unix:".
+  std::string HostToString() const;
+  // AF_INET, AF_INET6 (mapped addresses become IPv4) and AF_UNIX; nullopt for anything else
+  // or a length too short for the family.
+  static std::optional<SocketAddress> FromSockaddr(const sockaddr* sa, socklen_t len);
+  // Writes a sockaddr_in or sockaddr_in6 and returns its length; returns 0 for Unix peers.
+  socklen_t ToSockaddr(sockaddr_storage* out) const;
+
+  friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
+};
+
+// Parses "1.2.3.4:80", "[2001:db8::1]:80", or a bare address ("1.2.3.4", "[::1]", "::1") which
+// takes `default_port` (nullopt: a port is required). Ports are 0-65535 in decimal without sign
+// or leading zeros. Wildcards ("*:80") and bare ports belong to the config layer.
+std::optional<SocketAddress> ParseHostPort(std::string_view text,
+                                           std::optional<uint16_t> default_port);
+
+}  // namespace realip::net
