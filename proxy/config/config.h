@@ -17,7 +17,7 @@
 #include "proxy/base/logging.h"
 #include "proxy/config/variables.h"
 #include "proxy/net/cidr_set.h"
-#include "proxy/net/ip_address.h"
+#include "proxy/net/socket_address.h"
 #include "proxy/realip/resolver.h"
 
 namespace realip::config {
@@ -137,7 +137,7 @@ enum class ContentHandler { kNone, kProxyPass, kReturn };
 
 // Every http/server/location setting after merging; plain values, no optionals.
 struct HttpSettings {
-  realip::RealIpSettings realip;  // `trusted` is never null (empty set: trust nobody)
+  ::realip::realip::RealIpSettings realip;  // `trusted` never null (empty set: trust nobody)
 
   absl::Duration keepalive_timeout = absl::Seconds(75);
   int keepalive_requests = 1000;

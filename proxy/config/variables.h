@@ -29,7 +29,7 @@ enum class VariableId : uint8_t {
   kProxyProtocolPort,         //
   kProxyProtocolServerAddr,   // PROXY header destination address
   kProxyProtocolServerPort,   //
-  kProxyProtocolTlv,          // parameterised: VariableRef::tlv
+  kProxyProtocolTlv,          // parameterised: TLV name for realip::ProxyHeader::TlvByName
   kProxyAddXForwardedFor,     // incoming X-Forwarded-For lines joined by ", " plus $remote_addr
   kRealipXForwardedFor,       // incoming X-Forwarded-For plus $realip_remote_addr (the peer)
   kProxyHost,                 // host[:port] of the proxy_pass target, as nginx
@@ -62,24 +62,12 @@ enum class VariableId : uint8_t {
   kConnectionRequests,        // requests served on this connection so far
 };
 
-// Which PROXY v2 TLV $proxy_protocol_tlv_NAME reads (PROXY protocol spec, section 2.2).
-struct TlvSelector {
-  enum class Kind : uint8_t {
-    kPlain,   // the value of the TLV of type `type`
-    kSslSub,  // a sub-TLV of type `type` inside PP2_TYPE_SSL (0x20)
-    kVendor,  // the TLV of type `type` whose first value byte is `subtype` (AWS 0xEA, Azure 0xEE)
-  };
-  Kind kind = Kind::kPlain;
-  uint8_t type = 0;
-  uint8_t subtype = 0;
-  friend bool operator==(const TlvSelector&, const TlvSelector&) = default;
-};
-
 // One variable occurrence with its parameter.
 struct VariableRef {
   VariableId id = VariableId::kRemoteAddr;
-  std::string param;  // kHttp: header name, lower case, '_' turned into '-'
-  TlvSelector tlv;    // kProxyProtocolTlv only
+  // kHttp: header name, lower case, '_' turned into '-'; kProxyProtocolTlv: the TLV name
+  // ("alpn", "ssl_cn", "0x05"), valid for realip::IsValidTlvName.
+  std::string param;
   friend bool operator==(const VariableRef&, const VariableRef&) = default;
 };
 
