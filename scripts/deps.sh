@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages realip-proxy needs, and only those that are missing.
-# Usage: scripts/deps.sh [build|runtime|test|all]   (default: all)
+# Usage: scripts/deps.sh [build|runtime|test|docker|all]   (default: all)
 #   build   - compilers, CMake and the libraries the proxy links
 #   runtime - the shared libraries the binary needs (used by the Docker runtime stage)
-#   test    - build + peers the test suite runs against (curl, haproxy, nginx, ...)
+#   test    - build + peers the test suite runs against (curl, haproxy, nginx, ...) + Node.js
+#             and npm for the Kubernetes manifest validator
+#   docker  - podman, runc and debootstrap: build and run docker/Dockerfile without a Docker
+#             engine (scripts/docker-test.sh)
 #   all     - everything, including the fuzzing toolchain and the benchmark driver
 set -euo pipefail
 
@@ -14,13 +17,19 @@ runtime_pkgs=(libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7 libs
   libabsl20220623 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 ca-certificates)
 test_pkgs=(python3 curl haproxy nginx-light openssl iproute2 procps)
 extra_pkgs=(clang libclang-rt-14-dev wrk strace)
+docker_pkgs=(podman runc debootstrap)
+# Node.js may come from outside Debian's archive (a nodesource build installs /usr/bin/node and
+# npm without the nodejs/npm package names), so these are checked by command, not by dpkg.
+node_cmds=(node npm)
+node_pkgs=(nodejs npm)
 
 case "${1:-all}" in
   build) want=("${build_pkgs[@]}") ;;
   runtime) want=("${runtime_pkgs[@]}") ;;
-  test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-  all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${extra_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|runtime|test|all]" >&2; exit 2 ;;
+  test) want=("${build_pkgs[@]}" "${test_pkgs[@]}"); want_node=1 ;;
+  docker) want=("${docker_pkgs[@]}") ;;
+  all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${extra_pkgs[@]}"); want_node=1 ;;
+  *) echo "usage: $0 [build|runtime|test|docker|all]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -28,6 +37,11 @@ for p in "${want[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+if [[ ${want_node:-0} -eq 1 ]]; then
+  for i in "${!node_cmds[@]}"; do
+    command -v "${node_cmds[$i]}" >/dev/null || missing+=("${node_pkgs[$i]}")
+  done
+fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 echo "deps: installing ${missing[*]}" >&2
