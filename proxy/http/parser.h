@@ -1,0 +1,120 @@
+// Incremental HTTP/1.1 message parser on llhttp (strict build, no lenient flags), sans-I/O.
+//
+// Bytes go in with Parse(); it stops after the head and after each message so that the caller
+// can decide routing, limits and Expect handling before any body byte is processed, and so that
+// pipelined requests are taken one at a time. Body bytes are handed to a BodySink as views into
+// the input (copy them before the input buffer changes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/headers.h"
+
+namespace realip::http {
+
+enum class MessageKind { kRequest, kResponse };
+
+// Size limits applied while reading a head; exceeding them is a ParseError with `status` 414
+// (request target) or 431 (header line, whole head, header count).
+struct ParseLimits {
+  size_t max_target_bytes = 8192;
+  size_t max_header_line_bytes = 8192;
+  size_t max_head_bytes = 32768;
+  size_t max_headers = 100;
+};
+
+// A parsed request or response head.
+struct MessageHead {
+  std::string method;  // requests: as sent, e.g. "GET"
+  std::string target;  // requests: the request-target, e.g. "/a?b"
+  int status = 0;      // responses: the status code
+  std::string reason;  // responses: the reason phrase
+  int version_major = 1;
+  int version_minor = 1;
+  HeaderList headers;
+  std::optional<uint64_t> content_length;  // set when the message carries Content-Length
+  bool chunked = false;                    // Transfer-Encoding: chunked framing
+  bool keep_alive = false;   // the connection may carry another message after this one
+  bool upgrade = false;      // request asks to switch protocols / response is a 101 switch
+  bool body_until_close = false;  // response: body delimited by connection close
+};
+
+// Why parsing stopped on bad input, with the status code the client should get.
+struct ParseError {
+  int status = 400;
+  std::string message;
+};
+
+// Receives body bytes (already de-chunked) as they are parsed.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void OnBody(std::string_view data) = 0;
+};
+
+class MessageParser {
+ public:
+  enum class Event {
+    kNeedMore,         // all input consumed, the message is not finished
+    kHeadComplete,     // head() is valid; call Parse() again, even with no new input, for the
+                       // body and kMessageComplete
+    kMessageComplete,  // the message ended; the next Parse() starts the next message
+    kError,            // error() says why; the parser is unusable afterwards
+  };
+  struct Result {
+    Event event;
+    size_t consumed;  // bytes of the input used; the rest belongs to the next call
+  };
+
+  MessageParser(MessageKind kind, ParseLimits limits);
+  ~MessageParser();
+  MessageParser(const MessageParser&) = delete;
+  MessageParser& operator=(const MessageParser&) = delete;
+
+  // Feeds bytes. `sink` receives body bytes and may be null when no body is expected.
+  [[nodiscard]] Result Parse(std::string_view data, BodySink* sink);
+  // Signals end of input: completes a close-delimited response body, or reports truncation.
+  [[nodiscard]] Result Finish(BodySink* sink);
+
+  // For a response to HEAD (or any response without a body by request semantics): the next
+  // response head has no body regardless of its framing headers (RFC 9110 section 9.3.2).
+  void SetNextResponseHasNoBody(bool no_body) { skip_body_ = no_body; }
+
+  const MessageHead& head() const { return head_; }
+  const ParseError& error() const { return error_; }
+  // True between kHeadComplete and kMessageComplete.
+  bool in_body() const { return state_ == State::kBody; }
+  // True once any byte of the current message was seen (false while idle between messages).
+  bool message_started() const { return state_ != State::kIdle; }
+
+ private:
+  enum class State { kIdle, kHead, kBody, kDone, kError };
+  struct Callbacks;
+
+  [[nodiscard]] Result Fail(int status, std::string message);
+  [[nodiscard]] bool ValidateHead();
+
+  MessageKind kind_;
+  ParseLimits limits_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  State state_ = State::kIdle;
+  bool skip_body_ = false;
+  MessageHead head_;
+  ParseError error_;
+  BodySink* sink_ = nullptr;
+  size_t head_bytes_ = 0;
+  size_t line_bytes_ = 0;
+  bool in_trailers_ = false;
+  int pending_error_status_ = 0;
+  std::string pending_error_;
+  std::string field_;
+  std::string value_;
+};
+
+}  // namespace realip::http

@@ -1,0 +1,31 @@
+// Writes HTTP/1.1 heads and chunked framing (RFC 9112 sections 3, 4, 7.1), sans-I/O.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace realip::http {
+
+// A header line to write; views must outlive the call.
+struct HeaderView {
+  std::string_view name;
+  std::string_view value;
+};
+
+// "METHOD target HTTP/1.1\r\n" + "name: value\r\n"... + "\r\n", built with one allocation.
+std::string SerializeRequestHead(std::string_view method, std::string_view target,
+                                 std::span<const HeaderView> headers);
+
+// "HTTP/1.1 status reason\r\n" + headers + "\r\n"; an empty reason uses the standard phrase.
+std::string SerializeResponseHead(int status, std::string_view reason,
+                                  std::span<const HeaderView> headers);
+
+// Appends `data` as one chunk ("hex-size\r\ndata\r\n"); empty data appends nothing, since an
+// empty chunk would end the body.
+void AppendChunk(std::string* out, std::string_view data);
+
+// Ends a chunked body without trailers.
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+}  // namespace realip::http

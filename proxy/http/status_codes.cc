@@ -1,0 +1,88 @@
+#include "proxy/http/status_codes.h"
+
+#include <string>
+#include <vector>
+
+#include "proxy/http/serializer.h"
+
+namespace realip::http {
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+std::string BuildLocalResponse(const LocalResponse& response) {
+  std::string body;
+  bool redirect = IsRedirect(response.status);
+  if (response.use_text && !redirect) {
+    body.assign(response.text);
+  } else {
+    std::string title = std::to_string(response.status);
+    title.push_back(' ');
+    title.append(ReasonPhrase(response.status));
+    body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
+           title + "</h1></center>\r\n<hr><center>realip-proxy</center>\r\n</body>\r\n</html>\r\n";
+  }
+  // 1xx, 204 and 304 never carry a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5).
+  bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
+  if (bodiless) body.clear();
+  std::string length = std::to_string(body.size());
+  std::vector<HeaderView> headers;
+  headers.push_back({"Server", "realip-proxy"});
+  if (!bodiless) {
+    headers.push_back({"Content-Type", response.use_text && !redirect
+                                           ? std::string_view("text/plain")
+                                           : std::string_view("text/html")});
+    headers.push_back({"Content-Length", length});
+  }
+  if (redirect && response.use_text) headers.push_back({"Location", response.text});
+  headers.push_back({"Connection", response.keep_alive ? "keep-alive" : "close"});
+  std::string out = SerializeResponseHead(response.status, "", headers);
+  if (!response.head_only) out.append(body);
+  return out;
+}
+
+std::string ErrorResponse(int status) {
+  LocalResponse response;
+  response.status = status;
+  return BuildLocalResponse(response);
+}
+
+}  // namespace realip::http

@@ -1,0 +1,31 @@
+// Status codes: reason phrases and the proxy's own small responses (errors, `return`).
+// The one place that turns an error status into response bytes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace realip::http {
+
+// The RFC 9110 section 15 reason phrase for `status`, or "Unknown".
+std::string_view ReasonPhrase(int status);
+
+// True for the codes `return CODE TEXT` treats as redirects (TEXT is the Location).
+bool IsRedirect(int status);
+
+// A complete response the proxy generates itself: small HTML body for errors and redirects,
+// `text` verbatim as text/plain otherwise. `head_only` omits the body (HEAD requests);
+// `keep_alive` false adds "Connection: close".
+struct LocalResponse {
+  int status = 500;
+  std::string_view text;      // body for non-redirects, Location for redirects
+  bool use_text = false;      // false: the standard small HTML page for `status`
+  bool keep_alive = false;
+  bool head_only = false;
+};
+std::string BuildLocalResponse(const LocalResponse& response);
+
+// The error page for `status` with "Connection: close" (errors that end the connection).
+std::string ErrorResponse(int status);
+
+}  // namespace realip::http

@@ -1,0 +1,384 @@
+#include "proxy/http/parser.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace realip::http {
+namespace {
+
+using ::testing::ElementsAre;
+
+// What a caller observes from a byte stream: one entry per message.
+struct Message {
+  MessageHead head;
+  std::string body;
+  bool complete = false;
+};
+
+struct Transcript {
+  std::vector<Message> messages;
+  int error_status = 0;  // 0: no error
+  std::string error;
+};
+
+class Collector : public BodySink {
+ public:
+  void OnBody(std::string_view data) override { body_->append(data); }
+  std::string* body_ = nullptr;
+};
+
+// Feeds `input` in pieces: `split` == 0 means whole, 1 byte-by-byte, otherwise first `split`
+// bytes then the rest. Mirrors how the engine calls the parser: unconsumed bytes are kept and
+// handed in again with the next read.
+Transcript Feed(MessageKind kind, std::string_view input, size_t split, ParseLimits limits = {},
+               bool finish = false, bool head_response = false) {
+  MessageParser parser(kind, limits);
+  Transcript t;
+  Collector sink;
+  std::string pending;
+  size_t fed = 0;
+  auto next_piece = [&]() -> std::string_view {
+    size_t n = input.size() - fed;
+    if (split == 1) n = std::min<size_t>(n, 1);
+    if (split > 1 && fed == 0) n = std::min(n, split);
+    std::string_view piece = input.substr(fed, n);
+    fed += n;
+    return piece;
+  };
+  if (head_response) parser.SetNextResponseHasNoBody(true);
+  bool after_head = false;
+  while (true) {
+    if (pending.empty() && !after_head) {
+      if (fed == input.size()) break;
+      pending.append(next_piece());
+    }
+    std::string body_scratch;
+    sink.body_ = &body_scratch;
+    MessageParser::Result r = parser.Parse(pending, &sink);
+    if (!body_scratch.empty()) t.messages.back().body += body_scratch;
+    pending.erase(0, r.consumed);
+    after_head = r.event == MessageParser::Event::kHeadComplete;
+    switch (r.event) {
+      case MessageParser::Event::kNeedMore:
+        if (!pending.empty()) {
+          ADD_FAILURE() << "kNeedMore left bytes unconsumed";
+          return t;
+        }
+        break;
+      case MessageParser::Event::kHeadComplete:
+        t.messages.push_back(Message{parser.head(), "", false});
+        break;
+      case MessageParser::Event::kMessageComplete:
+        // Every message reports its head first, including bodiless responses.
+        if (t.messages.empty() || t.messages.back().complete) {
+          ADD_FAILURE() << "message completed without a head event";
+          return t;
+        }
+        t.messages.back().complete = true;
+        break;
+      case MessageParser::Event::kError:
+        t.error_status = parser.error().status;
+        t.error = parser.error().message;
+        return t;
+    }
+  }
+  if (finish) {
+    std::string body_scratch;
+    sink.body_ = &body_scratch;
+    MessageParser::Result r = parser.Finish(&sink);
+    if (!body_scratch.empty()) t.messages.back().body += body_scratch;
+    if (r.event == MessageParser::Event::kMessageComplete) t.messages.back().complete = true;
+    if (r.event == MessageParser::Event::kError) {
+      t.error_status = parser.error().status;
+      t.error = parser.error().message;
+    }
+  }
+  return t;
+}
+
+// Runs every way of splitting `input` and checks that all agree with the whole-input run.
+Transcript RunAllSplits(MessageKind kind, std::string_view input, ParseLimits limits = {},
+                        bool finish = false, bool head_response = false) {
+  Transcript whole = Feed(kind, input, 0, limits, finish, head_response);
+  auto same = [&](const Transcript& other, const std::string& how) {
+    EXPECT_EQ(other.error_status, whole.error_status) << how << ": " << other.error;
+    EXPECT_EQ(other.messages.size(), whole.messages.size()) << how;
+    for (size_t i = 0; i < std::min(other.messages.size(), whole.messages.size()); ++i) {
+      EXPECT_EQ(other.messages[i].body, whole.messages[i].body) << how;
+      EXPECT_EQ(other.messages[i].complete, whole.messages[i].complete) << how;
+      EXPECT_EQ(other.messages[i].head.target, whole.messages[i].head.target) << how;
+      EXPECT_EQ(other.messages[i].head.headers.size(), whole.messages[i].head.headers.size())
+          << how;
+    }
+  };
+  same(Feed(kind, input, 1, limits, finish, head_response), "byte by byte");
+  for (size_t split = 2; split < input.size(); ++split) {
+    same(Feed(kind, input, split, limits, finish, head_response),
+         "split at " + std::to_string(split));
+  }
+  return whole;
+}
+
+std::vector<std::pair<std::string, std::string>> Pairs(const HeaderList& headers) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Header& h : headers) out.emplace_back(h.name, h.value);
+  return out;
+}
+
+TEST(RequestParserTest, SimpleGetKeepsHeaderOrderDuplicatesAndCase) {
+  Transcript t = RunAllSplits(MessageKind::kRequest,
+                              "GET /a?b=1 HTTP/1.1\r\nHost: example.test\r\n"
+                              "X-Forwarded-For: 1.1.1.1\r\nx-forwarded-for:2.2.2.2  \r\n\r\n");
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 1u);
+  const MessageHead& h = t.messages[0].head;
+  EXPECT_TRUE(t.messages[0].complete);
+  EXPECT_EQ(h.method, "GET");
+  EXPECT_EQ(h.target, "/a?b=1");
+  EXPECT_EQ(h.version_minor, 1);
+  EXPECT_TRUE(h.keep_alive);
+  EXPECT_FALSE(h.content_length.has_value());
+  EXPECT_THAT(Pairs(h.headers),
+              ElementsAre(std::pair<std::string, std::string>{"Host", "example.test"},
+                          std::pair<std::string, std::string>{"X-Forwarded-For", "1.1.1.1"},
+                          std::pair<std::string, std::string>{"x-forwarded-for", "2.2.2.2"}));
+}
+
+TEST(RequestParserTest, ContentLengthBody) {
+  Transcript t = RunAllSplits(MessageKind::kRequest,
+                              "POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world");
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_EQ(t.messages[0].head.content_length, 11u);
+  EXPECT_EQ(t.messages[0].body, "hello world");
+  EXPECT_TRUE(t.messages[0].complete);
+}
+
+TEST(RequestParserTest, ChunkedBodyIsDechunkedAndTrailersDropped) {
+  Transcript t = RunAllSplits(MessageKind::kRequest,
+                              "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_TRUE(t.messages[0].head.chunked);
+  EXPECT_EQ(t.messages[0].body, "hello world");
+  EXPECT_EQ(t.messages[0].head.headers.size(), 2u);
+}
+
+TEST(RequestParserTest, PipelinedRequestsComeOneAtATime) {
+  Transcript t = RunAllSplits(MessageKind::kRequest,
+                              "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                              "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok"
+                              "GET /3 HTTP/1.0\r\n\r\n");
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 3u);
+  EXPECT_EQ(t.messages[0].head.target, "/1");
+  EXPECT_EQ(t.messages[1].head.target, "/2");
+  EXPECT_EQ(t.messages[1].body, "ok");
+  EXPECT_EQ(t.messages[2].head.target, "/3");
+  EXPECT_EQ(t.messages[2].head.version_minor, 0);
+  EXPECT_FALSE(t.messages[2].head.keep_alive);
+}
+
+TEST(RequestParserTest, KeepAliveAndUpgradeFlags) {
+  Transcript close = Feed(MessageKind::kRequest,
+                         "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 0);
+  ASSERT_EQ(close.messages.size(), 1u);
+  EXPECT_FALSE(close.messages[0].head.keep_alive);
+  Transcript ka10 = Feed(MessageKind::kRequest,
+                        "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 0);
+  ASSERT_EQ(ka10.messages.size(), 1u);
+  EXPECT_TRUE(ka10.messages[0].head.keep_alive);
+  Transcript up = Feed(MessageKind::kRequest,
+                      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\n\r\n", 0);
+  ASSERT_EQ(up.messages.size(), 1u);
+  EXPECT_TRUE(up.messages[0].head.upgrade);
+}
+
+struct RejectCase {
+  const char* name;
+  const char* input;
+  int status;
+};
+
+class RequestRejectTest : public ::testing::TestWithParam<RejectCase> {};
+
+TEST_P(RequestRejectTest, RejectedWithStatusAtEverySplit) {
+  ParseLimits limits;
+  limits.max_target_bytes = 64;
+  limits.max_header_line_bytes = 64;
+  limits.max_head_bytes = 256;
+  limits.max_headers = 5;
+  Transcript t = RunAllSplits(MessageKind::kRequest, GetParam().input, limits);
+  EXPECT_EQ(t.error_status, GetParam().status) << t.error;
+  for (const Message& m : t.messages) {
+    // No message with ambiguous framing may be reported complete.
+    EXPECT_FALSE(m.complete && m.head.target == "/smuggled") << m.head.target;
+  }
+}
+
+const RejectCase kRejectCases[] = {
+    {"ContentLengthAndTransferEncoding",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "0\r\n\r\n",
+     400},
+    {"TransferEncodingThenContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+     "0\r\n\r\n",
+     400},
+    {"DifferingContentLengths",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+    {"RepeatedEqualContentLengths",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na", 400},
+    {"ContentLengthList", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\na", 400},
+    {"ContentLengthSign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\na", 400},
+    {"TransferEncodingNotChunked",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+    {"TransferEncodingChunkedNotFinal",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+    {"TransferEncodingCodingBeforeChunked",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
+    {"TransferEncodingTwice",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked"
+     "\r\n\r\n0\r\n\r\n",
+     400},
+    {"TransferEncodingInHttp10",
+     "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+    {"InvalidChunkSize",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+    {"ChunkSizeWithSpace",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\na\r\n0\r\n\r\n",
+     400},
+    {"ChunkSizeOverflow",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "10000000000000000\r\n",
+     400},
+    {"ChunkWithBareLf",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\na\r\n0\r\n\r\n", 400},
+    {"WhitespaceBeforeColon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+    {"TabBeforeColon", "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400},
+    {"ObsFold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400},
+    {"ObsFoldWithTab", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n", 400},
+    {"ObsFoldAfterEmptyValue", "GET / HTTP/1.1\r\nHost: a\r\nX-A:\r\n c\r\n\r\n", 400},
+    {"BareLfLineEndings", "GET / HTTP/1.1\nHost: a\n\n", 400},
+    {"BareLfInHeaderLine", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400},
+    {"BareCrInHeaderValue", "GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n", 400},
+    {"ControlCharInHeaderValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", 400},
+    {"SpaceInTarget", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"MissingHost", "GET / HTTP/1.1\r\n\r\n", 400},
+    {"RepeatedHost", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+    {"UnknownMethod", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"ConnectMethod", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 405},
+    {"Http2Version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+    {"TrailingSpaceAfterVersion", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400},
+    {"TargetTooLong",
+     "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"
+     "Host: a\r\n\r\n",
+     414},
+    {"HeaderLineTooLong",
+     "GET / HTTP/1.1\r\nHost: a\r\n"
+     "X: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+     431},
+    {"TooManyHeaders",
+     "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 431},
+    {"HeadTooLarge",
+     "GET / HTTP/1.1\r\nHost: a\r\n"
+     "A: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+     "B: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+     "C: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+     "D: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+     431},
+};
+
+INSTANTIATE_TEST_SUITE_P(Smuggling, RequestRejectTest, ::testing::ValuesIn(kRejectCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RequestParserTest, NulByteRejected) {
+  constexpr char kRaw[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
+  std::string input(kRaw, sizeof(kRaw) - 1);
+  Transcript t = RunAllSplits(MessageKind::kRequest, input);
+  EXPECT_EQ(t.error_status, 400);
+}
+
+TEST(RequestParserTest, RequestAfterRejectedOneIsNeverSeen) {
+  Transcript t = RunAllSplits(MessageKind::kRequest,
+                              "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                              "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(t.error_status, 400);
+  EXPECT_TRUE(t.messages.empty());
+}
+
+TEST(ResponseParserTest, ContentLengthChunkedAndInterim) {
+  Transcript t = RunAllSplits(MessageKind::kResponse,
+                              "HTTP/1.1 100 Continue\r\n\r\n"
+                              "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+                              "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "2\r\nxy\r\n0\r\n\r\n"
+                              "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n"
+                              "HTTP/1.1 304 Not Modified\r\n\r\n");
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 5u);
+  EXPECT_EQ(t.messages[0].head.status, 100);
+  EXPECT_EQ(t.messages[1].head.status, 200);
+  EXPECT_EQ(t.messages[1].head.reason, "OK");
+  EXPECT_EQ(t.messages[1].body, "abc");
+  EXPECT_EQ(t.messages[2].head.status, 201);
+  EXPECT_TRUE(t.messages[2].head.chunked);
+  EXPECT_EQ(t.messages[2].body, "xy");
+  EXPECT_EQ(t.messages[3].head.status, 204);
+  EXPECT_EQ(t.messages[3].body, "");
+  EXPECT_EQ(t.messages[4].head.status, 304);
+  for (const Message& m : t.messages) EXPECT_TRUE(m.complete);
+}
+
+TEST(ResponseParserTest, ResponseToHeadHasNoBody) {
+  Transcript t = RunAllSplits(MessageKind::kResponse,
+                              "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", {}, false, true);
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_TRUE(t.messages[0].complete);
+  EXPECT_EQ(t.messages[0].head.content_length, 100u);
+}
+
+TEST(ResponseParserTest, CloseDelimitedBodyEndsAtFinish) {
+  Transcript t = RunAllSplits(MessageKind::kResponse, "HTTP/1.1 200 OK\r\n\r\nuntil close", {},
+                              true);
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_TRUE(t.messages[0].head.body_until_close);
+  EXPECT_EQ(t.messages[0].body, "until close");
+  EXPECT_TRUE(t.messages[0].complete);
+}
+
+TEST(ResponseParserTest, TruncatedBodyIsAnError) {
+  Transcript t = Feed(MessageKind::kResponse, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+                     0, {}, true);
+  EXPECT_EQ(t.error_status, 502);
+}
+
+TEST(ResponseParserTest, SwitchingProtocols) {
+  Transcript t = Feed(MessageKind::kResponse,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n\r\n",
+                     0);
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_EQ(t.messages[0].head.status, 101);
+  EXPECT_TRUE(t.messages[0].head.upgrade);
+}
+
+TEST(ResponseParserTest, MalformedResponsesAre502) {
+  for (const char* input : {"HTTP/1.1 2000 OK\r\n\r\n", "HTTX/1.1 200 OK\r\n\r\n",
+                            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                            "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n"}) {
+    Transcript t = RunAllSplits(MessageKind::kResponse, input);
+    EXPECT_EQ(t.error_status, 502) << input;
+  }
+}
+
+}  // namespace
+}  // namespace realip::http

@@ -1,0 +1,76 @@
+#include "proxy/http/serializer.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "proxy/http/status_codes.h"
+
+namespace realip::http {
+namespace {
+
+TEST(SerializerTest, RequestHead) {
+  std::vector<HeaderView> headers = {{"Host", "a"}, {"X-Real-IP", "192.0.2.1"}};
+  EXPECT_EQ(SerializeRequestHead("GET", "/x?y", headers),
+            "GET /x?y HTTP/1.1\r\nHost: a\r\nX-Real-IP: 192.0.2.1\r\n\r\n");
+  EXPECT_EQ(SerializeRequestHead("GET", "/", {}), "GET / HTTP/1.1\r\n\r\n");
+}
+
+TEST(SerializerTest, ResponseHeadUsesStandardReasonWhenEmpty) {
+  std::vector<HeaderView> headers = {{"Content-Length", "0"}};
+  EXPECT_EQ(SerializeResponseHead(404, "", headers),
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(SerializeResponseHead(200, "Fine", {}), "HTTP/1.1 200 Fine\r\n\r\n");
+}
+
+TEST(SerializerTest, Chunks) {
+  std::string out;
+  AppendChunk(&out, "hello");
+  AppendChunk(&out, "");
+  AppendChunk(&out, std::string(26, 'x'));
+  out.append(kLastChunk);
+  EXPECT_EQ(out, "5\r\nhello\r\n1a\r\n" + std::string(26, 'x') + "\r\n0\r\n\r\n");
+}
+
+TEST(StatusCodesTest, ErrorResponsesCloseAndCarrySmallBody) {
+  for (int status : {400, 408, 413, 414, 431, 502, 504}) {
+    std::string r = ErrorResponse(status);
+    std::string status_line = "HTTP/1.1 " + std::to_string(status) + " " +
+                              std::string(ReasonPhrase(status)) + "\r\n";
+    EXPECT_EQ(r.rfind(status_line, 0), 0u) << r;
+    EXPECT_NE(r.find("\r\nConnection: close\r\n"), std::string::npos) << r;
+    size_t body = r.find("\r\n\r\n") + 4;
+    EXPECT_NE(r.find("Content-Length: " + std::to_string(r.size() - body) + "\r\n"),
+              std::string::npos)
+        << r;
+    EXPECT_LT(r.size() - body, 512u);
+  }
+}
+
+TEST(StatusCodesTest, LocalResponseTextRedirectAndHead) {
+  LocalResponse text;
+  text.status = 200;
+  text.text = "192.0.2.1\n";
+  text.use_text = true;
+  text.keep_alive = true;
+  EXPECT_EQ(BuildLocalResponse(text),
+            "HTTP/1.1 200 OK\r\nServer: realip-proxy\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 10\r\nConnection: keep-alive\r\n\r\n192.0.2.1\n");
+  text.head_only = true;
+  EXPECT_EQ(BuildLocalResponse(text),
+            "HTTP/1.1 200 OK\r\nServer: realip-proxy\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 10\r\nConnection: keep-alive\r\n\r\n");
+  LocalResponse redirect;
+  redirect.status = 302;
+  redirect.text = "http://example.test/";
+  redirect.use_text = true;
+  std::string r = BuildLocalResponse(redirect);
+  EXPECT_NE(r.find("\r\nLocation: http://example.test/\r\n"), std::string::npos) << r;
+  LocalResponse no_content;
+  no_content.status = 204;
+  EXPECT_EQ(BuildLocalResponse(no_content),
+            "HTTP/1.1 204 No Content\r\nServer: realip-proxy\r\nConnection: close\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace realip::http
