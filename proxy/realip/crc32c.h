@@ -1,0 +1,12 @@
+// CRC32C (Castagnoli), as used by the PROXY v2 CRC32C TLV (RFC 4960 appendix B).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace realip::realip {
+
+// Continues a CRC32C over `data`; start with crc = 0. Crc32c("123456789") == 0xe3069283.
+uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+
+}  // namespace realip::realip

@@ -1,0 +1,325 @@
+#include "proxy/realip/forwarded.h"
+
+#include "absl/strings/match.h"
+#include "proxy/base/strings.h"
+
+namespace realip::realip {
+namespace {
+
+using net::IpAddress;
+using net::SocketAddress;
+
+// nginx's ngx_atoi for an X-Forwarded-For port: decimal digits only (leading zeros allowed),
+// and the result must be 1-65535 (ngx_parse_addr_port).
+std::optional<uint16_t> ParseXffPort(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  uint32_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+    if (v > 65535) return std::nullopt;
+  }
+  if (v == 0) return std::nullopt;
+  return static_cast<uint16_t>(v);
+}
+
+// The walk shared by every source: `next` yields entries right to left (nullopt when none are
+// left; an invalid entry as a SocketAddress-less marker).
+template <typename NextFn>
+WalkResult Walk(const net::CidrSet& trusted, bool recursive, const SocketAddress& start,
+                HopList* hops, NextFn next) {
+  WalkResult r;
+  r.client = start;
+  // ngx_http_get_forwarded_addr(_internal): before each step the current address must be
+  // trusted; a malformed entry stops the walk keeping what was found so far.
+  while (trusted.Contains(r.client)) {
+    std::optional<std::optional<SocketAddress>> entry = next();
+    if (!entry || !*entry) break;
+    r.client = **entry;
+    r.replaced = true;
+    if (hops != nullptr) hops->push_back(r.client);
+    if (!recursive) break;
+  }
+  return r;
+}
+
+bool IsTchar(char c) {
+  // RFC 9110 section 5.6.2.
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+// RFC 7239 section 6.3: obfnode / obfport = "_" 1*( ALPHA / DIGIT / "." / "_" / "-" ).
+bool IsObfuscated(std::string_view s) {
+  if (s.size() < 2 || s[0] != '_') return false;
+  for (char c : s.substr(1)) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class ForwardedParser {
+ public:
+  explicit ForwardedParser(std::string_view s) : s_(s) {}
+
+  std::optional<std::vector<ForwardedElement>> Parse() {
+    std::vector<ForwardedElement> out;
+    // forwarded = 1#forwarded-element; empty list elements are allowed (RFC 9110 5.6.1).
+    while (true) {
+      SkipOws();
+      if (AtEnd()) break;
+      if (Peek() == ',') {
+        ++i_;
+        continue;
+      }
+      ForwardedElement element;
+      if (!ParseElement(&element)) return std::nullopt;
+      out.push_back(std::move(element));
+      SkipOws();
+      if (AtEnd()) break;
+      if (Peek() != ',') return std::nullopt;
+      ++i_;
+    }
+    return out;
+  }
+
+ private:
+  bool AtEnd() const { return i_ >= s_.size(); }
+  char Peek() const { return s_[i_]; }
+  void SkipOws() {
+    while (!AtEnd() && IsOws(Peek())) ++i_;
+  }
+
+  // forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] )
+  bool ParseElement(ForwardedElement* e) {
+    bool any = false;
+    while (true) {
+      SkipOws();
+      if (!AtEnd() && Peek() != ';' && Peek() != ',') {
+        if (!ParsePair(e)) return false;
+        any = true;
+      }
+      SkipOws();
+      if (AtEnd() || Peek() != ';') break;
+      ++i_;
+    }
+    return any;
+  }
+
+  // forwarded-pair = token "=" value; value = token / quoted-string
+  bool ParsePair(ForwardedElement* e) {
+    size_t start = i_;
+    while (!AtEnd() && IsTchar(Peek())) ++i_;
+    std::string_view name = s_.substr(start, i_ - start);
+    if (name.empty() || AtEnd() || Peek() != '=') return false;
+    ++i_;
+    std::string value;
+    if (!AtEnd() && Peek() == '"') {
+      ++i_;
+      bool closed = false;
+      while (!AtEnd()) {
+        char c = s_[i_++];
+        if (c == '"') {
+          closed = true;
+          break;
+        }
+        if (c == '\\') {
+          if (AtEnd()) return false;
+          c = s_[i_++];
+        }
+        // qdtext / quoted-pair exclude CTLs other than HTAB (RFC 9110 section 5.6.4).
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) return false;
+        value.push_back(c);
+      }
+      if (!closed) return false;
+    } else {
+      size_t vstart = i_;
+      while (!AtEnd() && IsTchar(Peek())) ++i_;
+      if (i_ == vstart) return false;
+      value.assign(s_.substr(vstart, i_ - vstart));
+    }
+    std::optional<std::string>* slot = nullptr;
+    const absl::string_view lname = base::AsAbsl(name);
+    if (absl::EqualsIgnoreCase(lname, "for")) slot = &e->for_node;
+    else if (absl::EqualsIgnoreCase(lname, "by")) slot = &e->by;
+    else if (absl::EqualsIgnoreCase(lname, "host")) slot = &e->host;
+    else if (absl::EqualsIgnoreCase(lname, "proto")) slot = &e->proto;
+    else return true;  // section 5.5: other parameters are registered extensions; ignored
+    // Section 4: "Each parameter MUST NOT occur more than once per forwarded-element."
+    if (slot->has_value()) return false;
+    *slot = std::move(value);
+    return true;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::optional<SocketAddress> ParseXffEntry(std::string_view entry) {
+  if (std::optional<IpAddress> ip = IpAddress::Parse(entry)) return SocketAddress{*ip, 0, false};
+  std::string_view host;
+  std::optional<uint16_t> port;
+  if (!entry.empty() && entry[0] == '[') {
+    // "[addr]:port", and "[addr]" which nginx accepts since 1.27.3.
+    size_t close = entry.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = entry.substr(1, close - 1);
+    std::string_view rest = entry.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return std::nullopt;
+      port = ParseXffPort(rest.substr(1));
+      if (!port) return std::nullopt;
+    }
+  } else {
+    size_t colon = entry.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = entry.substr(0, colon);
+    port = ParseXffPort(entry.substr(colon + 1));
+    if (!port) return std::nullopt;
+  }
+  std::optional<IpAddress> ip = IpAddress::Parse(host);
+  if (!ip) return std::nullopt;
+  return SocketAddress{*ip, port.value_or(0), false};
+}
+
+std::optional<std::string_view> XffReverseSplitter::Next() {
+  if (done_) return std::nullopt;
+  // A transcription of ngx_http_get_forwarded_addr_internal's scan over value_[0, end_):
+  // strip trailing separators (never index 0), then the entry starts after the last separator
+  // found above index 0. An exhausted remainder yields an empty (invalid) entry.
+  auto is_sep = [](char c) { return c == ' ' || c == ','; };
+  if (end_ == 0) {
+    done_ = true;
+    return std::string_view();
+  }
+  size_t p = end_ - 1;
+  while (p > 0 && is_sep(value_[p])) {
+    --p;
+    --end_;
+  }
+  while (p > 0) {
+    if (is_sep(value_[p])) {
+      ++p;
+      break;
+    }
+    --p;
+  }
+  std::string_view entry = value_.substr(p, end_ - p);
+  if (p == 0) {
+    done_ = true;
+  } else {
+    end_ = p - 1;
+  }
+  return entry;
+}
+
+WalkResult WalkXff(std::span<const std::string_view> lines, const net::CidrSet& trusted,
+                   bool recursive, const SocketAddress& start, HopList* hops) {
+  size_t line = lines.size();
+  std::optional<XffReverseSplitter> splitter;
+  return Walk(trusted, recursive, start, hops,
+              [&]() -> std::optional<std::optional<SocketAddress>> {
+                // Lines are walked from the last to the first (nginx 1.3.14+, ticket #106).
+                while (true) {
+                  if (splitter) {
+                    if (std::optional<std::string_view> e = splitter->Next()) {
+                      return ParseXffEntry(*e);
+                    }
+                  }
+                  if (line == 0) return std::nullopt;
+                  splitter.emplace(lines[--line]);
+                }
+              });
+}
+
+std::optional<std::vector<ForwardedElement>> ParseForwarded(std::string_view value) {
+  return ForwardedParser(value).Parse();
+}
+
+std::optional<SocketAddress> ParseForwardedNode(std::string_view node) {
+  // node = nodename [ ":" node-port ]; nodename = IPv4address / "[" IPv6address "]" /
+  // "unknown" / obfnode (RFC 7239 section 6).
+  std::string_view name = node;
+  std::string_view port_text;
+  bool has_port = false;
+  std::optional<IpAddress> ip;
+  if (!node.empty() && node[0] == '[') {
+    size_t close = node.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    ip = IpAddress::ParseV6(node.substr(1, close - 1));
+    std::string_view rest = node.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return std::nullopt;
+      has_port = true;
+      port_text = rest.substr(1);
+    }
+    // An IPv4-mapped IPv6 text is a valid IPv6address; IpAddress reports it as IPv4.
+  } else {
+    size_t colon = node.find(':');
+    if (colon != std::string_view::npos) {
+      name = node.substr(0, colon);
+      has_port = true;
+      port_text = node.substr(colon + 1);
+    }
+    ip = IpAddress::ParseV4(name);
+  }
+  if (!ip) return std::nullopt;  // "unknown", obfuscated identifiers, garbage
+  uint16_t port = 0;
+  if (has_port) {
+    // port = 1*5DIGIT; obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-").
+    if (IsObfuscated(port_text)) {
+      port = 0;
+    } else {
+      if (port_text.empty() || port_text.size() > 5) return std::nullopt;
+      uint32_t v = 0;
+      for (char c : port_text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<uint32_t>(c - '0');
+      }
+      if (v == 0 || v > 65535) return std::nullopt;
+      port = static_cast<uint16_t>(v);
+    }
+  }
+  return SocketAddress{*ip, port, false};
+}
+
+WalkResult WalkForwarded(std::span<const std::string_view> lines, const net::CidrSet& trusted,
+                         bool recursive, const SocketAddress& start, HopList* hops) {
+  size_t line = lines.size();
+  std::optional<std::vector<ForwardedElement>> elements;
+  size_t element = 0;
+  bool line_malformed = false;
+  return Walk(trusted, recursive, start, hops,
+              [&]() -> std::optional<std::optional<SocketAddress>> {
+                while (true) {
+                  if (line_malformed) return std::optional<SocketAddress>();
+                  if (elements && element > 0) {
+                    const ForwardedElement& e = (*elements)[--element];
+                    // RFC 7239 section 8: an element without a usable for= cannot be matched
+                    // against the trusted set, so it ends the walk like a bad XFF entry.
+                    if (!e.for_node) return std::optional<SocketAddress>();
+                    return ParseForwardedNode(*e.for_node);
+                  }
+                  if (line == 0) return std::nullopt;
+                  elements = ParseForwarded(lines[--line]);
+                  // A malformed line cannot be split reliably (an open quote swallows what
+                  // follows), so nothing in it is used.
+                  if (!elements) line_malformed = true;
+                  else element = elements->size();
+                }
+              });
+}
+
+}  // namespace realip::realip
