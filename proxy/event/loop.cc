@@ -1,0 +1,171 @@
+#include "proxy/event/loop.h"
+
+#include <event2/event.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace realip::event {
+namespace {
+
+timeval ToTimeval(std::chrono::milliseconds d) {
+  if (d.count() < 0) d = std::chrono::milliseconds(0);
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+  return tv;
+}
+
+void FreeEvent(::event*& ev) {
+  if (ev != nullptr) {
+    event_free(ev);
+    ev = nullptr;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
+  event_config* cfg = event_config_new();
+  if (cfg == nullptr) return absl::ResourceExhaustedError("event loop: out of memory");
+  // Each loop belongs to one thread; libevent's internal locking would only cost.
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+  event_base* base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  if (base == nullptr) return absl::InternalError("event loop: event_base_new failed");
+  return std::unique_ptr<EventLoop>(new EventLoop(base));
+}
+
+EventLoop::~EventLoop() { event_base_free(base_); }
+
+void EventLoop::Run() { event_base_dispatch(base_); }
+
+void EventLoop::Stop() { event_base_loopbreak(base_); }
+
+IoWatcher::~IoWatcher() { Stop(); }
+
+absl::Status IoWatcher::Watch(EventLoop& loop, int fd, IoHandler* handler) {
+  Stop();
+  handler_ = handler;
+  ev_ = event_new(loop.base(), fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, &IoWatcher::Callback,
+                  this);
+  if (ev_ == nullptr) return absl::ResourceExhaustedError("event_new failed");
+  if (event_add(ev_, nullptr) != 0) {
+    FreeEvent(ev_);
+    return absl::InternalError("event_add failed");
+  }
+  return absl::OkStatus();
+}
+
+void IoWatcher::Stop() { FreeEvent(ev_); }
+
+void IoWatcher::Callback(int, short what, void* arg) {
+  auto* self = static_cast<IoWatcher*>(arg);
+  self->handler_->OnIo((what & EV_READ) != 0, (what & EV_WRITE) != 0);
+}
+
+ReadWatcher::~ReadWatcher() { Stop(); }
+
+absl::Status ReadWatcher::Watch(EventLoop& loop, int fd, std::function<void()> on_readable) {
+  Stop();
+  on_readable_ = std::move(on_readable);
+  ev_ = event_new(loop.base(), fd, EV_READ | EV_PERSIST, &ReadWatcher::Callback, this);
+  if (ev_ == nullptr) return absl::ResourceExhaustedError("event_new failed");
+  Enable();
+  return absl::OkStatus();
+}
+
+void ReadWatcher::Enable() {
+  if (ev_ != nullptr && !enabled_ && event_add(ev_, nullptr) == 0) enabled_ = true;
+}
+
+void ReadWatcher::Disable() {
+  if (ev_ != nullptr && enabled_) {
+    event_del(ev_);
+    enabled_ = false;
+  }
+}
+
+void ReadWatcher::Stop() {
+  FreeEvent(ev_);
+  enabled_ = false;
+}
+
+void ReadWatcher::Callback(int, short, void* arg) { static_cast<ReadWatcher*>(arg)->on_readable_(); }
+
+Timer::~Timer() { FreeEvent(ev_); }
+
+absl::Status Timer::Init(EventLoop& loop, std::function<void()> on_fire) {
+  FreeEvent(ev_);
+  on_fire_ = std::move(on_fire);
+  ev_ = evtimer_new(loop.base(), &Timer::Callback, this);
+  if (ev_ == nullptr) return absl::ResourceExhaustedError("evtimer_new failed");
+  return absl::OkStatus();
+}
+
+void Timer::Arm(std::chrono::milliseconds delay) {
+  timeval tv = ToTimeval(delay);
+  evtimer_add(ev_, &tv);
+}
+
+void Timer::Cancel() {
+  if (ev_ != nullptr) evtimer_del(ev_);
+}
+
+bool Timer::armed() const { return ev_ != nullptr && evtimer_pending(ev_, nullptr) != 0; }
+
+void Timer::Callback(int, short, void* arg) { static_cast<Timer*>(arg)->on_fire_(); }
+
+Waker::~Waker() {
+  FreeEvent(ev_);
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status Waker::Init(EventLoop& loop, std::function<void()> on_wake) {
+  on_wake_ = std::move(on_wake);
+  fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  ev_ = event_new(loop.base(), fd_, EV_READ | EV_PERSIST, &Waker::Callback, this);
+  if (ev_ == nullptr || event_add(ev_, nullptr) != 0) {
+    return absl::InternalError("waker: event_add failed");
+  }
+  return absl::OkStatus();
+}
+
+void Waker::Wake() {
+  uint64_t one = 1;
+  // A full counter (EAGAIN) still leaves the fd readable, so the wakeup is not lost.
+  ssize_t n = write(fd_, &one, sizeof(one));
+  (void)n;
+}
+
+void Waker::Callback(int fd, short, void* arg) {
+  uint64_t value;
+  while (read(fd, &value, sizeof(value)) > 0) {
+  }
+  static_cast<Waker*>(arg)->on_wake_();
+}
+
+SignalWatcher::~SignalWatcher() { FreeEvent(ev_); }
+
+absl::Status SignalWatcher::Watch(EventLoop& loop, int signo, std::function<void()> on_signal) {
+  on_signal_ = std::move(on_signal);
+  ev_ = evsignal_new(loop.base(), signo, &SignalWatcher::Callback, this);
+  if (ev_ == nullptr || event_add(ev_, nullptr) != 0) {
+    return absl::InternalError(absl::StrCat("signal ", signo, ": event_add failed"));
+  }
+  return absl::OkStatus();
+}
+
+void SignalWatcher::Callback(int, short, void* arg) {
+  static_cast<SignalWatcher*>(arg)->on_signal_();
+}
+
+}  // namespace realip::event

@@ -1,0 +1,143 @@
+// RAII wrappers over libevent: one EventLoop per thread, edge-triggered socket watchers,
+// timers, cross-thread wakeups and signals. The only folder that includes <event2/...>.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+
+struct event_base;
+struct event;
+
+namespace realip::event {
+
+// Owns an event_base. Not thread-safe: use it from the thread that runs it, except through a
+// Waker.
+class EventLoop {
+ public:
+  // Creates a loop backed by epoll (or the best method libevent finds).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Dispatches events until Stop() is called or nothing is left to watch.
+  void Run();
+  // Makes Run() return after the callbacks of the current iteration.
+  void Stop();
+
+  event_base* base() const { return base_; }
+
+ private:
+  explicit EventLoop(event_base* base) : base_(base) {}
+  event_base* base_;
+};
+
+// Receives readiness of a socket registered with IoWatcher.
+class IoHandler {
+ public:
+  virtual ~IoHandler() = default;
+  virtual void OnIo(bool readable, bool writable) = 0;
+};
+
+// Watches one fd for read and write readiness, edge-triggered and persistent: registered once
+// (EV_READ|EV_WRITE|EV_ET|EV_PERSIST), so the owner reads until EAGAIN and writes until the
+// kernel buffer is full, and never re-arms.
+class IoWatcher {
+ public:
+  IoWatcher() = default;
+  ~IoWatcher();
+  IoWatcher(const IoWatcher&) = delete;
+  IoWatcher& operator=(const IoWatcher&) = delete;
+
+  // Starts watching `fd` (not owned). A watcher watches at most one fd at a time.
+  [[nodiscard]] absl::Status Watch(EventLoop& loop, int fd, IoHandler* handler);
+  // Stops watching; safe to call when not watching.
+  void Stop();
+  bool watching() const { return ev_ != nullptr; }
+
+ private:
+  static void Callback(int fd, short what, void* arg);
+  ::event* ev_ = nullptr;
+  IoHandler* handler_ = nullptr;
+};
+
+// A level-triggered read watcher, for listening sockets (accept until EAGAIN is not needed to
+// stay correct) and for pausing: Enable()/Disable() toggle it without reallocating.
+class ReadWatcher {
+ public:
+  ReadWatcher() = default;
+  ~ReadWatcher();
+  ReadWatcher(const ReadWatcher&) = delete;
+  ReadWatcher& operator=(const ReadWatcher&) = delete;
+
+  [[nodiscard]] absl::Status Watch(EventLoop& loop, int fd, std::function<void()> on_readable);
+  void Enable();
+  void Disable();
+  void Stop();
+
+ private:
+  static void Callback(int fd, short what, void* arg);
+  ::event* ev_ = nullptr;
+  bool enabled_ = false;
+  std::function<void()> on_readable_;
+};
+
+// A one-shot timer; arming it again replaces the previous deadline.
+class Timer {
+ public:
+  Timer() = default;
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // Binds the timer to a loop and a callback; must precede Arm().
+  [[nodiscard]] absl::Status Init(EventLoop& loop, std::function<void()> on_fire);
+  void Arm(std::chrono::milliseconds delay);
+  void Cancel();
+  bool armed() const;
+
+ private:
+  static void Callback(int fd, short what, void* arg);
+  ::event* ev_ = nullptr;
+  std::function<void()> on_fire_;
+};
+
+// Runs a callback on the loop's thread when any thread calls Wake() (eventfd based).
+class Waker {
+ public:
+  Waker() = default;
+  ~Waker();
+  Waker(const Waker&) = delete;
+  Waker& operator=(const Waker&) = delete;
+
+  [[nodiscard]] absl::Status Init(EventLoop& loop, std::function<void()> on_wake);
+  // Thread-safe and async-signal-safe. Several Wake() calls may coalesce into one callback.
+  void Wake();
+
+ private:
+  static void Callback(int fd, short what, void* arg);
+  int fd_ = -1;
+  ::event* ev_ = nullptr;
+  std::function<void()> on_wake_;
+};
+
+// Delivers a Unix signal to a callback on the loop's thread (libevent's self-pipe).
+class SignalWatcher {
+ public:
+  SignalWatcher() = default;
+  ~SignalWatcher();
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  [[nodiscard]] absl::Status Watch(EventLoop& loop, int signo, std::function<void()> on_signal);
+
+ private:
+  static void Callback(int fd, short what, void* arg);
+  ::event* ev_ = nullptr;
+  std::function<void()> on_signal_;
+};
+
+}  // namespace realip::event
