@@ -27,14 +27,14 @@ namespace realip::config {
 
 // Settings of the main and events contexts.
 struct MainSettings {
-  int worker_processes = 1;            // "auto" resolved to the number of hardware threads
-  bool daemon = false;                 // accepted for nginx compatibility; we never fork
-  std::string pid_path;                // empty: write no pid file
+  int worker_processes = 1;               // "auto" resolved to the number of hardware threads
+  bool daemon = false;                    // accepted for nginx compatibility; we never fork
+  std::string pid_path;                   // empty: write no pid file
   std::string error_log_path = "stderr";  // a file path or "stderr"
   base::LogLevel error_log_level = base::LogLevel::kError;
-  uint64_t worker_rlimit_nofile = 0;   // 0: leave RLIMIT_NOFILE unchanged
+  uint64_t worker_rlimit_nofile = 0;  // 0: leave RLIMIT_NOFILE unchanged
   absl::Duration worker_shutdown_timeout = absl::InfiniteDuration();  // graceful-stop bound
-  int worker_connections = 512;        // per worker thread
+  int worker_connections = 512;                                       // per worker thread
   bool multi_accept = false;
 };
 
@@ -69,7 +69,7 @@ struct UpstreamServer {
   std::string name;  // as written, e.g. "app.internal:8080"
   std::vector<net::SocketAddress> addresses;
   int weight = 1;
-  int max_fails = 1;                                 // 0: never mark as failed
+  int max_fails = 1;  // 0: never mark as failed
   absl::Duration fail_timeout = absl::Seconds(10);
   bool backup = false;
   bool down = false;
@@ -77,16 +77,16 @@ struct UpstreamServer {
 
 // An upstream block, or the implicit one that `proxy_pass http://host:port` creates.
 struct Upstream {
-  std::string name;   // block name, or "host:port" for an implicit upstream
+  std::string name;  // block name, or "host:port" for an implicit upstream
   bool implicit = false;
   std::vector<UpstreamServer> servers;
   int keepalive = 0;  // idle connections kept per worker; 0 disables keep-alive pooling
   absl::Duration keepalive_timeout = absl::Seconds(60);
   int keepalive_requests = 1000;
   Balancer balancer = Balancer::kRoundRobin;
-  CompiledString hash_key;        // kHash only
-  bool hash_consistent = false;   // kHash only: ketama-style consistent hashing
-  std::string file;               // where it was defined, for messages
+  CompiledString hash_key;       // kHash only
+  bool hash_consistent = false;  // kHash only: ketama-style consistent hashing
+  std::string file;              // where it was defined, for messages
   int line = 0;
 };
 
@@ -95,7 +95,7 @@ struct Upstream {
 
 // The proxy_pass target.
 struct ProxyPass {
-  std::string scheme = "http";              // "http" or "https"
+  std::string scheme = "http";               // "http" or "https"
   std::shared_ptr<const Upstream> upstream;  // never null when the handler is kProxyPass
   std::string proxy_host;                    // value of $proxy_host: "name" or "host:port"
   uint16_t proxy_port = 80;                  // value of $proxy_port
@@ -156,10 +156,10 @@ struct HttpSettings {
   absl::Duration proxy_read_timeout = absl::Seconds(60);
   absl::Duration proxy_send_timeout = absl::Seconds(60);
   uint32_t proxy_next_upstream = kNextUpstreamError | kNextUpstreamTimeout;  // 0 means "off"
-  int proxy_next_upstream_tries = 0;  // 0: unlimited
-  bool proxy_buffering = true;        // accepted; responses are always streamed
-  bool proxy_protocol = false;        // send a PROXY header to the upstream
-  int proxy_protocol_version = 1;     // 1 or 2
+  int proxy_next_upstream_tries = 0;                                         // 0: unlimited
+  bool proxy_buffering = true;     // accepted; responses are always streamed
+  bool proxy_protocol = false;     // send a PROXY header to the upstream
+  int proxy_protocol_version = 1;  // 1 or 2
 
   std::vector<AccessLog> access_logs;  // empty: access_log off
   bool server_tokens = true;
@@ -206,7 +206,7 @@ enum class ProxyProtocolMode { kOff, kRequired, kOptional };
 struct Listener {
   net::SocketAddress address;  // is_unix: ip unused, `unix_path` set
   std::string unix_path;
-  std::string text;            // "127.0.0.1:8080", "[::1]:80", "unix:/run/x.sock"
+  std::string text;  // "127.0.0.1:8080", "[::1]:80", "unix:/run/x.sock"
   bool ssl = false;
   bool reuseport = false;
   int backlog = 511;
@@ -246,9 +246,9 @@ struct Config {
   std::unordered_map<std::string, std::shared_ptr<const LogFormat>> log_formats;
   std::unordered_map<std::string, std::shared_ptr<const Upstream>> upstreams;  // named blocks
   std::vector<std::shared_ptr<const Server>> servers;
-  std::vector<Listener> listeners;  // each address appears once
+  std::vector<Listener> listeners;    // each address appears once
   std::vector<std::string> warnings;  // nginx [warn] messages, with " in FILE:LINE"
-  std::vector<SourceFile> files;     // the main file first, then includes in read order
+  std::vector<SourceFile> files;      // the main file first, then includes in read order
 
   // nginx's `-T` output: each file preceded by "# configuration file PATH:".
   std::string Dump() const;

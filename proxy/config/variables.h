@@ -18,48 +18,48 @@ namespace realip::config {
 // Every variable the proxy knows. The ones marked "parameterised" carry a suffix in
 // VariableRef::param (e.g. $http_user_agent -> kHttp, param "user-agent").
 enum class VariableId : uint8_t {
-  kRemoteAddr,                // client address after real-IP resolution
-  kBinaryRemoteAddr,          // same, as 4 or 16 network-order bytes
-  kRemotePort,                // client port after resolution; empty when unknown
-  kRemoteUser,                // always empty: there is no auth module
-  kRealipRemoteAddr,          // the TCP peer (or PROXY source) before header resolution
-  kRealipRemotePort,          //
-  kRealipSource,              // which source gave $remote_addr ("peer", "proxy_protocol", header)
-  kProxyProtocolAddr,         // PROXY header source address; empty without a PROXY header
-  kProxyProtocolPort,         //
-  kProxyProtocolServerAddr,   // PROXY header destination address
-  kProxyProtocolServerPort,   //
-  kProxyProtocolTlv,          // parameterised: TLV name for realip::ProxyHeader::TlvByName
-  kProxyAddXForwardedFor,     // incoming X-Forwarded-For lines joined by ", " plus $remote_addr
-  kRealipXForwardedFor,       // incoming X-Forwarded-For plus $realip_remote_addr (the peer)
-  kProxyHost,                 // host[:port] of the proxy_pass target, as nginx
-  kProxyPort,                 // port of the proxy_pass target
-  kScheme,                    // "http" or "https"
-  kHost,                      // Host without port, lower case; else the server name
-  kHttp,                      // parameterised: request header, param lower case with '-'
-  kRequest,                   // full request line
-  kRequestMethod,             //
-  kRequestUri,                // original URI with arguments
-  kUri,                       // normalised path without arguments
-  kArgs,                      // query string without '?'
-  kServerAddr,                // local address of the accepted connection
-  kServerPort,                //
-  kServerName,                // first server_name of the chosen server
-  kStatus,                    // response status code
-  kBodyBytesSent,             //
-  kBytesSent,                 //
-  kRequestLength,             // request head + body bytes received
-  kRequestTime,               // seconds with millisecond resolution, "0.012"
-  kUpstreamAddr,              // "ip:port" of each upstream tried, ", " separated
-  kUpstreamStatus,            //
-  kUpstreamConnectTime,       //
-  kUpstreamResponseTime,      //
-  kMsec,                      // current time in seconds with millisecond resolution
-  kTimeLocal,                 // "26/Nov/2026:07:40:00 +0000"
-  kTimeIso8601,               // "2026-11-26T07:40:00+00:00"
-  kRequestId,                 // 32 random hex digits, one per request
-  kConnection,                // connection serial number
-  kConnectionRequests,        // requests served on this connection so far
+  kRemoteAddr,               // client address after real-IP resolution
+  kBinaryRemoteAddr,         // same, as 4 or 16 network-order bytes
+  kRemotePort,               // client port after resolution; empty when unknown
+  kRemoteUser,               // always empty: there is no auth module
+  kRealipRemoteAddr,         // the TCP peer (or PROXY source) before header resolution
+  kRealipRemotePort,         //
+  kRealipSource,             // which source gave $remote_addr ("peer", "proxy_protocol", header)
+  kProxyProtocolAddr,        // PROXY header source address; empty without a PROXY header
+  kProxyProtocolPort,        //
+  kProxyProtocolServerAddr,  // PROXY header destination address
+  kProxyProtocolServerPort,  //
+  kProxyProtocolTlv,         // parameterised: TLV name for realip::ProxyHeader::TlvByName
+  kProxyAddXForwardedFor,    // incoming X-Forwarded-For lines joined by ", " plus $remote_addr
+  kRealipXForwardedFor,      // incoming X-Forwarded-For plus $realip_remote_addr (the peer)
+  kProxyHost,                // host[:port] of the proxy_pass target, as nginx
+  kProxyPort,                // port of the proxy_pass target
+  kScheme,                   // "http" or "https"
+  kHost,                     // Host without port, lower case; else the server name
+  kHttp,                     // parameterised: request header, param lower case with '-'
+  kRequest,                  // full request line
+  kRequestMethod,            //
+  kRequestUri,               // original URI with arguments
+  kUri,                      // normalised path without arguments
+  kArgs,                     // query string without '?'
+  kServerAddr,               // local address of the accepted connection
+  kServerPort,               //
+  kServerName,               // first server_name of the chosen server
+  kStatus,                   // response status code
+  kBodyBytesSent,            //
+  kBytesSent,                //
+  kRequestLength,            // request head + body bytes received
+  kRequestTime,              // seconds with millisecond resolution, "0.012"
+  kUpstreamAddr,             // "ip:port" of each upstream tried, ", " separated
+  kUpstreamStatus,           //
+  kUpstreamConnectTime,      //
+  kUpstreamResponseTime,     //
+  kMsec,                     // current time in seconds with millisecond resolution
+  kTimeLocal,                // "26/Nov/2026:07:40:00 +0000"
+  kTimeIso8601,              // "2026-11-26T07:40:00+00:00"
+  kRequestId,                // 32 random hex digits, one per request
+  kConnection,               // connection serial number
+  kConnectionRequests,       // requests served on this connection so far
 };
 
 // One variable occurrence with its parameter.
@@ -73,7 +73,7 @@ struct VariableRef {
 
 // A literal run or a variable.
 struct Segment {
-  std::string literal;              // used when `variable` is empty
+  std::string literal;  // used when `variable` is empty
   std::optional<VariableRef> variable;
   friend bool operator==(const Segment&, const Segment&) = default;
 };

@@ -1,0 +1,932 @@
+// The directive table: every directive the configuration language knows, one row each, and
+// the handlers that store them into the draft. Contexts, arity and duplicates follow nginx's
+// ngx_command_t declarations of the same directives.
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "proxy/base/status.h"
+#include "proxy/base/strings.h"
+#include "proxy/config/directive_table.h"
+#include "proxy/config/values.h"
+
+namespace realip::config::internal {
+
+using base::AsAbsl;
+
+absl::Status Error(const Directive& d, std::string_view message) {
+  return absl::InvalidArgumentError(AtLocation(message, d.file, d.line));
+}
+
+absl::Status InvalidValue(const Directive& d, std::string_view arg, std::string_view reason) {
+  std::string message =
+      absl::StrCat("invalid value \"", AsAbsl(arg), "\" in \"", d.name, "\" directive");
+  if (!reason.empty()) absl::StrAppend(&message, ", ", AsAbsl(reason));
+  return Error(d, message);
+}
+
+absl::StatusOr<std::vector<net::SocketAddress>> ResolveHost(const std::string& host,
+                                                            uint16_t port) {
+  std::vector<net::SocketAddress> out;
+  if (std::optional<net::IpAddress> ip = net::IpAddress::Parse(host)) {
+    out.push_back({*ip, port, false});
+    return out;
+  }
+  // Resolved once at load, as nginx does for upstream servers and set_real_ip_from names.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (host.empty() || getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) {
+    return absl::NotFoundError("host not found");
+  }
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    std::optional<net::SocketAddress> sa =
+        net::SocketAddress::FromSockaddr(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
+    if (!sa.has_value() || sa->is_unix) continue;
+    sa->port = port;
+    bool seen = false;
+    for (const net::SocketAddress& o : out) seen = seen || o == *sa;
+    if (!seen) out.push_back(*sa);
+  }
+  freeaddrinfo(res);
+  if (out.empty()) return absl::NotFoundError("host not found");
+  return out;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// generic setters: the field to store into is a template argument, so a row names it directly
+
+template <typename C>
+C* Holder(Scope& s);
+template <>
+LevelDraft* Holder<LevelDraft>(Scope& s) {
+  return s.level;
+}
+template <>
+UpstreamDraft* Holder<UpstreamDraft>(Scope& s) {
+  return s.upstream;
+}
+template <>
+MainSettings* Holder<MainSettings>(Scope& s) {
+  return &s.draft->main;
+}
+
+template <typename C, typename T>
+C ClassOf(T C::*);
+template <auto F>
+using ClassOfT = decltype(ClassOf(F));
+
+template <auto F>
+absl::Status SetTime(Scope& s, const Directive& d) {
+  absl::StatusOr<absl::Duration> v = ParseTime(d.args[0]);
+  if (!v.ok()) return InvalidValue(d, d.args[0]);
+  Holder<ClassOfT<F>>(s)->*F = *v;
+  return absl::OkStatus();
+}
+
+template <auto F>
+absl::Status SetSize(Scope& s, const Directive& d) {
+  absl::StatusOr<uint64_t> v = ParseSize(d.args[0]);
+  if (!v.ok()) return InvalidValue(d, d.args[0]);
+  Holder<ClassOfT<F>>(s)->*F = *v;
+  return absl::OkStatus();
+}
+
+template <auto F>
+absl::Status SetFlag(Scope& s, const Directive& d) {
+  absl::StatusOr<bool> v = ParseFlag(d.args[0]);
+  if (!v.ok()) return InvalidValue(d, d.args[0], base::AsStd(v.status().message()));
+  Holder<ClassOfT<F>>(s)->*F = *v;
+  return absl::OkStatus();
+}
+
+template <auto F, int64_t Min, int64_t Max>
+absl::Status SetInt(Scope& s, const Directive& d) {
+  absl::StatusOr<int64_t> v = ParseInt(d.args[0], Min, Max);
+  if (!v.ok()) return InvalidValue(d, d.args[0]);
+  Holder<ClassOfT<F>>(s)->*F = static_cast<int>(*v);
+  return absl::OkStatus();
+}
+
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(AsAbsl(s)); }
+
+// RFC 9110 section 5.6.2 token characters, for header names.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status SetContentHandler(Scope& s, const Directive& d, ContentHandler handler) {
+  LevelDraft& level = *s.level;
+  if (level.handler != ContentHandler::kNone) {
+    if (level.handler_directive == d.name) {
+      return Error(d, absl::StrCat("\"", d.name, "\" directive is duplicate"));
+    }
+    return Error(d, absl::StrCat("\"", d.name, "\" directive conflicts with \"",
+                                 level.handler_directive, "\""));
+  }
+  level.handler = handler;
+  level.handler_directive = d.name;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// main and events
+
+absl::Status WorkerProcesses(Scope& s, const Directive& d) {
+  if (d.args[0] == "auto") {
+    s.draft->worker_processes_auto = true;
+    const unsigned n = std::thread::hardware_concurrency();
+    s.draft->main.worker_processes = n == 0 ? 1 : static_cast<int>(n);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int64_t> v = ParseInt(d.args[0], 1, 1024);
+  if (!v.ok()) return InvalidValue(d, d.args[0]);
+  s.draft->main.worker_processes = static_cast<int>(*v);
+  return absl::OkStatus();
+}
+
+absl::Status ErrorLog(Scope& s, const Directive& d) {
+  MainSettings& main = s.draft->main;
+  const std::string& target = d.args[0];
+  if (target.empty()) return InvalidValue(d, target);
+  if (target == "stderr" || target == "/dev/stderr") {
+    main.error_log_path = "stderr";
+  } else if (absl::StartsWith(target, "syslog:") || absl::StartsWith(target, "memory:")) {
+    return Error(d, absl::StrCat("\"", target, "\" error logs are not supported"));
+  } else if (!target.empty() && target[0] != '/') {
+    main.error_log_path = absl::StrCat(s.draft->conf_dir, "/", target);
+  } else {
+    main.error_log_path = target;
+  }
+  if (d.args.size() == 2) {
+    absl::StatusOr<base::LogLevel> level = base::ParseLogLevel(d.args[1]);
+    if (!level.ok()) return Error(d, absl::StrCat("invalid log level \"", d.args[1], "\""));
+    main.error_log_level = *level;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pid(Scope& s, const Directive& d) {
+  const std::string& p = d.args[0];
+  if (p.empty()) return InvalidValue(d, p);
+  s.draft->main.pid_path = p == "off"    ? ""
+                           : p[0] == '/' ? p
+                                         : absl::StrCat(s.draft->conf_dir, "/", p);
+  return absl::OkStatus();
+}
+
+absl::Status Use(Scope& s, const Directive& d) {
+  // Workers run libevent on epoll; nginx configs written for Linux name exactly that.
+  if (d.args[0] != "epoll") return Error(d, absl::StrCat("invalid event type \"", d.args[0], "\""));
+  return absl::OkStatus();
+}
+
+absl::Status Events(Scope& s, const Directive& d) {
+  Scope inner = s;
+  inner.context = kEvents;
+  return ProcessBlock(inner, d.block);
+}
+
+absl::Status Http(Scope& s, const Directive& d) {
+  s.draft->has_http = true;
+  Scope inner = s;
+  inner.context = kHttp;
+  inner.level = &s.draft->http;
+  return ProcessBlock(inner, d.block);
+}
+
+// ---------------------------------------------------------------------------------------------
+// logging
+
+absl::Status LogFormatDirective(Scope& s, const Directive& d) {
+  for (const auto& f : s.draft->log_formats) {
+    if (f->name == d.args[0]) {
+      return Error(d, absl::StrCat("duplicate \"log_format\" name \"", d.args[0], "\""));
+    }
+  }
+  auto format = std::make_shared<LogFormat>();
+  format->name = d.args[0];
+  size_t first = 1;
+  if (absl::StartsWith(d.args[1], "escape=")) {
+    const std::string_view e = std::string_view(d.args[1]).substr(7);
+    if (e == "default") {
+      format->escape = LogEscape::kDefault;
+    } else if (e == "json") {
+      format->escape = LogEscape::kJson;
+    } else if (e == "none") {
+      format->escape = LogEscape::kNone;
+    } else {
+      return Error(d, absl::StrCat("unknown log format escaping \"", AsAbsl(e), "\""));
+    }
+    first = 2;
+    if (d.args.size() == 2) {
+      return Error(d, "invalid number of arguments in \"log_format\" directive");
+    }
+  }
+  std::string text;
+  for (size_t i = first; i < d.args.size(); ++i) text += d.args[i];
+  absl::StatusOr<CompiledString> compiled = CompileString(text);
+  if (!compiled.ok()) return Error(d, base::AsStd(compiled.status().message()));
+  format->format = *std::move(compiled);
+  s.draft->log_formats.push_back(std::move(format));
+  return absl::OkStatus();
+}
+
+absl::Status AccessLogDirective(Scope& s, const Directive& d) {
+  LevelDraft& level = *s.level;
+  if (d.args[0] == "off") {
+    if (d.args.size() != 1) return Error(d, "invalid number of arguments in \"access_log\"");
+    level.access_logs.emplace();
+    return absl::OkStatus();
+  }
+  AccessLogDraft log;
+  log.file = d.file;
+  log.line = d.line;
+  const std::string& target = d.args[0];
+  if (target.empty()) return InvalidValue(d, target);
+  if (target == "stdout" || target == "/dev/stdout") {
+    log.kind = AccessLog::Kind::kStdout;
+  } else if (target == "stderr" || target == "/dev/stderr") {
+    log.kind = AccessLog::Kind::kStderr;
+  } else if (absl::StartsWith(target, "syslog:")) {
+    return Error(d, "syslog access logs are not supported");
+  } else {
+    log.kind = AccessLog::Kind::kFile;
+    log.path = target[0] == '/' ? target : absl::StrCat(s.draft->conf_dir, "/", target);
+  }
+  if (d.args.size() >= 2) log.format = d.args[1];
+  for (size_t i = 2; i < d.args.size(); ++i) {
+    // Buffering parameters are validated and accepted: lines are written whole, unbuffered.
+    const std::string_view p = d.args[i];
+    if (absl::StartsWith(AsAbsl(p), "buffer=") && ParseSize(p.substr(7)).ok()) continue;
+    if (absl::StartsWith(AsAbsl(p), "flush=") && ParseTime(p.substr(6)).ok()) continue;
+    return Error(d, absl::StrCat("invalid parameter \"", AsAbsl(p), "\""));
+  }
+  if (!level.access_logs.has_value()) level.access_logs.emplace();
+  level.access_logs->push_back(std::move(log));
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// real IP
+
+absl::Status SetRealIpFrom(Scope& s, const Directive& d) {
+  LevelDraft& level = *s.level;
+  if (level.trusted == nullptr) level.trusted = std::make_shared<net::CidrSet>();
+  const std::string& entry = d.args[0];
+  absl::Status added = level.trusted->Add(entry);
+  if (added.ok()) return absl::OkStatus();
+  // nginx (since 1.13.1) also takes a host name and trusts every address it resolves to.
+  const bool address_like =
+      entry.find_first_not_of("0123456789abcdefABCDEF.:/") == std::string::npos;
+  if (address_like || entry.find('/') != std::string::npos)
+    return Error(d, base::AsStd(added.message()));
+  absl::StatusOr<std::vector<net::SocketAddress>> resolved = ResolveHost(entry, 0);
+  if (!resolved.ok()) {
+    return Error(d, absl::StrCat("host not found in set_real_ip_from \"", entry, "\""));
+  }
+  for (const net::SocketAddress& a : *resolved) {
+    level.trusted->Add(net::Cidr{a.ip, a.ip.is_v4() ? 32 : 128});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RealIpHeader(Scope& s, const Directive& d) {
+  // Several values are our extension: the sources are tried in order (client-IP issue).
+  std::vector<::realip::realip::RealIpSource> sources;
+  for (const std::string& arg : d.args) {
+    absl::StatusOr<::realip::realip::RealIpSource> source =
+        ::realip::realip::ParseRealIpSource(arg);
+    if (!source.ok()) return Error(d, base::AsStd(source.status().message()));
+    for (const auto& other : sources) {
+      if (other.lower_name == source->lower_name && other.kind == source->kind) {
+        return Error(d, absl::StrCat("duplicate value \"", arg, "\" in \"real_ip_header\""));
+      }
+    }
+    sources.push_back(*std::move(source));
+  }
+  s.level->realip_sources = std::move(sources);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// client connection limits
+
+absl::Status KeepaliveTimeout(Scope& s, const Directive& d) {
+  // The optional second value sets nginx's "Keep-Alive: timeout=N" response header; it is
+  // checked and accepted, and no such header is sent (RFC 9112 does not define it).
+  if (d.args.size() == 2 && !ParseTime(d.args[1]).ok()) return InvalidValue(d, d.args[1]);
+  return SetTime<&LevelDraft::keepalive_timeout>(s, d);
+}
+
+absl::Status LargeClientHeaderBuffers(Scope& s, const Directive& d) {
+  absl::StatusOr<int64_t> number = ParseInt(d.args[0], 1, 1024);
+  if (!number.ok()) return InvalidValue(d, d.args[0]);
+  absl::StatusOr<uint64_t> size = ParseSize(d.args[1]);
+  if (!size.ok() || *size < 2) return InvalidValue(d, d.args[1]);
+  s.level->large_client_header_buffers = {static_cast<int>(*number), *size};
+  return absl::OkStatus();
+}
+
+absl::Status ClientHeaderBufferSize(Scope& s, const Directive& d) {
+  absl::StatusOr<uint64_t> size = ParseSize(d.args[0]);
+  if (!size.ok() || *size == 0) return InvalidValue(d, d.args[0]);
+  s.level->client_header_buffer_size = *size;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// proxying
+
+absl::Status ProxySetHeader(Scope& s, const Directive& d) {
+  if (!IsToken(d.args[0])) {
+    return Error(d, absl::StrCat("invalid header name \"", d.args[0], "\""));
+  }
+  absl::StatusOr<CompiledString> value = CompileString(d.args[1]);
+  if (!value.ok()) return Error(d, base::AsStd(value.status().message()));
+  LevelDraft& level = *s.level;
+  if (!level.proxy_set_headers.has_value()) level.proxy_set_headers.emplace();
+  level.proxy_set_headers->push_back({d.args[0], *std::move(value)});
+  return absl::OkStatus();
+}
+
+absl::Status ProxyHideHeader(Scope& s, const Directive& d) {
+  if (!IsToken(d.args[0])) {
+    return Error(d, absl::StrCat("invalid header name \"", d.args[0], "\""));
+  }
+  LevelDraft& level = *s.level;
+  if (!level.proxy_hide_headers.has_value()) level.proxy_hide_headers.emplace();
+  level.proxy_hide_headers->push_back(Lower(d.args[0]));
+  return absl::OkStatus();
+}
+
+absl::Status ProxyHttpVersion(Scope& s, const Directive& d) {
+  if (d.args[0] == "1.0") {
+    s.level->proxy_http_version_minor = 0;
+  } else if (d.args[0] == "1.1") {
+    s.level->proxy_http_version_minor = 1;
+  } else {
+    return InvalidValue(d, d.args[0], "it must be \"1.0\" or \"1.1\"");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProxyProtocolVersion(Scope& s, const Directive& d) {
+  if (d.args[0] != "1" && d.args[0] != "2") {
+    return InvalidValue(d, d.args[0], "it must be \"1\" or \"2\"");
+  }
+  s.level->proxy_protocol_version = d.args[0] == "1" ? 1 : 2;
+  return absl::OkStatus();
+}
+
+absl::Status ProxyNextUpstream(Scope& s, const Directive& d) {
+  static constexpr std::pair<std::string_view, uint32_t> kFlags[] = {
+      {"error", kNextUpstreamError},
+      {"timeout", kNextUpstreamTimeout},
+      {"invalid_header", kNextUpstreamInvalidHeader},
+      {"http_500", kNextUpstreamHttp500},
+      {"http_502", kNextUpstreamHttp502},
+      {"http_503", kNextUpstreamHttp503},
+      {"http_504", kNextUpstreamHttp504},
+      {"http_403", kNextUpstreamHttp403},
+      {"http_404", kNextUpstreamHttp404},
+      {"http_429", kNextUpstreamHttp429},
+      {"non_idempotent", kNextUpstreamNonIdempotent},
+  };
+  uint32_t flags = 0;
+  bool off = false;
+  for (const std::string& arg : d.args) {
+    if (arg == "off") {
+      off = true;
+      continue;
+    }
+    bool found = false;
+    for (const auto& [name, bit] : kFlags) {
+      if (arg == name) {
+        flags |= bit;
+        found = true;
+      }
+    }
+    if (!found) return InvalidValue(d, arg);
+  }
+  // As ngx_http_proxy_merge_loc_conf(): "off" disables retries whatever else is listed.
+  s.level->proxy_next_upstream = off ? 0 : flags;
+  return absl::OkStatus();
+}
+
+struct ParsedUrlHost {
+  std::string host;
+  std::optional<uint16_t> port;
+  bool ok = false;
+};
+
+// "host", "host:port", "[v6]", "[v6]:port".
+ParsedUrlHost SplitHostPort(std::string_view text) {
+  ParsedUrlHost out;
+  std::string_view port_text;
+  bool has_port = false;
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) return out;
+    out.host = std::string(text.substr(1, close - 1));
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return out;
+      port_text = text.substr(close + 2);
+      has_port = true;
+    }
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon != std::string_view::npos) {
+      if (text.find(':') != colon) return out;  // a bare IPv6 address needs brackets
+      out.host = std::string(text.substr(0, colon));
+      port_text = text.substr(colon + 1);
+      has_port = true;
+    } else {
+      out.host = std::string(text);
+    }
+  }
+  if (has_port) {
+    absl::StatusOr<int64_t> port = ParseInt(port_text, 1, 65535);
+    if (!port.ok() || port_text[0] == '-') return out;
+    out.port = static_cast<uint16_t>(*port);
+  }
+  out.ok = true;
+  return out;
+}
+
+absl::Status ProxyPassDirective(Scope& s, const Directive& d) {
+  const std::string& url = d.args[0];
+  ProxyPassDraft pass;
+  pass.file = d.file;
+  pass.line = d.line;
+  std::string_view rest;
+  if (absl::StartsWithIgnoreCase(url, "http://")) {
+    pass.scheme = "http";
+    rest = std::string_view(url).substr(7);
+  } else if (absl::StartsWithIgnoreCase(url, "https://")) {
+    pass.scheme = "https";
+    rest = std::string_view(url).substr(8);
+  } else {
+    return Error(d, absl::StrCat("invalid URL prefix in \"", url, "\""));
+  }
+  if (url.find('$') != std::string::npos) {
+    return Error(d, "variables in \"proxy_pass\" are not supported");
+  }
+  if (absl::StartsWith(AsAbsl(rest), "unix:")) {
+    return Error(d, "unix sockets in \"proxy_pass\" are not supported");
+  }
+  const size_t slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    pass.has_uri = true;
+    pass.uri = std::string(rest.substr(slash));
+  }
+  if (authority.empty()) return Error(d, absl::StrCat("no host in upstream \"", url, "\""));
+  ParsedUrlHost hp = SplitHostPort(authority);
+  if (!hp.ok || hp.host.empty()) {
+    return Error(d, absl::StrCat("invalid port in upstream \"", AsAbsl(authority), "\""));
+  }
+  pass.host = Lower(hp.host);
+  pass.port = hp.port;
+  pass.host_text = std::string(authority);
+  REALIP_RETURN_IF_ERROR(SetContentHandler(s, d, ContentHandler::kProxyPass));
+  s.level->proxy_pass = std::move(pass);
+  return absl::OkStatus();
+}
+
+absl::Status Return(Scope& s, const Directive& d) {
+  // ngx_http_rewrite_return(): the first `return` of a block ends processing, so later ones
+  // are never reached; keep the first.
+  if (s.level->ret.has_value()) return absl::OkStatus();
+  ReturnAction ret;
+  std::string_view text;
+  absl::StatusOr<int64_t> code = ParseInt(d.args[0], 0, 999);
+  if (code.ok() && d.args[0][0] != '-') {
+    ret.code = static_cast<int>(*code);
+    if (d.args.size() == 2) text = d.args[1];
+    ret.has_text = d.args.size() == 2;
+  } else if (d.args.size() == 1 &&
+             (absl::StartsWith(d.args[0], "http://") || absl::StartsWith(d.args[0], "https://") ||
+              absl::StartsWith(d.args[0], "$scheme"))) {
+    ret.code = 302;
+    ret.has_text = true;
+    text = d.args[0];
+  } else {
+    return Error(d, absl::StrCat("invalid return code \"", d.args[0], "\""));
+  }
+  absl::StatusOr<CompiledString> compiled = CompileString(text);
+  if (!compiled.ok()) return Error(d, base::AsStd(compiled.status().message()));
+  ret.text = *std::move(compiled);
+  s.level->ret = std::move(ret);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// server, listen, server_name, location
+
+absl::Status ServerBlock(Scope& s, const Directive& d) {
+  auto server = std::make_unique<ServerDraft>();
+  server->file = d.file;
+  server->line = d.line;
+  ServerDraft* raw = server.get();
+  s.draft->servers.push_back(std::move(server));
+  Scope inner = s;
+  inner.context = kServer;
+  inner.level = &raw->level;
+  inner.server = raw;
+  inner.location = -1;
+  return ProcessBlock(inner, d.block);
+}
+
+absl::Status Listen(Scope& s, const Directive& d) {
+  ListenDraft listen;
+  listen.text = d.args[0];
+  listen.file = d.file;
+  listen.line = d.line;
+  const std::string& a = d.args[0];
+  const std::string invalid_port =
+      absl::StrCat("invalid port in \"", a, "\" of the \"listen\" directive");
+  if (absl::StartsWith(a, "unix:")) {
+    listen.unix_path = a.substr(5);
+    if (listen.unix_path.empty())
+      return Error(d, absl::StrCat("no path in \"", a, "\" of the \"listen\" directive"));
+    net::SocketAddress sa;
+    sa.is_unix = true;
+    listen.addresses.push_back(sa);
+  } else if (a.find_first_not_of("0123456789") == std::string::npos) {
+    // A bare port listens on every IPv4 address (ngx_parse_inet_url).
+    absl::StatusOr<int64_t> port = ParseInt(a, 1, 65535);
+    if (!port.ok()) return Error(d, invalid_port);
+    listen.addresses.push_back({net::IpAddress(), static_cast<uint16_t>(*port), false});
+  } else {
+    ParsedUrlHost hp = SplitHostPort(a);
+    if (!hp.ok) return Error(d, invalid_port);
+    const uint16_t port = hp.port.value_or(80);
+    if (hp.host == "*") {
+      listen.addresses.push_back({net::IpAddress(), port, false});
+    } else {
+      absl::StatusOr<std::vector<net::SocketAddress>> resolved = ResolveHost(hp.host, port);
+      if (!resolved.ok()) {
+        return Error(d, absl::StrCat("host not found in \"", a, "\" of the \"listen\" directive"));
+      }
+      listen.addresses = *std::move(resolved);
+    }
+  }
+  for (size_t i = 1; i < d.args.size(); ++i) {
+    const std::string& p = d.args[i];
+    if (p == "default_server" || p == "default") {
+      listen.default_server = true;
+    } else if (p == "ssl") {
+      listen.ssl = true;
+    } else if (p == "reuseport") {
+      listen.reuseport = true;
+    } else if (p == "bind") {
+      // Every distinct address gets its own socket anyway.
+    } else if (p == "proxy_protocol") {
+      listen.proxy_protocol = ProxyProtocolMode::kRequired;
+    } else if (p == "proxy_protocol=optional") {
+      // Our extension: a PROXY header is honoured from trusted peers but not required.
+      listen.proxy_protocol = ProxyProtocolMode::kOptional;
+    } else if (absl::StartsWith(p, "backlog=")) {
+      absl::StatusOr<int64_t> v = ParseInt(std::string_view(p).substr(8), -1, 1 << 20);
+      if (!v.ok() || *v == 0)
+        return Error(d, absl::StrCat("invalid backlog \"", p.substr(8), "\""));
+      listen.backlog = static_cast<int>(*v);
+    } else if (absl::StartsWith(p, "ipv6only=")) {
+      const std::string_view v = std::string_view(p).substr(9);
+      if (v != "on" && v != "off") {
+        return Error(d, absl::StrCat("invalid ipv6only flags \"", AsAbsl(v), "\""));
+      }
+      if (listen.unix_path.empty() && !listen.addresses.empty() && listen.addresses[0].ip.is_v4()) {
+        return Error(d, absl::StrCat("ipv6only is not supported on addr \"", a, "\""));
+      }
+      listen.ipv6only = v == "on";
+    } else {
+      return Error(d, absl::StrCat("invalid parameter \"", p, "\""));
+    }
+  }
+  s.server->listens.push_back(std::move(listen));
+  return absl::OkStatus();
+}
+
+absl::Status ServerName(Scope& s, const Directive& d) {
+  for (const std::string& arg : d.args) {
+    const std::string name = Lower(arg);
+    if (!name.empty() && name[0] == '~') {
+      return Error(d, absl::StrCat("regex server names are not supported: \"", arg, "\""));
+    }
+    const size_t star = name.find('*');
+    if (star != std::string::npos) {
+      const bool leading = absl::StartsWith(name, "*.") && star == 0 &&
+                           name.find('*', 1) == std::string::npos && name.size() > 2;
+      const bool trailing =
+          absl::EndsWith(name, ".*") && star == name.size() - 1 && name.size() > 2;
+      if (!leading && !trailing) {
+        return Error(d, absl::StrCat("invalid server name or wildcard \"", arg, "\""));
+      }
+    }
+    if (name == ".") return Error(d, absl::StrCat("invalid server name \"", arg, "\""));
+    s.server->names.push_back(name);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocationBlock(Scope& s, const Directive& d) {
+  auto loc = std::make_unique<LocationDraft>();
+  loc->file = d.file;
+  loc->line = d.line;
+  std::string_view modifier;
+  std::string_view path;
+  if (d.args.size() == 2) {
+    modifier = d.args[0];
+    path = d.args[1];
+    if (modifier != "=" && modifier != "^~" && modifier != "~" && modifier != "~*") {
+      return Error(d, absl::StrCat("invalid location modifier \"", AsAbsl(modifier), "\""));
+    }
+  } else {
+    path = d.args[0];
+    // nginx also accepts the modifier glued to the path ("=/exact").
+    for (std::string_view m : {"^~", "~*", "=", "~"}) {
+      if (absl::StartsWith(AsAbsl(path), AsAbsl(m)) && path.size() > m.size()) {
+        modifier = m;
+        path.remove_prefix(m.size());
+        break;
+      }
+    }
+  }
+  if (modifier == "~" || modifier == "~*") {
+    return Error(d, "regex locations (\"~\" and \"~*\") are not supported");
+  }
+  if (!path.empty() && path[0] == '@') return Error(d, "named locations are not supported");
+  loc->match = modifier == "="    ? Location::Match::kExact
+               : modifier == "^~" ? Location::Match::kPrefixNoRegex
+                                  : Location::Match::kPrefix;
+  loc->path = std::string(path);
+  loc->parent = s.location;
+  ServerDraft& server = *s.server;
+  if (s.location >= 0) {
+    const LocationDraft& parent = *server.locations[static_cast<size_t>(s.location)];
+    // ngx_http_core_location(): nesting inside an exact location, or outside the parent's
+    // prefix, is an error.
+    if (parent.match == Location::Match::kExact) {
+      return Error(d, absl::StrCat("location \"", loc->path,
+                                   "\" cannot be inside the exact location \"", parent.path, "\""));
+    }
+    if (!absl::StartsWith(loc->path, parent.path)) {
+      return Error(d, absl::StrCat("location \"", loc->path, "\" is outside location \"",
+                                   parent.path, "\""));
+    }
+  }
+  for (const auto& other : server.locations) {
+    const bool exact = loc->match == Location::Match::kExact;
+    if (other->path == loc->path && (other->match == Location::Match::kExact) == exact) {
+      return Error(d, absl::StrCat("duplicate location \"", loc->path, "\""));
+    }
+  }
+  const int index = static_cast<int>(server.locations.size());
+  LevelDraft* level = &loc->level;
+  server.locations.push_back(std::move(loc));
+  Scope inner = s;
+  inner.context = kLocation;
+  inner.level = level;
+  inner.location = index;
+  return ProcessBlock(inner, d.block);
+}
+
+// ---------------------------------------------------------------------------------------------
+// upstream
+
+absl::Status UpstreamBlock(Scope& s, const Directive& d) {
+  const std::string name = Lower(d.args[0]);
+  for (const auto& u : s.draft->upstreams) {
+    if (u->name == name) return Error(d, absl::StrCat("duplicate upstream \"", d.args[0], "\""));
+  }
+  auto upstream = std::make_unique<UpstreamDraft>();
+  upstream->name = name;
+  upstream->file = d.file;
+  upstream->line = d.line;
+  UpstreamDraft* raw = upstream.get();
+  s.draft->upstreams.push_back(std::move(upstream));
+  Scope inner = s;
+  inner.context = kUpstream;
+  inner.upstream = raw;
+  inner.level = nullptr;
+  REALIP_RETURN_IF_ERROR(ProcessBlock(inner, d.block));
+  if (raw->servers.empty()) return Error(d, "no servers are inside upstream");
+  return absl::OkStatus();
+}
+
+absl::Status UpstreamServerDirective(Scope& s, const Directive& d) {
+  UpstreamServerDraft entry;
+  entry.file = d.file;
+  entry.line = d.line;
+  entry.server.name = d.args[0];
+  if (absl::StartsWith(d.args[0], "unix:")) {
+    return Error(d, "unix sockets in upstream servers are not supported");
+  }
+  ParsedUrlHost hp = SplitHostPort(d.args[0]);
+  if (!hp.ok || hp.host.empty()) {
+    return Error(d,
+                 absl::StrCat("invalid port in \"", d.args[0], "\" of the \"server\" directive"));
+  }
+  entry.host = hp.host;
+  entry.port = hp.port.value_or(80);
+  UpstreamServer& server = entry.server;
+  for (size_t i = 1; i < d.args.size(); ++i) {
+    const std::string_view p = d.args[i];
+    const auto value_of = [&](std::string_view key) { return p.substr(key.size()); };
+    if (absl::StartsWith(AsAbsl(p), "weight=")) {
+      absl::StatusOr<int64_t> v = ParseInt(value_of("weight="), 1, 1000000);
+      if (!v.ok()) return Error(d, absl::StrCat("invalid parameter \"", AsAbsl(p), "\""));
+      server.weight = static_cast<int>(*v);
+    } else if (absl::StartsWith(AsAbsl(p), "max_fails=")) {
+      absl::StatusOr<int64_t> v = ParseInt(value_of("max_fails="), 0, 1000000);
+      if (!v.ok()) return Error(d, absl::StrCat("invalid parameter \"", AsAbsl(p), "\""));
+      server.max_fails = static_cast<int>(*v);
+    } else if (absl::StartsWith(AsAbsl(p), "fail_timeout=")) {
+      absl::StatusOr<absl::Duration> v = ParseTime(value_of("fail_timeout="));
+      if (!v.ok()) return Error(d, absl::StrCat("invalid parameter \"", AsAbsl(p), "\""));
+      server.fail_timeout = *v;
+    } else if (p == "backup") {
+      server.backup = true;
+    } else if (p == "down") {
+      server.down = true;
+    } else {
+      return Error(d, absl::StrCat("invalid parameter \"", AsAbsl(p), "\""));
+    }
+  }
+  s.upstream->servers.push_back(std::move(entry));
+  return absl::OkStatus();
+}
+
+absl::Status SetBalancer(Scope& s, const Directive& d, Balancer balancer) {
+  // nginx warns and lets the later method win (ngx_http_upstream_*: "load balancing method
+  // redefined").
+  if (s.upstream->balancer != Balancer::kRoundRobin) {
+    s.draft->warnings.push_back(AtLocation("load balancing method redefined", d.file, d.line));
+  }
+  s.upstream->balancer = balancer;
+  return absl::OkStatus();
+}
+
+absl::Status LeastConn(Scope& s, const Directive& d) {
+  return SetBalancer(s, d, Balancer::kLeastConn);
+}
+
+absl::Status IpHash(Scope& s, const Directive& d) { return SetBalancer(s, d, Balancer::kIpHash); }
+
+absl::Status Hash(Scope& s, const Directive& d) {
+  if (d.args.size() == 2 && d.args[1] != "consistent") {
+    return Error(d, absl::StrCat("invalid parameter \"", d.args[1], "\""));
+  }
+  absl::StatusOr<CompiledString> key = CompileString(d.args[0]);
+  if (!key.ok()) return Error(d, base::AsStd(key.status().message()));
+  REALIP_RETURN_IF_ERROR(SetBalancer(s, d, Balancer::kHash));
+  s.upstream->hash_key = *std::move(key);
+  s.upstream->hash_consistent = d.args.size() == 2;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+constexpr int64_t kMaxCount = 1 << 30;
+
+constexpr DirectiveSpec kTable[] = {
+    // name, contexts, min args, max args, block, repeatable, handler
+    {"worker_processes", kMain, 1, 1, false, false, &WorkerProcesses},
+    {"daemon", kMain, 1, 1, false, false, &SetFlag<&MainSettings::daemon>},
+    {"pid", kMain, 1, 1, false, false, &Pid},
+    {"error_log", kMain, 1, 2, false, false, &ErrorLog},
+    {"worker_rlimit_nofile", kMain, 1, 1, false, false,
+     &SetInt<&MainSettings::worker_rlimit_nofile, 1, kMaxCount>},
+    {"worker_shutdown_timeout", kMain, 1, 1, false, false,
+     &SetTime<&MainSettings::worker_shutdown_timeout>},
+    {"events", kMain, 0, 0, true, false, &Events},
+    {"http", kMain, 0, 0, true, false, &Http},
+
+    {"worker_connections", kEvents, 1, 1, false, false,
+     &SetInt<&MainSettings::worker_connections, 1, kMaxCount>},
+    {"multi_accept", kEvents, 1, 1, false, false, &SetFlag<&MainSettings::multi_accept>},
+    {"use", kEvents, 1, 1, false, false, &Use},
+
+    {"log_format", kHttp, 2, kAnyArgs, false, true, &LogFormatDirective},
+    {"upstream", kHttp, 1, 1, true, true, &UpstreamBlock},
+    {"server", kHttp, 0, 0, true, true, &ServerBlock},
+
+    {"access_log", kHttpServerLocation, 1, kAnyArgs, false, true, &AccessLogDirective},
+    {"set_real_ip_from", kHttpServerLocation, 1, 1, false, true, &SetRealIpFrom},
+    {"real_ip_header", kHttpServerLocation, 1, kAnyArgs, false, false, &RealIpHeader},
+    {"real_ip_recursive", kHttpServerLocation, 1, 1, false, false,
+     &SetFlag<&LevelDraft::realip_recursive>},
+    {"keepalive_timeout", kHttpServerLocation, 1, 2, false, false, &KeepaliveTimeout},
+    {"keepalive_requests", kHttpServerLocation, 1, 1, false, false,
+     &SetInt<&LevelDraft::keepalive_requests, 0, kMaxCount>},
+    {"client_header_timeout", kHttp | kServer, 1, 1, false, false,
+     &SetTime<&LevelDraft::client_header_timeout>},
+    {"client_body_timeout", kHttpServerLocation, 1, 1, false, false,
+     &SetTime<&LevelDraft::client_body_timeout>},
+    {"send_timeout", kHttpServerLocation, 1, 1, false, false, &SetTime<&LevelDraft::send_timeout>},
+    {"client_max_body_size", kHttpServerLocation, 1, 1, false, false,
+     &SetSize<&LevelDraft::client_max_body_size>},
+    {"client_header_buffer_size", kHttp | kServer, 1, 1, false, false, &ClientHeaderBufferSize},
+    {"large_client_header_buffers", kHttp | kServer, 2, 2, false, false, &LargeClientHeaderBuffers},
+    {"proxy_pass", kLocation, 1, 1, false, false, &ProxyPassDirective},
+    {"proxy_set_header", kHttpServerLocation, 2, 2, false, true, &ProxySetHeader},
+    {"proxy_hide_header", kHttpServerLocation, 1, 1, false, true, &ProxyHideHeader},
+    {"proxy_http_version", kHttpServerLocation, 1, 1, false, false, &ProxyHttpVersion},
+    {"proxy_connect_timeout", kHttpServerLocation, 1, 1, false, false,
+     &SetTime<&LevelDraft::proxy_connect_timeout>},
+    {"proxy_read_timeout", kHttpServerLocation, 1, 1, false, false,
+     &SetTime<&LevelDraft::proxy_read_timeout>},
+    {"proxy_send_timeout", kHttpServerLocation, 1, 1, false, false,
+     &SetTime<&LevelDraft::proxy_send_timeout>},
+    {"proxy_next_upstream", kHttpServerLocation, 1, kAnyArgs, false, false, &ProxyNextUpstream},
+    {"proxy_next_upstream_tries", kHttpServerLocation, 1, 1, false, false,
+     &SetInt<&LevelDraft::proxy_next_upstream_tries, 0, kMaxCount>},
+    {"proxy_buffering", kHttpServerLocation, 1, 1, false, false,
+     &SetFlag<&LevelDraft::proxy_buffering>},
+    {"proxy_protocol", kHttpServerLocation, 1, 1, false, false,
+     &SetFlag<&LevelDraft::proxy_protocol>},
+    {"proxy_protocol_version", kHttpServerLocation, 1, 1, false, false, &ProxyProtocolVersion},
+    {"return", kServer | kLocation, 1, 2, false, true, &Return},
+    {"server_tokens", kHttpServerLocation, 1, 1, false, false,
+     &SetFlag<&LevelDraft::server_tokens>},
+
+    {"listen", kServer, 1, kAnyArgs, false, true, &Listen},
+    {"server_name", kServer, 1, kAnyArgs, false, true, &ServerName},
+    {"location", kServer | kLocation, 1, 2, true, true, &LocationBlock},
+
+    {"server", kUpstream, 1, kAnyArgs, false, true, &UpstreamServerDirective},
+    {"keepalive", kUpstream, 1, 1, false, false, &SetInt<&UpstreamDraft::keepalive, 1, kMaxCount>},
+    {"keepalive_timeout", kUpstream, 1, 1, false, false,
+     &SetTime<&UpstreamDraft::keepalive_timeout>},
+    {"keepalive_requests", kUpstream, 1, 1, false, false,
+     &SetInt<&UpstreamDraft::keepalive_requests, 1, kMaxCount>},
+    {"least_conn", kUpstream, 0, 0, false, false, &LeastConn},
+    {"ip_hash", kUpstream, 0, 0, false, false, &IpHash},
+    {"hash", kUpstream, 1, 2, false, false, &Hash},
+};
+
+}  // namespace
+
+std::span<const DirectiveSpec> DirectiveTable() { return kTable; }
+
+absl::Status ProcessBlock(Scope& scope, const std::vector<Directive>& block) {
+  std::vector<std::string_view> seen;  // non-repeatable directives already in this block
+  for (const Directive& d : block) {
+    const DirectiveSpec* spec = nullptr;
+    bool known = false;
+    for (const DirectiveSpec& row : kTable) {
+      if (row.name != d.name) continue;
+      known = true;
+      if ((row.contexts & scope.context) != 0) {
+        spec = &row;
+        break;
+      }
+    }
+    // The checks and messages of ngx_conf_handler(), in its order.
+    if (!known) return Error(d, absl::StrCat("unknown directive \"", d.name, "\""));
+    if (spec == nullptr)
+      return Error(d, absl::StrCat("\"", d.name, "\" directive is not allowed here"));
+    if (!spec->block && d.has_block) {
+      return Error(d, absl::StrCat("directive \"", d.name, "\" is not terminated by \";\""));
+    }
+    if (spec->block && !d.has_block) {
+      return Error(d, absl::StrCat("directive \"", d.name, "\" has no opening \"{\""));
+    }
+    const int n = static_cast<int>(d.args.size());
+    if (n < spec->min_args || (spec->max_args != kAnyArgs && n > spec->max_args)) {
+      return Error(d, absl::StrCat("invalid number of arguments in \"", d.name, "\" directive"));
+    }
+    if (!spec->repeatable) {
+      for (std::string_view name : seen) {
+        if (name == spec->name) {
+          return Error(d, absl::StrCat("\"", d.name, "\" directive is duplicate"));
+        }
+      }
+      seen.push_back(spec->name);
+    }
+    REALIP_RETURN_IF_ERROR(spec->handler(scope, d));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace realip::config::internal

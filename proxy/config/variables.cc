@@ -1,0 +1,175 @@
+#include "proxy/config/variables.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/base/strings.h"
+#include "proxy/realip/proxy_protocol.h"
+
+namespace realip::config {
+
+using base::AsAbsl;
+
+namespace {
+
+struct Named {
+  std::string_view name;
+  VariableId id;
+};
+
+constexpr Named kPlain[] = {
+    {"remote_addr", VariableId::kRemoteAddr},
+    {"binary_remote_addr", VariableId::kBinaryRemoteAddr},
+    {"remote_port", VariableId::kRemotePort},
+    {"remote_user", VariableId::kRemoteUser},
+    {"realip_remote_addr", VariableId::kRealipRemoteAddr},
+    {"realip_remote_port", VariableId::kRealipRemotePort},
+    {"realip_source", VariableId::kRealipSource},
+    {"proxy_protocol_addr", VariableId::kProxyProtocolAddr},
+    {"proxy_protocol_port", VariableId::kProxyProtocolPort},
+    {"proxy_protocol_server_addr", VariableId::kProxyProtocolServerAddr},
+    {"proxy_protocol_server_port", VariableId::kProxyProtocolServerPort},
+    {"proxy_add_x_forwarded_for", VariableId::kProxyAddXForwardedFor},
+    {"realip_x_forwarded_for", VariableId::kRealipXForwardedFor},
+    {"proxy_host", VariableId::kProxyHost},
+    {"proxy_port", VariableId::kProxyPort},
+    {"scheme", VariableId::kScheme},
+    {"host", VariableId::kHost},
+    {"request", VariableId::kRequest},
+    {"request_method", VariableId::kRequestMethod},
+    {"request_uri", VariableId::kRequestUri},
+    {"uri", VariableId::kUri},
+    {"document_uri", VariableId::kUri},
+    {"args", VariableId::kArgs},
+    {"query_string", VariableId::kArgs},
+    {"server_addr", VariableId::kServerAddr},
+    {"server_port", VariableId::kServerPort},
+    {"server_name", VariableId::kServerName},
+    {"status", VariableId::kStatus},
+    {"body_bytes_sent", VariableId::kBodyBytesSent},
+    {"bytes_sent", VariableId::kBytesSent},
+    {"request_length", VariableId::kRequestLength},
+    {"request_time", VariableId::kRequestTime},
+    {"upstream_addr", VariableId::kUpstreamAddr},
+    {"upstream_status", VariableId::kUpstreamStatus},
+    {"upstream_connect_time", VariableId::kUpstreamConnectTime},
+    {"upstream_response_time", VariableId::kUpstreamResponseTime},
+    {"msec", VariableId::kMsec},
+    {"time_local", VariableId::kTimeLocal},
+    {"time_iso8601", VariableId::kTimeIso8601},
+    {"request_id", VariableId::kRequestId},
+    {"connection", VariableId::kConnection},
+    {"connection_requests", VariableId::kConnectionRequests},
+};
+
+constexpr std::string_view kHttpPrefix = "http_";
+constexpr std::string_view kTlvPrefix = "proxy_protocol_tlv_";
+
+bool IsNameChar(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+void AppendLiteral(std::vector<Segment>& segments, std::string_view text) {
+  if (text.empty()) return;
+  if (!segments.empty() && !segments.back().variable.has_value()) {
+    segments.back().literal.append(text);
+  } else {
+    segments.push_back(Segment{std::string(text), std::nullopt});
+  }
+}
+
+}  // namespace
+
+bool CompiledString::IsLiteral() const {
+  for (const Segment& s : segments) {
+    if (s.variable.has_value()) return false;
+  }
+  return true;
+}
+
+std::string CompiledString::LiteralText() const {
+  std::string out;
+  for (const Segment& s : segments) out += s.literal;
+  return out;
+}
+
+std::optional<VariableRef> LookupVariable(std::string_view name) {
+  for (const Named& n : kPlain) {
+    if (n.name == name) return VariableRef{n.id, ""};
+  }
+  if (name.size() > kHttpPrefix.size() && name.substr(0, kHttpPrefix.size()) == kHttpPrefix) {
+    // ngx_http_variable_unknown_header(): '_' in the name matches '-' in the header.
+    std::string header(name.substr(kHttpPrefix.size()));
+    for (char& c : header) c = c == '_' ? '-' : absl::ascii_tolower(static_cast<unsigned char>(c));
+    return VariableRef{VariableId::kHttp, std::move(header)};
+  }
+  if (name.size() > kTlvPrefix.size() && name.substr(0, kTlvPrefix.size()) == kTlvPrefix) {
+    const std::string_view tlv = name.substr(kTlvPrefix.size());
+    if (::realip::realip::IsValidTlvName(tlv)) {
+      return VariableRef{VariableId::kProxyProtocolTlv, std::string(tlv)};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string VariableName(const VariableRef& ref) {
+  if (ref.id == VariableId::kHttp) {
+    std::string name = absl::StrCat(AsAbsl(kHttpPrefix), AsAbsl(ref.param));
+    for (char& c : name) c = c == '-' ? '_' : c;
+    return name;
+  }
+  if (ref.id == VariableId::kProxyProtocolTlv) {
+    return absl::StrCat(AsAbsl(kTlvPrefix), AsAbsl(ref.param));
+  }
+  for (const Named& n : kPlain) {
+    if (n.id == ref.id) return std::string(n.name);
+  }
+  return "";
+}
+
+absl::StatusOr<CompiledString> CompileString(std::string_view text) {
+  // ngx_http_script_compile(): "$name" runs over [A-Za-z0-9_]; "${name}" delimits the name
+  // so that text can follow it directly ("${host}x").
+  CompiledString out;
+  out.source = std::string(text);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t dollar = text.find('$', pos);
+    if (dollar == std::string_view::npos) {
+      AppendLiteral(out.segments, text.substr(pos));
+      break;
+    }
+    AppendLiteral(out.segments, text.substr(pos, dollar - pos));
+    size_t i = dollar + 1;
+    std::string_view name;
+    if (i < text.size() && text[i] == '{') {
+      const size_t start = ++i;
+      while (i < text.size() && IsNameChar(text[i])) ++i;
+      if (i == text.size() || text[i] != '}') {
+        return absl::InvalidArgumentError(absl::StrCat("the closing bracket in \"",
+                                                       AsAbsl(text.substr(start, i - start)),
+                                                       "\" variable is missing"));
+      }
+      name = text.substr(start, i - start);
+      ++i;
+    } else {
+      const size_t start = i;
+      while (i < text.size() && IsNameChar(text[i])) ++i;
+      name = text.substr(start, i - start);
+    }
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid variable name in \"", AsAbsl(text), "\""));
+    }
+    std::optional<VariableRef> ref = LookupVariable(name);
+    if (!ref.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown \"", AsAbsl(name), "\" variable"));
+    }
+    out.segments.push_back(Segment{"", std::move(ref)});
+    pos = i;
+  }
+  return out;
+}
+
+}  // namespace realip::config
