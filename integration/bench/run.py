@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: realip-proxy against nginx and HAProxy, same machine, same run.
+
+One shared backend (nginx, one worker, `return 200` with a small body) sits behind each proxy in
+turn; each proxy has one worker thread and is configured to do the same work (trust 127.0.0.0/8,
+take the client from X-Forwarded-For or the PROXY header, send X-Real-IP and X-Forwarded-For,
+keep-alive to the backend). The tools run alternately, several times, and the table reports
+medians, because these machines are shared and noisy.
+
+Scenarios:
+  A   keep-alive, 64 connections, GET with a 3-hop X-Forwarded-For (wrk -t1 -c64): peak req/s
+  A50 the same, open loop at half of nginx's peak (realip-loadgen --rate): p50/p99 from schedule
+  B   one request per connection, each opened with a PROXY v2 header (realip-loadgen)
+  C   the same with PROXY v1
+  D   9,000 idle keep-alive client connections after one request each: RSS bytes per connection
+      (9,000, not 10,000: this sandbox's hard limit is 20,000 descriptors and HAProxy reserves
+      two per maxconn; --idle changes it)
+  E   1 MiB downloads and uploads (wrk): MB/s and peak RSS
+
+Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5] [--scenarios A,B,C,D,E]
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+XFF = "203.0.113.7, 198.51.100.2, 127.0.0.5"
+TOOLS = ("realip-proxy", "nginx", "haproxy")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+class Tool:
+    """A proxy under test, started fresh for each measurement."""
+
+    def __init__(self, name, args, workdir, port, pp_v1_port, pp_v2_port):
+        self.name, self.args, self.workdir = name, args, workdir
+        self.port, self.pp_v1_port, self.pp_v2_port = port, pp_v1_port, pp_v2_port
+        self.proc = None
+
+    def start(self):
+        self.log = open(os.path.join(self.workdir, f"{self.name}.out"), "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
+        for p in (self.port, self.pp_v1_port, self.pp_v2_port):
+            wait_port(p)
+        # nginx forks its worker: measure the worker, which does the work.
+        self.pid = self.proc.pid
+        if self.name == "nginx":
+            for _ in range(100):
+                kids = children(self.proc.pid)
+                if kids:
+                    self.pid = kids[0]
+                    break
+                time.sleep(0.02)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def nginx_common(workdir):
+    return (f"pid {workdir}/nginx-%s.pid;\nerror_log {workdir}/nginx-%s-error.log crit;\n"
+            "daemon off;\nworker_rlimit_nofile 20000;\n")
+
+
+def make_backend(workdir):
+    port = free_port()
+    with open(os.path.join(workdir, "1m.bin"), "wb") as f:
+        f.write(os.urandom(1 << 20))
+    os.chmod(os.path.join(workdir, "1m.bin"), 0o644)
+    conf = write(os.path.join(workdir, "backend.conf"), (nginx_common(workdir) % ("b", "b")) + f"""
+worker_processes 1;
+events {{ worker_connections 20000; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir}/b_body;
+  proxy_temp_path {workdir}/b_proxy;
+  keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    client_max_body_size 2m;
+    location / {{ return 200 "hello from the backend\\n"; }}
+    location = /1m {{ alias {workdir}/1m.bin; }}
+    location = /upload {{ return 200 "uploaded\\n"; }}
+  }}
+}}
+""")
+    proc = subprocess.Popen(["nginx", "-p", workdir, "-c", conf], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
+
+
+def make_tools(build, workdir, backend_port):
+    tools = {}
+    for name in TOOLS:
+        port, v1, v2 = free_port(), free_port(), free_port()
+        if name in ("realip-proxy", "nginx"):
+            extra = ("" if name == "realip-proxy" else
+                     "    proxy_set_header X-Real-IP $remote_addr;\n"
+                     "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+                     f"    client_body_temp_path {workdir}/n_body;\n"
+                     f"    proxy_temp_path {workdir}/n_proxy;\n")
+            head = (nginx_common(workdir) % ("n", "n")) if name == "nginx" else ""
+            conf = write(os.path.join(workdir, f"{name}.conf"), head + f"""
+worker_processes 1;
+events {{ worker_connections 20000; }}
+http {{
+  access_log off;
+  client_max_body_size 2m;
+  keepalive_requests 1000000;
+  set_real_ip_from 127.0.0.0/8;
+  upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    real_ip_header X-Forwarded-For;
+    real_ip_recursive on;
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+{extra}    }}
+  }}
+  server {{
+    listen 127.0.0.1:{v1} proxy_protocol backlog=4096;
+    listen 127.0.0.1:{v2} proxy_protocol backlog=4096;
+    real_ip_header proxy_protocol;
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+{extra}    }}
+  }}
+}}
+""")
+            args = ([os.path.join(build, "proxy", "realip-proxy"), "-c", conf]
+                    if name == "realip-proxy" else ["nginx", "-p", workdir, "-c", conf])
+        else:
+            conf = write(os.path.join(workdir, "haproxy.cfg"), f"""
+global
+  nbthread 1
+  maxconn 9900
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend plain
+  bind 127.0.0.1:{port}
+  http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
+  option forwardfor
+  http-request set-header X-Real-IP %[src]
+  default_backend be
+frontend pp
+  bind 127.0.0.1:{v1} accept-proxy
+  bind 127.0.0.1:{v2} accept-proxy
+  option forwardfor
+  http-request set-header X-Real-IP %[src]
+  default_backend be
+backend be
+  server s1 127.0.0.1:{backend_port} maxconn 1000
+""")
+            args = ["haproxy", "-f", conf]
+        tools[name] = Tool(name, args, workdir, port, v1, v2)
+    return tools
+
+
+def run_wrk(port, duration, path="/", connections=64, script=None):
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
+            "-H", f"X-Forwarded-For: {XFF}"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run(args + [f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                         text=True, timeout=duration + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if not m:
+            return 0.0
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        return float(m.group(1)) * scale
+    return {"rps": rps, "requests": total, "errors": errors, "p50_ms": pct(50), "p99_ms": pct(99)}
+
+
+def run_loadgen(loadgen, port, duration, **kw):
+    args = [loadgen, "--port", str(port), "--duration", str(duration)]
+    for k, v in kw.items():
+        args += [f"--{k}", str(v)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60).stdout
+    return json.loads(out)
+
+
+def idle_connections(port, count):
+    """Opens `count` keep-alive connections, one request each; returns them still open."""
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(f"GET / HTTP/1.1\r\nHost: bench\r\nX-Forwarded-For: {XFF}\r\n\r\n".encode())
+        socks.append(s)
+    for s in socks:
+        data = b""
+        while b"\r\n\r\n" not in data or not data.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("closed during the idle-connection test")
+            data += chunk
+    return socks
+
+
+def measure(tool, scenario, args, loadgen, nginx_peak):
+    tool.start()
+    try:
+        # Warm-up: a short run so that pools and caches are filled before measuring.
+        run_wrk(tool.port, 1, connections=8)
+        cpu0 = proc_cpu_seconds(tool.pid)
+        if scenario == "A":
+            r = run_wrk(tool.port, args.duration)
+        elif scenario == "A50":
+            rate = max(1000, int(nginx_peak / 2)) if nginx_peak else 10000
+            r = run_loadgen(loadgen, tool.port, args.duration, connections=64, rate=rate,
+                            xff=XFF)
+            r["rate"] = rate
+        elif scenario in ("B", "C"):
+            port = tool.pp_v2_port if scenario == "B" else tool.pp_v1_port
+            r = run_loadgen(loadgen, port, args.duration, connections=32, mode="close",
+                            proxy="v2" if scenario == "B" else "v1")
+        elif scenario == "D":
+            before = proc_status_kb(tool.pid, "VmRSS")
+            socks = idle_connections(tool.port, args.idle)
+            time.sleep(1)  # let the proxy settle any lazily freed buffers
+            after = proc_status_kb(tool.pid, "VmRSS")
+            for s in socks:
+                s.close()
+            r = {"bytes_per_conn": (after - before) * 1024 / args.idle, "requests": args.idle,
+                 "rps": 0, "p50_ms": 0, "p99_ms": 0}
+        elif scenario == "E-down":
+            r = run_wrk(tool.port, args.duration, path="/1m", connections=8)
+            r["mb_s"] = r["rps"]  # 1 MiB per request
+        elif scenario == "E-up":
+            script = write(os.path.join(tool.workdir, "upload.lua"),
+                           'wrk.method = "POST"\nwrk.body = string.rep("x", 1048576)\n')
+            r = run_wrk(tool.port, args.duration, path="/upload", connections=8, script=script)
+            r["mb_s"] = r["rps"]
+        cpu = proc_cpu_seconds(tool.pid) - cpu0
+        r["cpu_per_100k"] = cpu / r["requests"] * 100000 if r.get("requests") else 0
+        r["peak_rss_kb"] = proc_status_kb(tool.pid, "VmHWM")
+        return r
+    finally:
+        tool.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(SOURCE, "build"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--idle", type=int, default=9000)
+    ap.add_argument("--scenarios", default="A,A50,B,C,D,E-down,E-up")
+    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--json", help="also write the raw results here")
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    for prog in ("nginx", "haproxy", "wrk"):
+        if not shutil.which(prog):
+            sys.exit(f"bench: {prog} is missing: run scripts/deps.sh all")
+    loadgen = os.path.join(args.build, "integration", "bench", "realip-loadgen")
+
+    workdir = tempfile.mkdtemp(prefix="realip-bench-")
+    os.chmod(workdir, 0o755)  # nginx workers run as an unprivileged user
+    backend, backend_port = make_backend(workdir)
+    tools = make_tools(args.build, workdir, backend_port)
+    names = [t for t in args.tools.split(",") if t in tools]
+    results = {}  # (scenario, tool) -> list of runs
+    try:
+        for scenario in args.scenarios.split(","):
+            for run in range(args.runs):
+                order = names[run % len(names):] + names[:run % len(names)]  # alternate
+                for name in order:
+                    nginx_runs = results.get(("A", "nginx"), [])
+                    nginx_peak = statistics.median(r["rps"] for r in nginx_runs) if nginx_runs else 0
+                    r = measure(tools[name], scenario, args, loadgen, nginx_peak)
+                    results.setdefault((scenario, name), []).append(r)
+                    print(f"# {scenario} run {run + 1} {name}: {json.dumps(r)}", file=sys.stderr)
+    finally:
+        backend.terminate()
+        backend.wait()
+    print_table(results, args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({f"{s}/{t}": v for (s, t), v in results.items()}, f, indent=1)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def med(runs, key):
+    return statistics.median(r.get(key, 0) for r in runs)
+
+
+def print_table(results, args):
+    print(f"\nmedians of {args.runs} alternating runs, {args.duration:g}s each")
+    print(f"{'scenario':9} {'tool':13} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'cpu s/100k':>10} {'peak RSS':>10} {'B/conn':>8} {'vs nginx':>9} {'vs haproxy':>10}")
+    for scenario in dict.fromkeys(s for s, _ in results):
+        base = {t: results.get((scenario, t)) for t in ("nginx", "haproxy")}
+        for tool in TOOLS:
+            runs = results.get((scenario, tool))
+            if not runs:
+                continue
+            if scenario == "D":
+                key, better_low = "bytes_per_conn", True
+            elif scenario.startswith("E"):
+                key, better_low = "mb_s", False
+            elif scenario == "A50":
+                key, better_low = "p99_ms", True
+            else:
+                key, better_low = "rps", False
+            ratios = []
+            for b in ("nginx", "haproxy"):
+                if base[b] and med(base[b], key):
+                    ratios.append(f"{med(runs, key) / med(base[b], key):.2f}x")
+                else:
+                    ratios.append("-")
+            print(f"{scenario:9} {tool:13} {med(runs, 'rps'):10.0f} {med(runs, 'mb_s'):8.1f} "
+                  f"{med(runs, 'p50_ms'):8.3f} {med(runs, 'p99_ms'):8.3f} "
+                  f"{med(runs, 'cpu_per_100k'):10.2f} {med(runs, 'peak_rss_kb') / 1024:8.1f}MB "
+                  f"{med(runs, 'bytes_per_conn'):8.0f} {ratios[0]:>9} {ratios[1]:>10}")
+    print("ratios: realip-proxy / peer of the scenario's key figure (req/s; A50: p99, lower is "
+          "better; D: bytes per idle connection, lower is better; E: MB/s)")
+
+
+if __name__ == "__main__":
+    main()
