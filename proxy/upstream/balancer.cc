@@ -77,8 +77,9 @@ void Balancer::Report(PeerIndex peer, Outcome outcome, absl::Time now) {
   // nginx (ngx_http_upstream_free_round_robin_peer): a failure takes weight/max_fails off the
   // effective weight; each later selection round gives one unit back, so a flapping peer gets
   // less traffic for a while instead of all or nothing.
-  if (p.max_fails > 0)
-    s.effective_weight = std::max(0, s.effective_weight - p.weight / p.max_fails);
+  if (p.max_fails > 0) {
+    s.effective_weight = std::max<int64_t>(0, s.effective_weight - p.weight / p.max_fails);
+  }
 }
 
 bool Balancer::IsUp(PeerIndex peer) const {
@@ -99,7 +100,7 @@ std::optional<PeerIndex> Balancer::SmoothPick(const std::vector<PeerIndex>& grou
   // sum(weights) picks each peer is chosen exactly `weight` times, spread out rather than in a
   // burst.
   std::optional<PeerIndex> best;
-  int total = 0;
+  int64_t total = 0;
   for (PeerIndex i : group) {
     if (!Eligible(i, ctx) || !accept(i)) continue;
     PeerState& s = state_[i];
@@ -351,6 +352,7 @@ class ConsistentHashBalancer final : public Balancer {
 absl::StatusOr<std::unique_ptr<Balancer>> NewBalancer(BalancerKind kind,
                                                       std::vector<PeerConfig> peers) {
   bool has_primary = false;
+  int64_t primary_weight = 0;
   for (const PeerConfig& p : peers) {
     std::string where = absl::StrCat("upstream server ", p.server, " (", p.address.ToString(), ")");
     if (p.weight < 1) return absl::InvalidArgumentError(absl::StrCat(where, ": weight < 1"));
@@ -359,8 +361,13 @@ absl::StatusOr<std::unique_ptr<Balancer>> NewBalancer(BalancerKind kind,
       return absl::InvalidArgumentError(absl::StrCat(where, ": negative fail_timeout"));
     }
     has_primary = has_primary || !p.backup;
+    if (!p.backup) primary_weight += p.weight;
   }
   if (!has_primary) return absl::InvalidArgumentError("upstream has no primary server");
+  if (kind == BalancerKind::kConsistentHash && primary_weight > kMaxConsistentHashWeight) {
+    return absl::InvalidArgumentError(absl::StrCat("consistent hash: total weight ", primary_weight,
+                                                   " exceeds ", kMaxConsistentHashWeight));
+  }
   switch (kind) {
     case BalancerKind::kRoundRobin:
       return std::unique_ptr<Balancer>(new RoundRobinBalancer(kind, std::move(peers)));

@@ -99,8 +99,8 @@ class Balancer {
 
  protected:
   struct PeerState {
-    int current_weight = 0;
-    int effective_weight = 0;
+    int64_t current_weight = 0;
+    int64_t effective_weight = 0;
     int conns = 0;
     PassiveHealth health;
   };
@@ -132,8 +132,12 @@ class Balancer {
   bool single_ = false;
 };
 
-// Validates the peers (at least one primary; weight >= 1; max_fails >= 0; fail_timeout >= 0)
-// and builds the balancer; the consistent-hash ring is computed here, once.
+// 160 ring points per unit of weight: this bound keeps one ring under 13 MB.
+inline constexpr int64_t kMaxConsistentHashWeight = 10000;
+
+// Validates the peers (at least one primary; weight >= 1; max_fails >= 0; fail_timeout >= 0;
+// for kConsistentHash a total primary weight of at most kMaxConsistentHashWeight) and builds
+// the balancer; the consistent-hash ring is computed here, once.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Balancer>> NewBalancer(BalancerKind kind,
                                                                     std::vector<PeerConfig> peers);
 

@@ -3,12 +3,7 @@
 namespace realip::upstream {
 
 PassiveHealth::PassiveHealth(int max_fails, absl::Duration fail_timeout)
-    : max_fails_(max_fails < 0 ? 0 : max_fails), fail_timeout_(fail_timeout) {
-  // The ring holds exactly max_fails entries: the peer goes down when the oldest of the last
-  // max_fails failures is still inside fail_timeout, which is nginx's documented rule ("the
-  // number of unsuccessful attempts ... in the duration set by fail_timeout").
-  failures_.assign(static_cast<size_t>(max_fails_), absl::InfinitePast());
-}
+    : max_fails_(max_fails < 0 ? 0 : max_fails), fail_timeout_(fail_timeout) {}
 
 bool PassiveHealth::Available(absl::Time now) const {
   if (max_fails_ == 0) return true;
@@ -33,8 +28,7 @@ void PassiveHealth::OnPicked(absl::Time now) {
 void PassiveHealth::OnSuccess(absl::Time now) {
   if (max_fails_ == 0 || state_ != State::kTrial) return;
   state_ = State::kUp;
-  failures_.assign(failures_.size(), absl::InfinitePast());
-  next_ = 0;
+  failures_.clear();
 }
 
 void PassiveHealth::OnFailure(absl::Time now) {
@@ -43,19 +37,19 @@ void PassiveHealth::OnFailure(absl::Time now) {
     MarkDown(now);
     return;
   }
-  failures_[next_] = now;
-  next_ = (next_ + 1) % failures_.size();
-  // failures_[next_] is now the oldest of the last max_fails failures.
-  if (failures_[next_] != absl::InfinitePast() && now - failures_[next_] <= fail_timeout_) {
-    MarkDown(now);
-  }
+  // nginx's documented rule: max_fails unsuccessful attempts "in the duration set by the
+  // fail_timeout parameter" make the server unavailable; a sliding window, inclusive at the old
+  // end as nginx's `now - checked <= fail_timeout`.
+  while (!failures_.empty() && now - failures_.front() > fail_timeout_) failures_.pop_front();
+  failures_.push_back(now);
+  if (failures_.size() >= static_cast<size_t>(max_fails_)) MarkDown(now);
 }
 
 int PassiveHealth::RecentFailures(absl::Time now) const {
   if (state_ != State::kUp) return 0;
   int n = 0;
   for (absl::Time t : failures_) {
-    if (t != absl::InfinitePast() && now - t <= fail_timeout_) ++n;
+    if (now - t <= fail_timeout_) ++n;
   }
   return n;
 }
@@ -63,8 +57,7 @@ int PassiveHealth::RecentFailures(absl::Time now) const {
 void PassiveHealth::MarkDown(absl::Time now) {
   state_ = State::kDown;
   until_ = now + fail_timeout_;
-  failures_.assign(failures_.size(), absl::InfinitePast());
-  next_ = 0;
+  failures_.clear();
 }
 
 }  // namespace realip::upstream

@@ -1,8 +1,7 @@
 // Passive health of one upstream peer: nginx's max_fails/fail_timeout, sans I/O.
 #pragma once
 
-#include <cstddef>
-#include <vector>
+#include <deque>
 
 #include "absl/time/time.h"
 
@@ -44,9 +43,9 @@ class PassiveHealth {
   State state_ = State::kUp;
   // kDown: when the trial may start; kTrial: when an unanswered trial lapses.
   absl::Time until_ = absl::InfinitePast();
-  // The times of the last max_fails failures while up, a ring indexed by next_.
-  std::vector<absl::Time> failures_;
-  size_t next_ = 0;
+  // While up: the times of the failures inside the last fail_timeout, oldest first (at most
+  // max_fails - 1 of them, so memory follows actual failures, not the configured limit).
+  std::deque<absl::Time> failures_;
 };
 
 }  // namespace realip::upstream

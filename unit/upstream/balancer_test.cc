@@ -73,10 +73,7 @@ const SequenceCase kRoundRobinCases[] = {
     {"single_peer", {{4}}, 3, "aaa"},
     {"down_peer_is_never_used", {{1}, {1, false, true}, {1}}, 6, "acacac"},
     {"backup_unused_while_a_primary_is_up", {{1}, {1, true}}, 4, "aaaa"},
-    {"backup_used_when_every_primary_is_down",
-     {{1, false, true}, {1, true}, {1, true}},
-     4,
-     "bcbc"},
+    {"backup_used_when_every_primary_is_down", {{1, false, true}, {1, true}, {1, true}}, 4, "bcbc"},
     {"all_down_picks_nothing", {{1, false, true}, {1, false, true}}, 2, "--"},
 };
 
@@ -155,9 +152,9 @@ TEST(BalancerHealthTest, FailedPeerIsSkippedThenTriedOnceThenBack) {
 
 TEST(BalancerHealthTest, EveryPeerDownPicksNothingWithEveryAlgorithm) {
   const std::string ip(4, '\x0a');
-  for (BalancerKind kind : {BalancerKind::kRoundRobin, BalancerKind::kLeastConn,
-                            BalancerKind::kIpHash, BalancerKind::kHash,
-                            BalancerKind::kConsistentHash}) {
+  for (BalancerKind kind :
+       {BalancerKind::kRoundRobin, BalancerKind::kLeastConn, BalancerKind::kIpHash,
+        BalancerKind::kHash, BalancerKind::kConsistentHash}) {
     std::unique_ptr<Balancer> b = Make(kind, {{1}, {2}, {1, true}});
     for (PeerIndex p = 0; p < 3; ++p) b->Report(p, Outcome::kFailure, kT0);
     for (PeerIndex p = 0; p < 3; ++p) EXPECT_FALSE(b->IsUp(p));
@@ -256,7 +253,7 @@ TEST(LeastConnTest, PicksFewestActivePerWeight) {
     char want;
   } cases[] = {
       {"fewest_wins", {{1}, {1}, {1}}, {3, 1, 2}, 'b'},
-      {"weight_scales_the_count", {{1}, {3}}, {1, 2}, 'b'},  // 1/1 > 2/3
+      {"weight_scales_the_count", {{1}, {3}}, {1, 2}, 'b'},            // 1/1 > 2/3
       {"weight_scales_the_count_other_way", {{1}, {3}}, {1, 4}, 'a'},  // 1/1 < 4/3
       {"down_peer_ignored", {{1, false, true}, {1}}, {0, 5}, 'b'},
       {"backup_only_when_primaries_unavailable", {{1}, {1, true}}, {9, 0}, 'a'},
