@@ -1,0 +1,268 @@
+#include "proxy/realip/resolver.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace realip::realip {
+namespace {
+
+using net::SocketAddress;
+
+struct SourceCase {
+  const char* name;
+  std::string value;
+  bool ok;
+  RealIpSource::Kind kind = RealIpSource::Kind::kHeader;
+  std::string lower;
+};
+
+class ParseRealIpSourceTest : public testing::TestWithParam<SourceCase> {};
+
+TEST_P(ParseRealIpSourceTest, Parses) {
+  const SourceCase& c = GetParam();
+  absl::StatusOr<RealIpSource> got = ParseRealIpSource(c.value);
+  ASSERT_EQ(got.ok(), c.ok) << got.status();
+  if (!got.ok()) {
+    EXPECT_EQ(got.status().message(), "invalid real_ip_header \"" + c.value + "\"");
+    return;
+  }
+  EXPECT_EQ(got->kind, c.kind);
+  EXPECT_EQ(got->name, c.value);
+  EXPECT_EQ(got->lower_name, c.lower);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ParseRealIpSourceTest,
+    testing::Values(
+        SourceCase{"ProxyProtocol", "proxy_protocol", true, RealIpSource::Kind::kProxyProtocol,
+                   "proxy_protocol"},
+        SourceCase{"XRealIp", "X-Real-IP", true, RealIpSource::Kind::kHeader, "x-real-ip"},
+        SourceCase{"Xff", "X-Forwarded-For", true, RealIpSource::Kind::kHeader,
+                   "x-forwarded-for"},
+        SourceCase{"Custom", "CF-Connecting-IP", true, RealIpSource::Kind::kHeader,
+                   "cf-connecting-ip"},
+        // Only the exact spelling is the PROXY source (nginx); this is a header name.
+        SourceCase{"ProxyProtocolUpper", "Proxy_Protocol", true, RealIpSource::Kind::kHeader,
+                   "proxy_protocol"},
+        SourceCase{"Empty", "", false, RealIpSource::Kind::kHeader, ""},
+        SourceCase{"Space", "X Real", false, RealIpSource::Kind::kHeader, ""},
+        SourceCase{"Colon", "X-Real-IP:", false, RealIpSource::Kind::kHeader, ""}),
+    [](const testing::TestParamInfo<SourceCase>& info) { return info.param.name; });
+
+TEST(RealIpSettingsTest, DefaultsAreNginxs) {
+  RealIpSettings s;
+  EXPECT_EQ(s.trusted, nullptr);
+  ASSERT_EQ(s.sources.size(), 1u);
+  EXPECT_EQ(s.sources[0], *ParseRealIpSource("X-Real-IP"));
+  EXPECT_FALSE(s.recursive);
+}
+
+struct ResolveCase {
+  const char* name;
+  std::vector<const char*> trusted;  // empty: no set at all
+  std::vector<const char*> sources;
+  bool recursive;
+  const char* peer;           // "host:port" or "unix:"
+  const char* proxy;          // PROXY source "host:port", "LOCAL", or null for none
+  std::vector<std::pair<const char*, const char*>> headers;
+  // Expected:
+  std::string client;         // SocketAddress::ToString()
+  std::string source;
+  int hops;
+  std::vector<std::string> untrusted;
+  std::string realip_xff;
+  std::string proxy_add_xff;
+};
+
+SocketAddress Addr(const char* text) {
+  if (std::string_view(text) == "unix:") {
+    SocketAddress a;
+    a.is_unix = true;
+    return a;
+  }
+  return *net::ParseHostPort(text, std::nullopt);
+}
+
+class ResolveTest : public testing::TestWithParam<ResolveCase> {};
+
+TEST_P(ResolveTest, Resolves) {
+  const ResolveCase& c = GetParam();
+  RealIpSettings settings;
+  if (!c.trusted.empty()) {
+    auto set = std::make_shared<net::CidrSet>();
+    for (const char* e : c.trusted) ASSERT_TRUE(set->Add(e).ok()) << e;
+    settings.trusted = set;
+  }
+  if (!c.sources.empty()) {
+    settings.sources.clear();
+    for (const char* s : c.sources) settings.sources.push_back(*ParseRealIpSource(s));
+  }
+  settings.recursive = c.recursive;
+
+  ProxyHeader proxy;
+  ResolveInput input;
+  input.peer = Addr(c.peer);
+  if (c.proxy != nullptr) {
+    proxy.version = 2;
+    if (std::string_view(c.proxy) == "LOCAL") {
+      proxy.command = "LOCAL";
+    } else {
+      proxy.command = "PROXY";
+      proxy.local = false;
+      proxy.source = Addr(c.proxy);
+      proxy.destination = Addr("198.51.100.1:443");
+    }
+    input.proxy = &proxy;
+  }
+  std::vector<HeaderField> headers;
+  for (auto [n, v] : c.headers) headers.push_back({n, v});
+  input.headers = headers;
+
+  Resolution r = Resolve(settings, input);
+  EXPECT_EQ(r.client.ToString(), c.client);
+  EXPECT_EQ(r.source, c.source);
+  EXPECT_EQ(r.realip_remote, input.peer);
+  EXPECT_EQ(r.trusted_hops, c.hops);
+  EXPECT_EQ(r.untrusted_headers, c.untrusted);
+  EXPECT_EQ(r.untrusted_forwarded, !c.untrusted.empty());
+  EXPECT_EQ(r.realip_x_forwarded_for, c.realip_xff);
+  EXPECT_EQ(r.proxy_add_x_forwarded_for, c.proxy_add_xff);
+}
+
+using H = std::vector<std::pair<const char*, const char*>>;
+using U = std::vector<std::string>;
+const std::vector<const char*> kTen = {"10.0.0.0/8"};
+const std::vector<const char*> kXff = {"X-Forwarded-For"};
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ResolveTest,
+    testing::Values(
+        ResolveCase{"NoTrustedSetDoesNothing", {}, kXff, true, "192.0.2.9:5000", nullptr,
+                    H{{"X-Forwarded-For", "1.1.1.1"}}, "192.0.2.9:5000", "peer", 0,
+                    U{"x-forwarded-for"}, "192.0.2.9", "1.1.1.1, 192.0.2.9"},
+        ResolveCase{"DefaultXRealIp", kTen, {}, false, "10.0.0.1:5000", nullptr,
+                    H{{"X-Real-IP", "192.0.2.1"}}, "192.0.2.1:0", "X-Real-IP", 1, U{},
+                    "192.0.2.1, 10.0.0.1", "10.0.0.1"},
+        ResolveCase{"XRealIpFirstLineOnly", kTen, {}, false, "10.0.0.1:5000", nullptr,
+                    H{{"X-Real-IP", "192.0.2.1"}, {"x-real-ip", "192.0.2.2"}}, "192.0.2.1:0",
+                    "X-Real-IP", 1, U{}, "192.0.2.1, 10.0.0.1", "10.0.0.1"},
+        // Reference 1.2: X-Real-IP goes through the same walk as one XFF line.
+        ResolveCase{"XRealIpListRecursive", kTen, {}, true, "10.0.0.1:5000", nullptr,
+                    H{{"X-Real-IP", "1.1.1.1, 10.0.0.2"}}, "1.1.1.1:0", "X-Real-IP", 2, U{},
+                    "1.1.1.1, 10.0.0.2, 10.0.0.1", "10.0.0.1"},
+        ResolveCase{"XRealIpListNonRecursive", kTen, {}, false, "10.0.0.1:5000", nullptr,
+                    H{{"X-Real-IP", "1.1.1.1, 10.0.0.2"}}, "10.0.0.2:0", "X-Real-IP", 1, U{},
+                    "10.0.0.2, 10.0.0.1", "10.0.0.1"},
+        ResolveCase{"CustomHeader", {"127.0.0.1/32"}, {"X-Real-IP-Custom"}, false,
+                    "127.0.0.1:5000", nullptr, H{{"x-real-ip-custom", "192.0.2.1"}},
+                    "192.0.2.1:0", "X-Real-IP-Custom", 1, U{}, "192.0.2.1, 127.0.0.1",
+                    "127.0.0.1"},
+        ResolveCase{"AbsentHeader", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"Host", "example.com"}}, "10.0.0.1:5000", "peer", 0, U{}, "10.0.0.1",
+                    "10.0.0.1"},
+        // ingress-nginx#11994: nginx would send "192.168.1.1, 192.168.1.1".
+        ResolveCase{"ProxyAddXffHasNoDuplicate", {"10.20.30.40"}, kXff, true,
+                    "10.20.30.40:5000", nullptr, H{{"X-Forwarded-For", "192.168.1.1"}},
+                    "192.168.1.1:0", "X-Forwarded-For", 1, U{}, "192.168.1.1, 10.20.30.40",
+                    "192.168.1.1, 10.20.30.40"},
+        // Entries left of the resolved client were written by the client.
+        ResolveCase{"LeftmostSpoofDropped", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"X-Forwarded-For", "6.6.6.6, 1.1.1.1, 10.0.0.2"}}, "1.1.1.1:0",
+                    "X-Forwarded-For", 2, U{}, "1.1.1.1, 10.0.0.2, 10.0.0.1",
+                    "6.6.6.6, 1.1.1.1, 10.0.0.2, 10.0.0.1"},
+        ResolveCase{"AllTrustedLeftmost", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"X-Forwarded-For", "10.0.0.3, 10.0.0.2"}}, "10.0.0.3:0",
+                    "X-Forwarded-For", 2, U{}, "10.0.0.3, 10.0.0.2, 10.0.0.1",
+                    "10.0.0.3, 10.0.0.2, 10.0.0.1"},
+        ResolveCase{"XffPortReplacesPort", kTen, kXff, false, "10.0.0.1:5000", nullptr,
+                    H{{"X-Forwarded-For", "1.1.1.1:8080"}}, "1.1.1.1:8080", "X-Forwarded-For",
+                    1, U{}, "1.1.1.1, 10.0.0.1", "1.1.1.1:8080, 10.0.0.1"},
+        ResolveCase{"MultipleXffLines", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"X-Forwarded-For", "1.1.1.1"}, {"Host", "h"},
+                      {"x-forwarded-for", "10.0.0.6"}},
+                    "1.1.1.1:0", "X-Forwarded-For", 2, U{}, "1.1.1.1, 10.0.0.6, 10.0.0.1",
+                    "1.1.1.1, 10.0.0.6, 10.0.0.1"},
+        // nginx would treat a lowercase name as a generic header (first line only).
+        ResolveCase{"ConfigNameCaseInsensitive", kTen, {"x-forwarded-for"}, true,
+                    "10.0.0.1:5000", nullptr,
+                    H{{"X-Forwarded-For", "1.1.1.1"}, {"X-Forwarded-For", "10.0.0.6"}},
+                    "1.1.1.1:0", "x-forwarded-for", 2, U{}, "1.1.1.1, 10.0.0.6, 10.0.0.1",
+                    "1.1.1.1, 10.0.0.6, 10.0.0.1"},
+        ResolveCase{"UntrustedPeerHeadersReported", kTen, kXff, true, "192.0.2.9:5000",
+                    nullptr,
+                    H{{"X-Real-IP", "1.1.1.1"}, {"Forwarded", "for=1.1.1.1"},
+                      {"X-Forwarded-For", "1.1.1.1"}, {"x-real-ip", "2.2.2.2"}},
+                    "192.0.2.9:5000", "peer", 0, U{"x-real-ip", "forwarded", "x-forwarded-for"},
+                    "192.0.2.9", "1.1.1.1, 192.0.2.9"},
+        ResolveCase{"UntrustedPeerCustomHeader", kTen, {"CF-Connecting-IP"}, false,
+                    "192.0.2.9:5000", nullptr, H{{"cf-connecting-ip", "1.1.1.1"}},
+                    "192.0.2.9:5000", "peer", 0, U{"cf-connecting-ip"}, "192.0.2.9",
+                    "192.0.2.9"},
+        ResolveCase{"MappedPeerTrusted", kTen, kXff, false, "[::ffff:10.0.0.1]:5000", nullptr,
+                    H{{"X-Forwarded-For", "1.1.1.1"}}, "1.1.1.1:0", "X-Forwarded-For", 1, U{},
+                    "1.1.1.1, 10.0.0.1", "1.1.1.1, 10.0.0.1"},
+        ResolveCase{"Ipv6Chain", {"2001:db8::/32"}, kXff, true, "[2001:db8::1]:5000", nullptr,
+                    H{{"X-Forwarded-For", "[2001:db8:1::5]:443, 2001:db8::2"}},
+                    "[2001:db8:1::5]:443", "X-Forwarded-For", 2, U{},
+                    "2001:db8:1::5, 2001:db8::2, 2001:db8::1",
+                    "[2001:db8:1::5]:443, 2001:db8::2, 2001:db8::1"},
+        ResolveCase{"UnixPeerTrusted", {"unix:"}, kXff, false, "unix:", nullptr,
+                    H{{"X-Forwarded-For", "1.1.1.1"}}, "1.1.1.1:0", "X-Forwarded-For", 1, U{},
+                    "1.1.1.1, unix:", "1.1.1.1, unix:"},
+        ResolveCase{"UnixPeerUntrusted", kTen, kXff, false, "unix:", nullptr,
+                    H{{"X-Forwarded-For", "1.1.1.1"}}, "unix:", "peer", 0,
+                    U{"x-forwarded-for"}, "unix:", "1.1.1.1, unix:"},
+        ResolveCase{"Forwarded", kTen, {"Forwarded"}, true, "10.0.0.1:5000", nullptr,
+                    H{{"Forwarded", "for=192.0.2.60;proto=http, for=10.0.0.3"}},
+                    "192.0.2.60:0", "Forwarded", 2, U{}, "192.0.2.60, 10.0.0.3, 10.0.0.1",
+                    "10.0.0.1"},
+        // real_ip_header proxy_protocol (nginx 1.5.12+).
+        ResolveCase{"ProxyProtocol", kTen, {"proxy_protocol"}, false, "10.0.0.1:5000",
+                    "203.0.113.7:5555", H{}, "203.0.113.7:5555", "proxy_protocol", 1, U{},
+                    "203.0.113.7", "203.0.113.7"},
+        ResolveCase{"ProxyProtocolUntrustedPeer", kTen, {"proxy_protocol"}, false,
+                    "192.0.2.9:5000", "203.0.113.7:5555", H{}, "192.0.2.9:5000", "peer", 0, U{},
+                    "192.0.2.9", "192.0.2.9"},
+        ResolveCase{"ProxyProtocolAbsent", kTen, {"proxy_protocol"}, false, "10.0.0.1:5000",
+                    nullptr, H{}, "10.0.0.1:5000", "peer", 0, U{}, "10.0.0.1", "10.0.0.1"},
+        ResolveCase{"ProxyProtocolLocal", kTen, {"proxy_protocol"}, false, "10.0.0.1:5000",
+                    "LOCAL", H{}, "10.0.0.1:5000", "peer", 0, U{}, "10.0.0.1", "10.0.0.1"},
+        // The extension: an NLB (10/8) sends PROXY for a CDN node (172.16/12) that sets XFF.
+        ResolveCase{"ProxyThenXff", {"10.0.0.0/8", "172.16.0.0/12"},
+                    {"proxy_protocol", "X-Forwarded-For"}, false, "10.0.0.1:5000",
+                    "172.16.0.5:6000", H{{"X-Forwarded-For", "203.0.113.7"}},
+                    "203.0.113.7:0", "X-Forwarded-For", 2, U{}, "203.0.113.7, 172.16.0.5",
+                    "203.0.113.7, 172.16.0.5"},
+        // A client reaching the NLB directly: its own XFF is not used, and is reported.
+        ResolveCase{"ProxyThenXffClientDirect", {"10.0.0.0/8", "172.16.0.0/12"},
+                    {"proxy_protocol", "X-Forwarded-For"}, true, "10.0.0.1:5000",
+                    "198.51.100.77:6000", H{{"X-Forwarded-For", "1.2.3.4"}},
+                    "198.51.100.77:6000", "proxy_protocol", 1, U{"x-forwarded-for"},
+                    "198.51.100.77", "1.2.3.4, 198.51.100.77"},
+        // Traffic that bypasses the NLB carries no PROXY header: XFF is walked from the peer.
+        ResolveCase{"ProxyThenXffWithoutProxy", {"10.0.0.0/8", "172.16.0.0/12"},
+                    {"proxy_protocol", "X-Forwarded-For"}, false, "172.16.0.5:5000", nullptr,
+                    H{{"X-Forwarded-For", "203.0.113.7"}}, "203.0.113.7:0", "X-Forwarded-For",
+                    1, U{}, "203.0.113.7, 172.16.0.5", "203.0.113.7, 172.16.0.5"},
+        ResolveCase{"EmptyTrustedSet", {}, {"proxy_protocol"}, false, "10.0.0.1:5000",
+                    "203.0.113.7:5555", H{}, "10.0.0.1:5000", "peer", 0, U{}, "10.0.0.1",
+                    "10.0.0.1"}),
+    [](const testing::TestParamInfo<ResolveCase>& info) { return info.param.name; });
+
+TEST(ResolveTest, EmptyNonNullSetDoesNothing) {
+  RealIpSettings settings;
+  settings.trusted = std::make_shared<net::CidrSet>();
+  std::vector<HeaderField> headers = {{"X-Real-IP", "1.1.1.1"}};
+  ResolveInput input;
+  input.peer = Addr("10.0.0.1:1");
+  input.headers = headers;
+  Resolution r = Resolve(settings, input);
+  EXPECT_EQ(r.client, input.peer);
+  EXPECT_EQ(r.untrusted_headers, U{"x-real-ip"});
+}
+
+}  // namespace
+}  // namespace realip::realip
