@@ -4,6 +4,8 @@
 #include <string>
 
 #include "proxy/base/build_config.h"
+#include "proxy/base/strings.h"
+#include "proxy/config/config.h"
 
 namespace {
 
@@ -18,6 +20,29 @@ void PrintUsage() {
       "  -T            : test configuration, dump it and exit\n"
       "  -c filename   : set configuration file (default: %s)\n",
       realip::base::kDefaultConfPath);
+}
+
+// -t / -T: load the configuration, report as nginx does, exit 0 or 1.
+int TestConfig(const std::string& path, bool dump) {
+  absl::StatusOr<std::shared_ptr<const realip::config::Config>> config =
+      realip::config::LoadConfig(path);
+  if (!config.ok()) {
+    const std::string_view message = realip::base::AsStd(config.status().message());
+    std::fprintf(stderr, "realip-proxy: [emerg] %.*s\n", static_cast<int>(message.size()),
+                 message.data());
+    std::fprintf(stderr, "realip-proxy: configuration file %s test failed\n", path.c_str());
+    return 1;
+  }
+  for (const std::string& warning : (*config)->warnings) {
+    std::fprintf(stderr, "realip-proxy: [warn] %s\n", warning.c_str());
+  }
+  std::fprintf(stderr, "realip-proxy: the configuration file %s syntax is ok\n", path.c_str());
+  std::fprintf(stderr, "realip-proxy: configuration file %s test is successful\n", path.c_str());
+  if (dump) {
+    const std::string text = (*config)->Dump();
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -53,8 +78,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  (void)test_only;
-  (void)dump;
+  if (test_only) return TestConfig(conf_path, dump);
   std::fprintf(stderr, "realip-proxy: the engine is not built yet (config %s)\n",
                conf_path.c_str());
   return 1;

@@ -102,7 +102,7 @@ absl::StatusOr<Token> Lexer::Next() {
     // nginx requires a separator after the closing quote ("need_space").
     if (pos_ < text_.size()) {
       const char next = text_[pos_];
-      if (!IsSpace(next) && next != ';' && next != '{' && next != '}') {
+      if (!IsSpace(next) && next != ';' && next != '{') {
         return absl::InvalidArgumentError(Quote(next));
       }
     }

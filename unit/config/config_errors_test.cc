@@ -1,0 +1,249 @@
+// Every configuration error: exact nginx-form text, file and line.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "proxy/base/strings.h"
+#include "proxy/config/config.h"
+
+namespace realip::config {
+namespace {
+
+constexpr char kPath[] = "/etc/realip-proxy/realip-proxy.conf";
+
+std::string Load(const std::string& text) {
+  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfigFromString(text, kPath);
+  return c.ok() ? "OK" : std::string(base::AsStd(c.status().message()));
+}
+
+struct ErrorCase {
+  const char* name;
+  const char* config;
+  const char* message;  // without " in FILE:LINE"
+  int line;
+};
+
+// Wraps a location-level body.
+#define LOC(body) "http {\n server {\n  location / {\n" body "\n  }\n }\n}\n"
+// Wraps a server-level body.
+#define SRV(body) "http {\n server {\n" body "\n }\n}\n"
+
+const ErrorCase kErrorCases[] = {
+    // language
+    {"unknown_directive", "worker_processes 1;\n\nfoo bar;\n", "unknown directive \"foo\"", 3},
+    {"unknown_directive_in_block", "http {\n  proxy_passs http://a;\n}\n",
+     "unknown directive \"proxy_passs\"", 2},
+    {"unexpected_close", "events {\n}\n}\n", "unexpected \"}\"", 3},
+    {"close_before_semicolon", "events { worker_connections 1 }\n", "unexpected \"}\"", 1},
+    {"unclosed_block", "http {\n server {\n }\n", "unexpected end of file, expecting \"}\"", 4},
+    {"missing_semicolon_at_eof", "daemon off", "unexpected end of file, expecting \";\" or \"}\"",
+     1},
+    {"lone_semicolon", "daemon off;;\n", "unexpected \";\"", 1},
+    {"lone_brace", "{ }\n", "unexpected \"{\"", 1},
+    {"unterminated_quote", "http {\n  log_format x \"$remote_addr;\n}\n",
+     "unexpected end of file, unterminated quoted string", 2},
+    {"text_after_quote", "pid \"/run/x\"y;\n", "unexpected \"y\"", 1},
+    {"block_without_brace", "http;\n", "directive \"http\" has no opening \"{\"", 1},
+    {"value_with_block", "daemon off {\n}\n", "directive \"daemon\" is not terminated by \";\"", 1},
+    // contexts
+    {"listen_in_main", "listen 80;\n", "\"listen\" directive is not allowed here", 1},
+    {"proxy_pass_in_server", SRV("  proxy_pass http://127.0.0.1:1;"),
+     "\"proxy_pass\" directive is not allowed here", 3},
+    {"worker_connections_in_main", "worker_connections 8;\n",
+     "\"worker_connections\" directive is not allowed here", 1},
+    {"log_format_in_server", SRV("  log_format x y;"),
+     "\"log_format\" directive is not allowed here", 3},
+    {"client_header_timeout_in_location", LOC("client_header_timeout 5s;"),
+     "\"client_header_timeout\" directive is not allowed here", 4},
+    {"location_in_http", "http {\n location / { }\n}\n",
+     "\"location\" directive is not allowed here", 2},
+    {"least_conn_with_args", "http {\n upstream u {\n  least_conn x;\n }\n}\n",
+     "invalid number of arguments in \"least_conn\" directive", 3},
+    // arity
+    {"worker_processes_no_args", "worker_processes;\n",
+     "invalid number of arguments in \"worker_processes\" directive", 1},
+    {"daemon_two_args", "daemon on off;\n", "invalid number of arguments in \"daemon\" directive",
+     1},
+    {"proxy_set_header_one_arg", LOC("proxy_set_header Host;"),
+     "invalid number of arguments in \"proxy_set_header\" directive", 4},
+    {"location_no_args", SRV("  location { }"),
+     "invalid number of arguments in \"location\" directive", 3},
+    {"events_with_args", "events x { }\n", "invalid number of arguments in \"events\" directive",
+     1},
+    // duplicates
+    {"duplicate_daemon", "daemon on;\ndaemon off;\n", "\"daemon\" directive is duplicate", 2},
+    {"duplicate_http", "http { }\nhttp { }\n", "\"http\" directive is duplicate", 2},
+    {"duplicate_real_ip_header", "http {\n real_ip_header X-Real-IP;\n real_ip_header a;\n}\n",
+     "\"real_ip_header\" directive is duplicate", 3},
+    {"duplicate_proxy_pass", LOC("proxy_pass http://127.0.0.1:1;\nproxy_pass http://127.0.0.1:2;"),
+     "\"proxy_pass\" directive is duplicate", 5},
+    {"duplicate_upstream",
+     "http {\n upstream a { server 127.0.0.1; }\n upstream A { server "
+     "127.0.0.1; }\n}\n",
+     "duplicate upstream \"A\"", 3},
+    {"duplicate_log_format", "http {\n log_format a x;\n log_format a y;\n}\n",
+     "duplicate \"log_format\" name \"a\"", 3},
+    {"redefine_combined", "http {\n log_format combined x;\n}\n",
+     "duplicate \"log_format\" name \"combined\"", 2},
+    {"duplicate_location", SRV("  location /a { }\n  location ^~ /a { }"),
+     "duplicate location \"/a\"", 4},
+    {"duplicate_default_server",
+     "http {\n server { listen 127.0.0.1:8001 default_server; }\n server { listen "
+     "127.0.0.1:8001 default_server; }\n}\n",
+     "a duplicate default server for 127.0.0.1:8001", 3},
+    {"duplicate_listen_same_server", SRV("  listen 127.0.0.1:8001;\n  listen 127.0.0.1:8001;"),
+     "a duplicate listen 127.0.0.1:8001", 4},
+    {"duplicate_listen_options",
+     "http {\n server { listen 8001 backlog=10; }\n server { listen 8001 reuseport; }\n}\n",
+     "duplicate listen options for 0.0.0.0:8001", 3},
+    {"conflicting_proxy_protocol",
+     "http {\n server { listen 8001 proxy_protocol; }\n server { listen 8001 "
+     "proxy_protocol=optional; }\n}\n",
+     "conflicting proxy_protocol modes for 0.0.0.0:8001", 3},
+    // values
+    {"bad_cidr", "http {\n set_real_ip_from 10.0.0.0/33;\n}\n", "invalid CIDR \"10.0.0.0/33\"", 2},
+    {"bad_cidr_address", "http {\n set_real_ip_from 10.0.0.256;\n}\n",
+     "invalid CIDR \"10.0.0.256\"", 2},
+    {"set_real_ip_from_unknown_host", "http {\n set_real_ip_from nosuch.invalid;\n}\n",
+     "host not found in set_real_ip_from \"nosuch.invalid\"", 2},
+    {"bad_real_ip_header", "http {\n real_ip_header \"X Bad\";\n}\n",
+     "invalid real_ip_header \"X Bad\"", 2},
+    {"bad_listen_port", SRV("  listen 70000;"),
+     "invalid port in \"70000\" of the \"listen\" directive", 3},
+    {"bad_listen_port_zero", SRV("  listen 127.0.0.1:0;"),
+     "invalid port in \"127.0.0.1:0\" of the \"listen\" directive", 3},
+    {"bad_listen_port_text", SRV("  listen 127.0.0.1:http;"),
+     "invalid port in \"127.0.0.1:http\" of the \"listen\" directive", 3},
+    {"bad_listen_host", SRV("  listen nosuch.invalid:80;"),
+     "host not found in \"nosuch.invalid:80\" of the \"listen\" directive", 3},
+    {"bad_listen_param", SRV("  listen 8001 http2;"), "invalid parameter \"http2\"", 3},
+    {"bad_listen_backlog", SRV("  listen 8001 backlog=x;"), "invalid backlog \"x\"", 3},
+    {"ipv6only_on_ipv4", SRV("  listen 127.0.0.1:8001 ipv6only=on;"),
+     "ipv6only is not supported on addr \"127.0.0.1:8001\"", 3},
+    {"bad_size", LOC("client_max_body_size 10q;"),
+     "invalid value \"10q\" in \"client_max_body_size\" directive", 4},
+    {"bad_time", LOC("proxy_read_timeout 5x;"),
+     "invalid value \"5x\" in \"proxy_read_timeout\" directive", 4},
+    {"bad_time_order", "http {\n send_timeout \"1s 1m\";\n}\n",
+     "invalid value \"1s 1m\" in \"send_timeout\" directive", 2},
+    {"bad_flag", "daemon yes;\n",
+     "invalid value \"yes\" in \"daemon\" directive, it must be \"on\" or \"off\"", 1},
+    {"bad_worker_processes", "worker_processes many;\n",
+     "invalid value \"many\" in \"worker_processes\" directive", 1},
+    {"bad_worker_connections", "events {\n worker_connections 0;\n}\n",
+     "invalid value \"0\" in \"worker_connections\" directive", 2},
+    {"bad_event_method", "events {\n use kqueue;\n}\n", "invalid event type \"kqueue\"", 2},
+    {"bad_error_log_level", "error_log stderr loud;\n", "invalid log level \"loud\"", 1},
+    {"bad_keepalive_header_timeout", "http {\n keepalive_timeout 5s x;\n}\n",
+     "invalid value \"x\" in \"keepalive_timeout\" directive", 2},
+    {"bad_large_buffers", "http {\n large_client_header_buffers 0 8k;\n}\n",
+     "invalid value \"0\" in \"large_client_header_buffers\" directive", 2},
+    {"bad_proxy_http_version", LOC("proxy_http_version 2.0;"),
+     "invalid value \"2.0\" in \"proxy_http_version\" directive, it must be \"1.0\" or \"1.1\"", 4},
+    {"bad_proxy_protocol_version", LOC("proxy_protocol_version 3;"),
+     "invalid value \"3\" in \"proxy_protocol_version\" directive, it must be \"1\" or \"2\"", 4},
+    {"bad_next_upstream", LOC("proxy_next_upstream error http_418;"),
+     "invalid value \"http_418\" in \"proxy_next_upstream\" directive", 4},
+    {"bad_header_name", LOC("proxy_set_header \"X Bad\" 1;"), "invalid header name \"X Bad\"", 4},
+    {"unknown_variable", LOC("proxy_set_header X-A $nope;"), "unknown \"nope\" variable", 4},
+    {"unknown_variable_in_log_format", "http {\n log_format x '$remote_addr $bogus';\n}\n",
+     "unknown \"bogus\" variable", 2},
+    {"bad_log_escape", "http {\n log_format x escape=xml '$remote_addr';\n}\n",
+     "unknown log format escaping \"xml\"", 2},
+    {"unknown_log_format", "http {\n access_log stdout nosuch;\n}\n",
+     "unknown log format \"nosuch\"", 2},
+    {"bad_access_log_param", "http {\n access_log stdout combined if=$status;\n}\n",
+     "invalid parameter \"if=$status\"", 2},
+    {"bad_return_code", LOC("return abc;"), "invalid return code \"abc\"", 4},
+    {"bad_return_code_range", LOC("return 1000;"), "invalid return code \"1000\"", 4},
+    {"bad_proxy_pass_scheme", LOC("proxy_pass ftp://127.0.0.1;"),
+     "invalid URL prefix in \"ftp://127.0.0.1\"", 4},
+    {"bad_proxy_pass_port", LOC("proxy_pass http://127.0.0.1:99999/;"),
+     "invalid port in upstream \"127.0.0.1:99999\"", 4},
+    {"proxy_pass_variables", LOC("proxy_pass http://$host;"),
+     "variables in \"proxy_pass\" are not supported", 4},
+    {"proxy_pass_no_host", LOC("proxy_pass http:///x;"), "no host in upstream \"http:///x\"", 4},
+    {"missing_proxy_pass_target", LOC("proxy_pass http://nosuch.invalid;"),
+     "host not found in upstream \"nosuch.invalid\"", 4},
+    {"missing_proxy_pass_target_with_port", LOC("proxy_pass http://nosuch.invalid:8080/x;"),
+     "host not found in upstream \"nosuch.invalid:8080\"", 4},
+    {"upstream_with_port_is_not_the_block",
+     "http {\n upstream app { server 127.0.0.1:1; }\n server {\n  location / {\n   proxy_pass "
+     "http://app:8080;\n  }\n }\n}\n",
+     "host not found in upstream \"app:8080\"", 5},
+    {"return_and_proxy_pass_coexist", LOC("return 200;\nproxy_pass http://127.0.0.1:1;"), "OK", 0},
+    {"regex_location", SRV("  location ~ \\.php$ { }"),
+     "regex locations (\"~\" and \"~*\") are not supported", 3},
+    {"regex_location_ci", SRV("  location ~* /x { }"),
+     "regex locations (\"~\" and \"~*\") are not supported", 3},
+    {"regex_location_glued", SRV("  location ~/x { }"),
+     "regex locations (\"~\" and \"~*\") are not supported", 3},
+    {"named_location", SRV("  location @fallback { }"), "named locations are not supported", 3},
+    {"bad_location_modifier", SRV("  location != /x { }"), "invalid location modifier \"!=\"", 3},
+    {"nested_outside_parent", SRV("  location /a {\n   location /b { }\n  }"),
+     "location \"/b\" is outside location \"/a\"", 4},
+    {"nested_in_exact", SRV("  location = /a {\n   location /a/b { }\n  }"),
+     "location \"/a/b\" cannot be inside the exact location \"/a\"", 4},
+    {"regex_server_name", SRV("  server_name ~^www\\d+$;"),
+     "regex server names are not supported: \"~^www\\d+$\"", 3},
+    {"bad_wildcard", SRV("  server_name www.*.com;"),
+     "invalid server name or wildcard \"www.*.com\"", 3},
+    // upstream
+    {"empty_upstream", "http {\n upstream u {\n }\n}\n", "no servers are inside upstream", 2},
+    {"upstream_bad_weight", "http {\n upstream u {\n  server 127.0.0.1 weight=0;\n }\n}\n",
+     "invalid parameter \"weight=0\"", 3},
+    {"upstream_bad_fail_timeout",
+     "http {\n upstream u {\n  server 127.0.0.1 fail_timeout=x;\n }\n}\n",
+     "invalid parameter \"fail_timeout=x\"", 3},
+    {"upstream_bad_port", "http {\n upstream u {\n  server 127.0.0.1:0;\n }\n}\n",
+     "invalid port in \"127.0.0.1:0\" of the \"server\" directive", 3},
+    {"upstream_unknown_host", "http {\n upstream u {\n  server nosuch.invalid:80;\n }\n}\n",
+     "host not found in upstream \"nosuch.invalid:80\"", 3},
+    {"upstream_keepalive_zero",
+     "http {\n upstream u {\n  server 127.0.0.1;\n  keepalive 0;\n "
+     "}\n}\n",
+     "invalid value \"0\" in \"keepalive\" directive", 4},
+    {"upstream_hash_param",
+     "http {\n upstream u {\n  server 127.0.0.1;\n  hash $remote_addr "
+     "ring;\n }\n}\n",
+     "invalid parameter \"ring\"", 4},
+    {"upstream_hash_backup",
+     "http {\n upstream u {\n  hash $remote_addr;\n  server 127.0.0.1;\n  server 127.0.0.2 "
+     "backup;\n }\n}\n",
+     "balancing method does not support parameter \"backup\"", 5},
+    {"upstream_directive_in_server", SRV("  keepalive 4;"),
+     "\"keepalive\" directive is not allowed here", 3},
+};
+
+class ConfigErrorTest : public testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ConfigErrorTest, ExactMessageAndLine) {
+  const ErrorCase& c = GetParam();
+  const std::string expected =
+      c.line == 0 ? c.message
+                  : std::string(c.message) + " in " + kPath + ":" + std::to_string(c.line);
+  EXPECT_EQ(Load(c.config), expected) << c.config;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ConfigErrorTest, testing::ValuesIn(kErrorCases),
+                         [](const testing::TestParamInfo<ErrorCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(ConfigErrorTest, ErrorLineIsTheDirectivesTerminator) {
+  // nginx reports the line where the directive's ";" was read.
+  EXPECT_EQ(Load("daemon\n\n  maybe\n;\n"),
+            std::string("invalid value \"maybe\" in \"daemon\" directive, it must be \"on\" or "
+                        "\"off\" in ") +
+                kPath + ":4");
+}
+
+TEST(ConfigErrorTest, MissingFileIsReportedByLoadConfig) {
+  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfig("/nonexistent/realip.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(base::AsStd(c.status().message()),
+            "open() \"/nonexistent/realip.conf\" failed (2: No such file or directory)");
+}
+
+}  // namespace
+}  // namespace realip::config

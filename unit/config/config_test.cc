@@ -1,0 +1,670 @@
+// Loading valid configurations: defaults, every directive's stored value, inheritance,
+// listeners, and the server/location lookups.
+#include "proxy/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+#include "proxy/base/strings.h"
+
+namespace realip::config {
+namespace {
+
+constexpr char kPath[] = "/etc/realip-proxy/realip-proxy.conf";
+
+std::shared_ptr<const Config> MustLoad(const std::string& text) {
+  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfigFromString(text, kPath);
+  EXPECT_TRUE(c.ok()) << c.status().message() << "\n" << text;
+  return c.ok() ? *c : nullptr;
+}
+
+std::string Headers(const HttpSettings& s) {
+  std::string out;
+  for (const HeaderRewrite& h : s.proxy_set_headers) out += h.name + "=" + h.value.source + ";";
+  return out;
+}
+
+std::string Sources(const HttpSettings& s) {
+  std::string out;
+  for (const auto& src : s.realip.sources) out += src.name + ";";
+  return out;
+}
+
+net::IpAddress Ip(const char* text) { return *net::IpAddress::Parse(text); }
+
+TEST(ConfigTest, EmptyConfigHasDefaults) {
+  auto c = MustLoad("");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->main.worker_processes, 1);
+  EXPECT_FALSE(c->main.daemon);
+  EXPECT_EQ(c->main.error_log_path, "stderr");
+  EXPECT_EQ(c->main.error_log_level, base::LogLevel::kError);
+  EXPECT_EQ(c->main.worker_connections, 512);
+  EXPECT_EQ(c->main.worker_shutdown_timeout, absl::InfiniteDuration());
+  EXPECT_TRUE(c->servers.empty());
+  EXPECT_TRUE(c->listeners.empty());
+  EXPECT_EQ(c->log_formats.count("combined"), 1u);
+}
+
+TEST(ConfigTest, MainAndEventsDirectives) {
+  auto c = MustLoad(
+      "worker_processes 3;\ndaemon on;\npid /run/rp.pid;\nerror_log /var/log/rp.log info;\n"
+      "worker_rlimit_nofile 65536;\nworker_shutdown_timeout 10s;\n"
+      "events { worker_connections 4096; multi_accept on; use epoll; }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->main.worker_processes, 3);
+  EXPECT_TRUE(c->main.daemon);
+  EXPECT_EQ(c->main.pid_path, "/run/rp.pid");
+  EXPECT_EQ(c->main.error_log_path, "/var/log/rp.log");
+  EXPECT_EQ(c->main.error_log_level, base::LogLevel::kInfo);
+  EXPECT_EQ(c->main.worker_rlimit_nofile, 65536u);
+  EXPECT_EQ(c->main.worker_shutdown_timeout, absl::Seconds(10));
+  EXPECT_EQ(c->main.worker_connections, 4096);
+  EXPECT_TRUE(c->main.multi_accept);
+}
+
+TEST(ConfigTest, WorkerProcessesAutoIsHardwareThreads) {
+  auto c = MustLoad("worker_processes auto;\n");
+  ASSERT_NE(c, nullptr);
+  const int expected = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  EXPECT_EQ(c->main.worker_processes, expected);
+}
+
+TEST(ConfigTest, RelativePathsAreUnderTheConfigFolder) {
+  auto c = MustLoad(
+      "pid run/rp.pid;\nerror_log logs/error.log;\n"
+      "http { access_log logs/access.log; }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->main.pid_path, "/etc/realip-proxy/run/rp.pid");
+  EXPECT_EQ(c->main.error_log_path, "/etc/realip-proxy/logs/error.log");
+}
+
+TEST(ConfigTest, HttpDefaults) {
+  auto c = MustLoad("http { server { listen 127.0.0.1:8001; location / { } } }\n");
+  ASSERT_NE(c, nullptr);
+  const HttpSettings& s = c->servers[0]->locations[0].settings;
+  ASSERT_NE(s.realip.trusted, nullptr);
+  EXPECT_TRUE(s.realip.trusted->empty());
+  EXPECT_EQ(Sources(s), "X-Real-IP;");
+  EXPECT_FALSE(s.realip.recursive);
+  EXPECT_EQ(s.keepalive_timeout, absl::Seconds(75));
+  EXPECT_EQ(s.keepalive_requests, 1000);
+  EXPECT_EQ(s.client_header_timeout, absl::Seconds(60));
+  EXPECT_EQ(s.client_max_body_size, 1024u * 1024);
+  EXPECT_EQ(s.client_header_buffer_size, 1024u);
+  EXPECT_EQ(s.large_client_header_buffers_number, 4);
+  EXPECT_EQ(s.large_client_header_buffers_size, 8192u);
+  EXPECT_EQ(Headers(s),
+            "Host=$http_host;X-Real-IP=$remote_addr;X-Forwarded-For=$realip_x_forwarded_for;"
+            "X-Forwarded-Proto=$scheme;");
+  EXPECT_EQ(s.proxy_http_version_minor, 1);
+  EXPECT_EQ(s.proxy_next_upstream, kNextUpstreamError | kNextUpstreamTimeout);
+  EXPECT_EQ(s.proxy_next_upstream_tries, 0);
+  EXPECT_FALSE(s.proxy_protocol);
+  EXPECT_EQ(s.proxy_protocol_version, 1);
+  EXPECT_TRUE(s.server_tokens);
+  ASSERT_EQ(s.access_logs.size(), 1u);
+  EXPECT_EQ(s.access_logs[0].kind, AccessLog::Kind::kStdout);
+  EXPECT_EQ(s.access_logs[0].format->name, "combined");
+  EXPECT_EQ(s.handler, ContentHandler::kNone);
+}
+
+TEST(ConfigTest, EveryHttpDirectiveStoresItsValue) {
+  auto c = MustLoad(R"(
+http {
+  log_format j escape=json '{"a":"$remote_addr",' '"s":$status}';
+  server {
+    listen 127.0.0.1:8001;
+    location / {
+      access_log /var/log/a.log j buffer=32k flush=5s;
+      access_log stderr;
+      set_real_ip_from 10.0.0.0/8;
+      set_real_ip_from unix:;
+      real_ip_header proxy_protocol X-Forwarded-For;
+      real_ip_recursive on;
+      keepalive_timeout 10s 10;
+      keepalive_requests 7;
+      client_body_timeout 3s;
+      send_timeout 4s;
+      client_max_body_size 0;
+      proxy_pass http://127.0.0.1:9000/base/;
+      proxy_set_header X-Custom "id=$request_id";
+      proxy_hide_header X-Powered-By;
+      proxy_http_version 1.0;
+      proxy_connect_timeout 500ms;
+      proxy_read_timeout 1m;
+      proxy_send_timeout 2m;
+      proxy_next_upstream error timeout http_502 non_idempotent;
+      proxy_next_upstream_tries 3;
+      proxy_buffering off;
+      proxy_protocol on;
+      proxy_protocol_version 2;
+      server_tokens off;
+    }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Location& loc = c->servers[0]->locations[0];
+  const HttpSettings& s = loc.settings;
+  ASSERT_EQ(s.access_logs.size(), 2u);
+  EXPECT_EQ(s.access_logs[0].kind, AccessLog::Kind::kFile);
+  EXPECT_EQ(s.access_logs[0].path, "/var/log/a.log");
+  EXPECT_EQ(s.access_logs[0].format->name, "j");
+  EXPECT_EQ(s.access_logs[0].format->escape, LogEscape::kJson);
+  EXPECT_EQ(s.access_logs[0].format->format.source, "{\"a\":\"$remote_addr\",\"s\":$status}");
+  EXPECT_EQ(s.access_logs[1].kind, AccessLog::Kind::kStderr);
+  EXPECT_TRUE(s.realip.trusted->Contains(Ip("10.1.2.3")));
+  EXPECT_FALSE(s.realip.trusted->Contains(Ip("11.1.2.3")));
+  EXPECT_EQ(s.realip.trusted->size(), 2u);
+  EXPECT_EQ(Sources(s), "proxy_protocol;X-Forwarded-For;");
+  EXPECT_EQ(s.realip.sources[0].kind, ::realip::realip::RealIpSource::Kind::kProxyProtocol);
+  EXPECT_TRUE(s.realip.recursive);
+  EXPECT_EQ(s.keepalive_timeout, absl::Seconds(10));
+  EXPECT_EQ(s.keepalive_requests, 7);
+  EXPECT_EQ(s.client_body_timeout, absl::Seconds(3));
+  EXPECT_EQ(s.send_timeout, absl::Seconds(4));
+  EXPECT_EQ(s.client_max_body_size, 0u);
+  EXPECT_EQ(s.handler, ContentHandler::kProxyPass);
+  ASSERT_NE(s.proxy_pass.upstream, nullptr);
+  EXPECT_TRUE(s.proxy_pass.upstream->implicit);
+  ASSERT_EQ(s.proxy_pass.upstream->servers.size(), 1u);
+  EXPECT_EQ(s.proxy_pass.upstream->servers[0].addresses[0].ToString(), "127.0.0.1:9000");
+  EXPECT_EQ(s.proxy_pass.scheme, "http");
+  EXPECT_EQ(s.proxy_pass.proxy_host, "127.0.0.1:9000");
+  EXPECT_EQ(s.proxy_pass.proxy_port, 9000);
+  EXPECT_TRUE(s.proxy_pass.has_uri);
+  EXPECT_EQ(s.proxy_pass.uri, "/base/");
+  EXPECT_EQ(Headers(s),
+            "X-Custom=id=$request_id;Host=$http_host;X-Real-IP=$remote_addr;"
+            "X-Forwarded-For=$realip_x_forwarded_for;X-Forwarded-Proto=$scheme;");
+  EXPECT_EQ(s.proxy_hide_headers, std::vector<std::string>{"x-powered-by"});
+  EXPECT_EQ(s.proxy_http_version_minor, 0);
+  EXPECT_EQ(s.proxy_connect_timeout, absl::Milliseconds(500));
+  EXPECT_EQ(s.proxy_read_timeout, absl::Minutes(1));
+  EXPECT_EQ(s.proxy_send_timeout, absl::Minutes(2));
+  EXPECT_EQ(s.proxy_next_upstream, kNextUpstreamError | kNextUpstreamTimeout |
+                                       kNextUpstreamHttp502 | kNextUpstreamNonIdempotent);
+  EXPECT_EQ(s.proxy_next_upstream_tries, 3);
+  EXPECT_FALSE(s.proxy_buffering);
+  EXPECT_TRUE(s.proxy_protocol);
+  EXPECT_EQ(s.proxy_protocol_version, 2);
+  EXPECT_FALSE(s.server_tokens);
+}
+
+TEST(ConfigTest, ServerLevelOnlyDirectives) {
+  auto c = MustLoad(
+      "http { client_header_timeout 5s; client_header_buffer_size 2k;\n"
+      " large_client_header_buffers 8 16k;\n server { listen 127.0.0.1:8001; } }\n");
+  ASSERT_NE(c, nullptr);
+  const HttpSettings& s = c->servers[0]->settings;
+  EXPECT_EQ(s.client_header_timeout, absl::Seconds(5));
+  EXPECT_EQ(s.client_header_buffer_size, 2048u);
+  EXPECT_EQ(s.large_client_header_buffers_number, 8);
+  EXPECT_EQ(s.large_client_header_buffers_size, 16384u);
+}
+
+TEST(ConfigTest, ProxyNextUpstreamOff) {
+  auto c = MustLoad("http { proxy_next_upstream off; server { listen 127.0.0.1:8001; } }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->servers[0]->settings.proxy_next_upstream, 0u);
+}
+
+TEST(ConfigTest, AccessLogOff) {
+  auto c = MustLoad(
+      "http { access_log stderr; server { listen 127.0.0.1:8001; access_log off;\n"
+      " location /a { } location /b { access_log stdout combined; } } }\n");
+  ASSERT_NE(c, nullptr);
+  const Server& server = *c->servers[0];
+  EXPECT_TRUE(server.settings.access_logs.empty());
+  EXPECT_TRUE(server.FindLocation("/a").settings.access_logs.empty());
+  ASSERT_EQ(server.FindLocation("/b").settings.access_logs.size(), 1u);
+  EXPECT_EQ(server.FindLocation("/b").settings.access_logs[0].kind, AccessLog::Kind::kStdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// inheritance
+
+TEST(InheritanceTest, ScalarsFlowDownAndLowerLevelsOverride) {
+  auto c = MustLoad(R"(
+http {
+  proxy_read_timeout 10s;
+  real_ip_recursive on;
+  server {
+    listen 127.0.0.1:8001;
+    proxy_read_timeout 20s;
+    location /a { }
+    location /b { proxy_read_timeout 30s; real_ip_recursive off; }
+  }
+  server { listen 127.0.0.1:8002; }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s1 = *c->servers[0];
+  EXPECT_EQ(s1.settings.proxy_read_timeout, absl::Seconds(20));
+  EXPECT_EQ(s1.FindLocation("/a").settings.proxy_read_timeout, absl::Seconds(20));
+  EXPECT_TRUE(s1.FindLocation("/a").settings.realip.recursive);
+  EXPECT_EQ(s1.FindLocation("/b").settings.proxy_read_timeout, absl::Seconds(30));
+  EXPECT_FALSE(s1.FindLocation("/b").settings.realip.recursive);
+  EXPECT_EQ(c->servers[1]->settings.proxy_read_timeout, absl::Seconds(10));
+}
+
+TEST(InheritanceTest, ArraysReplaceInsteadOfMerging) {
+  auto c = MustLoad(R"(
+http {
+  set_real_ip_from 10.0.0.0/8;
+  set_real_ip_from 192.168.0.0/16;
+  proxy_set_header X-A a;
+  proxy_set_header X-B b;
+  proxy_hide_header X-H1;
+  server {
+    listen 127.0.0.1:8001;
+    set_real_ip_from 172.16.0.0/12;
+    location /inherit { }
+    location /own {
+      proxy_set_header X-C c;
+      proxy_hide_header X-H2;
+      set_real_ip_from 127.0.0.1;
+    }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  const HttpSettings& inherit = s.FindLocation("/inherit").settings;
+  // The server's own set_real_ip_from replaces the http list.
+  EXPECT_TRUE(inherit.realip.trusted->Contains(Ip("172.16.1.1")));
+  EXPECT_FALSE(inherit.realip.trusted->Contains(Ip("10.0.0.1")));
+  EXPECT_FALSE(inherit.realip.trusted->Contains(Ip("192.168.1.1")));
+  EXPECT_EQ(Headers(inherit),
+            "X-A=a;X-B=b;Host=$http_host;X-Real-IP=$remote_addr;"
+            "X-Forwarded-For=$realip_x_forwarded_for;X-Forwarded-Proto=$scheme;");
+  EXPECT_EQ(inherit.proxy_hide_headers, std::vector<std::string>{"x-h1"});
+
+  const HttpSettings& own = s.FindLocation("/own").settings;
+  EXPECT_TRUE(own.realip.trusted->Contains(Ip("127.0.0.1")));
+  EXPECT_FALSE(own.realip.trusted->Contains(Ip("172.16.1.1")));
+  EXPECT_EQ(Headers(own),
+            "X-C=c;Host=$http_host;X-Real-IP=$remote_addr;"
+            "X-Forwarded-For=$realip_x_forwarded_for;X-Forwarded-Proto=$scheme;");
+  EXPECT_EQ(own.proxy_hide_headers, std::vector<std::string>{"x-h2"});
+}
+
+TEST(InheritanceTest, ExplicitHeadersOverrideDefaultsByNameAndEmptyRemoves) {
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location / {
+      proxy_set_header host $proxy_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP "";
+      proxy_set_header X-Dup first;
+      proxy_set_header x-dup second;
+    }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(Headers(c->servers[0]->FindLocation("/").settings),
+            "host=$proxy_host;X-Forwarded-For=$proxy_add_x_forwarded_for;x-dup=second;"
+            "X-Forwarded-Proto=$scheme;");
+}
+
+TEST(InheritanceTest, NestedLocationsInheritFromTheirParent) {
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location /api/ {
+      proxy_read_timeout 7s;
+      proxy_pass http://127.0.0.1:9000;
+      location /api/v2/ { proxy_pass http://127.0.0.1:9002; }
+      location /api/static/ { return 204; }
+    }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  ASSERT_EQ(s.locations.size(), 3u);
+  const Location& v2 = s.FindLocation("/api/v2/users");
+  EXPECT_EQ(v2.path, "/api/v2/");
+  EXPECT_EQ(v2.settings.proxy_read_timeout, absl::Seconds(7));
+  EXPECT_EQ(v2.settings.proxy_pass.proxy_port, 9002);
+  // Content handlers are not inherited: /api/static/ only returns.
+  const Location& st = s.FindLocation("/api/static/x");
+  EXPECT_EQ(st.settings.handler, ContentHandler::kReturn);
+  EXPECT_EQ(st.settings.ret.code, 204);
+  EXPECT_EQ(s.FindLocation("/api/other").settings.proxy_pass.proxy_port, 9000);
+}
+
+TEST(InheritanceTest, ContentHandlerIsNotInheritedByTheServer) {
+  auto c = MustLoad(
+      "http { server { listen 127.0.0.1:8001; location /a { proxy_pass http://127.0.0.1:1; } } "
+      "}\n");
+  ASSERT_NE(c, nullptr);
+  const Location& none = c->servers[0]->FindLocation("/b");
+  EXPECT_EQ(none.path, "");
+  EXPECT_EQ(none.settings.handler, ContentHandler::kNone);
+}
+
+// ---------------------------------------------------------------------------------------------
+// return, proxy_pass, upstreams
+
+TEST(ReturnTest, Forms) {
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location = /ok { return 200 "ok\n"; }
+    location = /code { return 404; }
+    location = /moved { return 301 https://$host$request_uri; }
+    location = /url { return http://example.com/; }
+    location = /first { return 200 a; return 500 b; }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  const ReturnAction& ok = s.FindLocation("/ok").settings.ret;
+  EXPECT_EQ(ok.code, 200);
+  EXPECT_TRUE(ok.has_text);
+  EXPECT_EQ(ok.text.LiteralText(), "ok\n");
+  EXPECT_EQ(s.FindLocation("/code").settings.ret.code, 404);
+  EXPECT_FALSE(s.FindLocation("/code").settings.ret.has_text);
+  const ReturnAction& moved = s.FindLocation("/moved").settings.ret;
+  EXPECT_EQ(moved.code, 301);
+  EXPECT_EQ(moved.text.segments.size(), 3u);
+  EXPECT_EQ(s.FindLocation("/url").settings.ret.code, 302);
+  EXPECT_EQ(s.FindLocation("/url").settings.ret.text.LiteralText(), "http://example.com/");
+  EXPECT_EQ(s.FindLocation("/first").settings.ret.code, 200);
+}
+
+TEST(ReturnTest, ServerLevelReturnWinsOverLocations) {
+  auto c = MustLoad(
+      "http { server { listen 127.0.0.1:8001; return 301 https://$host$request_uri;\n"
+      " location / { proxy_pass http://127.0.0.1:1; } } }\n");
+  ASSERT_NE(c, nullptr);
+  const Location& l = c->servers[0]->FindLocation("/anything");
+  EXPECT_EQ(l.settings.handler, ContentHandler::kReturn);
+  EXPECT_EQ(l.settings.ret.code, 301);
+}
+
+TEST(ProxyPassTest, UpstreamReferenceAndUriForms) {
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location /a/ { proxy_pass http://app; }
+    location /b/ { proxy_pass http://APP/; }
+    location /c/ { proxy_pass https://127.0.0.1; }
+    location /d/ { proxy_pass http://[::1]:9000/x; }
+    location /e/ { proxy_pass http://localhost:9001; }
+  }
+  upstream app {
+    server 127.0.0.1:9000 weight=3 max_fails=2 fail_timeout=5s;
+    server 127.0.0.2 backup;
+    server 127.0.0.3:9000 down;
+    keepalive 16;
+    keepalive_timeout 30s;
+    keepalive_requests 50;
+    least_conn;
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  const ProxyPass& a = s.FindLocation("/a/x").settings.proxy_pass;
+  ASSERT_NE(a.upstream, nullptr);
+  EXPECT_EQ(a.upstream.get(), c->upstreams.at("app").get());
+  EXPECT_FALSE(a.has_uri);
+  EXPECT_EQ(a.proxy_host, "app");
+  EXPECT_EQ(a.proxy_port, 80);
+  const ProxyPass& b = s.FindLocation("/b/x").settings.proxy_pass;
+  EXPECT_EQ(b.upstream.get(), a.upstream.get());
+  EXPECT_TRUE(b.has_uri);
+  EXPECT_EQ(b.uri, "/");
+  const ProxyPass& cc = s.FindLocation("/c/").settings.proxy_pass;
+  EXPECT_EQ(cc.scheme, "https");
+  EXPECT_EQ(cc.proxy_port, 443);
+  EXPECT_EQ(cc.upstream->servers[0].addresses[0].ToString(), "127.0.0.1:443");
+  const ProxyPass& d = s.FindLocation("/d/").settings.proxy_pass;
+  EXPECT_EQ(d.upstream->servers[0].addresses[0].ToString(), "[::1]:9000");
+  EXPECT_EQ(d.uri, "/x");
+  const ProxyPass& e = s.FindLocation("/e/").settings.proxy_pass;
+  ASSERT_FALSE(e.upstream->servers[0].addresses.empty());
+  EXPECT_EQ(e.upstream->servers[0].addresses[0].port, 9001);
+
+  const Upstream& u = *c->upstreams.at("app");
+  EXPECT_FALSE(u.implicit);
+  ASSERT_EQ(u.servers.size(), 3u);
+  EXPECT_EQ(u.servers[0].weight, 3);
+  EXPECT_EQ(u.servers[0].max_fails, 2);
+  EXPECT_EQ(u.servers[0].fail_timeout, absl::Seconds(5));
+  EXPECT_EQ(u.servers[1].addresses[0].ToString(), "127.0.0.2:80");
+  EXPECT_TRUE(u.servers[1].backup);
+  EXPECT_TRUE(u.servers[2].down);
+  EXPECT_EQ(u.keepalive, 16);
+  EXPECT_EQ(u.keepalive_timeout, absl::Seconds(30));
+  EXPECT_EQ(u.keepalive_requests, 50);
+  EXPECT_EQ(u.balancer, Balancer::kLeastConn);
+}
+
+TEST(ProxyPassTest, ImplicitUpstreamsAreSharedByTarget) {
+  auto c = MustLoad(
+      "http { server { listen 127.0.0.1:8001;\n location /a { proxy_pass http://127.0.0.1:9; }\n"
+      " location /b { proxy_pass http://127.0.0.1:9/b; } } }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->servers[0]->FindLocation("/a").settings.proxy_pass.upstream.get(),
+            c->servers[0]->FindLocation("/b").settings.proxy_pass.upstream.get());
+}
+
+TEST(UpstreamTest, Balancers) {
+  auto c = MustLoad(R"(
+http {
+  upstream rr { server 127.0.0.1; }
+  upstream ih { ip_hash; server 127.0.0.1; }
+  upstream h { hash $remote_addr$http_x_key consistent; server 127.0.0.1; }
+  upstream h2 { hash $request_uri; server 127.0.0.1; }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->upstreams.at("rr")->balancer, Balancer::kRoundRobin);
+  EXPECT_EQ(c->upstreams.at("rr")->keepalive, 0);
+  EXPECT_EQ(c->upstreams.at("ih")->balancer, Balancer::kIpHash);
+  const Upstream& h = *c->upstreams.at("h");
+  EXPECT_EQ(h.balancer, Balancer::kHash);
+  EXPECT_TRUE(h.hash_consistent);
+  EXPECT_EQ(h.hash_key.segments.size(), 2u);
+  EXPECT_FALSE(c->upstreams.at("h2")->hash_consistent);
+}
+
+TEST(UpstreamTest, RedefinedBalancerWarns) {
+  auto c = MustLoad("http { upstream u { least_conn; ip_hash; server 127.0.0.1; } }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->upstreams.at("u")->balancer, Balancer::kIpHash);
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_EQ(c->warnings[0], std::string("load balancing method redefined in ") + kPath + ":1");
+}
+
+// ---------------------------------------------------------------------------------------------
+// listeners and lookups
+
+TEST(ListenerTest, AddressesAreGroupedWithMergedFlags) {
+  auto c = MustLoad(R"(
+http {
+  set_real_ip_from 10.0.0.0/8;
+  server {
+    listen 127.0.0.1:8001 proxy_protocol=optional backlog=100;
+    listen [::1]:8002 ipv6only=off reuseport;
+    listen unix:/run/rp.sock;
+    server_name a.example;
+  }
+  server {
+    listen 127.0.0.1:8001 default_server ssl;
+    server_name b.example;
+    set_real_ip_from 192.0.2.1;
+  }
+  server {
+    listen 8003 proxy_protocol;
+    listen *:8004;
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->listeners.size(), 5u);
+  const Listener& l1 = c->listeners[0];
+  EXPECT_EQ(l1.text, "127.0.0.1:8001");
+  EXPECT_EQ(l1.address.port, 8001);
+  EXPECT_EQ(l1.proxy_protocol, ProxyProtocolMode::kOptional);
+  EXPECT_EQ(l1.backlog, 100);
+  EXPECT_TRUE(l1.ssl);
+  ASSERT_EQ(l1.servers.size(), 2u);
+  EXPECT_EQ(l1.default_server, c->servers[1]);
+  // The optional PROXY header is trusted from the default server's set_real_ip_from.
+  EXPECT_TRUE(l1.proxy_protocol_trusted->Contains(Ip("192.0.2.1")));
+  EXPECT_FALSE(l1.proxy_protocol_trusted->Contains(Ip("10.0.0.1")));
+
+  const Listener& l2 = c->listeners[1];
+  EXPECT_EQ(l2.text, "[::1]:8002");
+  EXPECT_FALSE(l2.ipv6only);
+  EXPECT_TRUE(l2.reuseport);
+  EXPECT_EQ(l2.backlog, 511);
+  EXPECT_EQ(l2.proxy_protocol, ProxyProtocolMode::kOff);
+
+  const Listener& l3 = c->listeners[2];
+  EXPECT_TRUE(l3.address.is_unix);
+  EXPECT_EQ(l3.unix_path, "/run/rp.sock");
+  EXPECT_EQ(l3.text, "unix:/run/rp.sock");
+
+  EXPECT_EQ(c->listeners[3].text, "0.0.0.0:8003");
+  EXPECT_EQ(c->listeners[3].proxy_protocol, ProxyProtocolMode::kRequired);
+  EXPECT_EQ(c->listeners[4].text, "0.0.0.0:8004");
+}
+
+TEST(ListenerTest, ServerWithoutListenUsesTheNginxDefault) {
+  auto c = MustLoad("http { server { } }\n");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->listeners.size(), 1u);
+  EXPECT_EQ(c->listeners[0].address.port, geteuid() == 0 ? 80 : 8000);
+}
+
+TEST(ListenerTest, FindServerByHost) {
+  auto c = MustLoad(R"(
+http {
+  server { listen 127.0.0.1:8001; server_name first.example; }
+  server { listen 127.0.0.1:8001; server_name www.example.com example.com; }
+  server { listen 127.0.0.1:8001; server_name *.example.com; }
+  server { listen 127.0.0.1:8001; server_name *.api.example.com; }
+  server { listen 127.0.0.1:8001; server_name .example.org; }
+  server { listen 127.0.0.1:8001; server_name www.example.*; }
+  server { listen 127.0.0.1:8001; server_name "" dup.example; }
+  server { listen 127.0.0.1:8001 default_server; server_name _ dup.example; }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->listeners.size(), 1u);
+  const Listener& l = c->listeners[0];
+  const auto name = [&](std::string_view host) {
+    const Server& s = l.FindServer(host);
+    return s.names.empty() ? std::string("<none>") : s.names[0];
+  };
+  struct Case {
+    const char* host;
+    const char* server;
+  } cases[] = {
+      {"first.example", "first.example"},
+      {"FIRST.example:8001", "first.example"},
+      {"first.example.", "first.example"},
+      {"www.example.com", "www.example.com"},
+      {"example.com", "www.example.com"},
+      {"a.example.com", "*.example.com"},
+      {"a.b.example.com", "*.example.com"},
+      {"x.api.example.com", "*.api.example.com"},
+      {"example.org", ".example.org"},
+      {"deep.sub.example.org", ".example.org"},
+      {"www.example.net", "www.example.*"},
+      {"", ""},
+      {"dup.example", ""},
+      {"unknown.test", "_"},
+      {"[::1]:8001", "_"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(name(c.host), c.server) << c.host;
+  // The second server claiming dup.example is ignored, with nginx's warning.
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_EQ(c->warnings[0],
+            std::string("conflicting server name \"dup.example\" on 127.0.0.1:8001, ignored in ") +
+                kPath + ":10");
+}
+
+TEST(ListenerTest, DefaultServerIsTheFirstWithoutDefaultServerFlag) {
+  auto c = MustLoad(
+      "http { server { listen 127.0.0.1:8001; server_name a; }\n"
+      " server { listen 127.0.0.1:8001; server_name b; } }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->listeners[0].FindServer("zzz").names[0], "a");
+}
+
+TEST(LocationTest, ExactThenLongestPrefix) {
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location / { return 200 root; }
+    location /api { return 200 api; }
+    location /api/v1/ { return 200 v1; }
+    location = /api { return 200 exact; }
+    location ^~ /static/ { return 200 static; }
+    location =/healthz { return 200 health; }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  const auto text = [&](std::string_view path) {
+    return s.FindLocation(path).settings.ret.text.LiteralText();
+  };
+  EXPECT_EQ(text("/"), "root");
+  EXPECT_EQ(text("/other"), "root");
+  EXPECT_EQ(text("/api"), "exact");
+  EXPECT_EQ(text("/api/"), "api");
+  EXPECT_EQ(text("/apix"), "api");
+  EXPECT_EQ(text("/api/v1/users"), "v1");
+  EXPECT_EQ(text("/api/v1"), "api");
+  EXPECT_EQ(text("/static/app.js"), "static");
+  EXPECT_EQ(text("/healthz"), "health");
+  EXPECT_EQ(text("/healthz/x"), "root");
+  EXPECT_EQ(s.FindLocation("/api").match, Location::Match::kExact);
+  EXPECT_EQ(s.FindLocation("/static/").match, Location::Match::kPrefixNoRegex);
+}
+
+TEST(LocationTest, NoMatchFallsBackToServerLevel) {
+  auto c = MustLoad("http { server { listen 127.0.0.1:8001; location /a { return 204; } } }\n");
+  ASSERT_NE(c, nullptr);
+  const Location& l = c->servers[0]->FindLocation("/b");
+  EXPECT_EQ(&l, &c->servers[0]->fallback);
+  EXPECT_EQ(l.settings.handler, ContentHandler::kNone);
+}
+
+TEST(DumpTest, MainFileWithHeader) {
+  const std::string text = "worker_processes 2;\n";
+  auto c = MustLoad(text);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->Dump(), std::string("# configuration file ") + kPath + ":\n" + text + "\n");
+}
+
+TEST(ConfigTest, RepeatedLoadsAreIndependentSnapshots) {
+  const std::string text = "http { server { listen 127.0.0.1:8001; } }\n";
+  auto a = MustLoad(text);
+  auto b = MustLoad(text);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a.get(), b.get());
+  EXPECT_NE(a->servers[0].get(), b->servers[0].get());
+}
+
+}  // namespace
+}  // namespace realip::config

@@ -1,0 +1,140 @@
+#include "proxy/config/variables.h"
+
+#include <gtest/gtest.h>
+
+#include "proxy/base/strings.h"
+
+namespace realip::config {
+namespace {
+
+// Renders segments as "lit|$name|lit".
+std::string Render(const CompiledString& s) {
+  std::string out;
+  for (const Segment& seg : s.segments) {
+    if (!out.empty()) out += "|";
+    out += seg.variable.has_value() ? "$" + VariableName(*seg.variable) : seg.literal;
+  }
+  return out;
+}
+
+struct CompileCase {
+  const char* name;
+  const char* text;
+  const char* result;  // Render() or "error: message"
+};
+
+const CompileCase kCompileCases[] = {
+    {"empty", "", ""},
+    {"literal", "plain text", "plain text"},
+    {"one_variable", "$remote_addr", "$remote_addr"},
+    {"mixed", "a=$remote_addr, b=$remote_port.", "a=|$remote_addr|, b=|$remote_port|."},
+    {"braces_glue_text", "${host}x", "$host|x"},
+    {"adjacent_variables", "$scheme$host", "$scheme|$host"},
+    {"http_header", "$http_x_forwarded_for", "$http_x_forwarded_for"},
+    {"http_header_upper", "$http_User_Agent", "$http_user_agent"},
+    {"tlv_named", "$proxy_protocol_tlv_alpn", "$proxy_protocol_tlv_alpn"},
+    {"tlv_numbered", "$proxy_protocol_tlv_0x05", "$proxy_protocol_tlv_0x05"},
+    {"tlv_vendor", "$proxy_protocol_tlv_aws_vpce_id", "$proxy_protocol_tlv_aws_vpce_id"},
+    {"name_ends_at_punctuation", "$uri?$args", "$uri|?|$args"},
+    {"combined_format",
+     "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent",
+     "$remote_addr| - |$remote_user| [|$time_local|] \"|$request|\" |$status| |$body_bytes_sent"},
+    {"unknown", "$nope", "error: unknown \"nope\" variable"},
+    {"unknown_prefixless_http", "$http_", "error: unknown \"http_\" variable"},
+    {"unknown_tlv", "$proxy_protocol_tlv_bogus",
+     "error: unknown \"proxy_protocol_tlv_bogus\" variable"},
+    {"lone_dollar", "cost $", "error: invalid variable name in \"cost $\""},
+    {"dollar_space", "$ x", "error: invalid variable name in \"$ x\""},
+    {"unclosed_brace", "${host", "error: the closing bracket in \"host\" variable is missing"},
+    {"empty_braces", "${}", "error: invalid variable name in \"${}\""},
+};
+
+class CompileTest : public testing::TestWithParam<CompileCase> {};
+
+TEST_P(CompileTest, Compiles) {
+  absl::StatusOr<CompiledString> c = CompileString(GetParam().text);
+  const std::string got =
+      c.ok() ? Render(*c) : "error: " + std::string(base::AsStd(c.status().message()));
+  EXPECT_EQ(got, GetParam().result);
+  if (c.ok()) {
+    EXPECT_EQ(c->source, GetParam().text);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CompileTest, testing::ValuesIn(kCompileCases),
+                         [](const testing::TestParamInfo<CompileCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(VariablesTest, EveryIssueVariableIsKnown) {
+  // The list from the configuration issue.
+  const char* names[] = {"remote_addr",
+                         "binary_remote_addr",
+                         "remote_port",
+                         "remote_user",
+                         "realip_remote_addr",
+                         "realip_remote_port",
+                         "realip_source",
+                         "proxy_protocol_addr",
+                         "proxy_protocol_port",
+                         "proxy_protocol_server_addr",
+                         "proxy_protocol_server_port",
+                         "proxy_protocol_tlv_alpn",
+                         "proxy_protocol_tlv_authority",
+                         "proxy_protocol_tlv_unique_id",
+                         "proxy_protocol_tlv_ssl_version",
+                         "proxy_protocol_tlv_ssl_cn",
+                         "proxy_protocol_tlv_aws_vpce_id",
+                         "proxy_protocol_tlv_azure_pl_id",
+                         "proxy_protocol_tlv_0xea",
+                         "proxy_add_x_forwarded_for",
+                         "realip_x_forwarded_for",
+                         "scheme",
+                         "host",
+                         "http_x_real_ip",
+                         "request",
+                         "request_method",
+                         "request_uri",
+                         "uri",
+                         "args",
+                         "server_addr",
+                         "server_port",
+                         "server_name",
+                         "status",
+                         "body_bytes_sent",
+                         "bytes_sent",
+                         "request_length",
+                         "request_time",
+                         "upstream_addr",
+                         "upstream_status",
+                         "upstream_connect_time",
+                         "upstream_response_time",
+                         "msec",
+                         "time_local",
+                         "time_iso8601",
+                         "request_id",
+                         "connection",
+                         "connection_requests"};
+  for (const char* name : names) {
+    std::optional<VariableRef> ref = LookupVariable(name);
+    ASSERT_TRUE(ref.has_value()) << name;
+    EXPECT_EQ(VariableName(*ref), name);
+  }
+}
+
+TEST(VariablesTest, HttpParamIsLowerCaseWithDashes) {
+  std::optional<VariableRef> ref = LookupVariable("http_X_Forwarded_For");
+  ASSERT_TRUE(ref.has_value());
+  EXPECT_EQ(ref->id, VariableId::kHttp);
+  EXPECT_EQ(ref->param, "x-forwarded-for");
+}
+
+TEST(VariablesTest, LiteralHelpers) {
+  CompiledString lit = CompileString("a b").value();
+  EXPECT_TRUE(lit.IsLiteral());
+  EXPECT_EQ(lit.LiteralText(), "a b");
+  EXPECT_FALSE(CompileString("a $host").value().IsLiteral());
+}
+
+}  // namespace
+}  // namespace realip::config
