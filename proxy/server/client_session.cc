@@ -1,0 +1,957 @@
+#include "proxy/server/client_session.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "proxy/base/logging.h"
+#include "proxy/base/status.h"
+#include "proxy/base/strings.h"
+#include "proxy/http/serializer.h"
+#include "proxy/http/status_codes.h"
+#include "proxy/server/worker.h"
+
+namespace realip::server {
+namespace {
+
+// Bytes read per recv().
+constexpr size_t kReadChunk = 16 * 1024;
+// Stop reading one side while more than this waits to be written to the other side.
+constexpr size_t kHighWater = 64 * 1024;
+// Pipelined input buffered beyond the request in flight.
+constexpr size_t kInputCap = 64 * 1024;
+// The PROXY header has its own short deadline, independent of client_header_timeout.
+constexpr std::chrono::milliseconds kProxyHeaderTimeout{5000};
+// A v2 header may carry TLVs; nginx reads at most 4096 bytes of it, so do we.
+constexpr size_t kMaxProxyHeader = 4096;
+
+std::chrono::milliseconds Ms(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return std::chrono::hours(24 * 365);
+  return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
+}
+
+http::ParseLimits LimitsFor(const config::Listener& listener) {
+  const config::HttpSettings& s = listener.default_server->settings;
+  http::ParseLimits limits;
+  // nginx: a request line or a header line must fit one large buffer; the whole head must
+  // fit all of them (large_client_header_buffers, default 4 8k).
+  limits.max_target_bytes = s.large_client_header_buffers_size;
+  limits.max_header_line_bytes = s.large_client_header_buffers_size;
+  limits.max_head_bytes = s.large_client_header_buffers_size *
+                          static_cast<size_t>(s.large_client_header_buffers_number);
+  limits.max_headers = 128;
+  return limits;
+}
+
+std::string RandomRequestId(uint64_t connection, int request) {
+  // Unique per process run; not a secret, only a correlation id.
+  static std::atomic<uint64_t> counter{0};
+  uint64_t a = absl::ToUnixNanos(absl::Now()) ^ (connection << 20);
+  uint64_t b = counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ULL +
+               static_cast<uint64_t>(request);
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b));
+  return std::string(buf, 32);
+}
+
+}  // namespace
+
+// Request body bytes: forwarded to the upstream (re-chunked when chunked), counted against
+// client_max_body_size, or dropped after a local answer.
+class ClientSession::RequestBodySink : public http::BodySink {
+ public:
+  explicit RequestBodySink(ClientSession* s) : s_(s) {}
+  void OnBody(std::string_view data) override {
+    s_->body_bytes_ += data.size();
+    uint64_t max = s_->settings_ != nullptr ? s_->settings_->client_max_body_size : 0;
+    if (max != 0 && s_->body_bytes_ > max) s_->body_too_large_ = true;
+    if (s_->discard_body_ || s_->body_too_large_) return;
+    if (s_->request_.chunked) {
+      std::string framed;
+      http::AppendChunk(&framed, data);
+      s_->up_out_.Append(framed);
+    } else {
+      s_->up_out_.Append(data);
+    }
+  }
+
+ private:
+  ClientSession* s_;
+};
+
+// Response body bytes: framed for the client as chosen at the response head.
+class ClientSession::ResponseBodySink : public http::BodySink {
+ public:
+  explicit ResponseBodySink(ClientSession* s) : s_(s) {}
+  void OnBody(std::string_view data) override {
+    s_->ctx_.body_bytes_sent += data.size();
+    if (s_->client_framing_ == ClientFraming::kChunked) {
+      std::string framed;
+      http::AppendChunk(&framed, data);
+      s_->out_.Append(framed);
+    } else if (s_->client_framing_ != ClientFraming::kNone) {
+      s_->out_.Append(data);
+    }
+  }
+
+ private:
+  ClientSession* s_;
+};
+
+ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& peer,
+                             std::shared_ptr<const config::Config> config,
+                             const config::Listener* listener, uint64_t id)
+    : worker_(worker),
+      fd_(fd),
+      peer_(peer),
+      local_(LocalAddress(fd)),
+      config_(std::move(config)),
+      listener_(listener),
+      id_(id),
+      transport_(fd),
+      parser_(http::MessageKind::kRequest, LimitsFor(*listener)),
+      request_sink_(std::make_unique<RequestBodySink>(this)),
+      response_sink_(std::make_unique<ResponseBodySink>(this)) {}
+
+ClientSession::~ClientSession() {
+  watcher_.Stop();
+  upstream_.reset();
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status ClientSession::Start() {
+  REALIP_RETURN_IF_ERROR(client_timer_.Init(worker_->loop(), [this] {
+    Enter([this] { OnClientTimer(); });
+  }));
+  REALIP_RETURN_IF_ERROR(upstream_timer_.Init(worker_->loop(), [this] {
+    Enter([this] { OnUpstreamTimer(); });
+  }));
+  bool expect_proxy = listener_->proxy_protocol == config::ProxyProtocolMode::kRequired;
+  // An optional PROXY header is honoured only from peers trusted for it; from anyone else
+  // the bytes are parsed as HTTP, where "PROXY ..." is not a method and gets a 400.
+  if (listener_->proxy_protocol == config::ProxyProtocolMode::kOptional &&
+      listener_->proxy_protocol_trusted->Contains(peer_)) {
+    expect_proxy = true;
+  }
+  phase_ = expect_proxy ? Phase::kProxyHeader : Phase::kIdle;
+  ArmClientTimer(expect_proxy ? ClientTimer::kProxyHeader : ClientTimer::kHeader);
+  return watcher_.Watch(worker_->loop(), fd_, this);
+}
+
+template <typename Fn>
+void ClientSession::Enter(Fn&& fn) {
+  ++depth_;
+  fn();
+  --depth_;
+  if (closed_ && depth_ == 0) worker_->DestroySession(this);  // deletes this
+}
+
+void ClientSession::OnIo(bool readable, bool writable) {
+  Enter([&] {
+    if (writable && !closed_) {
+      client_write_blocked_ = false;
+      FlushClient();
+    }
+    if (readable && !closed_) ReadClient();
+  });
+}
+
+void ClientSession::OnUpstreamIo(bool readable, bool writable) {
+  Enter([&] {
+    if (closed_ || upstream_ == nullptr) return;
+    if (writable) {
+      if (!upstream_->connected()) {
+        int err = ConnectResult(upstream_->fd());
+        if (err != 0) {
+          UpstreamFailed(502, absl::StrCat("connect: ", std::strerror(err)), true);
+          return;
+        }
+        upstream_->set_connected();
+        ArmUpstreamTimer(UpstreamTimer::kSend);
+      }
+      upstream_write_blocked_ = false;
+      FlushUpstream();
+    }
+    if (readable && !closed_ && upstream_ != nullptr && upstream_->connected()) ReadUpstream();
+  });
+}
+
+bool ClientSession::ClientReadAllowed() const {
+  if (closed_ || client_eof_) return false;
+  switch (phase_) {
+    case Phase::kClosing:
+      return false;
+    case Phase::kTunnel:
+      return up_out_.size() < kHighWater;
+    case Phase::kRequest:
+      if (up_out_.size() >= kHighWater) return false;
+      // The request itself is read; only buffer a bounded amount of what follows.
+      if (request_complete_) return in_.size() < kInputCap;
+      return true;
+    default:
+      return in_.size() < kInputCap;
+  }
+}
+
+void ClientSession::ReadClient() {
+  while (ClientReadAllowed()) {
+    char* dst = in_.Reserve(kReadChunk);
+    IoResult r = transport_.Read(dst, kReadChunk);
+    in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
+    if (r.kind == IoResult::Kind::kWouldBlock) return;
+    if (r.kind == IoResult::Kind::kError) {
+      Close();
+      return;
+    }
+    if (r.kind == IoResult::Kind::kEof) {
+      client_eof_ = true;
+      if (phase_ == Phase::kTunnel) {
+        // Pass the half-close on once what we hold is written (see FlushUpstream).
+        FlushUpstream();
+        return;
+      }
+      if (phase_ == Phase::kRequest && request_complete_) {
+        // The client finished sending; the response may still be written (half-close).
+        ProcessClientInput();
+        return;
+      }
+      ProcessClientInput();
+      if (!closed_ && (phase_ == Phase::kIdle || phase_ == Phase::kReadingHead ||
+                       phase_ == Phase::kProxyHeader || phase_ == Phase::kRequest)) {
+        // EOF in the middle of a head or body: nothing sensible can be answered.
+        if (phase_ == Phase::kRequest && !response_started_ && !request_complete_) {
+          Close();
+        } else if (phase_ != Phase::kRequest) {
+          Close();
+        }
+      }
+      return;
+    }
+    if (phase_ == Phase::kRequest && !request_complete_ && client_timer_kind_ == ClientTimer::kBody) {
+      ArmClientTimer(ClientTimer::kBody);  // client_body_timeout: between two reads
+    }
+    ProcessClientInput();
+  }
+}
+
+bool ClientSession::ProcessProxyHeader() {
+  realip::DecodeResult r = realip::DecodeProxyHeader(in_.view());
+  switch (r.status) {
+    case realip::DecodeStatus::kNeedMore:
+      if (in_.size() > kMaxProxyHeader) {
+        worker_->counters().proxy_protocol_errors++;
+        REALIP_LOG(kInfo, "broken header: PROXY header too large from ", peer_.ToString());
+        Close();
+      }
+      return false;
+    case realip::DecodeStatus::kDone:
+      proxy_header_ = std::move(r.header);
+      in_.Consume(r.consumed);
+      phase_ = Phase::kIdle;
+      ArmClientTimer(ClientTimer::kHeader);
+      return true;
+    case realip::DecodeStatus::kNotProxy:
+    case realip::DecodeStatus::kError:
+      worker_->counters().proxy_protocol_errors++;
+      REALIP_LOG(kInfo, "broken header: ", r.error.empty() ? "not a PROXY header" : r.error,
+                 " from ", peer_.ToString());
+      Close();
+      return false;
+  }
+  return false;
+}
+
+void ClientSession::ProcessClientInput() {
+  if (processing_input_) return;  // the running loop below picks the new state up
+  processing_input_ = true;
+  while (!closed_) {
+    if (phase_ == Phase::kProxyHeader) {
+      if (!ProcessProxyHeader()) break;
+      continue;
+    }
+    if (phase_ == Phase::kTunnel) {
+      up_out_.Append(in_.view());
+      in_.Clear();
+      FlushUpstream();
+      break;
+    }
+    if (phase_ == Phase::kClosing) break;
+    if (phase_ == Phase::kRequest && request_complete_) break;  // pipelined: wait our turn
+    bool resume_after_head = phase_ == Phase::kRequest && !request_complete_ &&
+                             parser_.in_body() && in_.empty();
+    if (in_.empty() && !resume_after_head) break;
+    http::MessageParser::Result r = parser_.Parse(in_.view(), request_sink_.get());
+    in_.Consume(r.consumed);
+    if (body_too_large_) {
+      SendErrorAndClose(413, "client intended to send too large body");
+      break;
+    }
+    if (r.event == http::MessageParser::Event::kError) {
+      worker_->counters().bad_requests++;
+      SendErrorAndClose(parser_.error().status,
+                        absl::StrCat("client sent invalid request: ", parser_.error().message));
+      break;
+    }
+    if (r.event == http::MessageParser::Event::kNeedMore) {
+      if (phase_ == Phase::kIdle && parser_.message_started()) {
+        phase_ = Phase::kReadingHead;
+        if (client_timer_kind_ != ClientTimer::kHeader) ArmClientTimer(ClientTimer::kHeader);
+      }
+      if (phase_ == Phase::kRequest && !up_out_.empty()) FlushUpstream();
+      break;
+    }
+    if (r.event == http::MessageParser::Event::kHeadComplete) {
+      StartRequest();
+      // Parse again even without new bytes: a bodiless request completes right away.
+      if (!closed_ && phase_ == Phase::kRequest) {
+        http::MessageParser::Result next = parser_.Parse(in_.view(), request_sink_.get());
+        in_.Consume(next.consumed);
+        if (body_too_large_) {
+          SendErrorAndClose(413, "client intended to send too large body");
+          break;
+        }
+        if (next.event == http::MessageParser::Event::kError) {
+          SendErrorAndClose(parser_.error().status, parser_.error().message);
+          break;
+        }
+        if (next.event == http::MessageParser::Event::kMessageComplete) {
+          OnRequestMessageComplete();
+        } else if (!up_out_.empty() && upstream_ != nullptr) {
+          FlushUpstream();
+        }
+      }
+      continue;
+    }
+    if (r.event == http::MessageParser::Event::kMessageComplete) {
+      OnRequestMessageComplete();
+      continue;
+    }
+  }
+  processing_input_ = false;
+}
+
+void ClientSession::StartRequest() {
+  ++requests_;
+  worker_->counters().requests++;
+  phase_ = Phase::kRequest;
+  client_timer_.Cancel();
+  client_timer_kind_ = ClientTimer::kNone;
+  request_ = parser_.head();
+  head_request_ = request_.method == "HEAD";
+  request_complete_ = false;
+  response_complete_ = false;
+  response_started_ = false;
+  discard_body_ = false;
+  body_too_large_ = false;
+  body_bytes_ = 0;
+  upstream_attempt_ = 0;
+  client_framing_ = ClientFraming::kNone;
+  RouteAndResolve();
+
+  keep_alive_ = request_.keep_alive && !draining_ && !worker_->stopping() &&
+                requests_ < settings_->keepalive_requests;
+  uint64_t max = settings_->client_max_body_size;
+  if (max != 0 && request_.content_length.has_value() && *request_.content_length > max) {
+    SendErrorAndClose(413, absl::StrCat("client intended to send too large body: ",
+                                        *request_.content_length, " bytes"));
+    return;
+  }
+  bool has_body = request_.chunked ||
+                  (request_.content_length.has_value() && *request_.content_length > 0);
+  if (has_body) ArmClientTimer(ClientTimer::kBody);
+
+  switch (settings_->handler) {
+    case config::ContentHandler::kReturn: {
+      discard_body_ = true;
+      const config::ReturnAction& ret = settings_->ret;
+      std::string text = ret.has_text ? Evaluate(ret.text, ctx_) : std::string();
+      SendLocal(ret.code, keep_alive_, text, ret.has_text);
+      return;
+    }
+    case config::ContentHandler::kProxyPass:
+      break;
+    case config::ContentHandler::kNone:
+      discard_body_ = true;
+      SendLocal(404, keep_alive_, "", false);
+      return;
+  }
+  if (request_.upgrade && !head_request_) {
+    // A tunnel cannot be followed by another request on this connection.
+    keep_alive_ = false;
+  }
+  // Expect: 100-continue is answered here, as nginx does: the body is streamed upstream as it
+  // arrives, so the client may send it right away (RFC 9110 section 10.1.1).
+  if (has_body && http::HasToken(request_.headers, "expect", "100-continue") &&
+      request_.version_minor >= 1) {
+    out_.Append("HTTP/1.1 100 Continue\r\n\r\n");
+    FlushClient();
+    if (closed_) return;
+  }
+  StartProxy();
+}
+
+void ClientSession::RouteAndResolve() {
+  const http::Header* host = request_.headers.Find("host");
+  const config::Server& server = listener_->FindServer(host != nullptr ? host->value : "");
+  TargetParts parts = SplitTarget(request_.target);
+  const config::Location& location = server.FindLocation(parts.path);
+  settings_ = &location.settings;
+
+  std::vector<realip::HeaderField> fields;
+  fields.reserve(request_.headers.size());
+  for (const http::Header& h : request_.headers) fields.push_back({h.name, h.value});
+  realip::ResolveInput input;
+  input.peer = peer_;
+  input.proxy = proxy_header_.has_value() ? &*proxy_header_ : nullptr;
+  input.headers = fields;
+
+  ctx_ = RequestContext{};
+  ctx_.server = &server;
+  ctx_.location = &location;
+  ctx_.head = &request_;
+  ctx_.proxy_header = input.proxy;
+  ctx_.resolution = realip::Resolve(settings_->realip, input);
+  ctx_.local = local_;
+  ctx_.https = listener_->ssl;
+  ctx_.connection_id = id_;
+  ctx_.connection_requests = requests_;
+  ctx_.start = absl::Now();
+  ctx_.request_id = RandomRequestId(id_, requests_);
+}
+
+void ClientSession::StartProxy() {
+  upstream_config_ = settings_->proxy_pass.upstream.get();
+  UpstreamRequestOptions options;
+  options.keep_alive = upstream_config_->keepalive > 0 && !request_.upgrade;
+  options.upgrade = request_.upgrade && !head_request_;
+  options.peer_trusted = settings_->realip.trusted != nullptr &&
+                         settings_->realip.trusted->Contains(ctx_.resolution.realip_remote);
+  upstream_head_ = BuildUpstreamHead(ctx_, options);
+  up_out_.Clear();
+  up_out_.Append(upstream_head_);
+  if (!ConnectUpstream()) return;
+  FlushUpstream();
+}
+
+bool ClientSession::ConnectUpstream() {
+  while (true) {
+    const net::SocketAddress* peer = worker_->picker().Pick(*upstream_config_, upstream_attempt_);
+    if (peer == nullptr) {
+      SendErrorAndClose(502, absl::StrCat("no live upstreams in \"", upstream_config_->name, "\""));
+      return false;
+    }
+    ctx_.upstream_addr = peer->ToString();
+    response_parser_ = std::make_unique<http::MessageParser>(http::MessageKind::kResponse,
+                                                             http::ParseLimits{});
+    response_parser_->SetNextResponseHasNoBody(head_request_);
+    up_in_.Clear();
+    upstream_got_bytes_ = false;
+    upstream_write_blocked_ = false;
+    upstream_ = worker_->pool().Take(*upstream_config_, *peer);
+    upstream_reused_ = upstream_ != nullptr;
+    if (upstream_ != nullptr) {
+      upstream_->set_delegate(this);
+      upstream_->count_request();
+      ArmUpstreamTimer(UpstreamTimer::kSend);
+      return true;
+    }
+    absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
+        UpstreamConnection::Connect(worker_->loop(), *peer);
+    if (!conn.ok()) {
+      worker_->picker().Report(*upstream_config_, *peer, false);
+      REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", peer->ToString(), ": ",
+                 conn.status().message());
+      ++upstream_attempt_;
+      int tries = settings_->proxy_next_upstream_tries;
+      if ((settings_->proxy_next_upstream & config::kNextUpstreamError) == 0 ||
+          (tries != 0 && upstream_attempt_ >= tries)) {
+        SendErrorAndClose(502, "upstream connect failed");
+        return false;
+      }
+      continue;
+    }
+    upstream_ = std::move(conn).value();
+    upstream_->set_delegate(this);
+    upstream_->count_request();
+    ArmUpstreamTimer(UpstreamTimer::kConnect);
+    return true;
+  }
+}
+
+void ClientSession::OnRequestMessageComplete() {
+  request_complete_ = true;
+  if (client_timer_kind_ == ClientTimer::kBody) {
+    client_timer_.Cancel();
+    client_timer_kind_ = ClientTimer::kNone;
+  }
+  if (request_.chunked && !discard_body_ && upstream_ != nullptr) {
+    up_out_.Append(http::kLastChunk);
+  }
+  if (upstream_ != nullptr) FlushUpstream();
+  if (closed_) return;
+  if (request_.upgrade && upstream_ != nullptr) return;  // wait for the 101 or a refusal
+  if (response_complete_) FinishRequest();
+}
+
+void ClientSession::FinishRequest() {
+  // Both directions of this request are done: recycle the upstream, then either wait for the
+  // next request or close.
+  if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  response_parser_.reset();
+  up_in_.Release();
+  up_out_.Release();
+  if (!keep_alive_ || draining_ || worker_->stopping()) {
+    CloseAfterFlush();
+    return;
+  }
+  phase_ = Phase::kIdle;
+  settings_ = nullptr;
+  if (in_.empty()) {
+    in_.Release();
+    ArmClientTimer(ClientTimer::kKeepalive);
+    if (client_eof_) CloseAfterFlush();
+  } else {
+    ArmClientTimer(ClientTimer::kHeader);
+  }
+  if (!processing_input_) {
+    ProcessClientInput();
+    if (!closed_ && !client_eof_) ReadClient();
+  }
+}
+
+void ClientSession::ReleaseUpstream(bool reusable) {
+  std::unique_ptr<UpstreamConnection> conn = std::move(upstream_);
+  if (conn == nullptr) return;
+  worker_->picker().Report(*upstream_config_, conn->peer(), true);
+  if (reusable && response_parser_ != nullptr && response_parser_->head().keep_alive &&
+      up_out_.empty() && up_in_.empty() && upstream_config_->keepalive > 0) {
+    worker_->pool().Put(*upstream_config_, std::move(conn));
+  }
+}
+
+void ClientSession::FlushClient() {
+  while (!out_.empty()) {
+    IoResult r = transport_.Write(out_.view());
+    if (r.kind == IoResult::Kind::kOk) {
+      ctx_.bytes_sent += r.bytes;
+      out_.Consume(r.bytes);
+      if (client_timer_kind_ == ClientTimer::kSend) ArmClientTimer(ClientTimer::kSend);
+      continue;
+    }
+    if (r.kind == IoResult::Kind::kWouldBlock) {
+      client_write_blocked_ = true;
+      // send_timeout: between two successful writes, while the client does not read.
+      if (client_timer_kind_ == ClientTimer::kNone || client_timer_kind_ == ClientTimer::kSend) {
+        ArmClientTimer(ClientTimer::kSend);
+      }
+      return;
+    }
+    Close();  // the client went away
+    return;
+  }
+  if (client_timer_kind_ == ClientTimer::kSend) {
+    client_timer_.Cancel();
+    client_timer_kind_ = ClientTimer::kNone;
+  }
+  if (phase_ == Phase::kClosing) {
+    Close();
+    return;
+  }
+  if (phase_ == Phase::kTunnel && upstream_ == nullptr) {
+    Close();
+    return;
+  }
+  // Room again for the upstream's bytes.
+  if (upstream_ != nullptr && upstream_->connected() && UpstreamReadAllowed()) ReadUpstream();
+}
+
+void ClientSession::FlushUpstream() {
+  if (upstream_ == nullptr || !upstream_->connected()) return;
+  while (!up_out_.empty()) {
+    IoResult r = upstream_->transport().Write(up_out_.view());
+    if (r.kind == IoResult::Kind::kOk) {
+      up_out_.Consume(r.bytes);
+      if (upstream_timer_kind_ == UpstreamTimer::kSend) ArmUpstreamTimer(UpstreamTimer::kSend);
+      continue;
+    }
+    if (r.kind == IoResult::Kind::kWouldBlock) {
+      upstream_write_blocked_ = true;
+      return;
+    }
+    // A reused keep-alive connection may have been closed by the upstream just before we
+    // wrote: safe to retry on a new connection while nothing of the body was consumed.
+    UpstreamFailed(502, absl::StrCat("send: ", std::strerror(r.error)), true);
+    return;
+  }
+  if (phase_ == Phase::kTunnel) {
+    if (client_eof_) upstream_->transport().ShutdownWrite();
+  } else if (upstream_timer_kind_ != UpstreamTimer::kRead) {
+    ArmUpstreamTimer(UpstreamTimer::kRead);
+  }
+  // Room again for the client's bytes.
+  if (ClientReadAllowed()) ReadClient();
+}
+
+bool ClientSession::UpstreamReadAllowed() const {
+  return upstream_ != nullptr && out_.size() < kHighWater;
+}
+
+void ClientSession::ReadUpstream() {
+  while (!closed_ && upstream_ != nullptr) {
+    if (!UpstreamReadAllowed()) {
+      // Backpressure: the client is slow; its send_timeout is the clock now.
+      if (upstream_timer_kind_ == UpstreamTimer::kRead) {
+        upstream_timer_.Cancel();
+        upstream_timer_kind_ = UpstreamTimer::kNone;
+      }
+      return;
+    }
+    char* dst = up_in_.Reserve(kReadChunk);
+    IoResult r = upstream_->transport().Read(dst, kReadChunk);
+    up_in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
+    if (r.kind == IoResult::Kind::kWouldBlock) {
+      if (upstream_timer_kind_ == UpstreamTimer::kNone) ArmUpstreamTimer(UpstreamTimer::kRead);
+      return;
+    }
+    if (r.kind == IoResult::Kind::kOk) {
+      upstream_got_bytes_ = true;
+      if (upstream_timer_kind_ != UpstreamTimer::kSend || up_out_.empty()) {
+        ArmUpstreamTimer(UpstreamTimer::kRead);  // proxy_read_timeout: between two reads
+      }
+      ProcessUpstreamInput();
+      continue;
+    }
+    // EOF or error from the upstream.
+    if (phase_ == Phase::kTunnel) {
+      upstream_.reset();
+      if (out_.empty()) {
+        Close();
+      } else {
+        phase_ = Phase::kClosing;
+      }
+      return;
+    }
+    if (r.kind == IoResult::Kind::kEof && response_parser_ != nullptr && response_started_) {
+      http::MessageParser::Result done = response_parser_->Finish(response_sink_.get());
+      if (done.event == http::MessageParser::Event::kMessageComplete) {
+        upstream_.reset();  // close-delimited: this connection is finished
+        OnUpstreamMessageComplete();
+        return;
+      }
+    }
+    UpstreamFailed(502,
+                   r.kind == IoResult::Kind::kEof
+                       ? "upstream prematurely closed connection"
+                       : absl::StrCat("recv: ", std::strerror(r.error)),
+                   !upstream_got_bytes_);
+    return;
+  }
+}
+
+void ClientSession::ProcessUpstreamInput() {
+  while (!closed_ && upstream_ != nullptr && phase_ != Phase::kTunnel) {
+    if (response_parser_ == nullptr) return;
+    bool after_head = response_parser_->in_body() && up_in_.empty();
+    if (up_in_.empty() && !after_head) return;
+    http::MessageParser::Result r = response_parser_->Parse(up_in_.view(), response_sink_.get());
+    up_in_.Consume(r.consumed);
+    switch (r.event) {
+      case http::MessageParser::Event::kNeedMore:
+        FlushClient();
+        return;
+      case http::MessageParser::Event::kError:
+        UpstreamFailed(502,
+                       absl::StrCat("upstream sent invalid response: ",
+                                    response_parser_->error().message),
+                       false);
+        return;
+      case http::MessageParser::Event::kHeadComplete:
+        OnUpstreamHead();
+        if (phase_ == Phase::kTunnel || closed_) return;
+        // A bodiless response completes on the next Parse, even without new bytes.
+        {
+          http::MessageParser::Result next =
+              response_parser_->Parse(up_in_.view(), response_sink_.get());
+          up_in_.Consume(next.consumed);
+          if (next.event == http::MessageParser::Event::kMessageComplete) {
+            OnUpstreamMessageComplete();
+          } else if (next.event == http::MessageParser::Event::kError) {
+            UpstreamFailed(502, "upstream sent invalid response", false);
+            return;
+          }
+        }
+        FlushClient();
+        continue;
+      case http::MessageParser::Event::kMessageComplete:
+        OnUpstreamMessageComplete();
+        continue;
+    }
+  }
+}
+
+void ClientSession::OnUpstreamHead() {
+  const http::MessageHead& head = response_parser_->head();
+  if (head.status == 101) {
+    if (!request_.upgrade) {
+      UpstreamFailed(502, "upstream sent 101 without an upgrade request", false);
+      return;
+    }
+    StartTunnel();
+    return;
+  }
+  if (head.status < 200) return;  // interim responses: our own 100 was already sent
+  response_started_ = true;
+  ctx_.status = head.status;
+  ctx_.upstream_status = absl::StrCat(head.status);
+  client_framing_ = ChooseClientFraming(head, head_request_, request_.version_minor);
+  if (client_framing_ == ClientFraming::kClose) keep_alive_ = false;
+  // An upgrade refused by the upstream: nothing more may be read from this client.
+  if (request_.upgrade) keep_alive_ = false;
+  out_.Append(BuildClientResponseHead(head, *settings_, client_framing_, keep_alive_, false));
+  CountResponse(head.status);
+}
+
+void ClientSession::OnUpstreamMessageComplete() {
+  const http::MessageHead& head = response_parser_->head();
+  if (head.status < 200) return;  // wait for the final response
+  if (client_framing_ == ClientFraming::kChunked) out_.Append(http::kLastChunk);
+  response_complete_ = true;
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  FlushClient();
+  if (closed_) return;
+  if (request_complete_) {
+    FinishRequest();
+  } else {
+    // The upstream answered before the request body was read: read the rest and drop it,
+    // and do not reuse this upstream connection.
+    discard_body_ = true;
+    if (upstream_ != nullptr) upstream_.reset();
+    keep_alive_ = false;
+    CloseAfterFlush();
+  }
+}
+
+void ClientSession::UpstreamFailed(int status, const std::string& why, bool retriable) {
+  worker_->counters().upstream_errors++;
+  if (upstream_ != nullptr) {
+    REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
+               ": ", why);
+    if (!upstream_reused_) worker_->picker().Report(*upstream_config_, upstream_->peer(), false);
+  }
+  bool was_reused = upstream_reused_;
+  upstream_.reset();
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  // Retry only what can be replayed: the head is kept, a body is not.
+  bool replayable = !request_.chunked &&
+                    !(request_.content_length.has_value() && *request_.content_length > 0);
+  if (retriable && !response_started_ && replayable && phase_ == Phase::kRequest) {
+    bool next_peer = !was_reused;
+    if (next_peer) {
+      ++upstream_attempt_;
+      int tries = settings_->proxy_next_upstream_tries;
+      bool allowed = (settings_->proxy_next_upstream & config::kNextUpstreamError) != 0 &&
+                     (tries == 0 || upstream_attempt_ < tries);
+      if (!allowed) {
+        SendErrorAndClose(status, why);
+        return;
+      }
+    }
+    up_out_.Clear();
+    up_out_.Append(upstream_head_);
+    if (ConnectUpstream()) FlushUpstream();
+    return;
+  }
+  if (!response_started_) {
+    SendErrorAndClose(status, why);
+  } else {
+    // Part of the response is out: closing is the only honest signal of truncation.
+    keep_alive_ = false;
+    CloseAfterFlush();
+  }
+}
+
+void ClientSession::StartTunnel() {
+  const http::MessageHead& head = response_parser_->head();
+  ctx_.status = 101;
+  CountResponse(101);
+  out_.Append(BuildClientResponseHead(head, *settings_, ClientFraming::kNone, false, true));
+  phase_ = Phase::kTunnel;
+  client_timer_.Cancel();
+  client_timer_kind_ = ClientTimer::kNone;
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  // Bytes that followed the 101 on the upstream side, or the request on the client side,
+  // belong to the tunnel.
+  out_.Append(up_in_.view());
+  up_in_.Clear();
+  response_parser_.reset();
+  up_out_.Append(in_.view());
+  in_.Clear();
+  FlushClient();
+  if (closed_) return;
+  FlushUpstream();
+  if (closed_) return;
+  ReadClient();
+  if (!closed_ && upstream_ != nullptr) ReadUpstream();
+}
+
+void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text,
+                              bool use_text) {
+  http::LocalResponse response;
+  response.status = status;
+  response.text = text;
+  response.use_text = use_text;
+  response.keep_alive = keep_alive;
+  response.head_only = head_request_;
+  ctx_.status = status;
+  CountResponse(status);
+  out_.Append(http::BuildLocalResponse(response));
+  response_started_ = true;
+  response_complete_ = true;
+  FlushClient();
+}
+
+void ClientSession::SendErrorAndClose(int status, const std::string& why) {
+  REALIP_LOG(kInfo, why, ", client: ", peer_.ToString());
+  upstream_.reset();
+  if (response_started_) {
+    CloseAfterFlush();
+    return;
+  }
+  keep_alive_ = false;
+  CountResponse(status);
+  out_.Append(http::ErrorResponse(status));
+  response_started_ = true;
+  CloseAfterFlush();
+}
+
+void ClientSession::CloseAfterFlush() {
+  phase_ = Phase::kClosing;
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  if (out_.empty()) {
+    Close();
+    return;
+  }
+  // Bound the flush by send_timeout so a client that never reads cannot pin the connection.
+  ArmClientTimer(ClientTimer::kSend);
+  FlushClient();
+}
+
+void ClientSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  client_timer_.Cancel();
+  upstream_timer_.Cancel();
+  watcher_.Stop();
+  upstream_.reset();
+  if (depth_ == 0) worker_->DestroySession(this);
+}
+
+void ClientSession::Drain() {
+  Enter([this] {
+    draining_ = true;
+    keep_alive_ = false;
+    if (phase_ == Phase::kIdle || phase_ == Phase::kProxyHeader) Close();
+  });
+}
+
+void ClientSession::Abort() {
+  Enter([this] { Close(); });
+}
+
+void ClientSession::ArmClientTimer(ClientTimer kind) {
+  client_timer_kind_ = kind;
+  const config::HttpSettings& s =
+      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  switch (kind) {
+    case ClientTimer::kNone:
+      client_timer_.Cancel();
+      return;
+    case ClientTimer::kProxyHeader:
+      client_timer_.Arm(std::min(kProxyHeaderTimeout, Ms(s.client_header_timeout)));
+      return;
+    case ClientTimer::kHeader:
+      client_timer_.Arm(Ms(s.client_header_timeout));
+      return;
+    case ClientTimer::kKeepalive:
+      client_timer_.Arm(Ms(s.keepalive_timeout));
+      return;
+    case ClientTimer::kBody:
+      client_timer_.Arm(Ms(s.client_body_timeout));
+      return;
+    case ClientTimer::kSend:
+      client_timer_.Arm(Ms(s.send_timeout));
+      return;
+  }
+}
+
+void ClientSession::ArmUpstreamTimer(UpstreamTimer kind) {
+  upstream_timer_kind_ = kind;
+  if (settings_ == nullptr) return;
+  switch (kind) {
+    case UpstreamTimer::kNone:
+      upstream_timer_.Cancel();
+      return;
+    case UpstreamTimer::kConnect:
+      upstream_timer_.Arm(Ms(settings_->proxy_connect_timeout));
+      return;
+    case UpstreamTimer::kRead:
+      upstream_timer_.Arm(Ms(settings_->proxy_read_timeout));
+      return;
+    case UpstreamTimer::kSend:
+      upstream_timer_.Arm(Ms(settings_->proxy_send_timeout));
+      return;
+  }
+}
+
+void ClientSession::OnClientTimer() {
+  ClientTimer kind = client_timer_kind_;
+  client_timer_kind_ = ClientTimer::kNone;
+  switch (kind) {
+    case ClientTimer::kNone:
+      return;
+    case ClientTimer::kProxyHeader:
+    case ClientTimer::kKeepalive:
+    case ClientTimer::kSend:
+      Close();
+      return;
+    case ClientTimer::kHeader:
+      if (phase_ == Phase::kIdle && !parser_.message_started()) {
+        Close();  // nothing was sent at all: no one to answer
+      } else {
+        SendErrorAndClose(408, "client timed out reading request header");
+      }
+      return;
+    case ClientTimer::kBody:
+      SendErrorAndClose(408, "client timed out reading request body");
+      return;
+  }
+}
+
+void ClientSession::OnUpstreamTimer() {
+  UpstreamTimer kind = upstream_timer_kind_;
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  if (kind == UpstreamTimer::kNone || upstream_ == nullptr) return;
+  const char* what = kind == UpstreamTimer::kConnect ? "upstream timed out while connecting"
+                     : kind == UpstreamTimer::kRead  ? "upstream timed out while reading"
+                                                     : "upstream timed out while sending";
+  UpstreamFailed(504, what, false);
+}
+
+void ClientSession::CountResponse(int status) {
+  int cls = status / 100;
+  if (cls < 0 || cls > 5) cls = 0;
+  worker_->counters().responses_by_class[cls]++;
+}
+
+}  // namespace realip::server

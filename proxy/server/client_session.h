@@ -1,0 +1,153 @@
+// One client connection: optional PROXY header, then HTTP/1.1 requests one at a time
+// (pipelined ones wait in the input buffer), each answered locally or proxied to an upstream
+// with streaming in both directions and backpressure; WebSocket-style upgrades become a tunnel.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "proxy/config/config.h"
+#include "proxy/event/loop.h"
+#include "proxy/http/parser.h"
+#include "proxy/net/socket_address.h"
+#include "proxy/realip/proxy_protocol.h"
+#include "proxy/server/buffer.h"
+#include "proxy/server/request_context.h"
+#include "proxy/server/rewrite.h"
+#include "proxy/server/socket.h"
+#include "proxy/server/upstream.h"
+
+namespace realip::server {
+
+class Worker;
+
+class ClientSession : public event::IoHandler, public UpstreamDelegate {
+ public:
+  // Takes ownership of `fd`. `listener` belongs to `config`, which the session keeps alive.
+  ClientSession(Worker* worker, int fd, const net::SocketAddress& peer,
+                std::shared_ptr<const config::Config> config, const config::Listener* listener,
+                uint64_t id);
+  ~ClientSession() override;
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Registers the socket and arms the first timeout. On error the caller destroys the session.
+  [[nodiscard]] absl::Status Start();
+  // Graceful shutdown: an idle connection closes now, a busy one after its current response.
+  void Drain();
+  // Closes the connection immediately (fast shutdown, shutdown timeout).
+  void Abort();
+
+  void OnIo(bool readable, bool writable) override;
+  void OnUpstreamIo(bool readable, bool writable) override;
+
+ private:
+  enum class Phase {
+    kProxyHeader,  // waiting for the PROXY header
+    kIdle,         // between requests, nothing of the next one received
+    kReadingHead,  // part of a request head received
+    kRequest,      // a request is being served
+    kTunnel,       // bytes flow both ways unchanged after a 101
+    kClosing,      // flushing the last bytes, then close
+  };
+  enum class ClientTimer { kNone, kProxyHeader, kHeader, kKeepalive, kBody, kSend };
+  enum class UpstreamTimer { kNone, kConnect, kRead, kSend };
+
+  class RequestBodySink;
+  class ResponseBodySink;
+  friend class RequestBodySink;
+  friend class ResponseBodySink;
+
+  // Runs `fn` as an event entry point: a session closed inside it is deleted afterwards.
+  template <typename Fn>
+  void Enter(Fn&& fn);
+
+  void ReadClient();
+  void ProcessClientInput();
+  bool ProcessProxyHeader();
+  void StartRequest();
+  void RouteAndResolve();
+  void StartProxy();
+  bool ConnectUpstream();
+  void OnRequestMessageComplete();
+  void FinishRequest();
+  void FlushClient();
+  void FlushUpstream();
+  void ReadUpstream();
+  void ProcessUpstreamInput();
+  void OnUpstreamHead();
+  void OnUpstreamMessageComplete();
+  void UpstreamFailed(int status, const std::string& why, bool retriable);
+  void ReleaseUpstream(bool reusable);
+  void StartTunnel();
+  void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text);
+  void SendErrorAndClose(int status, const std::string& why);
+  void CloseAfterFlush();
+  void Close();
+  void ArmClientTimer(ClientTimer kind);
+  void ArmUpstreamTimer(UpstreamTimer kind);
+  void OnClientTimer();
+  void OnUpstreamTimer();
+  bool ClientReadAllowed() const;
+  bool UpstreamReadAllowed() const;
+  void CountResponse(int status);
+
+  Worker* worker_;
+  int fd_;
+  net::SocketAddress peer_;
+  net::SocketAddress local_;
+  std::shared_ptr<const config::Config> config_;
+  const config::Listener* listener_;
+  uint64_t id_;
+  PlainTransport transport_;
+  event::IoWatcher watcher_;
+  event::Timer client_timer_;
+  event::Timer upstream_timer_;
+  ClientTimer client_timer_kind_ = ClientTimer::kNone;
+  UpstreamTimer upstream_timer_kind_ = UpstreamTimer::kNone;
+
+  Phase phase_ = Phase::kIdle;
+  int depth_ = 0;
+  bool closed_ = false;
+  bool draining_ = false;
+  bool processing_input_ = false;
+  bool client_eof_ = false;
+  bool client_write_blocked_ = false;
+  Buffer in_;
+  Buffer out_;
+  std::optional<realip::ProxyHeader> proxy_header_;
+  http::MessageParser parser_;
+  std::unique_ptr<RequestBodySink> request_sink_;
+  std::unique_ptr<ResponseBodySink> response_sink_;
+
+  // The request being served.
+  int requests_ = 0;
+  http::MessageHead request_;
+  RequestContext ctx_;
+  const config::HttpSettings* settings_ = nullptr;
+  bool keep_alive_ = false;
+  bool head_request_ = false;
+  bool request_complete_ = false;   // the whole request (with body) was read
+  bool response_complete_ = false;  // the whole response was queued for the client
+  bool response_started_ = false;   // a response head was queued for the client
+  bool discard_body_ = false;       // read the request body but do not forward it
+  bool body_too_large_ = false;
+  uint64_t body_bytes_ = 0;
+
+  // The upstream side of the request.
+  std::unique_ptr<UpstreamConnection> upstream_;
+  const config::Upstream* upstream_config_ = nullptr;
+  int upstream_attempt_ = 0;
+  bool upstream_reused_ = false;
+  bool upstream_got_bytes_ = false;
+  bool upstream_write_blocked_ = false;
+  std::string upstream_head_;  // kept for a retry on another connection
+  Buffer up_out_;
+  Buffer up_in_;
+  std::unique_ptr<http::MessageParser> response_parser_;
+  ClientFraming client_framing_ = ClientFraming::kNone;
+};
+
+}  // namespace realip::server

@@ -1,0 +1,223 @@
+#include "proxy/server/request_context.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "proxy/http/headers.h"
+
+namespace realip::server {
+namespace {
+
+using config::VariableId;
+
+void AppendHostPart(const net::SocketAddress& addr, std::string* out) {
+  out->append(addr.HostToString());
+}
+
+void AppendPort(const net::SocketAddress& addr, std::string* out) {
+  if (!addr.is_unix && addr.port != 0) absl::StrAppend(out, addr.port);
+}
+
+void AppendSeconds(absl::Duration d, std::string* out) {
+  char buf[32];
+  int n = std::snprintf(buf, sizeof(buf), "%.3f", absl::ToDoubleSeconds(d));
+  out->append(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+TargetParts SplitTarget(std::string_view target) {
+  std::string_view rest = target;
+  if (size_t scheme = rest.find("://"); scheme != std::string_view::npos && rest[0] != '/') {
+    rest.remove_prefix(scheme + 3);
+    size_t slash = rest.find_first_of("/?");
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  TargetParts parts;
+  size_t q = rest.find('?');
+  if (q == std::string_view::npos) {
+    parts.path = rest;
+  } else {
+    parts.path = rest.substr(0, q);
+    parts.query = rest.substr(q + 1);
+    parts.has_query = true;
+  }
+  if (parts.path.empty()) parts.path = "/";
+  return parts;
+}
+
+void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, std::string* out) {
+  const realip::Resolution& r = ctx.resolution;
+  const http::MessageHead* head = ctx.head;
+  const realip::ProxyHeader* pp =
+      ctx.proxy_header != nullptr && !ctx.proxy_header->local ? ctx.proxy_header : nullptr;
+  switch (ref.id) {
+    case VariableId::kRemoteAddr:
+      AppendHostPart(r.client, out);
+      return;
+    case VariableId::kBinaryRemoteAddr:
+      if (!r.client.is_unix) out->append(r.client.ip.Bytes());
+      return;
+    case VariableId::kRemotePort:
+      AppendPort(r.client, out);
+      return;
+    case VariableId::kRemoteUser:
+      return;
+    case VariableId::kRealipRemoteAddr:
+      AppendHostPart(r.realip_remote, out);
+      return;
+    case VariableId::kRealipRemotePort:
+      AppendPort(r.realip_remote, out);
+      return;
+    case VariableId::kRealipSource:
+      out->append(r.source);
+      return;
+    case VariableId::kProxyProtocolAddr:
+      if (pp != nullptr) AppendHostPart(pp->source, out);
+      return;
+    case VariableId::kProxyProtocolPort:
+      if (pp != nullptr) absl::StrAppend(out, pp->source.port);
+      return;
+    case VariableId::kProxyProtocolServerAddr:
+      if (pp != nullptr) AppendHostPart(pp->destination, out);
+      return;
+    case VariableId::kProxyProtocolServerPort:
+      if (pp != nullptr) absl::StrAppend(out, pp->destination.port);
+      return;
+    case VariableId::kProxyProtocolTlv:
+      if (ctx.proxy_header != nullptr) {
+        if (auto v = ctx.proxy_header->TlvByName(ref.param)) out->append(*v);
+      }
+      return;
+    case VariableId::kProxyAddXForwardedFor:
+      out->append(r.proxy_add_x_forwarded_for);
+      return;
+    case VariableId::kRealipXForwardedFor:
+      out->append(r.realip_x_forwarded_for);
+      return;
+    case VariableId::kProxyHost:
+      if (ctx.location != nullptr) out->append(ctx.location->settings.proxy_pass.proxy_host);
+      return;
+    case VariableId::kProxyPort:
+      if (ctx.location != nullptr) {
+        absl::StrAppend(out, ctx.location->settings.proxy_pass.proxy_port);
+      }
+      return;
+    case VariableId::kScheme:
+      out->append(ctx.https ? "https" : "http");
+      return;
+    case VariableId::kHost: {
+      const http::Header* host = head != nullptr ? head->headers.Find("host") : nullptr;
+      if (host != nullptr && !host->value.empty()) {
+        std::string_view v = host->value;
+        if (v[0] == '[') {
+          v = v.substr(0, v.find(']') == std::string_view::npos ? v.size() : v.find(']') + 1);
+        } else {
+          v = v.substr(0, v.find(':'));
+        }
+        for (char c : v) out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
+      } else if (ctx.server != nullptr && !ctx.server->names.empty()) {
+        out->append(ctx.server->names.front());
+      }
+      return;
+    }
+    case VariableId::kHttp:
+      if (head != nullptr) {
+        // Header names in `param` use '-' (the config turned '_' into '-').
+        bool first = true;
+        for (const http::Header& h : head->headers) {
+          if (!http::EqualsIgnoreCase(h.name, ref.param)) continue;
+          if (!first) out->append(ref.param == "cookie" ? "; " : ", ");
+          out->append(h.value);
+          first = false;
+        }
+      }
+      return;
+    case VariableId::kRequest:
+      if (head != nullptr) {
+        absl::StrAppend(out, head->method, " ", head->target, " HTTP/", head->version_major, ".",
+                        head->version_minor);
+      }
+      return;
+    case VariableId::kRequestMethod:
+      if (head != nullptr) out->append(head->method);
+      return;
+    case VariableId::kRequestUri:
+      if (head != nullptr) out->append(head->target);
+      return;
+    case VariableId::kUri:
+      if (head != nullptr) out->append(SplitTarget(head->target).path);
+      return;
+    case VariableId::kArgs:
+      if (head != nullptr) out->append(SplitTarget(head->target).query);
+      return;
+    case VariableId::kServerAddr:
+      AppendHostPart(ctx.local, out);
+      return;
+    case VariableId::kServerPort:
+      AppendPort(ctx.local, out);
+      return;
+    case VariableId::kServerName:
+      if (ctx.server != nullptr && !ctx.server->names.empty()) {
+        out->append(ctx.server->names.front());
+      }
+      return;
+    case VariableId::kStatus:
+      if (ctx.status != 0) absl::StrAppend(out, ctx.status);
+      return;
+    case VariableId::kBodyBytesSent:
+      absl::StrAppend(out, ctx.body_bytes_sent);
+      return;
+    case VariableId::kBytesSent:
+      absl::StrAppend(out, ctx.bytes_sent);
+      return;
+    case VariableId::kRequestLength:
+      absl::StrAppend(out, ctx.request_length);
+      return;
+    case VariableId::kRequestTime:
+      AppendSeconds(absl::Now() - ctx.start, out);
+      return;
+    case VariableId::kUpstreamAddr:
+      out->append(ctx.upstream_addr);
+      return;
+    case VariableId::kUpstreamStatus:
+      out->append(ctx.upstream_status);
+      return;
+    case VariableId::kUpstreamConnectTime:
+    case VariableId::kUpstreamResponseTime:
+      return;
+    case VariableId::kMsec:
+      AppendSeconds(absl::Now() - absl::UnixEpoch(), out);
+      return;
+    case VariableId::kTimeLocal:
+      out->append(absl::FormatTime("%d/%b/%Y:%H:%M:%S %z", absl::Now(), absl::UTCTimeZone()));
+      return;
+    case VariableId::kTimeIso8601:
+      out->append(absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::Now(), absl::UTCTimeZone()));
+      return;
+    case VariableId::kRequestId:
+      out->append(ctx.request_id);
+      return;
+    case VariableId::kConnection:
+      absl::StrAppend(out, ctx.connection_id);
+      return;
+    case VariableId::kConnectionRequests:
+      absl::StrAppend(out, ctx.connection_requests);
+      return;
+  }
+}
+
+std::string Evaluate(const config::CompiledString& value, const RequestContext& ctx) {
+  std::string out;
+  for (const config::Segment& s : value.segments) {
+    if (s.variable.has_value()) {
+      AppendVariable(*s.variable, ctx, &out);
+    } else {
+      out.append(s.literal);
+    }
+  }
+  return out;
+}
+
+}  // namespace realip::server

@@ -1,0 +1,55 @@
+// What one request knows about itself once routed and resolved: the input of variable
+// evaluation ($remote_addr, $http_*, ...) and of the upstream request head.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "proxy/config/config.h"
+#include "proxy/config/variables.h"
+#include "proxy/http/parser.h"
+#include "proxy/net/socket_address.h"
+#include "proxy/realip/proxy_protocol.h"
+#include "proxy/realip/resolver.h"
+
+namespace realip::server {
+
+// Pointers are borrowed from the session and must outlive every use of the context.
+struct RequestContext {
+  const config::Server* server = nullptr;
+  const config::Location* location = nullptr;
+  const http::MessageHead* head = nullptr;
+  const realip::ProxyHeader* proxy_header = nullptr;  // null: the connection had none
+  realip::Resolution resolution;
+  net::SocketAddress local;  // the accepted connection's local address
+  bool https = false;
+  uint64_t connection_id = 0;
+  int connection_requests = 0;
+  absl::Time start;
+  std::string request_id;
+  int status = 0;
+  uint64_t body_bytes_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t request_length = 0;
+  std::string upstream_addr;
+  std::string upstream_status;
+};
+
+// Splits a request-target into path and query (without '?'). An absolute-form target
+// (RFC 9112 section 3.2.2) gives the path after its authority ("/" when empty).
+struct TargetParts {
+  std::string_view path;
+  std::string_view query;
+  bool has_query = false;
+};
+TargetParts SplitTarget(std::string_view target);
+
+// Appends the value of `ref` for this request to *out (nothing for an empty value).
+void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, std::string* out);
+
+// Evaluates a compiled string against the request.
+std::string Evaluate(const config::CompiledString& value, const RequestContext& ctx);
+
+}  // namespace realip::server

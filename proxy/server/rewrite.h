@@ -1,0 +1,50 @@
+// The header rewriting of a reverse proxy: the request head sent upstream and the response
+// head sent back, from the parsed heads and the location's settings. Pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "proxy/config/config.h"
+#include "proxy/http/parser.h"
+#include "proxy/server/request_context.h"
+
+namespace realip::server {
+
+// The request-target sent upstream. Without a URI part in proxy_pass the original target goes
+// unchanged; with one, the matched location prefix of the path is replaced by it (nginx's
+// rule), and the query string is kept.
+std::string UpstreamTarget(const http::MessageHead& request, const config::Location& location);
+
+// How the upstream request is framed and what the connection carries.
+struct UpstreamRequestOptions {
+  bool keep_alive = false;  // the upstream connection goes back to a pool afterwards
+  bool upgrade = false;     // pass Upgrade and "Connection: upgrade" (tunnel request)
+  bool peer_trusted = false;  // the client connection's sender is in set_real_ip_from
+};
+
+// The upstream request head: proxy_set_header values first (empty ones dropped), then the
+// client's headers minus hop-by-hop ones, framing headers, Expect, the ones a proxy_set_header
+// replaces, and X-Real-IP / Forwarded from an untrusted sender; then framing and Connection.
+std::string BuildUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions& options);
+
+// How a response body is written to the client.
+enum class ClientFraming {
+  kNone,           // no body (HEAD, 1xx, 204, 304)
+  kContentLength,  // as the upstream sent it
+  kChunked,        // re-chunked: the upstream used chunked or close-delimited, client is 1.1
+  kClose,          // delimited by closing the connection (HTTP/1.0 client)
+};
+
+// Chooses the framing towards the client for an upstream response.
+ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_request,
+                                  int client_version_minor);
+
+// The response head for the client: the upstream status line and headers minus hop-by-hop,
+// framing and proxy_hide_header names, plus our framing and Connection header. A tunnel (101)
+// keeps Upgrade and sends "Connection: upgrade".
+std::string BuildClientResponseHead(const http::MessageHead& response,
+                                    const config::HttpSettings& settings, ClientFraming framing,
+                                    bool keep_alive, bool tunnel);
+
+}  // namespace realip::server

@@ -1,0 +1,128 @@
+#include "proxy/server/socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace realip::server {
+namespace {
+
+absl::Status Errno(std::string_view what, std::string_view target, int err) {
+  return absl::UnavailableError(absl::StrCat(std::string(what), "() to ", std::string(target),
+                                             " failed (", err, ": ", std::strerror(err), ")"));
+}
+
+}  // namespace
+
+absl::StatusOr<int> OpenListenSocket(const config::Listener& listener) {
+  if (listener.address.is_unix) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Errno("socket", listener.text, errno);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (listener.unix_path.size() >= sizeof(sun.sun_path)) {
+      close(fd);
+      return absl::InvalidArgumentError(absl::StrCat("unix path too long: ", listener.text));
+    }
+    std::memcpy(sun.sun_path, listener.unix_path.data(), listener.unix_path.size());
+    // A socket file left by a previous run would make bind() fail (nginx removes it too).
+    unlink(listener.unix_path.c_str());
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) != 0 ||
+        listen(fd, listener.backlog) != 0) {
+      int err = errno;
+      close(fd);
+      return Errno("bind", listener.text, err);
+    }
+    return fd;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = listener.address.ToSockaddr(&ss);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket", listener.text, errno);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (ss.ss_family == AF_INET6) {
+    int v6only = listener.ipv6only ? 1 : 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    int err = errno;
+    close(fd);
+    return Errno("bind", listener.text, err);
+  }
+  if (listen(fd, listener.backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return Errno("listen", listener.text, err);
+  }
+  return fd;
+}
+
+absl::StatusOr<int> StartConnect(const net::SocketAddress& peer) {
+  sockaddr_storage ss{};
+  socklen_t len = peer.ToSockaddr(&ss);
+  if (len == 0) return absl::InvalidArgumentError("connect: unix upstreams are not supported");
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket", peer.ToString(), errno);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    int err = errno;
+    close(fd);
+    return Errno("connect", peer.ToString(), err);
+  }
+  return fd;
+}
+
+int ConnectResult(int fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+net::SocketAddress LocalAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (auto addr = net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len)) {
+      return *addr;
+    }
+  }
+  return net::SocketAddress{};
+}
+
+IoResult PlainTransport::Read(char* buf, size_t len) {
+  while (true) {
+    ssize_t n = recv(fd_, buf, len, 0);
+    if (n > 0) return IoResult{IoResult::Kind::kOk, static_cast<size_t>(n), 0};
+    if (n == 0) return IoResult{IoResult::Kind::kEof, 0, 0};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult{IoResult::Kind::kWouldBlock};
+    return IoResult{IoResult::Kind::kError, 0, errno};
+  }
+}
+
+IoResult PlainTransport::Write(std::string_view data) {
+  while (true) {
+    // MSG_NOSIGNAL: a peer that went away is an EPIPE result, not a process-killing SIGPIPE.
+    ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n >= 0) return IoResult{IoResult::Kind::kOk, static_cast<size_t>(n), 0};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult{IoResult::Kind::kWouldBlock};
+    return IoResult{IoResult::Kind::kError, 0, errno};
+  }
+}
+
+void PlainTransport::ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+
+}  // namespace realip::server

@@ -1,0 +1,62 @@
+// Socket plumbing for listeners, accepted connections and upstream connections, and the
+// transport seam between a socket and a session (plain TCP today; TLS slots in here).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "proxy/config/config.h"
+#include "proxy/net/socket_address.h"
+
+namespace realip::server {
+
+// Opens a non-blocking listening socket for `listener`. TCP sockets get SO_REUSEADDR and
+// SO_REUSEPORT, so every worker can bind its own socket to the same address.
+// Errors read like nginx's: `bind() to 127.0.0.1:80 failed (98: Address already in use)`.
+[[nodiscard]] absl::StatusOr<int> OpenListenSocket(const config::Listener& listener);
+
+// Starts a non-blocking connect; the fd becomes writable when the connect finished (check
+// ConnectResult()). Errors name the peer.
+[[nodiscard]] absl::StatusOr<int> StartConnect(const net::SocketAddress& peer);
+
+// The outcome of a finished non-blocking connect: 0 or an errno value.
+int ConnectResult(int fd);
+
+// Local address of a socket.
+net::SocketAddress LocalAddress(int fd);
+
+// Result of one read or write.
+struct IoResult {
+  enum class Kind { kOk, kWouldBlock, kEof, kError } kind;
+  size_t bytes = 0;
+  int error = 0;  // errno for kError
+};
+
+// Moves bytes between a socket and a session. The plain implementation is send/recv; a TLS
+// transport would wrap the same fd.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual IoResult Read(char* buf, size_t len) = 0;
+  virtual IoResult Write(std::string_view data) = 0;
+  // Half-closes the sending direction (tunnels propagate a peer's FIN).
+  virtual void ShutdownWrite() = 0;
+};
+
+// Plain TCP (or Unix) stream transport over a non-blocking fd it does not own.
+class PlainTransport : public Transport {
+ public:
+  explicit PlainTransport(int fd) : fd_(fd) {}
+  IoResult Read(char* buf, size_t len) override;
+  IoResult Write(std::string_view data) override;
+  void ShutdownWrite() override;
+
+ private:
+  int fd_;
+};
+
+}  // namespace realip::server

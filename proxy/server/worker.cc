@@ -1,0 +1,186 @@
+#include "proxy/server/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proxy/base/logging.h"
+#include "proxy/base/status.h"
+#include "proxy/server/client_session.h"
+#include "proxy/server/socket.h"
+
+namespace realip::server {
+
+Worker::Worker(int index, std::shared_ptr<const config::Config> config)
+    : index_(index), config_(std::move(config)) {}
+
+Worker::~Worker() {
+  Join();
+  sessions_.clear();
+  pool_.reset();
+  for (ListenSocket& l : listeners_) {
+    l.watcher.reset();
+    if (l.owned && l.fd >= 0) close(l.fd);
+  }
+}
+
+absl::Status Worker::Init(const std::vector<int>& shared_fds) {
+  REALIP_ASSIGN_OR_RETURN(loop_, event::EventLoop::Create());
+  pool_ = std::make_unique<UpstreamPool>(*loop_);
+  picker_ = std::make_unique<RoundRobinPicker>();
+  REALIP_RETURN_IF_ERROR(waker_.Init(*loop_, [this] { OnWake(); }));
+  REALIP_RETURN_IF_ERROR(shutdown_timer_.Init(*loop_, [this] {
+    // worker_shutdown_timeout passed: whatever is still open is closed now.
+    std::vector<ClientSession*> all;
+    for (auto& [ptr, session] : sessions_) all.push_back(ptr);
+    for (ClientSession* s : all) s->Abort();
+    MaybeFinishStop();
+  }));
+  for (size_t i = 0; i < config_->listeners.size(); ++i) {
+    ListenSocket l;
+    l.index = i;
+    if (i < shared_fds.size() && shared_fds[i] >= 0) {
+      l.fd = shared_fds[i];
+      l.owned = false;
+    } else {
+      REALIP_ASSIGN_OR_RETURN(l.fd, OpenListenSocket(config_->listeners[i]));
+    }
+    l.watcher = std::make_unique<event::ReadWatcher>();
+    REALIP_RETURN_IF_ERROR(l.watcher->Watch(*loop_, l.fd, [this, i] { OnAcceptable(i); }));
+    listeners_.push_back(std::move(l));
+  }
+  return absl::OkStatus();
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] {
+    // Signals belong to the main thread.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    loop_->Run();
+  });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::RequestStop(bool graceful) {
+  int want = graceful ? 1 : 2;
+  int cur = stop_request_.load();
+  while (cur < want && !stop_request_.compare_exchange_weak(cur, want)) {
+  }
+  waker_.Wake();
+}
+
+void Worker::SetConfig(std::shared_ptr<const config::Config> config) {
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    pending_config_ = std::move(config);
+  }
+  waker_.Wake();
+}
+
+void Worker::OnWake() {
+  std::shared_ptr<const config::Config> next;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    next = std::move(pending_config_);
+  }
+  // Listeners stay as opened; a reload only changes what new connections are served with.
+  if (next != nullptr && next->listeners.size() == config_->listeners.size()) {
+    config_ = std::move(next);
+  }
+  int stop = stop_request_.load();
+  if (stop != 0) BeginStop(stop == 1);
+}
+
+void Worker::BeginStop(bool graceful) {
+  if (!stopping_) {
+    stopping_ = true;
+    for (ListenSocket& l : listeners_) {
+      l.watcher.reset();
+      if (l.owned && l.fd >= 0) close(l.fd);
+      l.fd = -1;
+    }
+    pool_->Clear();
+    absl::Duration limit = config_->main.worker_shutdown_timeout;
+    if (limit != absl::InfiniteDuration()) {
+      shutdown_timer_.Arm(std::chrono::milliseconds(absl::ToInt64Milliseconds(limit)));
+    }
+  }
+  std::vector<ClientSession*> all;
+  for (auto& [ptr, session] : sessions_) all.push_back(ptr);
+  for (ClientSession* s : all) {
+    if (graceful) {
+      s->Drain();
+    } else {
+      s->Abort();
+    }
+  }
+  MaybeFinishStop();
+}
+
+void Worker::MaybeFinishStop() {
+  if (stopping_ && sessions_.empty()) {
+    shutdown_timer_.Cancel();
+    loop_->Stop();
+  }
+}
+
+void Worker::OnAcceptable(size_t listener_index) {
+  ListenSocket& l = listeners_[listener_index];
+  // Several accepts per wakeup, bounded so one busy listener cannot starve the loop.
+  for (int i = 0; i < 64 && !stopping_; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        REALIP_LOG(kError, "accept() failed: ", std::strerror(errno));
+      }
+      return;
+    }
+    if (sessions_.size() >= static_cast<size_t>(config_->main.worker_connections)) {
+      // worker_connections reached: refuse the newcomer, existing connections are untouched.
+      counters_.refused++;
+      REALIP_LOG(kWarn, config_->main.worker_connections,
+                 " worker_connections are not enough");
+      close(fd);
+      continue;
+    }
+    std::optional<net::SocketAddress> peer =
+        net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    if (!peer.has_value()) {
+      close(fd);
+      continue;
+    }
+    counters_.accepted++;
+    const config::Listener* listener = &config_->listeners[l.index];
+    auto session = std::make_unique<ClientSession>(this, fd, *peer, config_, listener,
+                                                   ++next_connection_id_);
+    ClientSession* raw = session.get();
+    sessions_.emplace(raw, std::move(session));
+    counters_.active = sessions_.size();
+    absl::Status st = raw->Start();
+    if (!st.ok()) {
+      REALIP_LOG(kError, "connection setup failed: ", st.message());
+      sessions_.erase(raw);
+      counters_.active = sessions_.size();
+    }
+  }
+}
+
+void Worker::DestroySession(ClientSession* session) {
+  sessions_.erase(session);
+  counters_.active = sessions_.size();
+  MaybeFinishStop();
+}
+
+}  // namespace realip::server

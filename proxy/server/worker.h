@@ -1,0 +1,92 @@
+// A worker thread: its own event loop, listening sockets (SO_REUSEPORT), client sessions,
+// upstream pool and counters. Nothing here is shared with other workers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "proxy/config/config.h"
+#include "proxy/event/loop.h"
+#include "proxy/server/upstream.h"
+
+namespace realip::server {
+
+class ClientSession;
+
+// Per-worker counters the sessions increment; read by metrics when scraped (relaxed loads).
+struct WorkerCounters {
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused{0};  // over worker_connections
+  std::atomic<uint64_t> active{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> responses_by_class[6] = {};  // index status / 100 (0: none)
+  std::atomic<uint64_t> bad_requests{0};
+  std::atomic<uint64_t> upstream_errors{0};
+  std::atomic<uint64_t> proxy_protocol_errors{0};
+};
+
+class Worker {
+ public:
+  Worker(int index, std::shared_ptr<const config::Config> config);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Creates the loop and this worker's listening sockets. `shared_fds` holds sockets opened
+  // once for all workers (Unix listeners), indexed like config->listeners (-1: open our own).
+  [[nodiscard]] absl::Status Init(const std::vector<int>& shared_fds);
+  // Runs the loop on a new thread.
+  void Start();
+  // Thread-safe. Graceful: stop accepting, close idle connections, let requests in flight
+  // finish (bounded by worker_shutdown_timeout). Not graceful: close everything now.
+  void RequestStop(bool graceful);
+  // Thread-safe: new connections use `config` from now on; existing ones keep theirs.
+  void SetConfig(std::shared_ptr<const config::Config> config);
+  void Join();
+
+  // For sessions, on the worker thread.
+  event::EventLoop& loop() { return *loop_; }
+  UpstreamPool& pool() { return *pool_; }
+  PeerPicker& picker() { return *picker_; }
+  WorkerCounters& counters() { return counters_; }
+  bool stopping() const { return stopping_; }
+  // Deletes a session that finished (called by the session itself, outside its callbacks).
+  void DestroySession(ClientSession* session);
+
+ private:
+  void OnAcceptable(size_t listener_index);
+  void OnWake();
+  void BeginStop(bool graceful);
+  void MaybeFinishStop();
+
+  int index_;
+  std::shared_ptr<const config::Config> config_;  // worker thread only
+  std::mutex pending_mu_;
+  std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_
+  std::atomic<int> stop_request_{0};  // 0 none, 1 graceful, 2 fast
+  std::unique_ptr<event::EventLoop> loop_;
+  std::unique_ptr<UpstreamPool> pool_;
+  std::unique_ptr<PeerPicker> picker_;
+  struct ListenSocket {
+    int fd = -1;
+    bool owned = true;
+    size_t index = 0;
+    std::unique_ptr<event::ReadWatcher> watcher;
+  };
+  std::vector<ListenSocket> listeners_;
+  event::Waker waker_;
+  event::Timer shutdown_timer_;
+  std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
+  WorkerCounters counters_;
+  uint64_t next_connection_id_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace realip::server
