@@ -140,8 +140,7 @@ constexpr int kMaxHashTries = 20;
 
 class RoundRobinBalancer final : public Balancer {
  public:
-  RoundRobinBalancer(BalancerKind kind, std::vector<PeerConfig> peers)
-      : Balancer(kind, std::move(peers)) {}
+  using Balancer::Balancer;
 
  private:
   std::optional<PeerIndex> DoPick(const PickContext& ctx) override { return RoundRobin(ctx); }
@@ -152,8 +151,7 @@ class RoundRobinBalancer final : public Balancer {
 
 class LeastConnBalancer final : public Balancer {
  public:
-  LeastConnBalancer(BalancerKind kind, std::vector<PeerConfig> peers)
-      : Balancer(kind, std::move(peers)) {}
+  using Balancer::Balancer;
 
  private:
   std::optional<PeerIndex> DoPick(const PickContext& ctx) override {
@@ -193,8 +191,7 @@ class LeastConnBalancer final : public Balancer {
 
 class IpHashBalancer final : public Balancer {
  public:
-  IpHashBalancer(BalancerKind kind, std::vector<PeerConfig> peers)
-      : Balancer(kind, std::move(peers)) {}
+  using Balancer::Balancer;
 
  private:
   std::optional<PeerIndex> DoPick(const PickContext& ctx) override {
@@ -224,8 +221,7 @@ class IpHashBalancer final : public Balancer {
 
 class HashBalancer final : public Balancer {
  public:
-  HashBalancer(BalancerKind kind, std::vector<PeerConfig> peers)
-      : Balancer(kind, std::move(peers)) {}
+  using Balancer::Balancer;
 
  private:
   std::optional<PeerIndex> DoPick(const PickContext& ctx) override {

@@ -71,6 +71,8 @@ enum class Outcome { kSuccess, kFailure };
 // retry, add the peer to the request's TriedPeers and Pick again.
 class Balancer {
  public:
+  // For the implementations (abstract class); build balancers with NewBalancer.
+  Balancer(BalancerKind kind, std::vector<PeerConfig> peers);
   virtual ~Balancer() = default;
   Balancer(const Balancer&) = delete;
   Balancer& operator=(const Balancer&) = delete;
@@ -104,8 +106,6 @@ class Balancer {
     int conns = 0;
     PassiveHealth health;
   };
-
-  Balancer(BalancerKind kind, std::vector<PeerConfig> peers);
 
   // The algorithm; Pick() adds the health bookkeeping common to all of them.
   virtual std::optional<PeerIndex> DoPick(const PickContext& ctx) = 0;

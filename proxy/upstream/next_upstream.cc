@@ -3,32 +3,6 @@
 namespace realip::upstream {
 namespace {
 
-uint32_t FlagOf(FailureKind kind) {
-  switch (kind) {
-    case FailureKind::kError:
-      return kRetryOnError;
-    case FailureKind::kTimeout:
-      return kRetryOnTimeout;
-    case FailureKind::kInvalidHeader:
-      return kRetryOnInvalidHeader;
-    case FailureKind::kHttp500:
-      return kRetryOnHttp500;
-    case FailureKind::kHttp502:
-      return kRetryOnHttp502;
-    case FailureKind::kHttp503:
-      return kRetryOnHttp503;
-    case FailureKind::kHttp504:
-      return kRetryOnHttp504;
-    case FailureKind::kHttp403:
-      return kRetryOnHttp403;
-    case FailureKind::kHttp404:
-      return kRetryOnHttp404;
-    case FailureKind::kHttp429:
-      return kRetryOnHttp429;
-  }
-  return 0;
-}
-
 bool IsHttpStatusKind(FailureKind kind) {
   return kind != FailureKind::kError && kind != FailureKind::kTimeout &&
          kind != FailureKind::kInvalidHeader;
@@ -37,19 +11,16 @@ bool IsHttpStatusKind(FailureKind kind) {
 }  // namespace
 
 NextUpstreamDecision DecideNextUpstream(uint32_t conditions, int tries, const AttemptFacts& facts) {
-  const uint32_t flag = FlagOf(facts.failure);
+  const uint32_t flag = RetryOn(facts.failure);
   NextUpstreamDecision d;
   // nginx counts error, timeout and invalid_header against the peer whatever the directive
   // says; a listed 5xx/429 status is a failure too; 403 and 404 never are (they describe the
   // request, not the server's health).
-  if (!IsHttpStatusKind(facts.failure)) {
-    d.peer_failed = true;
-  } else {
-    d.peer_failed = (conditions & flag) != 0 && facts.failure != FailureKind::kHttp403 &&
-                    facts.failure != FailureKind::kHttp404;
-  }
-  d.status = facts.failure == FailureKind::kTimeout ? 504 : 502;
-  if (IsHttpStatusKind(facts.failure)) d.status = 0;
+  const bool http_status = IsHttpStatusKind(facts.failure);
+  d.peer_failed =
+      !http_status || ((conditions & flag) != 0 && facts.failure != FailureKind::kHttp403 &&
+                       facts.failure != FailureKind::kHttp404);
+  d.status = http_status ? 0 : (facts.failure == FailureKind::kTimeout ? 504 : 502);
 
   if ((conditions & flag) == 0) return d;
   if (facts.response_started) return d;

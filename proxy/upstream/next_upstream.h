@@ -7,35 +7,26 @@
 
 namespace realip::upstream {
 
-// proxy_next_upstream conditions. The bit values equal config::NextUpstream's, so the engine
-// passes HttpSettings::proxy_next_upstream through unchanged; 0 is `off`.
-enum NextUpstreamFlag : uint32_t {
-  kRetryOnError = 1u << 0,
-  kRetryOnTimeout = 1u << 1,
-  kRetryOnInvalidHeader = 1u << 2,
-  kRetryOnHttp500 = 1u << 3,
-  kRetryOnHttp502 = 1u << 4,
-  kRetryOnHttp503 = 1u << 5,
-  kRetryOnHttp504 = 1u << 6,
-  kRetryOnHttp403 = 1u << 7,
-  kRetryOnHttp404 = 1u << 8,
-  kRetryOnHttp429 = 1u << 9,
-  kRetryNonIdempotent = 1u << 10,
+// What went wrong with one attempt. The value is the bit position of its proxy_next_upstream
+// condition, the layout of config::NextUpstream, so HttpSettings::proxy_next_upstream serves
+// as the `conditions` mask unchanged (0 is `off`).
+enum class FailureKind : uint32_t {
+  kError = 0,          // connect/read/write error, reset or close before a complete response head
+  kTimeout = 1,        // proxy_connect/send/read_timeout
+  kInvalidHeader = 2,  // the upstream's response head is malformed or empty
+  kHttp500 = 3,        // response head received with this status
+  kHttp502 = 4,
+  kHttp503 = 5,
+  kHttp504 = 6,
+  kHttp403 = 7,
+  kHttp404 = 8,
+  kHttp429 = 9,
 };
 
-// What went wrong with one attempt.
-enum class FailureKind {
-  kError,          // connect/read/write error, reset or close before a complete response head
-  kTimeout,        // proxy_connect/send/read_timeout
-  kInvalidHeader,  // the upstream's response head is malformed or empty
-  kHttp500,        // response head received with this status
-  kHttp502,
-  kHttp503,
-  kHttp504,
-  kHttp403,
-  kHttp404,
-  kHttp429,
-};
+// The proxy_next_upstream condition bit of a failure kind.
+constexpr uint32_t RetryOn(FailureKind kind) { return 1u << static_cast<uint32_t>(kind); }
+// The `non_idempotent` condition bit.
+inline constexpr uint32_t kRetryNonIdempotent = 1u << 10;
 
 // The facts of one failed attempt.
 struct AttemptFacts {
@@ -50,8 +41,9 @@ struct AttemptFacts {
 struct NextUpstreamDecision {
   bool retry = false;        // Pick again with this peer added to TriedPeers
   bool peer_failed = false;  // Balancer::Report(peer, Outcome::kFailure); else kSuccess
-  // When !retry: the status to answer with (502 or 504), or 0 to pass the upstream's own
-  // response on (the HTTP-status kinds). Meaningless when response_started: close instead.
+  // When !retry, or when the retry's Pick finds no peer: the status to answer with (502 or
+  // 504), or 0 to pass the upstream's own response on (the HTTP-status kinds). Meaningless when
+  // response_started: close the client connection instead.
   int status = 0;
 };
 

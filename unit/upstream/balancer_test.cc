@@ -8,39 +8,22 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "unit/upstream/test_peers.h"
 
 namespace realip::upstream {
 namespace {
 
-const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
-
-struct PeerSpec {
-  int weight = 1;
-  bool backup = false;
-  bool down = false;
-  int max_fails = 1;
-};
+using test_support::kT0;
+using test_support::PeerSpec;
 
 // Peers 10.0.0.1:80, 10.0.0.2:80, ... with the given parameters.
 std::vector<PeerConfig> Peers(const std::vector<PeerSpec>& specs) {
-  std::vector<PeerConfig> out;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    PeerConfig p;
-    p.server = absl::StrCat("10.0.0.", i + 1, ":80");
-    p.address = *net::ParseHostPort(p.server, std::nullopt);
-    p.weight = specs[i].weight;
-    p.backup = specs[i].backup;
-    p.down = specs[i].down;
-    p.max_fails = specs[i].max_fails;
-    out.push_back(p);
-  }
-  return out;
+  return test_support::MakePeers(specs,
+                                 [](size_t i) { return absl::StrCat("10.0.0.", i + 1, ":80"); });
 }
 
 std::unique_ptr<Balancer> Make(BalancerKind kind, const std::vector<PeerSpec>& specs) {
-  absl::StatusOr<std::unique_ptr<Balancer>> b = NewBalancer(kind, Peers(specs));
-  EXPECT_TRUE(b.ok()) << b.status();
-  return std::move(b).value();
+  return test_support::MakeBalancer(kind, Peers(specs));
 }
 
 // `n` picks with nothing tried and nothing reported. 'a' is peer 0, '-' no peer.

@@ -12,31 +12,19 @@
 #include "absl/strings/str_format.h"
 #include "proxy/net/ip_address.h"
 #include "proxy/upstream/balancer.h"
+#include "unit/upstream/test_peers.h"
 
 namespace realip::upstream {
 namespace {
 
-const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
-
-struct Server {
-  int weight = 1;
-  bool down = false;
-};
+using test_support::kT0;
+using test_support::PeerSpec;
 
 // Servers "127.0.0.1:28081", "127.0.0.1:28082", ... as in the nginx configuration.
-std::unique_ptr<Balancer> Make(BalancerKind kind, const std::vector<Server>& servers) {
-  std::vector<PeerConfig> peers;
-  for (size_t i = 0; i < servers.size(); ++i) {
-    PeerConfig p;
-    p.server = absl::StrCat("127.0.0.1:", 28081 + i);
-    p.address = *net::ParseHostPort(p.server, std::nullopt);
-    p.weight = servers[i].weight;
-    p.down = servers[i].down;
-    peers.push_back(p);
-  }
-  absl::StatusOr<std::unique_ptr<Balancer>> b = NewBalancer(kind, std::move(peers));
-  EXPECT_TRUE(b.ok()) << b.status();
-  return std::move(b).value();
+std::unique_ptr<Balancer> Make(BalancerKind kind, const std::vector<PeerSpec>& servers) {
+  return test_support::MakeBalancer(kind, test_support::MakePeers(servers, [](size_t i) {
+                                      return absl::StrCat("127.0.0.1:", 28081 + i);
+                                    }));
 }
 
 char PickChar(Balancer& b, std::string_view key, const TriedPeers* tried = nullptr) {
@@ -63,7 +51,7 @@ std::vector<std::string> GoldenKeys() {
 struct GoldenCase {
   const char* name;
   BalancerKind kind;
-  std::vector<Server> servers;
+  std::vector<PeerSpec> servers;
   std::string want;  // one letter per golden IP or key
 };
 
@@ -75,7 +63,7 @@ const GoldenCase kIpHashGolden[] = {
      "bbcabbcabbcabbcabbcabbcabbcabbbababababababababab"},
     {"ip_hash_middle_down",
      BalancerKind::kIpHash,
-     {{1}, {1, true}, {1}},
+     {{1}, {1, false, true}, {1}},
      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaccacaaccaccaccaccaccacaaccacccaccaacac"
      "caccaacaacaccaccaccaacaacaccaaaacaacaccaccaccaaca"},
 };
@@ -89,7 +77,7 @@ const GoldenCase kHashGolden[] = {
      "baacbcbcabcccbbabbcacaacccbcccbccabccbcabcccccbc"},
     {"hash_middle_down",
      BalancerKind::kHash,
-     {{1}, {1, true}, {1}},
+     {{1}, {1, false, true}, {1}},
      "caaaacacaaaaaacccccaccaaaaacaccaccaaacaacacaacacccccaaaaccaccaccaacacaacaccc"
      "acaacacacacccaaacccaaccaaaccaaaacccccccaaacaacaccacccccccaccaaaaaaacaacacaca"
      "caaccaccaccaacaaccaaaaaaaaccaaccaaaaaccaaacccacc"},
@@ -101,7 +89,7 @@ const GoldenCase kHashGolden[] = {
      "caccbbddaccbadacbddbbbddbdbadddaadbbcccbccadcbbb"},
     {"consistent_third_down",
      BalancerKind::kConsistentHash,
-     {{1}, {2}, {1, true}, {1}},
+     {{1}, {2}, {1, false, true}, {1}},
      "abdbbbddaddabbbdabbbbababbdbbbdbbabadbbaadbabaaddaabdbabdbdbbdbddaabdbaabbbd"
      "bbbabaddbbdbbabbdbbbbdbbbdabdadaabdbbbbbabbbbbbabddbbbdaabbdabbaabbabdddbadd"
      "babbbbddabbbadaabddbbbddbdbadddaadbbbbdbbbadbbbb"},

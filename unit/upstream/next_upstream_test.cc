@@ -5,9 +5,11 @@
 namespace realip::upstream {
 namespace {
 
-constexpr uint32_t kDefault = kRetryOnError | kRetryOnTimeout;  // nginx's default
-constexpr uint32_t kAll5xx = kRetryOnError | kRetryOnTimeout | kRetryOnHttp500 | kRetryOnHttp502 |
-                             kRetryOnHttp503 | kRetryOnHttp504;
+constexpr uint32_t kDefault =
+    RetryOn(FailureKind::kError) | RetryOn(FailureKind::kTimeout);  // nginx's default
+constexpr uint32_t kAll5xx = RetryOn(FailureKind::kError) | RetryOn(FailureKind::kTimeout) |
+                             RetryOn(FailureKind::kHttp500) | RetryOn(FailureKind::kHttp502) |
+                             RetryOn(FailureKind::kHttp503) | RetryOn(FailureKind::kHttp504);
 
 struct NextCase {
   const char* name;
@@ -40,7 +42,7 @@ const NextCase kCases[] = {
      {FailureKind::kInvalidHeader, 1, true},
      {false, true, 502}},
     {"invalid_header_listed",
-     kDefault | kRetryOnInvalidHeader,
+     kDefault | RetryOn(FailureKind::kInvalidHeader),
      0,
      {FailureKind::kInvalidHeader, 1, true},
      {true, true, 502}},
@@ -57,14 +59,18 @@ const NextCase kCases[] = {
     {"http_503_listed", kAll5xx, 0, {FailureKind::kHttp503, 1, true}, {true, true, 0}},
     {"http_504_listed", kAll5xx, 0, {FailureKind::kHttp504, 1, true}, {true, true, 0}},
     {"http_500_listed", kAll5xx, 0, {FailureKind::kHttp500, 1, true}, {true, true, 0}},
-    {"http_429_listed", kRetryOnHttp429, 0, {FailureKind::kHttp429, 1, true}, {true, true, 0}},
+    {"http_429_listed",
+     RetryOn(FailureKind::kHttp429),
+     0,
+     {FailureKind::kHttp429, 1, true},
+     {true, true, 0}},
     {"http_404_listed_retries_but_is_no_failure",
-     kRetryOnHttp404,
+     RetryOn(FailureKind::kHttp404),
      0,
      {FailureKind::kHttp404, 1, true},
      {true, false, 0}},
     {"http_403_listed_retries_but_is_no_failure",
-     kRetryOnHttp403,
+     RetryOn(FailureKind::kHttp403),
      0,
      {FailureKind::kHttp403, 1, true},
      {true, false, 0}},
@@ -106,6 +112,16 @@ TEST(NextUpstreamTest, Decisions) {
     EXPECT_EQ(d.peer_failed, c.want.peer_failed) << c.name;
     EXPECT_EQ(d.status, c.want.status) << c.name;
   }
+}
+
+TEST(NextUpstreamTest, ConditionBitsFollowTheConfigLayout) {
+  // config::NextUpstream: error, timeout, invalid_header, http_500, 502, 503, 504, 403, 404,
+  // 429, non_idempotent from bit 0 up.
+  EXPECT_EQ(RetryOn(FailureKind::kError), 1u << 0);
+  EXPECT_EQ(RetryOn(FailureKind::kInvalidHeader), 1u << 2);
+  EXPECT_EQ(RetryOn(FailureKind::kHttp504), 1u << 6);
+  EXPECT_EQ(RetryOn(FailureKind::kHttp429), 1u << 9);
+  EXPECT_EQ(kRetryNonIdempotent, 1u << 10);
 }
 
 TEST(NextUpstreamTest, IdempotentMethods) {
