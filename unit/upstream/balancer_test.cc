@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -292,6 +293,80 @@ TEST(LeastConnTest, TriedAndFailedPeersAreSkipped) {
   TriedPeers tried;
   tried.Insert(1);
   EXPECT_EQ(b->Pick({"", &tried, kT0}), std::optional<PeerIndex>(2));
+}
+
+}  // namespace
+}  // namespace realip::upstream
+
+namespace realip::upstream {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// invariants under a random mix of picks, outcomes and time, for every algorithm
+
+bool Usable(const Balancer& b, PeerIndex p, const TriedPeers& tried, absl::Time now, bool lone) {
+  if (tried.Contains(p) || b.peer(p).down) return false;
+  return lone || b.health(p).Available(now);
+}
+
+TEST(BalancerInvariantTest, RandomTrafficNeverBreaksTheRules) {
+  std::mt19937 rng(20221019);  // fixed seed: the run is reproducible
+  for (BalancerKind kind :
+       {BalancerKind::kRoundRobin, BalancerKind::kLeastConn, BalancerKind::kIpHash,
+        BalancerKind::kHash, BalancerKind::kConsistentHash}) {
+    std::unique_ptr<Balancer> b =
+        Make(kind, {{3}, {1, false, false, 2}, {2, false, true}, {1}, {1, true}, {2, true}});
+    absl::Time now = kT0;
+    std::vector<PeerIndex> in_flight;
+    int backup_picks = 0;
+    int no_peer = 0;
+    for (int request = 0; request < 4000; ++request) {
+      now += absl::Milliseconds(rng() % 700);
+      std::string key = absl::StrCat("client-", rng() % 50);
+      if (kind == BalancerKind::kIpHash) key = std::string(4, static_cast<char>(rng() % 50));
+      TriedPeers tried;
+      for (int attempt = 0; attempt < 6; ++attempt) {
+        std::optional<PeerIndex> p = b->Pick({key, &tried, now});
+        if (!p) {
+          ++no_peer;
+          for (PeerIndex q = 0; q < b->size(); ++q) {
+            EXPECT_FALSE(Usable(*b, q, tried, now, false)) << "kind " << static_cast<int>(kind);
+          }
+          break;
+        }
+        EXPECT_FALSE(tried.Contains(*p));
+        EXPECT_FALSE(b->peer(*p).down);
+        if (b->peer(*p).backup) {
+          ++backup_picks;
+          for (PeerIndex q = 0; q < b->size(); ++q) {
+            if (!b->peer(q).backup) {
+              EXPECT_FALSE(Usable(*b, q, tried, now, false))
+                  << "backup picked while primary " << q << " was usable";
+            }
+          }
+        }
+        b->Acquire(*p);
+        in_flight.push_back(*p);
+        tried.Insert(*p);
+        // Peer 1 fails often, peer 0 sometimes, the others rarely.
+        int fail_percent = *p == 1 ? 60 : (*p == 0 ? 10 : 2);
+        bool failed = static_cast<int>(rng() % 100) < fail_percent;
+        b->Report(*p, failed ? Outcome::kFailure : Outcome::kSuccess, now);
+        if (!failed) break;
+      }
+      // Requests finish out of order.
+      while (in_flight.size() > 3) {
+        size_t victim = rng() % in_flight.size();
+        b->Release(in_flight[victim]);
+        in_flight.erase(in_flight.begin() + static_cast<ptrdiff_t>(victim));
+      }
+    }
+    for (PeerIndex p : in_flight) b->Release(p);
+    for (PeerIndex p = 0; p < b->size(); ++p) EXPECT_EQ(b->active(p), 0);
+    // The mix reaches the interesting paths: backups in use and requests with no peer left.
+    EXPECT_GT(backup_picks, 0) << "kind " << static_cast<int>(kind);
+    EXPECT_GT(no_peer, 0) << "kind " << static_cast<int>(kind);
+  }
 }
 
 }  // namespace
