@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/hash/hash.h"
 #include "proxy/access/limit_args.h"
 #include "proxy/base/check.h"
 #include "proxy/base/strings.h"
@@ -31,7 +30,7 @@ size_t ConnLimiter::StateSize(size_t key_length) {
 }
 
 ConnLimiter::Shard& ConnLimiter::ShardFor(std::string_view key) const {
-  return shards_[absl::Hash<absl::string_view>{}(base::AsAbsl(key)) % shard_count_];
+  return shards_[internal::ShardIndex(key, shard_count_)];
 }
 
 ConnLimitResult ConnLimiter::TryAcquire(std::string_view key, uint32_t limit) {

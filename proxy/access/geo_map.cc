@@ -254,30 +254,14 @@ absl::Status GeoTextParser::Step(char c) {
         word_.push_back(c);
         return absl::OkStatus();
       }
-      if (IsSpace(c)) {
-        REALIP_RETURN_IF_ERROR(EndWord());
-        if (c == '\n') ++line_;
-        return absl::OkStatus();
-      }
-      if (c == ';') {
-        REALIP_RETURN_IF_ERROR(EndWord());
-        return EndStatement();
-      }
+      if (IsSpace(c) || c == ';') return EndWordAt(c);
       if (c == '{' || c == '}') return Unexpected(c);
       if (c == '\\') escape_ = true;
       word_.push_back(c);
       return absl::OkStatus();
     case State::kAfterQuote:
       // ngx_conf_read_token wants a separator right after a closing quote.
-      if (IsSpace(c)) {
-        REALIP_RETURN_IF_ERROR(EndWord());
-        if (c == '\n') ++line_;
-        return absl::OkStatus();
-      }
-      if (c == ';') {
-        REALIP_RETURN_IF_ERROR(EndWord());
-        return EndStatement();
-      }
+      if (IsSpace(c) || c == ';') return EndWordAt(c);
       return Unexpected(c);
     case State::kBetween:
       break;
@@ -308,10 +292,16 @@ absl::Status GeoTextParser::Step(char c) {
   }
 }
 
-absl::Status GeoTextParser::EndWord() {
+void GeoTextParser::EndWord() {
   words_.push_back(Unescape(word_));
   word_.clear();
   state_ = State::kBetween;
+}
+
+absl::Status GeoTextParser::EndWordAt(char separator) {
+  EndWord();
+  if (separator == ';') return EndStatement();
+  if (separator == '\n') ++line_;
   return absl::OkStatus();
 }
 

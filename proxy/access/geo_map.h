@@ -111,7 +111,9 @@ class GeoTextParser {
   enum class State { kBetween, kWord, kQuoted, kAfterQuote, kComment };
 
   absl::Status Step(char c);
-  absl::Status EndWord();
+  void EndWord();
+  // Ends the word at a whitespace or ";" separator (which then ends the statement too).
+  absl::Status EndWordAt(char separator);
   absl::Status EndStatement();
   absl::Status Error(std::string_view message) const;
   absl::Status Unexpected(char c) const;

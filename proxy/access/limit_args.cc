@@ -3,6 +3,7 @@
 #include <bit>
 #include <optional>
 
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -162,24 +163,19 @@ absl::StatusOr<LimitReqSpec> ParseLimitReqArgs(std::span<const std::string_view>
       spec.zone = std::string(arg.substr(5));
       continue;
     }
-    if (absl::StartsWith(a, "burst=")) {
-      std::optional<uint64_t> burst = ParseDecimal(arg.substr(6), kMaxCount);
-      if (!burst || *burst == 0) {
-        return absl::InvalidArgumentError(absl::StrCat("invalid burst value \"", a, "\""));
-      }
-      spec.burst = *burst * 1000;
-      continue;
-    }
     if (a == "nodelay") {
       spec.delay = kNoDelay;
       continue;
     }
-    if (absl::StartsWith(a, "delay=")) {
-      std::optional<uint64_t> delay = ParseDecimal(arg.substr(6), kMaxCount);
-      if (!delay || *delay == 0) {
-        return absl::InvalidArgumentError(absl::StrCat("invalid delay value \"", a, "\""));
+    const bool is_burst = absl::StartsWith(a, "burst=");
+    if (is_burst || absl::StartsWith(a, "delay=")) {
+      // Both names are six bytes long; both values must be positive.
+      std::optional<uint64_t> count = ParseDecimal(arg.substr(6), kMaxCount);
+      if (!count || *count == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid ", is_burst ? "burst" : "delay", " value \"", a, "\""));
       }
-      spec.delay = *delay * 1000;
+      (is_burst ? spec.burst : spec.delay) = *count * 1000;
       continue;
     }
     return InvalidParameter(arg);
@@ -208,6 +204,10 @@ absl::StatusOr<LimitConnSpec> ParseLimitConnArgs(std::span<const std::string_vie
 namespace internal {
 
 size_t SlabSize(size_t bytes) { return std::bit_ceil(bytes < 8 ? size_t{8} : bytes); }
+
+size_t ShardIndex(std::string_view key, size_t shards) {
+  return absl::Hash<absl::string_view>{}(AsAbsl(key)) % shards;
+}
 
 }  // namespace internal
 }  // namespace realip::access

@@ -71,6 +71,8 @@ namespace internal {
 // Bytes nginx's slab allocator hands out for a request of `bytes`: the next power of two,
 // at least 8. Zones charge each state this much so that a SIZE holds as many states as nginx.
 size_t SlabSize(size_t bytes);
+// The shard of a sharded zone that holds `key`.
+size_t ShardIndex(std::string_view key, size_t shards);
 
 }  // namespace internal
 }  // namespace realip::access

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
-#include "absl/hash/hash.h"
 #include "proxy/access/limit_args.h"
 #include "proxy/base/check.h"
 #include "proxy/base/strings.h"
@@ -44,7 +43,7 @@ size_t RateLimiter::StateSize(size_t key_length) {
 }
 
 RateLimiter::Shard& RateLimiter::ShardFor(std::string_view key) const {
-  return shards_[absl::Hash<absl::string_view>{}(base::AsAbsl(key)) % shard_count_];
+  return shards_[internal::ShardIndex(key, shard_count_)];
 }
 
 uint64_t RateLimiter::Drain(uint64_t excess, uint64_t last, uint64_t now, uint64_t add) const {
