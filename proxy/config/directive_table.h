@@ -147,6 +147,7 @@ struct UpstreamDraft {
 // Everything the handlers fill; Finalize() turns it into a Config.
 struct Draft {
   std::string conf_dir;  // folder of the main file: base for relative paths
+  bool use_dns = true;   // host names resolve with getaddrinfo
   MainSettings main;
   bool worker_processes_auto = false;
   bool has_http = false;
@@ -197,13 +198,17 @@ absl::Status InvalidValue(const Directive& d, std::string_view arg, std::string_
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> Finalize(Draft& draft, std::string path,
                                                                      std::vector<SourceFile> files);
 
-// LoadConfigFromString with includes read from `files` (the fuzzer passes one that has none).
+// LoadConfigFromString with includes read from `files`; with `use_dns` false only IP literals
+// resolve. The fuzzer passes a source without files and no DNS.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view text,
                                                                            const std::string& path,
-                                                                           FileSource& files);
+                                                                           FileSource& files,
+                                                                           bool use_dns = true);
 
-// Resolves a host name (or IP literal) with getaddrinfo; every address gets `port`.
+// Resolves a host name (or IP literal) with getaddrinfo; every address gets `port`. With
+// `use_dns` false only IP literals resolve (the fuzzer must not send queries).
 [[nodiscard]] absl::StatusOr<std::vector<net::SocketAddress>> ResolveHost(const std::string& host,
-                                                                          uint16_t port);
+                                                                          uint16_t port,
+                                                                          bool use_dns);
 
 }  // namespace realip::config::internal

@@ -32,8 +32,8 @@ absl::Status InvalidValue(const Directive& d, std::string_view arg, std::string_
   return Error(d, message);
 }
 
-absl::StatusOr<std::vector<net::SocketAddress>> ResolveHost(const std::string& host,
-                                                            uint16_t port) {
+absl::StatusOr<std::vector<net::SocketAddress>> ResolveHost(const std::string& host, uint16_t port,
+                                                            bool use_dns) {
   std::vector<net::SocketAddress> out;
   if (std::optional<net::IpAddress> ip = net::IpAddress::Parse(host)) {
     out.push_back({*ip, port, false});
@@ -44,7 +44,7 @@ absl::StatusOr<std::vector<net::SocketAddress>> ResolveHost(const std::string& h
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (host.empty() || getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) {
+  if (!use_dns || host.empty() || getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) {
     return absl::NotFoundError("host not found");
   }
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
@@ -298,7 +298,8 @@ absl::Status SetRealIpFrom(Scope& s, const Directive& d) {
       entry.find_first_not_of("0123456789abcdefABCDEF.:/") == std::string::npos;
   if (address_like || entry.find('/') != std::string::npos)
     return Error(d, base::AsStd(added.message()));
-  absl::StatusOr<std::vector<net::SocketAddress>> resolved = ResolveHost(entry, 0);
+  absl::StatusOr<std::vector<net::SocketAddress>> resolved =
+      ResolveHost(entry, 0, s.draft->use_dns);
   if (!resolved.ok()) {
     return Error(d, absl::StrCat("host not found in set_real_ip_from \"", entry, "\""));
   }
@@ -582,7 +583,8 @@ absl::Status Listen(Scope& s, const Directive& d) {
     if (hp.host == "*") {
       listen.addresses.push_back({net::IpAddress(), port, false});
     } else {
-      absl::StatusOr<std::vector<net::SocketAddress>> resolved = ResolveHost(hp.host, port);
+      absl::StatusOr<std::vector<net::SocketAddress>> resolved =
+          ResolveHost(hp.host, port, s.draft->use_dns);
       if (!resolved.ok()) {
         return Error(d, absl::StrCat("host not found in \"", a, "\" of the \"listen\" directive"));
       }

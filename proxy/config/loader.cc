@@ -101,7 +101,8 @@ class Finalizer {
           return ErrorAt("balancing method does not support parameter \"backup\"", sd.file,
                          sd.line);
         }
-        absl::StatusOr<std::vector<net::SocketAddress>> addresses = ResolveHost(sd.host, sd.port);
+        absl::StatusOr<std::vector<net::SocketAddress>> addresses =
+            ResolveHost(sd.host, sd.port, draft_.use_dns);
         if (!addresses.ok()) {
           return ErrorAt(absl::StrCat("host not found in upstream \"", sd.server.name, "\""),
                          sd.file, sd.line);
@@ -129,7 +130,7 @@ class Finalizer {
     auto cached = implicit_.find(key);
     if (cached != implicit_.end()) return cached->second;
     absl::StatusOr<std::vector<net::SocketAddress>> addresses =
-        ResolveHost(pass.host, out.proxy_port);
+        ResolveHost(pass.host, out.proxy_port, draft_.use_dns);
     if (!addresses.ok()) {
       return ErrorAt(absl::StrCat("host not found in upstream \"", pass.host_text, "\""), pass.file,
                      pass.line);
@@ -416,9 +417,10 @@ absl::StatusOr<std::shared_ptr<const Config>> Finalize(Draft& draft, std::string
 
 absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view text,
                                                              const std::string& path,
-                                                             FileSource& files) {
+                                                             FileSource& files, bool use_dns) {
   REALIP_ASSIGN_OR_RETURN(ParsedConfig parsed, ParseConfigText(text, path, files));
   Draft draft;
+  draft.use_dns = use_dns;
   draft.conf_dir = std::filesystem::path(path).parent_path().string();
   if (draft.conf_dir.empty()) draft.conf_dir = ".";
   // nginx's predefined format (ngx_http_log_module.c).

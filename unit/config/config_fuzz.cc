@@ -1,6 +1,6 @@
 // libFuzzer entry point: any bytes as a configuration file. The loader must return a config
-// or an error, never crash, leak or hang. Includes are read from an empty in-memory source so
-// that inputs cannot reach the filesystem.
+// or an error, never crash, leak or hang. Includes are read from an empty in-memory source and
+// only IP literals resolve, so that inputs reach neither the filesystem nor DNS.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,7 +26,8 @@ class NoFiles : public realip::config::FileSource {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   NoFiles files;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto config = realip::config::internal::LoadFromSource(text, "/fuzz/realip-proxy.conf", files);
+  auto config = realip::config::internal::LoadFromSource(text, "/fuzz/realip-proxy.conf", files,
+                                                         /*use_dns=*/false);
   if (config.ok()) {
     // Exercise the lookups on whatever was built.
     for (const auto& listener : (*config)->listeners) {
