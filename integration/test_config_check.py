@@ -166,6 +166,11 @@ class ConfigCheckTest(harness.TestCase):
                 self.assertEqual(r.stderr, ok_lines(path))
                 self.assertEqual(r.stdout, "")
 
+    def test_quiet_prints_nothing_on_success(self):
+        path = os.path.join(harness.SOURCE_DIR, "conf", "realip-proxy.conf")
+        r = self.run_proxy("-t", "-q", "-c", path)
+        self.assertEqual((r.returncode, r.stderr, r.stdout), (0, "", ""))
+
     def test_realistic_nginx_config_passes(self):
         main, _ = self.write_realistic()
         r = self.run_proxy("-t", "-c", main)

@@ -1,7 +1,9 @@
 // realip-proxy: command line in nginx's style (-c, -t, -T, -v, -V, -h).
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "proxy/base/build_config.h"
 #include "proxy/base/strings.h"
@@ -11,19 +13,21 @@ namespace {
 
 void PrintUsage() {
   std::printf(
-      "Usage: realip-proxy [-hvVtT] [-c filename]\n\n"
+      "Usage: realip-proxy [-hvVtTq] [-c filename]\n\n"
       "Options:\n"
       "  -h            : this help\n"
       "  -v            : show version and exit\n"
       "  -V            : show version and build information and exit\n"
       "  -t            : test configuration and exit\n"
       "  -T            : test configuration, dump it and exit\n"
+      "  -q            : suppress non-error messages during configuration testing\n"
       "  -c filename   : set configuration file (default: %s)\n",
       realip::base::kDefaultConfPath);
 }
 
-// -t / -T: load the configuration, report as nginx does, exit 0 or 1.
-int TestConfig(const std::string& path, bool dump) {
+// -t / -T: load the configuration, report as nginx does, exit 0 or 1. `quiet` (-q) keeps
+// only errors, as nginx's -q.
+int TestConfig(const std::string& path, bool dump, bool quiet) {
   absl::StatusOr<std::shared_ptr<const realip::config::Config>> config =
       realip::config::LoadConfig(path);
   if (!config.ok()) {
@@ -36,8 +40,10 @@ int TestConfig(const std::string& path, bool dump) {
   for (const std::string& warning : (*config)->warnings) {
     std::fprintf(stderr, "realip-proxy: [warn] %s\n", warning.c_str());
   }
-  std::fprintf(stderr, "realip-proxy: the configuration file %s syntax is ok\n", path.c_str());
-  std::fprintf(stderr, "realip-proxy: configuration file %s test is successful\n", path.c_str());
+  if (!quiet) {
+    std::fprintf(stderr, "realip-proxy: the configuration file %s syntax is ok\n", path.c_str());
+    std::fprintf(stderr, "realip-proxy: configuration file %s test is successful\n", path.c_str());
+  }
   if (dump) {
     const std::string text = (*config)->Dump();
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -51,6 +57,7 @@ int main(int argc, char** argv) {
   std::string conf_path = realip::base::kDefaultConfPath;
   bool test_only = false;
   bool dump = false;
+  bool quiet = false;
   for (int i = 1; i < argc; ++i) {
     const char* arg = argv[i];
     if (std::strcmp(arg, "-h") == 0 || std::strcmp(arg, "-?") == 0) {
@@ -67,6 +74,8 @@ int main(int argc, char** argv) {
       test_only = true;
     } else if (std::strcmp(arg, "-T") == 0) {
       test_only = dump = true;
+    } else if (std::strcmp(arg, "-q") == 0) {
+      quiet = true;
     } else if (std::strcmp(arg, "-c") == 0) {
       if (++i == argc) {
         std::fprintf(stderr, "realip-proxy: option \"-c\" requires file name\n");
@@ -78,7 +87,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (test_only) return TestConfig(conf_path, dump);
+  if (test_only) return TestConfig(conf_path, dump, quiet);
   std::fprintf(stderr, "realip-proxy: the engine is not built yet (config %s)\n",
                conf_path.c_str());
   return 1;

@@ -252,7 +252,8 @@ absl::Status LogFormatDirective(Scope& s, const Directive& d) {
 absl::Status AccessLogDirective(Scope& s, const Directive& d) {
   LevelDraft& level = *s.level;
   if (d.args[0] == "off") {
-    if (d.args.size() != 1) return Error(d, "invalid number of arguments in \"access_log\"");
+    if (d.args.size() != 1)
+      return Error(d, "invalid number of arguments in \"access_log\" directive");
     level.access_logs.emplace();
     return absl::OkStatus();
   }
@@ -318,7 +319,8 @@ absl::Status RealIpHeader(Scope& s, const Directive& d) {
     if (!source.ok()) return Error(d, base::AsStd(source.status().message()));
     for (const auto& other : sources) {
       if (other.lower_name == source->lower_name && other.kind == source->kind) {
-        return Error(d, absl::StrCat("duplicate value \"", arg, "\" in \"real_ip_header\""));
+        return Error(d,
+                     absl::StrCat("duplicate value \"", arg, "\" in \"real_ip_header\" directive"));
       }
     }
     sources.push_back(*std::move(source));

@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <thread>
 
 #include "proxy/base/strings.h"
+#include "proxy/config/directive_table.h"
+#include "proxy/config/parser.h"
 
 namespace realip::config {
 namespace {
@@ -654,6 +657,54 @@ TEST(DumpTest, MainFileWithHeader) {
   auto c = MustLoad(text);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->Dump(), std::string("# configuration file ") + kPath + ":\n" + text + "\n");
+}
+
+// One valid use of every directive in the table: a new row without a test fails here.
+TEST(ConfigTest, EveryDirectiveOfTheTableLoads) {
+  const std::string text = R"(
+worker_processes 2; daemon off; pid /run/rp.pid; error_log stderr notice;
+worker_rlimit_nofile 1024; worker_shutdown_timeout 5s;
+events { worker_connections 64; multi_accept off; use epoll; }
+http {
+  log_format f '$remote_addr';
+  access_log stdout f;
+  set_real_ip_from 127.0.0.1; real_ip_header X-Real-IP; real_ip_recursive off;
+  keepalive_timeout 5s; keepalive_requests 10; client_header_timeout 5s;
+  client_body_timeout 5s; send_timeout 5s; client_max_body_size 2m;
+  client_header_buffer_size 2k; large_client_header_buffers 2 4k;
+  proxy_set_header X-A a; proxy_hide_header X-B; proxy_http_version 1.1;
+  proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;
+  proxy_next_upstream error; proxy_next_upstream_tries 1; proxy_buffering on;
+  proxy_protocol off; proxy_protocol_version 1; server_tokens on;
+  upstream u { server 127.0.0.1:1; keepalive 1; keepalive_timeout 1s; keepalive_requests 1;
+               least_conn; }
+  upstream i { ip_hash; server 127.0.0.1:1; }
+  upstream h { hash $remote_addr; server 127.0.0.1:1; }
+  server {
+    listen 127.0.0.1:8001; server_name a.test;
+    return 204;
+    location / { proxy_pass http://u; }
+  }
+}
+)";
+  auto c = MustLoad(text);
+  ASSERT_NE(c, nullptr);
+  std::unique_ptr<FileSource> files = NewDiskFileSource();
+  absl::StatusOr<ParsedConfig> parsed = ParseConfigText(text, kPath, *files);
+  ASSERT_TRUE(parsed.ok());
+  std::set<std::string> used;
+  std::vector<const std::vector<Directive>*> todo = {&parsed->directives};
+  while (!todo.empty()) {
+    const std::vector<Directive>* block = todo.back();
+    todo.pop_back();
+    for (const Directive& d : *block) {
+      used.insert(d.name);
+      todo.push_back(&d.block);
+    }
+  }
+  for (const internal::DirectiveSpec& row : internal::DirectiveTable()) {
+    EXPECT_EQ(used.count(std::string(row.name)), 1u) << row.name << " is not exercised";
+  }
 }
 
 TEST(ConfigTest, RepeatedLoadsAreIndependentSnapshots) {
