@@ -86,29 +86,24 @@ C ClassOf(T C::*);
 template <auto F>
 using ClassOfT = decltype(ClassOf(F));
 
-template <auto F>
-absl::Status SetTime(Scope& s, const Directive& d) {
-  absl::StatusOr<absl::Duration> v = ParseTime(d.args[0]);
-  if (!v.ok()) return InvalidValue(d, d.args[0]);
+// Stores Parse(argument) into field F. kExplain adds the parser's reason to the message
+// (flags: `it must be "on" or "off"`).
+template <auto F, auto Parse, bool kExplain = false>
+absl::Status SetParsed(Scope& s, const Directive& d) {
+  auto v = Parse(d.args[0]);
+  if (!v.ok()) {
+    return InvalidValue(d, d.args[0], kExplain ? base::AsStd(v.status().message()) : "");
+  }
   Holder<ClassOfT<F>>(s)->*F = *v;
   return absl::OkStatus();
 }
 
 template <auto F>
-absl::Status SetSize(Scope& s, const Directive& d) {
-  absl::StatusOr<uint64_t> v = ParseSize(d.args[0]);
-  if (!v.ok()) return InvalidValue(d, d.args[0]);
-  Holder<ClassOfT<F>>(s)->*F = *v;
-  return absl::OkStatus();
-}
-
+constexpr Handler SetTime = &SetParsed<F, &ParseTime>;
 template <auto F>
-absl::Status SetFlag(Scope& s, const Directive& d) {
-  absl::StatusOr<bool> v = ParseFlag(d.args[0]);
-  if (!v.ok()) return InvalidValue(d, d.args[0], base::AsStd(v.status().message()));
-  Holder<ClassOfT<F>>(s)->*F = *v;
-  return absl::OkStatus();
-}
+constexpr Handler SetSize = &SetParsed<F, &ParseSize>;
+template <auto F>
+constexpr Handler SetFlag = &SetParsed<F, &ParseFlag, true>;
 
 template <auto F, int64_t Min, int64_t Max>
 absl::Status SetInt(Scope& s, const Directive& d) {
@@ -816,19 +811,19 @@ constexpr int64_t kMaxCount = 1 << 30;
 constexpr DirectiveSpec kTable[] = {
     // name, contexts, min args, max args, block, repeatable, handler
     {"worker_processes", kMain, 1, 1, false, false, &WorkerProcesses},
-    {"daemon", kMain, 1, 1, false, false, &SetFlag<&MainSettings::daemon>},
+    {"daemon", kMain, 1, 1, false, false, SetFlag<&MainSettings::daemon>},
     {"pid", kMain, 1, 1, false, false, &Pid},
     {"error_log", kMain, 1, 2, false, false, &ErrorLog},
     {"worker_rlimit_nofile", kMain, 1, 1, false, false,
      &SetInt<&MainSettings::worker_rlimit_nofile, 1, kMaxCount>},
     {"worker_shutdown_timeout", kMain, 1, 1, false, false,
-     &SetTime<&MainSettings::worker_shutdown_timeout>},
+     SetTime<&MainSettings::worker_shutdown_timeout>},
     {"events", kMain, 0, 0, true, false, &Events},
     {"http", kMain, 0, 0, true, false, &Http},
 
     {"worker_connections", kEvents, 1, 1, false, false,
      &SetInt<&MainSettings::worker_connections, 1, kMaxCount>},
-    {"multi_accept", kEvents, 1, 1, false, false, &SetFlag<&MainSettings::multi_accept>},
+    {"multi_accept", kEvents, 1, 1, false, false, SetFlag<&MainSettings::multi_accept>},
     {"use", kEvents, 1, 1, false, false, &Use},
 
     {"log_format", kHttp, 2, kAnyArgs, false, true, &LogFormatDirective},
@@ -839,17 +834,17 @@ constexpr DirectiveSpec kTable[] = {
     {"set_real_ip_from", kHttpServerLocation, 1, 1, false, true, &SetRealIpFrom},
     {"real_ip_header", kHttpServerLocation, 1, kAnyArgs, false, false, &RealIpHeader},
     {"real_ip_recursive", kHttpServerLocation, 1, 1, false, false,
-     &SetFlag<&LevelDraft::realip_recursive>},
+     SetFlag<&LevelDraft::realip_recursive>},
     {"keepalive_timeout", kHttpServerLocation, 1, 2, false, false, &KeepaliveTimeout},
     {"keepalive_requests", kHttpServerLocation, 1, 1, false, false,
      &SetInt<&LevelDraft::keepalive_requests, 0, kMaxCount>},
     {"client_header_timeout", kHttp | kServer, 1, 1, false, false,
-     &SetTime<&LevelDraft::client_header_timeout>},
+     SetTime<&LevelDraft::client_header_timeout>},
     {"client_body_timeout", kHttpServerLocation, 1, 1, false, false,
-     &SetTime<&LevelDraft::client_body_timeout>},
-    {"send_timeout", kHttpServerLocation, 1, 1, false, false, &SetTime<&LevelDraft::send_timeout>},
+     SetTime<&LevelDraft::client_body_timeout>},
+    {"send_timeout", kHttpServerLocation, 1, 1, false, false, SetTime<&LevelDraft::send_timeout>},
     {"client_max_body_size", kHttpServerLocation, 1, 1, false, false,
-     &SetSize<&LevelDraft::client_max_body_size>},
+     SetSize<&LevelDraft::client_max_body_size>},
     {"client_header_buffer_size", kHttp | kServer, 1, 1, false, false, &ClientHeaderBufferSize},
     {"large_client_header_buffers", kHttp | kServer, 2, 2, false, false, &LargeClientHeaderBuffers},
     {"proxy_pass", kLocation, 1, 1, false, false, &ProxyPassDirective},
@@ -857,22 +852,21 @@ constexpr DirectiveSpec kTable[] = {
     {"proxy_hide_header", kHttpServerLocation, 1, 1, false, true, &ProxyHideHeader},
     {"proxy_http_version", kHttpServerLocation, 1, 1, false, false, &ProxyHttpVersion},
     {"proxy_connect_timeout", kHttpServerLocation, 1, 1, false, false,
-     &SetTime<&LevelDraft::proxy_connect_timeout>},
+     SetTime<&LevelDraft::proxy_connect_timeout>},
     {"proxy_read_timeout", kHttpServerLocation, 1, 1, false, false,
-     &SetTime<&LevelDraft::proxy_read_timeout>},
+     SetTime<&LevelDraft::proxy_read_timeout>},
     {"proxy_send_timeout", kHttpServerLocation, 1, 1, false, false,
-     &SetTime<&LevelDraft::proxy_send_timeout>},
+     SetTime<&LevelDraft::proxy_send_timeout>},
     {"proxy_next_upstream", kHttpServerLocation, 1, kAnyArgs, false, false, &ProxyNextUpstream},
     {"proxy_next_upstream_tries", kHttpServerLocation, 1, 1, false, false,
      &SetInt<&LevelDraft::proxy_next_upstream_tries, 0, kMaxCount>},
     {"proxy_buffering", kHttpServerLocation, 1, 1, false, false,
-     &SetFlag<&LevelDraft::proxy_buffering>},
+     SetFlag<&LevelDraft::proxy_buffering>},
     {"proxy_protocol", kHttpServerLocation, 1, 1, false, false,
-     &SetFlag<&LevelDraft::proxy_protocol>},
+     SetFlag<&LevelDraft::proxy_protocol>},
     {"proxy_protocol_version", kHttpServerLocation, 1, 1, false, false, &ProxyProtocolVersion},
     {"return", kServer | kLocation, 1, 2, false, true, &Return},
-    {"server_tokens", kHttpServerLocation, 1, 1, false, false,
-     &SetFlag<&LevelDraft::server_tokens>},
+    {"server_tokens", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::server_tokens>},
 
     {"listen", kServer, 1, kAnyArgs, false, true, &Listen},
     {"server_name", kServer, 1, kAnyArgs, false, true, &ServerName},
@@ -881,7 +875,7 @@ constexpr DirectiveSpec kTable[] = {
     {"server", kUpstream, 1, kAnyArgs, false, true, &UpstreamServerDirective},
     {"keepalive", kUpstream, 1, 1, false, false, &SetInt<&UpstreamDraft::keepalive, 1, kMaxCount>},
     {"keepalive_timeout", kUpstream, 1, 1, false, false,
-     &SetTime<&UpstreamDraft::keepalive_timeout>},
+     SetTime<&UpstreamDraft::keepalive_timeout>},
     {"keepalive_requests", kUpstream, 1, 1, false, false,
      &SetInt<&UpstreamDraft::keepalive_requests, 1, kMaxCount>},
     {"least_conn", kUpstream, 0, 0, false, false, &LeastConn},

@@ -101,28 +101,32 @@ class Parser {
     for (;;) {
       Directive d;
       d.file = file;
+      bool has_name = false;
       for (;;) {
         absl::StatusOr<Token> token = lexer.Next();
         if (!token.ok()) {
           return absl::InvalidArgumentError(
               AtLocation(base::AsStd(token.status().message()), file, lexer.line()));
         }
+        if (token->kind == TokenKind::kSemicolon || token->kind == TokenKind::kBlockStart) {
+          if (!has_name) {
+            return absl::InvalidArgumentError(AtLocation(
+                token->kind == TokenKind::kSemicolon ? "unexpected \";\"" : "unexpected \"{\"",
+                file, token->line));
+          }
+          d.line = token->line;
+        }
         switch (token->kind) {
           case TokenKind::kWord:
-            if (d.name.empty() && d.quoted.empty()) {
+            if (!has_name) {
               d.name = std::move(token->text);
-              d.quoted.push_back(token->quoted);
+              has_name = true;
             } else {
               d.args.push_back(std::move(token->text));
               d.quoted.push_back(token->quoted);
             }
             continue;
           case TokenKind::kSemicolon:
-            if (d.quoted.empty()) {
-              return absl::InvalidArgumentError(AtLocation("unexpected \";\"", file, token->line));
-            }
-            d.line = token->line;
-            d.quoted.erase(d.quoted.begin());
             if (d.name == "include") {
               REALIP_RETURN_IF_ERROR(Include(d, depth, out));
             } else {
@@ -130,11 +134,6 @@ class Parser {
             }
             break;
           case TokenKind::kBlockStart:
-            if (d.quoted.empty()) {
-              return absl::InvalidArgumentError(AtLocation("unexpected \"{\"", file, token->line));
-            }
-            d.line = token->line;
-            d.quoted.erase(d.quoted.begin());
             d.has_block = true;
             if (depth >= 64) {
               return absl::InvalidArgumentError(
@@ -144,15 +143,15 @@ class Parser {
             out.push_back(std::move(d));
             break;
           case TokenKind::kBlockEnd:
-            if (!d.quoted.empty() || !nested) {
+            if (has_name || !nested) {
               return absl::InvalidArgumentError(AtLocation("unexpected \"}\"", file, token->line));
             }
             return absl::OkStatus();
           case TokenKind::kEnd:
-            if (!d.quoted.empty() || nested) {
+            if (has_name || nested) {
               return absl::InvalidArgumentError(AtLocation(
-                  nested && d.quoted.empty() ? "unexpected end of file, expecting \"}\""
-                                             : "unexpected end of file, expecting \";\" or \"}\"",
+                  nested && !has_name ? "unexpected end of file, expecting \"}\""
+                                      : "unexpected end of file, expecting \";\" or \"}\"",
                   file, token->line));
             }
             return absl::OkStatus();
