@@ -24,5 +24,21 @@ TEST(Crc32cTest, IncrementalEqualsOneShot) {
   }
 }
 
+TEST(Crc32cTest, HardwareAndPortableAgree) {
+  EXPECT_EQ(internal::Crc32cPortable("123456789", 0), 0xe3069283u);
+  std::string data;
+  uint32_t seed = 1;
+  for (int i = 0; i < 1000; ++i) {
+    seed = seed * 1103515245 + 12345;
+    data.push_back(static_cast<char>(seed >> 16));
+  }
+  for (size_t len = 0; len <= data.size(); len += 7) {
+    for (size_t off = 0; off < 8; ++off) {  // every alignment
+      std::string_view piece = std::string_view(data).substr(off, len);
+      EXPECT_EQ(Crc32c(piece, 0x1234), internal::Crc32cPortable(piece, 0x1234)) << len;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace realip::realip
