@@ -27,24 +27,32 @@ const Location& Server::FindLocation(std::string_view path) const {
 }
 
 const Server& Listener::FindServer(std::string_view host) const {
-  // Normalise as ngx_http_validate_host(): drop the port and a trailing dot, lower case.
-  std::string name;
-  if (!host.empty() && host[0] == '[') {
-    const size_t close = host.find(']');
-    name = std::string(host.substr(0, close == std::string_view::npos ? host.size() : close + 1));
+  if (servers.size() == 1) return *default_server;
+  // Normalise as ngx_http_validate_host(): drop the port and a trailing dot, lower case. Host
+  // names are at most 253 bytes (RFC 1035 section 2.3.4), so a stack buffer serves without
+  // allocating on the request path; anything longer cannot match a name.
+  std::string_view name = host;
+  if (!name.empty() && name[0] == '[') {
+    const size_t close = name.find(']');
+    if (close != std::string_view::npos) name = name.substr(0, close + 1);
   } else {
-    name = std::string(host.substr(0, host.find(':')));
+    name = name.substr(0, name.find(':'));
   }
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  absl::AsciiStrToLower(&name);
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  char buffer[256];
+  if (name.size() > sizeof(buffer)) return *default_server;
+  for (size_t i = 0; i < name.size(); ++i) {
+    buffer[i] = absl::ascii_tolower(static_cast<unsigned char>(name[i]));
+  }
+  const absl::string_view lower(buffer, name.size());
 
-  if (auto it = exact_names.find(name); it != exact_names.end()) return *it->second;
+  if (auto it = exact_names.find(lower); it != exact_names.end()) return *it->second;
   for (const auto& [suffix, server] : leading_wildcards) {
     // ".example.com" matches "a.example.com" but not "example.com" itself.
-    if (name.size() > suffix.size() && absl::EndsWith(name, suffix)) return *server;
+    if (lower.size() > suffix.size() && absl::EndsWith(lower, suffix)) return *server;
   }
   for (const auto& [prefix, server] : trailing_wildcards) {
-    if (name.size() > prefix.size() && absl::StartsWith(name, prefix)) return *server;
+    if (lower.size() > prefix.size() && absl::StartsWith(lower, prefix)) return *server;
   }
   return *default_server;
 }

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proxy/base/logging.h"
@@ -226,7 +227,7 @@ struct Listener {
   const Server& FindServer(std::string_view host) const;
 
   // Filled at load; used by FindServer.
-  std::unordered_map<std::string, const Server*> exact_names;
+  absl::flat_hash_map<std::string, const Server*> exact_names;
   std::vector<std::pair<std::string, const Server*>> leading_wildcards;   // ".example.com"
   std::vector<std::pair<std::string, const Server*>> trailing_wildcards;  // "www.example."
 };

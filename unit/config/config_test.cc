@@ -596,6 +596,7 @@ http {
       {"[::1]:8001", "_"},
   };
   for (const Case& c : cases) EXPECT_EQ(name(c.host), c.server) << c.host;
+  EXPECT_EQ(name(std::string(300, 'a') + ".example.com"), "_");
   // The second server claiming dup.example is ignored, with nginx's warning.
   ASSERT_EQ(c->warnings.size(), 1u);
   EXPECT_EQ(c->warnings[0],
