@@ -708,6 +708,32 @@ http {
   }
 }
 
+TEST(ShippedConfigTest, DefaultConfMeansWhatItsCommentsSay) {
+  absl::StatusOr<std::shared_ptr<const Config>> loaded =
+      LoadConfig(std::string(REALIP_SOURCE_DIR) + "/conf/realip-proxy.conf");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const Config& c = **loaded;
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].text, "0.0.0.0:8080");
+  EXPECT_EQ(c.listeners[0].proxy_protocol, ProxyProtocolMode::kOff);
+  const Server& server = c.listeners[0].FindServer("localhost:8080");
+  const HttpSettings& root = server.FindLocation("/anything").settings;
+  EXPECT_TRUE(root.realip.trusted->Contains(Ip("127.0.0.1")));
+  EXPECT_TRUE(root.realip.trusted->Contains(Ip("127.255.0.9")));
+  EXPECT_TRUE(root.realip.trusted->Contains(Ip("::1")));
+  EXPECT_FALSE(root.realip.trusted->Contains(Ip("192.0.2.1")));
+  EXPECT_EQ(Sources(root), "X-Forwarded-For;");
+  EXPECT_TRUE(root.realip.recursive);
+  ASSERT_EQ(root.handler, ContentHandler::kProxyPass);
+  EXPECT_EQ(root.proxy_pass.upstream->servers[0].addresses[0].ToString(), "127.0.0.1:8081");
+  EXPECT_EQ(root.proxy_pass.upstream->keepalive, 32);
+  const HttpSettings& health = server.FindLocation("/healthz").settings;
+  EXPECT_EQ(health.handler, ContentHandler::kReturn);
+  EXPECT_EQ(health.ret.code, 200);
+  EXPECT_EQ(health.ret.text.LiteralText(), "ok\n");
+  EXPECT_TRUE(health.access_logs.empty());
+}
+
 TEST(ConfigTest, RepeatedLoadsAreIndependentSnapshots) {
   const std::string text = "http { server { listen 127.0.0.1:8001; } }\n";
   auto a = MustLoad(text);
