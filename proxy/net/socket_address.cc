@@ -6,22 +6,6 @@
 #include <cstring>
 
 namespace realip::net {
-namespace {
-
-// Decimal 0-65535 without sign or leading zeros (a "0" alone is fine).
-std::optional<uint16_t> ParsePort(std::string_view s) {
-  if (s.empty() || s.size() > 5 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
-  uint32_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (v > 65535) return std::nullopt;
-  return static_cast<uint16_t>(v);
-}
-
-}  // namespace
-
 std::string SocketAddress::ToString() const {
   if (is_unix) return "unix:";
   std::string out;
@@ -88,45 +72,53 @@ socklen_t SocketAddress::ToSockaddr(sockaddr_storage* out) const {
   return sizeof(sin6);
 }
 
-std::optional<SocketAddress> ParseHostPort(std::string_view text,
-                                           std::optional<uint16_t> default_port) {
-  SocketAddress out;
-  std::string_view host = text;
-  std::optional<uint16_t> port = default_port;
+std::optional<uint16_t> ParsePort(std::string_view text) {
+  if (text.empty() || text.size() > 5 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
+  uint32_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (v > 65535) return std::nullopt;
+  return static_cast<uint16_t>(v);
+}
+
+std::optional<HostPortParts> SplitHostPort(std::string_view text) {
+  HostPortParts parts;
   if (!text.empty() && text[0] == '[') {
+    // RFC 3986 section 3.2.2: an IP literal is bracketed so that its colons are not a port.
     size_t close = text.find(']');
     if (close == std::string_view::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
+    parts.host = text.substr(1, close - 1);
+    parts.bracketed = true;
     std::string_view rest = text.substr(close + 1);
     if (!rest.empty()) {
       if (rest[0] != ':') return std::nullopt;
-      port = ParsePort(rest.substr(1));
-      if (!port) return std::nullopt;
+      parts.port = rest.substr(1);
     }
-    // Brackets hold IPv6 text only (RFC 3986 section 3.2.2).
-    std::optional<IpAddress> ip = IpAddress::ParseV6(host);
-    if (!ip || !port) return std::nullopt;
-    out.ip = *ip;
-    out.port = *port;
-    return out;
+    return parts;
   }
-  size_t first_colon = text.find(':');
-  if (first_colon != std::string_view::npos && text.find(':', first_colon + 1) == text.npos) {
-    // Exactly one ':' can only separate an IPv4 address from a port.
-    host = text.substr(0, first_colon);
-    port = ParsePort(text.substr(first_colon + 1));
-    if (!port) return std::nullopt;
-    std::optional<IpAddress> ip = IpAddress::ParseV4(host);
-    if (!ip) return std::nullopt;
-    out.ip = *ip;
-    out.port = *port;
-    return out;
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || text.find(':', colon + 1) != std::string_view::npos) {
+    parts.host = text;
+    return parts;
   }
-  std::optional<IpAddress> ip = IpAddress::Parse(text);
+  parts.host = text.substr(0, colon);
+  parts.port = text.substr(colon + 1);
+  return parts;
+}
+
+std::optional<SocketAddress> ParseHostPort(std::string_view text,
+                                           std::optional<uint16_t> default_port) {
+  std::optional<HostPortParts> parts = SplitHostPort(text);
+  if (!parts) return std::nullopt;
+  std::optional<uint16_t> port = parts->port ? ParsePort(*parts->port) : default_port;
+  // Brackets hold IPv6 text only; a port next to an unbracketed host needs a dotted quad.
+  std::optional<IpAddress> ip = parts->bracketed ? IpAddress::ParseV6(parts->host)
+                                : parts->port    ? IpAddress::ParseV4(parts->host)
+                                                 : IpAddress::Parse(parts->host);
   if (!ip || !port) return std::nullopt;
-  out.ip = *ip;
-  out.port = *port;
-  return out;
+  return SocketAddress{*ip, *port, false};
 }
 
 }  // namespace realip::net

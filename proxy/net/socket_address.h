@@ -32,6 +32,20 @@ struct SocketAddress {
   friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
 };
 
+// Decimal 0-65535 without sign or leading zeros ("0" itself is fine).
+std::optional<uint16_t> ParsePort(std::string_view text);
+
+// The unparsed parts of "host", "host:port", "[host]" or "[host]:port". Unbracketed text splits
+// at its only ':'; text with several colons is all host (a bare IPv6 address). A bracketed host
+// must be followed by nothing or by ':'; nullopt otherwise. `port` is empty-but-present for a
+// trailing ':'.
+struct HostPortParts {
+  std::string_view host;
+  std::optional<std::string_view> port;
+  bool bracketed = false;
+};
+std::optional<HostPortParts> SplitHostPort(std::string_view text);
+
 // Parses "1.2.3.4:80", "[2001:db8::1]:80", or a bare address ("1.2.3.4", "[::1]", "::1") which
 // takes `default_port` (nullopt: a port is required). Ports are 0-65535 in decimal without sign
 // or leading zeros. Wildcards ("*:80") and bare ports belong to the config layer.

@@ -169,27 +169,16 @@ class ForwardedParser {
 
 std::optional<SocketAddress> ParseXffEntry(std::string_view entry) {
   if (std::optional<IpAddress> ip = IpAddress::Parse(entry)) return SocketAddress{*ip, 0, false};
-  std::string_view host;
+  // ngx_parse_addr_port: "[addr]:port" (any address family inside the brackets) or
+  // "IPv4:port"; "[addr]" alone as nginx accepts it since 1.27.3.
+  std::optional<net::HostPortParts> parts = net::SplitHostPort(entry);
+  if (!parts || (!parts->bracketed && !parts->port)) return std::nullopt;
   std::optional<uint16_t> port;
-  if (!entry.empty() && entry[0] == '[') {
-    // "[addr]:port", and "[addr]" which nginx accepts since 1.27.3.
-    size_t close = entry.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = entry.substr(1, close - 1);
-    std::string_view rest = entry.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return std::nullopt;
-      port = ParseXffPort(rest.substr(1));
-      if (!port) return std::nullopt;
-    }
-  } else {
-    size_t colon = entry.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    host = entry.substr(0, colon);
-    port = ParseXffPort(entry.substr(colon + 1));
+  if (parts->port) {
+    port = ParseXffPort(*parts->port);
     if (!port) return std::nullopt;
   }
-  std::optional<IpAddress> ip = IpAddress::Parse(host);
+  std::optional<IpAddress> ip = IpAddress::Parse(parts->host);
   if (!ip) return std::nullopt;
   return SocketAddress{*ip, port.value_or(0), false};
 }
@@ -250,47 +239,30 @@ std::optional<std::vector<ForwardedElement>> ParseForwarded(std::string_view val
 
 std::optional<SocketAddress> ParseForwardedNode(std::string_view node) {
   // node = nodename [ ":" node-port ]; nodename = IPv4address / "[" IPv6address "]" /
-  // "unknown" / obfnode (RFC 7239 section 6).
-  std::string_view name = node;
-  std::string_view port_text;
-  bool has_port = false;
+  // "unknown" / obfnode (RFC 7239 section 6). An IPv4-mapped IPv6 text is a valid
+  // IPv6address; IpAddress reports it as IPv4.
+  std::optional<net::HostPortParts> parts = net::SplitHostPort(node);
+  if (!parts) return std::nullopt;
   std::optional<IpAddress> ip;
-  if (!node.empty() && node[0] == '[') {
-    size_t close = node.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    ip = IpAddress::ParseV6(node.substr(1, close - 1));
-    std::string_view rest = node.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return std::nullopt;
-      has_port = true;
-      port_text = rest.substr(1);
-    }
-    // An IPv4-mapped IPv6 text is a valid IPv6address; IpAddress reports it as IPv4.
+  if (parts->bracketed) {
+    ip = IpAddress::ParseV6(parts->host);
   } else {
-    size_t colon = node.find(':');
-    if (colon != std::string_view::npos) {
-      name = node.substr(0, colon);
-      has_port = true;
-      port_text = node.substr(colon + 1);
-    }
-    ip = IpAddress::ParseV4(name);
+    ip = IpAddress::ParseV4(parts->host);
   }
   if (!ip) return std::nullopt;  // "unknown", obfuscated identifiers, garbage
   uint16_t port = 0;
-  if (has_port) {
-    // port = 1*5DIGIT; obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-").
-    if (IsObfuscated(port_text)) {
-      port = 0;
-    } else {
-      if (port_text.empty() || port_text.size() > 5) return std::nullopt;
-      uint32_t v = 0;
-      for (char c : port_text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + static_cast<uint32_t>(c - '0');
-      }
-      if (v == 0 || v > 65535) return std::nullopt;
-      port = static_cast<uint16_t>(v);
+  if (parts->port && !IsObfuscated(*parts->port)) {
+    // port = 1*5DIGIT; an obfuscated port ("_" 1*(ALPHA / DIGIT / "." / "_" / "-")) is
+    // ignored.
+    std::string_view text = *parts->port;
+    if (text.empty() || text.size() > 5) return std::nullopt;
+    uint32_t v = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + static_cast<uint32_t>(c - '0');
     }
+    if (v == 0 || v > 65535) return std::nullopt;
+    port = static_cast<uint16_t>(v);
   }
   return SocketAddress{*ip, port, false};
 }

@@ -22,6 +22,7 @@ constexpr uint8_t kCmdLocal = 0x0;
 constexpr uint8_t kCmdProxy = 0x1;
 constexpr uint8_t kFamUnspec = 0x0, kFamInet = 0x1, kFamInet6 = 0x2, kFamUnix = 0x3;
 constexpr uint8_t kTransUnspec = 0x0, kTransStream = 0x1, kTransDgram = 0x2;
+constexpr const char* kBadCrc32c = "v2: bad crc32c";
 constexpr size_t kInetBlock = 12, kInet6Block = 36, kUnixBlock = 216;
 
 DecodeResult Fail(const char* reason) {
@@ -47,18 +48,6 @@ void AppendU16(uint16_t v, std::string* out) {
 }
 
 // ---- v1 (section 2.1) ----
-
-// A port is 0-65535 in decimal, without sign or leading zeros.
-std::optional<uint16_t> ParseV1Port(std::string_view s) {
-  if (s.empty() || s.size() > 5 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
-  uint32_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (v > 65535) return std::nullopt;
-  return static_cast<uint16_t>(v);
-}
 
 // True while `got` could still become one of the protocol words (early rejection of garbage
 // instead of waiting for 107 bytes).
@@ -103,8 +92,9 @@ DecodeResult ParseV1Line(std::string_view line, size_t consumed) {
   std::optional<IpAddress> src = parse_ip(fields[0]);
   std::optional<IpAddress> dst = parse_ip(fields[1]);
   if (!src || !dst) return Fail("v1: bad address");
-  std::optional<uint16_t> sport = ParseV1Port(fields[2]);
-  std::optional<uint16_t> dport = ParseV1Port(fields[3]);
+  // Ports are 0-65535 in decimal, without sign or leading zeros.
+  std::optional<uint16_t> sport = net::ParsePort(fields[2]);
+  std::optional<uint16_t> dport = net::ParsePort(fields[3]);
   if (!sport || !dport) return Fail("v1: bad port");
   r.status = DecodeStatus::kDone;
   r.consumed = consumed;
@@ -166,13 +156,13 @@ const char* ParseTlvs(std::string_view header, size_t offset, std::vector<ProxyT
       case pp2::kTypeNoop:
         continue;  // padding: not kept, not capped (as HAProxy)
       case pp2::kTypeCrc32c: {
-        if (len != 4) return "v2: bad crc32c";
+        if (len != 4) return kBadCrc32c;
         // Section 2.2.5: the checksum covers the whole header with the field itself zeroed.
         static constexpr char kZeros[4] = {};
         uint32_t crc = Crc32c(header.substr(0, value_at));
         crc = Crc32c(std::string_view(kZeros, 4), crc);
         crc = Crc32c(header.substr(pos), crc);
-        if (crc != ReadU32(value, 0)) return "v2: bad crc32c";
+        if (crc != ReadU32(value, 0)) return kBadCrc32c;
         break;
       }
       case pp2::kTypeAuthority:
@@ -234,19 +224,15 @@ DecodeResult DecodeV2(std::string_view in) {
   DecodeResult r;
   r.header.version = 2;
   if (command == kCmdLocal) {
-    // LOCAL: use the real endpoints whatever the family byte says. AWS NLB health checks send
-    // LOCAL with family 0x11 and TLVs right after the fixed part (no address block); a sender
-    // that does include the block is handled by the second attempt.
+    // LOCAL: use the real endpoints whatever the family byte says; "discard the protocol
+    // block including the family". AWS NLB health checks send LOCAL with family 0x11 and TLVs
+    // right after the fixed part (as HAProxy parses them); TLVs that do not parse there are
+    // discarded with the block, but a CRC32C that does not match still fails (2.2.5).
     r.header.command = "LOCAL";
-    const char* err = ParseTlvs(header, kProxyV2FixedLength, &r.header.tlvs);
-    const size_t block = family <= kFamUnix ? AddressBlockLength(family) : 0;
-    if (err != nullptr && block > 0 && total - kProxyV2FixedLength >= block) {
+    if (const char* err = ParseTlvs(header, kProxyV2FixedLength, &r.header.tlvs)) {
+      if (std::string_view(err) == kBadCrc32c) return Fail(err);
       r.header.tlvs.clear();
-      if (ParseTlvs(header, kProxyV2FixedLength + block, &r.header.tlvs) == nullptr) {
-        err = nullptr;
-      }
     }
-    if (err != nullptr) return Fail(err);
   } else {
     r.header.command = "PROXY";
     const size_t block = AddressBlockLength(family);
