@@ -28,16 +28,16 @@ struct EntryCase {
   std::optional<std::string> address;  // SocketAddress::ToString(); nullopt: invalid
 };
 
-class XffEntryTest : public testing::TestWithParam<EntryCase> {};
-
-TEST_P(XffEntryTest, ParsesLikeNginx) {
-  const EntryCase& c = GetParam();
-  std::optional<SocketAddress> got = ParseXffEntry(c.entry);
+void ExpectEntry(const std::optional<SocketAddress>& got, const EntryCase& c) {
   ASSERT_EQ(got.has_value(), c.address.has_value()) << c.entry;
   if (got) {
     EXPECT_EQ(got->ToString(), *c.address);
   }
 }
+
+class XffEntryTest : public testing::TestWithParam<EntryCase> {};
+
+TEST_P(XffEntryTest, ParsesLikeNginx) { ExpectEntry(ParseXffEntry(GetParam().entry), GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, XffEntryTest,
@@ -260,12 +260,7 @@ TEST(ForwardedParseTest, AllParameters) {
 class ForwardedNodeTest : public testing::TestWithParam<EntryCase> {};
 
 TEST_P(ForwardedNodeTest, Parses) {
-  const EntryCase& c = GetParam();
-  std::optional<SocketAddress> got = ParseForwardedNode(c.entry);
-  ASSERT_EQ(got.has_value(), c.address.has_value()) << c.entry;
-  if (got) {
-    EXPECT_EQ(got->ToString(), *c.address);
-  }
+  ExpectEntry(ParseForwardedNode(GetParam().entry), GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
