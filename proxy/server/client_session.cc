@@ -131,6 +131,12 @@ absl::Status ClientSession::Start() {
   REALIP_RETURN_IF_ERROR(upstream_timer_.Init(worker_->loop(), [this] {
     Enter([this] { OnUpstreamTimer(); });
   }));
+  REALIP_RETURN_IF_ERROR(resume_timer_.Init(worker_->loop(), [this] {
+    Enter([this] {
+      ProcessClientInput();
+      if (!closed_) ReadClient();
+    });
+  }));
   bool expect_proxy = listener_->proxy_protocol == config::ProxyProtocolMode::kRequired;
   // An optional PROXY header is honoured only from peers trusted for it; from anyone else
   // the bytes are parsed as HTTP, where "PROXY ..." is not a method and gets a 400.
@@ -520,10 +526,7 @@ void ClientSession::FinishRequest() {
   } else {
     ArmClientTimer(ClientTimer::kHeader);
   }
-  if (!processing_input_) {
-    ProcessClientInput();
-    if (!closed_ && !client_eof_) ReadClient();
-  }
+  if (!processing_input_) resume_timer_.Arm(std::chrono::milliseconds(0));
 }
 
 void ClientSession::ReleaseUpstream(bool reusable) {
@@ -604,7 +607,8 @@ bool ClientSession::UpstreamReadAllowed() const {
 }
 
 void ClientSession::ReadUpstream() {
-  while (!closed_ && upstream_ != nullptr) {
+  UpstreamConnection* conn = upstream_.get();
+  while (!closed_ && upstream_ != nullptr && upstream_.get() == conn) {
     if (!UpstreamReadAllowed()) {
       // Backpressure: the client is slow; its send_timeout is the clock now.
       if (upstream_timer_kind_ == UpstreamTimer::kRead) {
@@ -656,8 +660,10 @@ void ClientSession::ReadUpstream() {
 }
 
 void ClientSession::ProcessUpstreamInput() {
+  http::MessageParser* parser = response_parser_.get();
   while (!closed_ && upstream_ != nullptr && phase_ != Phase::kTunnel) {
-    if (response_parser_ == nullptr) return;
+    if (response_parser_ == nullptr || response_parser_.get() != parser) return;
+    if (response_complete_) return;  // anything after a complete response is not ours
     bool after_head = response_parser_->in_body() && up_in_.empty();
     if (up_in_.empty() && !after_head) return;
     http::MessageParser::Result r = response_parser_->Parse(up_in_.view(), response_sink_.get());
@@ -852,6 +858,7 @@ void ClientSession::Close() {
   closed_ = true;
   client_timer_.Cancel();
   upstream_timer_.Cancel();
+  resume_timer_.Cancel();
   watcher_.Stop();
   upstream_.reset();
   if (depth_ == 0) worker_->DestroySession(this);

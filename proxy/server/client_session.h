@@ -105,6 +105,9 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   event::IoWatcher watcher_;
   event::Timer client_timer_;
   event::Timer upstream_timer_;
+  // Starts the next pipelined request from a fresh loop iteration, never from inside the
+  // upstream callbacks that finished the previous one.
+  event::Timer resume_timer_;
   ClientTimer client_timer_kind_ = ClientTimer::kNone;
   UpstreamTimer upstream_timer_kind_ = UpstreamTimer::kNone;
 

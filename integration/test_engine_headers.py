@@ -1,0 +1,348 @@
+"""The engine end to end: what the backend receives, header by header, from real clients on
+different loopback addresses; keep-alive, pipelining, HTTP/1.0, HEAD, chunked, 100-continue,
+routing and URI rewriting."""
+import socket
+import subprocess
+import unittest
+
+import harness
+from test_engine_backends import ScriptedBackend, read_request, serve_fixed
+
+TRUSTED = "127.0.0.2"
+UNTRUSTED = "127.0.0.3"
+
+
+class EngineTestCase(harness.TestCase):
+    """Starts realip-echo and realip-proxy with a config built from a server block body."""
+
+    def start(self, server_body, upstream="", http_extra="", listen_host="127.0.0.1",
+              listen_flags="", workers=2, events="worker_connections 256;"):
+        self.port = harness.free_port(listen_host)
+        bracketed = f"[{listen_host}]" if ":" in listen_host else listen_host
+        listen = f"{bracketed}:{self.port} {listen_flags}"
+        text = f"""
+worker_processes {workers};
+error_log stderr info;
+events {{ {events} }}
+http {{
+  {upstream}
+  {http_extra}
+  server {{
+    listen {listen};
+    {server_body}
+  }}
+}}
+"""
+        host = listen_host
+        self.proxy = self.start_proxy(text, wait=((host, self.port),))
+        self.host = host
+        return self.proxy
+
+    def request(self, raw, source=None):
+        return harness.http_request(self.port, raw, host=self.host, source=source)
+
+    def backend_doc(self, raw, source=None):
+        reply = self.request(raw, source=source)
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), reply[:300])
+        return harness.echo_json(body)
+
+
+def connect(port, source=None, host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(10)
+    if source:
+        s.bind((source, 0))
+    s.connect((host, port))
+    return s
+
+
+class HeadersTest(EngineTestCase):
+    def setUp(self):
+        super().setUp()
+        self.echo = self.start_echo()
+
+    def test_untrusted_client_gets_default_headers_and_no_forged_values(self):
+        self.start(f"""
+            set_real_ip_from {TRUSTED};
+            real_ip_header X-Forwarded-For;
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}""")
+        doc = self.backend_doc(
+            b"GET /p?q=1 HTTP/1.1\r\nHost: example.test\r\nX-Real-IP: 6.6.6.6\r\n"
+            b"X-Forwarded-For: 1.1.1.1\r\nForwarded: for=1.1.1.1\r\n"
+            b"Connection: keep-alive, X-Secret\r\nKeep-Alive: timeout=5\r\nX-Secret: s\r\n"
+            b"TE: trailers\r\nProxy-Connection: keep-alive\r\nTrailer: X-T\r\n"
+            b"Upgrade: h2c\r\nUser-Agent: t\r\n\r\n", source=UNTRUSTED)
+        self.assertEqual(doc["uri"], "/p?q=1")
+        self.assertEqual(doc["header_list"], [
+            ["Host", "example.test"],
+            ["X-Real-IP", UNTRUSTED],
+            ["X-Forwarded-For", UNTRUSTED],
+            ["X-Forwarded-Proto", "http"],
+            ["User-Agent", "t"],
+            ["Connection", "close"],
+        ])
+
+    def test_trusted_peer_forwarded_for_is_resolved(self):
+        self.start(f"""
+            set_real_ip_from {TRUSTED};
+            real_ip_header X-Forwarded-For;
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}""")
+        doc = self.backend_doc(
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.7\r\n"
+            b"X-Real-IP: 6.6.6.6\r\n\r\n", source=TRUSTED)
+        h = dict((k.lower(), v) for k, v in doc["header_list"])
+        self.assertEqual(h["x-real-ip"], "203.0.113.7")
+        self.assertEqual(h["x-forwarded-for"], f"203.0.113.7, {TRUSTED}")
+        self.assertEqual([v for k, v in doc["header_list"] if k.lower() == "x-real-ip"],
+                         ["203.0.113.7"])
+
+    def test_forged_forwarded_for_from_untrusted_never_becomes_the_client(self):
+        self.start(f"""
+            set_real_ip_from {TRUSTED};
+            real_ip_header X-Forwarded-For;
+            real_ip_recursive on;
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}""")
+        doc = self.backend_doc(
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 9.9.9.9, 127.0.0.2\r\n\r\n",
+            source=UNTRUSTED)
+        h = dict((k.lower(), v) for k, v in doc["header_list"])
+        self.assertEqual(h["x-real-ip"], UNTRUSTED)
+        self.assertEqual(h["x-forwarded-for"], UNTRUSTED)
+
+    def test_return_echoes_the_resolved_address(self):
+        self.start(f"""
+            set_real_ip_from {TRUSTED};
+            real_ip_header X-Forwarded-For;
+            location / {{ return 200 "$remote_addr\\n"; }}""")
+        for source, xff, want in ((UNTRUSTED, "1.2.3.4", UNTRUSTED),
+                                  (TRUSTED, "1.2.3.4", "1.2.3.4")):
+            reply = self.request(
+                f"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: {xff}\r\n"
+                f"Connection: close\r\n\r\n".encode(), source=source)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply)
+            self.assertEqual(reply.partition(b"\r\n\r\n")[2], f"{want}\n".encode())
+
+    def test_proxy_set_header_overrides_removes_and_evaluates(self):
+        self.start(f"""
+            location / {{
+              proxy_set_header X-Forwarded-Proto "";
+              proxy_set_header X-Custom "$remote_addr|$http_x_in|$request_method";
+              proxy_set_header User-Agent fixed;
+              proxy_pass http://127.0.0.1:{self.echo.port};
+            }}""")
+        doc = self.backend_doc(b"GET / HTTP/1.1\r\nHost: a\r\nX-In: v\r\nUser-Agent: mine\r\n\r\n",
+                               source=UNTRUSTED)
+        names = [k for k, _ in doc["header_list"]]
+        self.assertNotIn("X-Forwarded-Proto", names)
+        h = dict((k.lower(), v) for k, v in doc["header_list"])
+        self.assertEqual(h["x-custom"], f"{UNTRUSTED}|v|GET")
+        self.assertEqual(h["user-agent"], "fixed")
+        self.assertEqual(names.count("User-Agent"), 1)
+
+    def test_proxy_add_x_forwarded_for_passes_the_chain_without_duplication(self):
+        self.start(f"""
+            set_real_ip_from {TRUSTED};
+            real_ip_header X-Forwarded-For;
+            location / {{
+              proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+              proxy_pass http://127.0.0.1:{self.echo.port};
+            }}""")
+        doc = self.backend_doc(
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 192.168.1.1\r\n\r\n", source=TRUSTED)
+        h = dict((k.lower(), v) for k, v in doc["header_list"])
+        self.assertEqual(h["x-forwarded-for"], f"192.168.1.1, {TRUSTED}")
+        self.assertEqual(h["x-real-ip"], "192.168.1.1")
+
+    def test_uri_replacement_when_proxy_pass_has_a_path(self):
+        self.start(f"""
+            location /api/ {{ proxy_pass http://127.0.0.1:{self.echo.port}/v1/; }}
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}""")
+        doc = self.backend_doc(b"GET /api/users/7?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(doc["uri"], "/v1/users/7?x=1")
+        doc = self.backend_doc(b"GET /other/%41?y HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(doc["uri"], "/other/%41?y")
+
+    def test_missing_host_in_http10_gets_the_proxy_host(self):
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}")
+        reply = self.request(b"GET / HTTP/1.0\r\n\r\n")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertIn(b"Connection: close", head)
+        doc = harness.echo_json(body)
+        h = dict((k.lower(), v) for k, v in doc["header_list"])
+        self.assertEqual(h["host"], f"127.0.0.1:{self.echo.port}")
+
+    def test_ipv6_loopback_client(self):
+        self.start(f"""
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}""",
+                   listen_host="::1")
+        doc = self.backend_doc(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        h = dict((k.lower(), v) for k, v in doc["header_list"])
+        self.assertEqual(h["x-real-ip"], "::1")
+        self.assertEqual(h["x-forwarded-for"], "::1")
+
+
+class RoutingAndConnectionsTest(EngineTestCase):
+    def test_round_robin_over_an_upstream_block(self):
+        a = self.start_echo(name="a")
+        b = self.start_echo(name="b")
+        self.start("location / { proxy_pass http://pool; }",
+                   upstream=f"upstream pool {{ server 127.0.0.1:{a.port}; "
+                            f"server 127.0.0.1:{b.port}; }}", workers=1)
+        names = [self.backend_doc(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                 ["server"] for _ in range(4)]
+        self.assertEqual(sorted(names), ["a", "a", "b", "b"])
+        self.assertNotEqual(names[0], names[1])
+
+    def test_keep_alive_both_sides_and_upstream_connection_reuse(self):
+        echo = self.start_echo()
+        self.start("location / { proxy_pass http://pool; }",
+                   upstream=f"upstream pool {{ server 127.0.0.1:{echo.port}; keepalive 4; }}",
+                   workers=1)
+        s = connect(self.port)
+        ports = []
+        for i in range(3):
+            s.sendall(f"GET /{i} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            status, headers, body, rest = harness.read_response(s)
+            self.assertEqual(status, 200)
+            self.assertIn(("Connection", "keep-alive"), headers)
+            doc = harness.echo_json(body)
+            self.assertEqual(doc["uri"], f"/{i}")
+            self.assertNotIn("connection", doc["headers"])
+            ports.append(doc["peer_port"])
+        s.close()
+        self.assertEqual(len(set(ports)), 1, ports)
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        echo = self.start_echo()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}"
+                   "\n location /r { return 200 \"local\"; }")
+        s = connect(self.port)
+        s.sendall(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+                  b"GET /r HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /4 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        rest = b""
+        seen = []
+        for _ in range(4):
+            status, headers, body, rest = harness.read_response(s, rest)
+            self.assertEqual(status, 200)
+            seen.append(body if body == b"local" else harness.echo_json(body)["uri"])
+        self.assertEqual(seen, ["/1", "/2", b"local", "/4"])
+        self.assertEqual(rest + s.recv(100), b"")
+        s.close()
+
+    def test_head_and_bodiless_responses(self):
+        def handler(sock, backend):
+            buffered = b""
+            while True:
+                req = read_request(sock, buffered)
+                if req is None:
+                    return
+                method, target, _, _, buffered = req
+                backend.record(target)
+                if target == "/204":
+                    sock.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n")
+                elif target == "/304":
+                    sock.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n")
+                else:
+                    # A HEAD response announces the GET body's length and sends no body.
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                    if method != "HEAD":
+                        sock.sendall(b"x" * 100)
+
+        backend = ScriptedBackend(handler)
+        self.addCleanup(backend.stop)
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        s = connect(self.port)
+        s.sendall(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /304 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /full HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        parts = data.split(b"\r\n\r\n")
+        self.assertTrue(parts[0].startswith(b"HTTP/1.1 200 OK\r\n"), data)
+        self.assertIn(b"Content-Length: 100", parts[0])
+        self.assertTrue(parts[1].startswith(b"HTTP/1.1 204 No Content\r\n"), data)
+        self.assertNotIn(b"Content-Length", parts[1])
+        self.assertTrue(parts[2].startswith(b"HTTP/1.1 304 Not Modified\r\n"), data)
+        self.assertTrue(parts[3].startswith(b"HTTP/1.1 200 OK\r\n"), data)
+        self.assertEqual(parts[4], b"x" * 100)
+
+    def test_chunked_request_body_is_streamed(self):
+        echo = self.start_echo()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}")
+        doc = self.backend_doc(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                               b"Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        self.assertEqual(doc["body_bytes"], 11)
+        self.assertEqual(doc["headers"]["transfer-encoding"], "chunked")
+        self.assertNotIn("content-length", doc["headers"])
+
+    def test_chunked_and_close_delimited_responses_are_rechunked_for_http11(self):
+        chunked = ScriptedBackend(serve_fixed(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"))
+        self.addCleanup(chunked.stop)
+
+        def close_delimited(sock, backend):
+            read_request(sock)
+            sock.sendall(b"HTTP/1.1 200 OK\r\n\r\nuntil-")
+            sock.sendall(b"close")
+
+        eof = ScriptedBackend(close_delimited)
+        self.addCleanup(eof.stop)
+        self.start(f"location /c {{ proxy_pass http://127.0.0.1:{chunked.port}; }}\n"
+                   f"location /e {{ proxy_pass http://127.0.0.1:{eof.port}; }}")
+        s = connect(self.port)
+        s.sendall(b"GET /c HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, headers, body, rest = harness.read_response(s)
+        self.assertIn(("Transfer-Encoding", "chunked"), headers)
+        self.assertEqual(body, b"abcdefg")
+        s.sendall(b"GET /e HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, headers, body, rest = harness.read_response(s, rest)
+        self.assertIn(("Transfer-Encoding", "chunked"), headers)
+        self.assertEqual(body, b"until-close")
+        s.close()
+        reply = self.request(b"GET /e HTTP/1.0\r\n\r\n")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertNotIn(b"chunked", head)
+        self.assertEqual(body, b"until-close")
+
+    def test_expect_100_continue(self):
+        echo = self.start_echo()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}")
+        s = connect(self.port)
+        s.sendall(b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
+                  b"Connection: close\r\n\r\n")
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += s.recv(100)
+        self.assertEqual(interim, b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(b"data")
+        status, headers, body, _ = harness.read_response(s)
+        self.assertEqual(status, 200)
+        doc = harness.echo_json(body)
+        self.assertEqual(doc["body_bytes"], 4)
+        self.assertNotIn("expect", doc["headers"])
+        s.close()
+
+    def test_curl_get_and_post(self):
+        echo = self.start_echo()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}")
+        out = subprocess.run(["curl", "-sS", "--interface", TRUSTED, "-d", "x=1",
+                              f"http://127.0.0.1:{self.port}/form"],
+                             capture_output=True, timeout=30, check=True)
+        doc = harness.echo_json(out.stdout)
+        self.assertEqual(doc["method"], "POST")
+        self.assertEqual(doc["body_bytes"], 3)
+        self.assertEqual(doc["headers"]["x-real-ip"], TRUSTED)
+
+
+if __name__ == "__main__":
+    unittest.main()
