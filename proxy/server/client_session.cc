@@ -262,6 +262,13 @@ bool ClientSession::ProcessProxyHeader() {
       ArmClientTimer(ClientTimer::kHeader);
       return true;
     case realip::DecodeStatus::kNotProxy:
+      if (listener_->proxy_protocol == config::ProxyProtocolMode::kOptional) {
+        // Optional means a trusted peer may also speak plain HTTP.
+        phase_ = Phase::kIdle;
+        ArmClientTimer(ClientTimer::kHeader);
+        return true;
+      }
+      [[fallthrough]];
     case realip::DecodeStatus::kError:
       worker_->counters().proxy_protocol_errors++;
       REALIP_LOG(kInfo, "broken header: ", r.error.empty() ? "not a PROXY header" : r.error,
@@ -572,7 +579,10 @@ void ClientSession::FlushClient() {
     return;
   }
   // Room again for the upstream's bytes.
-  if (upstream_ != nullptr && upstream_->connected() && UpstreamReadAllowed()) ReadUpstream();
+  if (upstream_ != nullptr && upstream_->connected() && !response_complete_ &&
+      UpstreamReadAllowed()) {
+    ReadUpstream();
+  }
 }
 
 void ClientSession::FlushUpstream() {
@@ -609,6 +619,7 @@ bool ClientSession::UpstreamReadAllowed() const {
 void ClientSession::ReadUpstream() {
   UpstreamConnection* conn = upstream_.get();
   while (!closed_ && upstream_ != nullptr && upstream_.get() == conn) {
+    if (response_complete_ && phase_ != Phase::kTunnel) return;  // FinishRequest decides
     if (!UpstreamReadAllowed()) {
       // Backpressure: the client is slow; its send_timeout is the clock now.
       if (upstream_timer_kind_ == UpstreamTimer::kRead) {
