@@ -8,6 +8,7 @@
 #include "proxy/base/build_config.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/config.h"
+#include "proxy/server/server.h"
 
 namespace {
 
@@ -25,27 +26,36 @@ void PrintUsage() {
       realip::base::kDefaultConfPath);
 }
 
-// -t / -T: load the configuration, report as nginx does, exit 0 or 1. `quiet` (-q) keeps
-// only errors, as nginx's -q.
-int TestConfig(const std::string& path, bool dump, bool quiet) {
+// Loads `path`, printing nginx-style [emerg]/[warn] lines; null on error.
+std::shared_ptr<const realip::config::Config> Load(const std::string& path) {
   absl::StatusOr<std::shared_ptr<const realip::config::Config>> config =
       realip::config::LoadConfig(path);
   if (!config.ok()) {
     const std::string_view message = realip::base::AsStd(config.status().message());
     std::fprintf(stderr, "realip-proxy: [emerg] %.*s\n", static_cast<int>(message.size()),
                  message.data());
-    std::fprintf(stderr, "realip-proxy: configuration file %s test failed\n", path.c_str());
-    return 1;
+    return nullptr;
   }
   for (const std::string& warning : (*config)->warnings) {
     std::fprintf(stderr, "realip-proxy: [warn] %s\n", warning.c_str());
+  }
+  return *std::move(config);
+}
+
+// -t / -T: load the configuration, report as nginx does, exit 0 or 1. `quiet` (-q) keeps
+// only errors, as nginx's -q.
+int TestConfig(const std::string& path, bool dump, bool quiet) {
+  std::shared_ptr<const realip::config::Config> config = Load(path);
+  if (config == nullptr) {
+    std::fprintf(stderr, "realip-proxy: configuration file %s test failed\n", path.c_str());
+    return 1;
   }
   if (!quiet) {
     std::fprintf(stderr, "realip-proxy: the configuration file %s syntax is ok\n", path.c_str());
     std::fprintf(stderr, "realip-proxy: configuration file %s test is successful\n", path.c_str());
   }
   if (dump) {
-    const std::string text = (*config)->Dump();
+    const std::string text = config->Dump();
     std::fwrite(text.data(), 1, text.size(), stdout);
   }
   return 0;
@@ -88,7 +98,7 @@ int main(int argc, char** argv) {
     }
   }
   if (test_only) return TestConfig(conf_path, dump, quiet);
-  std::fprintf(stderr, "realip-proxy: the engine is not built yet (config %s)\n",
-               conf_path.c_str());
-  return 1;
+  std::shared_ptr<const realip::config::Config> config = Load(conf_path);
+  if (config == nullptr) return 1;
+  return realip::server::RunServer(std::move(config), conf_path);
 }
