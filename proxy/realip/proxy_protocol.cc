@@ -108,19 +108,21 @@ DecodeResult ParseV1Line(std::string_view line, size_t consumed) {
 DecodeResult DecodeV1(std::string_view in) {
   if (in.size() <= kV1Prefix.size()) return NeedMore();
   if (!ProtocolPrefixOk(in.substr(kV1Prefix.size()))) return Fail("v1: bad protocol");
-  const size_t limit = std::min(in.size(), kProxyV1MaxLength);
-  for (size_t i = kV1Prefix.size(); i < limit; ++i) {
-    if (in[i] == '\n') return Fail("v1: bad line ending");  // a lone LF
-    if (in[i] != '\r') continue;
-    if (i + 1 >= kProxyV1MaxLength) return Fail("v1: header too long");
-    if (i + 1 >= in.size()) return NeedMore();
-    if (in[i + 1] != '\n') return Fail("v1: bad line ending");  // a lone CR
-    return ParseV1Line(in.substr(0, i), i + 2);
+  const std::string_view window = in.substr(0, kProxyV1MaxLength);
+  const size_t cr = window.find('\r', kV1Prefix.size());
+  // "The receiver must not tolerate a single CR or LF": an LF before the first CR is alone.
+  const size_t lf = window.substr(0, cr).find('\n', kV1Prefix.size());
+  if (lf != std::string_view::npos) return Fail("v1: bad line ending");
+  if (cr == std::string_view::npos) {
+    // "If the CRLF sequence is not found in the first 107 characters, the receiver should
+    // declare the line invalid."
+    if (in.size() >= kProxyV1MaxLength) return Fail("v1: header too long");
+    return NeedMore();
   }
-  // "If the CRLF sequence is not found in the first 107 characters, the receiver should
-  // declare the line invalid."
-  if (in.size() >= kProxyV1MaxLength) return Fail("v1: header too long");
-  return NeedMore();
+  if (cr + 1 >= kProxyV1MaxLength) return Fail("v1: header too long");
+  if (cr + 1 >= in.size()) return NeedMore();
+  if (in[cr + 1] != '\n') return Fail("v1: bad line ending");  // a lone CR
+  return ParseV1Line(in.substr(0, cr), cr + 2);
 }
 
 // ---- v2 (section 2.2) ----
