@@ -56,11 +56,24 @@ std::string SerializeResponseHead(int status, std::string_view reason,
   return out;
 }
 
+size_t FormatChunkSizeLine(size_t size, char* buf) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char digits[16];
+  size_t n = 0;
+  do {
+    digits[n++] = kHex[size & 0xf];
+    size >>= 4;
+  } while (size != 0);
+  for (size_t i = 0; i < n; ++i) buf[i] = digits[n - 1 - i];
+  buf[n] = '\r';
+  buf[n + 1] = '\n';
+  return n + 2;
+}
+
 void AppendChunk(std::string* out, std::string_view data) {
   if (data.empty()) return;
-  char size[24];
-  int n = std::snprintf(size, sizeof(size), "%zx\r\n", data.size());
-  out->append(size, static_cast<size_t>(n));
+  char size[kMaxChunkSizeLine];
+  out->append(size, FormatChunkSizeLine(data.size(), size));
   out->append(data);
   out->append("\r\n");
 }

@@ -21,6 +21,11 @@ std::string SerializeRequestHead(std::string_view method, std::string_view targe
 std::string SerializeResponseHead(int status, std::string_view reason,
                                   std::span<const HeaderView> headers);
 
+// Writes the chunk-size line for a chunk of `size` bytes ("hex-size\r\n") into `buf` and
+// returns its length; `buf` needs kMaxChunkSizeLine bytes.
+inline constexpr size_t kMaxChunkSizeLine = 20;
+size_t FormatChunkSizeLine(size_t size, char* buf);
+
 // Appends `data` as one chunk ("hex-size\r\ndata\r\n"); empty data appends nothing, since an
 // empty chunk would end the body.
 void AppendChunk(std::string* out, std::string_view data);

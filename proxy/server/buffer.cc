@@ -1,6 +1,7 @@
 #include "proxy/server/buffer.h"
 
 #include "proxy/base/check.h"
+#include "proxy/http/serializer.h"
 
 namespace realip::server {
 
@@ -15,6 +16,14 @@ void Buffer::Consume(size_t n) {
     data_.erase(0, start_);
     start_ = 0;
   }
+}
+
+void Buffer::AppendChunk(std::string_view bytes) {
+  if (bytes.empty()) return;
+  char line[http::kMaxChunkSizeLine];
+  data_.append(line, http::FormatChunkSizeLine(bytes.size(), line));
+  data_.append(bytes);
+  data_.append("\r\n");
 }
 
 char* Buffer::Reserve(size_t n) {

@@ -15,6 +15,8 @@ class Buffer {
   bool empty() const { return size() == 0; }
 
   void Append(std::string_view bytes) { data_.append(bytes); }
+  // Appends `bytes` framed as one HTTP/1.1 chunk (nothing for empty input).
+  void AppendChunk(std::string_view bytes);
   // Drops `n` bytes from the front (n <= size()).
   void Consume(size_t n);
   // Makes room for `n` more bytes at the back and returns where to write them; call Commit()

@@ -72,9 +72,7 @@ class ClientSession::RequestBodySink : public http::BodySink {
     if (max != 0 && s_->body_bytes_ > max) s_->body_too_large_ = true;
     if (s_->discard_body_ || s_->body_too_large_) return;
     if (s_->request_.chunked) {
-      std::string framed;
-      http::AppendChunk(&framed, data);
-      s_->up_out_.Append(framed);
+      s_->up_out_.AppendChunk(data);
     } else {
       s_->up_out_.Append(data);
     }
@@ -91,9 +89,7 @@ class ClientSession::ResponseBodySink : public http::BodySink {
   void OnBody(std::string_view data) override {
     s_->ctx_.body_bytes_sent += data.size();
     if (s_->client_framing_ == ClientFraming::kChunked) {
-      std::string framed;
-      http::AppendChunk(&framed, data);
-      s_->out_.Append(framed);
+      s_->out_.AppendChunk(data);
     } else if (s_->client_framing_ != ClientFraming::kNone) {
       s_->out_.Append(data);
     }
@@ -205,6 +201,13 @@ bool ClientSession::ClientReadAllowed() const {
 }
 
 void ClientSession::ReadClient() {
+  if (reading_client_) return;
+  reading_client_ = true;
+  ReadClientLoop();
+  reading_client_ = false;
+}
+
+void ClientSession::ReadClientLoop() {
   while (ClientReadAllowed()) {
     char* dst = in_.Reserve(kReadChunk);
     IoResult r = transport_.Read(dst, kReadChunk);
@@ -316,6 +319,7 @@ void ClientSession::ProcessClientInput() {
         if (client_timer_kind_ != ClientTimer::kHeader) ArmClientTimer(ClientTimer::kHeader);
       }
       if (phase_ == Phase::kRequest && !up_out_.empty()) FlushUpstream();
+      if (!in_.empty()) continue;
       break;
     }
     if (r.event == http::MessageParser::Event::kHeadComplete) {
@@ -609,7 +613,7 @@ void ClientSession::FlushUpstream() {
     ArmUpstreamTimer(UpstreamTimer::kRead);
   }
   // Room again for the client's bytes.
-  if (ClientReadAllowed()) ReadClient();
+  if (!processing_input_ && ClientReadAllowed()) ReadClient();
 }
 
 bool ClientSession::UpstreamReadAllowed() const {
@@ -617,6 +621,13 @@ bool ClientSession::UpstreamReadAllowed() const {
 }
 
 void ClientSession::ReadUpstream() {
+  if (reading_upstream_) return;
+  reading_upstream_ = true;
+  ReadUpstreamLoop();
+  reading_upstream_ = false;
+}
+
+void ClientSession::ReadUpstreamLoop() {
   UpstreamConnection* conn = upstream_.get();
   while (!closed_ && upstream_ != nullptr && upstream_.get() == conn) {
     if (response_complete_ && phase_ != Phase::kTunnel) return;  // FinishRequest decides
@@ -671,6 +682,12 @@ void ClientSession::ReadUpstream() {
 }
 
 void ClientSession::ProcessUpstreamInput() {
+  if (phase_ == Phase::kTunnel) {
+    out_.Append(up_in_.view());
+    up_in_.Clear();
+    FlushClient();
+    return;
+  }
   http::MessageParser* parser = response_parser_.get();
   while (!closed_ && upstream_ != nullptr && phase_ != Phase::kTunnel) {
     if (response_parser_ == nullptr || response_parser_.get() != parser) return;

@@ -65,6 +65,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void Enter(Fn&& fn);
 
   void ReadClient();
+  void ReadClientLoop();
   void ProcessClientInput();
   bool ProcessProxyHeader();
   void StartRequest();
@@ -76,6 +77,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void FlushClient();
   void FlushUpstream();
   void ReadUpstream();
+  void ReadUpstreamLoop();
   void ProcessUpstreamInput();
   void OnUpstreamHead();
   void OnUpstreamMessageComplete();
@@ -116,6 +118,10 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool closed_ = false;
   bool draining_ = false;
   bool processing_input_ = false;
+  // Set while the read loops run, so that a flush inside them does not start a nested read
+  // loop (which could leave read bytes unprocessed, or recurse once per 16 KiB).
+  bool reading_client_ = false;
+  bool reading_upstream_ = false;
   bool client_eof_ = false;
   bool client_write_blocked_ = false;
   Buffer in_;
