@@ -1,0 +1,266 @@
+#include "proxy/server/rewrite.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proxy/config/config.h"
+#include "proxy/http/parser.h"
+#include "proxy/net/ip_address.h"
+#include "proxy/server/request_context.h"
+
+namespace realip::server {
+namespace {
+
+std::shared_ptr<const config::Config> Load(const std::string& server_body) {
+  std::string text = "events {}\nhttp {\n  upstream pool { server 127.0.0.1:9001; }\n"
+                     "  server {\n    listen 127.0.0.1:8080;\n    server_name example.test;\n" +
+                     server_body + "\n  }\n}\n";
+  auto config = config::LoadConfigFromString(text, "/test/realip-proxy.conf");
+  EXPECT_TRUE(config.ok()) << config.status();
+  return config.ok() ? *config : nullptr;
+}
+
+http::MessageHead ParseRequest(std::string_view raw) {
+  http::MessageParser parser(http::MessageKind::kRequest, http::ParseLimits{});
+  http::MessageParser::Result r = parser.Parse(raw, nullptr);
+  EXPECT_EQ(r.event, http::MessageParser::Event::kHeadComplete) << parser.error().message;
+  return parser.head();
+}
+
+http::MessageHead ParseResponse(std::string_view raw) {
+  http::MessageParser parser(http::MessageKind::kResponse, http::ParseLimits{});
+  http::MessageParser::Result r = parser.Parse(raw, nullptr);
+  EXPECT_EQ(r.event, http::MessageParser::Event::kHeadComplete) << parser.error().message;
+  return parser.head();
+}
+
+net::SocketAddress Addr(const char* ip, uint16_t port) {
+  return net::SocketAddress{*net::IpAddress::Parse(ip), port, false};
+}
+
+// A routed request with a resolution, as the session builds it.
+struct Routed {
+  std::shared_ptr<const config::Config> config;
+  http::MessageHead head;
+  RequestContext ctx;
+};
+
+Routed Route(const std::string& server_body, std::string_view raw, const char* peer) {
+  Routed r;
+  r.config = Load(server_body);
+  r.head = ParseRequest(raw);
+  const config::Listener& listener = r.config->listeners.at(0);
+  const config::Server& server = listener.FindServer("example.test");
+  const config::Location& location = server.FindLocation(SplitTarget(r.head.target).path);
+  std::vector<realip::HeaderField> fields;
+  for (const http::Header& h : r.head.headers) fields.push_back({h.name, h.value});
+  realip::ResolveInput input;
+  input.peer = Addr(peer, 40000);
+  input.headers = fields;
+  r.ctx.server = &server;
+  r.ctx.location = &location;
+  r.ctx.resolution = realip::Resolve(location.settings.realip, input);
+  r.ctx.local = Addr("127.0.0.1", 8080);
+  return r;
+}
+
+std::string Upstream(Routed& r, UpstreamRequestOptions options = {}) {
+  r.ctx.head = &r.head;
+  return BuildUpstreamHead(r.ctx, options);
+}
+
+TEST(SplitTargetTest, OriginAbsoluteAndQuery) {
+  struct Case {
+    const char* target;
+    const char* path;
+    const char* query;
+    bool has_query;
+  };
+  for (const Case& c : {Case{"/a/b?x=1", "/a/b", "x=1", true}, Case{"/a", "/a", "", false},
+                        Case{"/?", "/", "", true}, Case{"http://h:1/p?q", "/p", "q", true},
+                        Case{"http://h", "/", "", false}, Case{"http://h?q", "/", "q", true},
+                        Case{"*", "*", "", false}}) {
+    TargetParts p = SplitTarget(c.target);
+    EXPECT_EQ(p.path, c.path) << c.target;
+    EXPECT_EQ(p.query, c.query) << c.target;
+    EXPECT_EQ(p.has_query, c.has_query) << c.target;
+  }
+}
+
+TEST(UpstreamTargetTest, NginxUriReplacement) {
+  auto config = Load(
+      "location /api/ { proxy_pass http://pool/v1/; }\n"
+      "location /keep { proxy_pass http://pool; }\n"
+      "location = /exact { proxy_pass http://pool/other; }");
+  const config::Server& server = config->listeners[0].FindServer("example.test");
+  struct Case {
+    const char* target;
+    const char* want;
+  };
+  for (const Case& c : {Case{"/api/users?id=1", "/v1/users?id=1"}, Case{"/api/", "/v1/"},
+                        Case{"/keep/x%20y?z", "/keep/x%20y?z"},
+                        Case{"http://example.test/keep/a?b", "/keep/a?b"},
+                        Case{"/exact", "/other"}}) {
+    http::MessageHead head;
+    head.target = c.target;
+    const config::Location& loc = server.FindLocation(SplitTarget(head.target).path);
+    EXPECT_EQ(UpstreamTarget(head, loc), c.want) << c.target;
+  }
+}
+
+TEST(BuildUpstreamHeadTest, DefaultsHopByHopAndUntrustedForwardedHeaders) {
+  Routed r = Route(
+      "set_real_ip_from 10.0.0.0/8;\nreal_ip_header X-Forwarded-For;\n"
+      "location / { proxy_pass http://pool; }",
+      "POST /p HTTP/1.1\r\nHost: example.test\r\nX-Real-IP: 6.6.6.6\r\n"
+      "X-Forwarded-For: 1.1.1.1\r\nForwarded: for=1.1.1.1\r\nConnection: keep-alive, X-Drop\r\n"
+      "X-Drop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Connection: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: 4\r\nAccept: */*\r\n\r\n",
+      "192.0.2.9");
+  EXPECT_EQ(Upstream(r),
+            "POST /p HTTP/1.1\r\nHost: example.test\r\nX-Real-IP: 192.0.2.9\r\n"
+            "X-Forwarded-For: 192.0.2.9\r\nX-Forwarded-Proto: http\r\nAccept: */*\r\n"
+            "Content-Length: 4\r\nConnection: close\r\n\r\n");
+}
+
+TEST(BuildUpstreamHeadTest, TrustedPeerChainAndKeepAliveAndChunked) {
+  Routed r = Route(
+      "set_real_ip_from 10.0.0.0/8;\nreal_ip_header X-Forwarded-For;\n"
+      "location / { proxy_pass http://pool; }",
+      "POST / HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 203.0.113.7\r\n"
+      "Forwarded: for=203.0.113.7\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "10.0.0.1");
+  UpstreamRequestOptions options;
+  options.keep_alive = true;
+  options.peer_trusted = true;
+  EXPECT_EQ(Upstream(r, options),
+            "POST / HTTP/1.1\r\nHost: example.test\r\nX-Real-IP: 203.0.113.7\r\n"
+            "X-Forwarded-For: 203.0.113.7, 10.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+            "Forwarded: for=203.0.113.7\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+
+TEST(BuildUpstreamHeadTest, ExplicitHeadersOverrideRemoveAndEvaluate) {
+  Routed r = Route(
+      "location / {\n"
+      "  proxy_set_header X-Forwarded-Proto \"\";\n"
+      "  proxy_set_header X-Who \"$remote_addr:$remote_port $http_user_agent\";\n"
+      "  proxy_set_header Accept text/plain;\n"
+      "  proxy_set_header Connection keep-alive;\n"
+      "  proxy_pass http://pool;\n}",
+      "GET /x HTTP/1.1\r\nHost: example.test\r\nUser-Agent: ua\r\nAccept: */*\r\n\r\n",
+      "192.0.2.9");
+  std::string head = Upstream(r);
+  EXPECT_THAT(head, ::testing::HasSubstr("\r\nX-Who: 192.0.2.9:40000 ua\r\n"));
+  EXPECT_THAT(head, ::testing::HasSubstr("\r\nAccept: text/plain\r\n"));
+  EXPECT_THAT(head, ::testing::Not(::testing::HasSubstr("*/*")));
+  EXPECT_THAT(head, ::testing::Not(::testing::HasSubstr("X-Forwarded-Proto")));
+  // Connection management stays ours.
+  EXPECT_THAT(head, ::testing::HasSubstr("\r\nConnection: close\r\n"));
+  EXPECT_THAT(head, ::testing::Not(::testing::HasSubstr("keep-alive")));
+}
+
+TEST(BuildUpstreamHeadTest, Http10WithoutHostGetsTheProxyHost) {
+  Routed r = Route("location / { proxy_pass http://pool; }", "GET / HTTP/1.0\r\n\r\n",
+                   "192.0.2.9");
+  EXPECT_THAT(Upstream(r), ::testing::StartsWith("GET / HTTP/1.1\r\nHost: pool\r\n"));
+}
+
+TEST(BuildUpstreamHeadTest, UpgradeKeepsUpgradeHeader) {
+  Routed r = Route("location / { proxy_pass http://pool; }",
+                   "GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n",
+                   "192.0.2.9");
+  UpstreamRequestOptions options;
+  options.upgrade = true;
+  std::string head = Upstream(r, options);
+  EXPECT_THAT(head, ::testing::HasSubstr("\r\nSec-WebSocket-Key: k\r\n"));
+  EXPECT_THAT(head,
+              ::testing::EndsWith("\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"));
+}
+
+TEST(ClientFramingTest, Choices) {
+  struct Case {
+    const char* response;
+    bool head_request;
+    int minor;
+    ClientFraming want;
+  };
+  for (const Case& c : {
+           Case{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", false, 1,
+                ClientFraming::kContentLength},
+           Case{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, 1,
+                ClientFraming::kChunked},
+           Case{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, 0,
+                ClientFraming::kClose},
+           Case{"HTTP/1.1 200 OK\r\n\r\n", false, 1, ClientFraming::kChunked},
+           Case{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", true, 1, ClientFraming::kNone},
+           Case{"HTTP/1.1 204 No Content\r\n\r\n", false, 1, ClientFraming::kNone},
+           Case{"HTTP/1.1 304 Not Modified\r\n\r\n", false, 1, ClientFraming::kNone},
+       }) {
+    EXPECT_EQ(ChooseClientFraming(ParseResponse(c.response), c.head_request, c.minor), c.want)
+        << c.response;
+  }
+}
+
+TEST(BuildClientResponseHeadTest, HopByHopHiddenAndFraming) {
+  auto config = Load("proxy_hide_header X-Internal;\nlocation / { proxy_pass http://pool; }");
+  const config::HttpSettings& settings =
+      config->listeners[0].FindServer("example.test").FindLocation("/").settings;
+  http::MessageHead response = ParseResponse(
+      "HTTP/1.1 200 Fine\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\n"
+      "X-Internal: secret\r\nServer: backend\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(BuildClientResponseHead(response, settings, ClientFraming::kChunked, true, false),
+            "HTTP/1.1 200 Fine\r\nServer: backend\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: keep-alive\r\n\r\n");
+  EXPECT_EQ(BuildClientResponseHead(response, settings, ClientFraming::kClose, false, false),
+            "HTTP/1.1 200 Fine\r\nServer: backend\r\nConnection: close\r\n\r\n");
+  http::MessageHead head_reply =
+      ParseResponse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+  EXPECT_EQ(BuildClientResponseHead(head_reply, settings, ClientFraming::kNone, true, false),
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: keep-alive\r\n\r\n");
+  http::MessageHead upgrade = ParseResponse(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  EXPECT_EQ(BuildClientResponseHead(upgrade, settings, ClientFraming::kNone, false, true),
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            "Connection: upgrade\r\n\r\n");
+}
+
+TEST(EvaluateTest, VariablesFromTheRequest) {
+  Routed r = Route("location / { proxy_pass http://pool; }",
+                   "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: Example.Test:8080\r\nCookie: a=1\r\n"
+                   "Cookie: b=2\r\nX-Multi: 1\r\nX-Multi: 2\r\n\r\n",
+                   "192.0.2.9");
+  r.ctx.head = &r.head;
+  r.ctx.request_id = "0123456789abcdef0123456789abcdef";
+  struct Case {
+    const char* text;
+    const char* want;
+  };
+  for (const Case& c : {
+           Case{"$remote_addr", "192.0.2.9"},
+           Case{"$remote_port", "40000"},
+           Case{"$realip_remote_addr", "192.0.2.9"},
+           Case{"$host", "example.test"},
+           Case{"$http_cookie", "a=1; b=2"},
+           Case{"$http_x_multi", "1, 2"},
+           Case{"$http_missing", ""},
+           Case{"$request", "GET /a/b?x=1&y=2 HTTP/1.1"},
+           Case{"$request_uri|$uri|$args", "/a/b?x=1&y=2|/a/b|x=1&y=2"},
+           Case{"$scheme://$proxy_host", "http://pool"},
+           Case{"$server_addr:$server_port", "127.0.0.1:8080"},
+           Case{"$server_name", "example.test"},
+           Case{"$proxy_protocol_addr", ""},
+           Case{"$request_id", "0123456789abcdef0123456789abcdef"},
+       }) {
+    absl::StatusOr<config::CompiledString> compiled = config::CompileString(c.text);
+    ASSERT_TRUE(compiled.ok()) << c.text;
+    EXPECT_EQ(Evaluate(*compiled, r.ctx), c.want) << c.text;
+  }
+}
+
+}  // namespace
+}  // namespace realip::server
