@@ -332,6 +332,30 @@ class RoutingAndConnectionsTest(EngineTestCase):
         self.assertNotIn("expect", doc["headers"])
         s.close()
 
+    def test_access_log_lines(self):
+        echo = self.start_echo()
+        log_path = f"{self.workdir}/access.log"
+        self.start(f"""
+            set_real_ip_from {TRUSTED};
+            real_ip_header X-Forwarded-For;
+            access_log {log_path} main;
+            location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}
+            location /r {{ return 204; }}""",
+                   http_extra='log_format main \'$remote_addr $realip_remote_addr "$request" '
+                              '$status "$http_user_agent"\';')
+        self.request(b"GET /x HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.7\r\n"
+                     b"User-Agent: a\"b\r\nConnection: close\r\n\r\n", source=TRUSTED)
+        self.request(b"GET /r HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                     source=UNTRUSTED)
+        self.request(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", source=UNTRUSTED)
+        with open(log_path) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines, [
+            f'203.0.113.7 {TRUSTED} "GET /x HTTP/1.1" 200 "a\\x22b"',
+            f'{UNTRUSTED} {UNTRUSTED} "GET /r HTTP/1.1" 204 "-"',
+            f'{UNTRUSTED} {UNTRUSTED} "-" 400 "-"',
+        ])
+
     def test_curl_get_and_post(self):
         echo = self.start_echo()
         self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}")

@@ -13,6 +13,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/http/serializer.h"
 #include "proxy/http/status_codes.h"
+#include "proxy/server/access_log.h"
 #include "proxy/server/worker.h"
 
 namespace realip::server {
@@ -354,6 +355,7 @@ void ClientSession::ProcessClientInput() {
 
 void ClientSession::StartRequest() {
   ++requests_;
+  request_logged_ = false;
   worker_->counters().requests++;
   phase_ = Phase::kRequest;
   client_timer_.Cancel();
@@ -518,6 +520,7 @@ void ClientSession::OnRequestMessageComplete() {
 void ClientSession::FinishRequest() {
   // Both directions of this request are done: recycle the upstream, then either wait for the
   // next request or close.
+  LogRequest();
   if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
@@ -848,7 +851,9 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   response.head_only = head_request_;
   ctx_.status = status;
   CountResponse(status);
-  out_.Append(http::BuildLocalResponse(response));
+  std::string bytes = http::BuildLocalResponse(response);
+  ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
+  out_.Append(bytes);
   response_started_ = true;
   response_complete_ = true;
   FlushClient();
@@ -857,6 +862,19 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
 void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   REALIP_LOG(kInfo, why, ", client: ", peer_.ToString());
   upstream_.reset();
+  if (request_logged_) {
+    // An error before any request was read (bad head, header timeout): log it too, as
+    // nginx does, with the connection's addresses and no request line.
+    ctx_ = RequestContext{};
+    ctx_.server = listener_->default_server.get();
+    ctx_.resolution.client = peer_;
+    ctx_.resolution.realip_remote = peer_;
+    ctx_.local = local_;
+    ctx_.start = absl::Now();
+    settings_ = nullptr;
+    request_logged_ = false;
+  }
+  if (!response_started_) ctx_.status = status;
   if (response_started_) {
     CloseAfterFlush();
     return;
@@ -869,6 +887,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
 }
 
 void ClientSession::CloseAfterFlush() {
+  LogRequest();
   phase_ = Phase::kClosing;
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
@@ -883,6 +902,8 @@ void ClientSession::CloseAfterFlush() {
 
 void ClientSession::Close() {
   if (closed_) return;
+  if (!request_logged_ && ctx_.status == 0) ctx_.status = 499;  // nginx: client closed request
+  LogRequest();
   closed_ = true;
   client_timer_.Cancel();
   upstream_timer_.Cancel();
@@ -981,6 +1002,14 @@ void ClientSession::OnUpstreamTimer() {
                      : kind == UpstreamTimer::kRead  ? "upstream timed out while reading"
                                                      : "upstream timed out while sending";
   UpstreamFailed(504, what, false);
+}
+
+void ClientSession::LogRequest() {
+  if (request_logged_) return;
+  request_logged_ = true;
+  const config::HttpSettings& s =
+      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  if (!s.access_logs.empty()) WriteAccessLogs(s.access_logs, ctx_, worker_->log_files());
 }
 
 void ClientSession::CountResponse(int status) {

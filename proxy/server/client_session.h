@@ -95,6 +95,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool ClientReadAllowed() const;
   bool UpstreamReadAllowed() const;
   void CountResponse(int status);
+  // Writes the access-log line of the current request once.
+  void LogRequest();
 
   Worker* worker_;
   int fd_;
@@ -143,6 +145,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool response_started_ = false;   // a response head was queued for the client
   bool discard_body_ = false;       // read the request body but do not forward it
   bool body_too_large_ = false;
+  bool request_logged_ = true;  // false while a request awaits its access-log line
   uint64_t body_bytes_ = 0;
 
   // The upstream side of the request.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "proxy/base/logging.h"
 #include "proxy/event/loop.h"
+#include "proxy/server/access_log.h"
 #include "proxy/server/socket.h"
 #include "proxy/server/worker.h"
 
@@ -50,10 +51,11 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     shared[i] = *fd;
   }
 
+  LogFiles log_files;
   int n = std::max(1, config->main.worker_processes);
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < n; ++i) {
-    auto worker = std::make_unique<Worker>(i, config);
+    auto worker = std::make_unique<Worker>(i, config, &log_files);
     if (absl::Status st = worker->Init(shared); !st.ok()) {
       Emerg(std::string(st.message()));
       for (int fd : shared) {
@@ -93,10 +95,11 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     });
   }
   if (st.ok()) {
-    st = sigusr1.Watch(loop, SIGUSR1, [] {
+    st = sigusr1.Watch(loop, SIGUSR1, [&log_files] {
       if (absl::Status r = base::ReopenLogFile(); !r.ok()) {
         REALIP_LOG(kError, "reopening the error log: ", r.message());
       }
+      log_files.ReopenAll();
     });
   }
   if (!st.ok()) {

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,8 +17,8 @@
 
 namespace realip::server {
 
-Worker::Worker(int index, std::shared_ptr<const config::Config> config)
-    : index_(index), config_(std::move(config)) {}
+Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files)
+    : index_(index), log_files_(log_files), config_(std::move(config)) {}
 
 Worker::~Worker() {
   Join();
@@ -155,6 +157,9 @@ void Worker::OnAcceptable(size_t listener_index) {
       close(fd);
       continue;
     }
+    int one = 1;
+    // Responses are written whole; Nagle would only delay the last segment of each.
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     std::optional<net::SocketAddress> peer =
         net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     if (!peer.has_value()) {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "proxy/config/config.h"
 #include "proxy/event/loop.h"
+#include "proxy/server/access_log.h"
 #include "proxy/server/upstream.h"
 
 namespace realip::server {
@@ -33,7 +34,8 @@ struct WorkerCounters {
 
 class Worker {
  public:
-  Worker(int index, std::shared_ptr<const config::Config> config);
+  // `log_files` is shared by all workers and outlives them.
+  Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -55,6 +57,7 @@ class Worker {
   UpstreamPool& pool() { return *pool_; }
   PeerPicker& picker() { return *picker_; }
   WorkerCounters& counters() { return counters_; }
+  LogFiles& log_files() { return *log_files_; }
   bool stopping() const { return stopping_; }
   // Deletes a session that finished (called by the session itself, outside its callbacks).
   void DestroySession(ClientSession* session);
@@ -66,6 +69,7 @@ class Worker {
   void MaybeFinishStop();
 
   int index_;
+  LogFiles* log_files_;
   std::shared_ptr<const config::Config> config_;  // worker thread only
   std::mutex pending_mu_;
   std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_
