@@ -450,7 +450,16 @@ void ClientSession::StartProxy() {
   options.upgrade = request_.upgrade && !head_request_;
   options.peer_trusted = settings_->realip.trusted != nullptr &&
                          settings_->realip.trusted->Contains(ctx_.resolution.realip_remote);
-  upstream_head_ = BuildUpstreamHead(ctx_, options);
+  upstream_head_.clear();
+  if (settings_->proxy_protocol) {
+    // The PROXY header describes one connection, so such a connection is never pooled
+    // (another client's request would inherit this client's address).
+    options.keep_alive = false;
+    upstream_head_ = settings_->proxy_protocol_version == 2
+                         ? realip::EncodeProxyV2(ctx_.resolution.client, local_, {}, false)
+                         : realip::EncodeProxyV1(ctx_.resolution.client, local_);
+  }
+  upstream_head_.append(BuildUpstreamHead(ctx_, options));
   up_out_.Clear();
   up_out_.Append(upstream_head_);
   if (!ConnectUpstream()) return;
@@ -521,7 +530,7 @@ void ClientSession::FinishRequest() {
   // Both directions of this request are done: recycle the upstream, then either wait for the
   // next request or close.
   LogRequest();
-  if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
+  if (upstream_ != nullptr) ReleaseUpstream(!discard_body_ && !settings_->proxy_protocol);
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   response_parser_.reset();

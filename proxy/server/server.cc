@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <vector>
@@ -71,15 +73,27 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
   }
 
   event::EventLoop& loop = **main_loop;
+  // While workers drain, the main loop keeps running so that a SIGINT can still turn a
+  // graceful stop into a fast one; this timer notices when every worker has finished.
+  event::Timer exit_check;
+  absl::Status st = exit_check.Init(loop, [&] {
+    for (auto& w : workers) {
+      if (!w->finished()) {
+        exit_check.Arm(std::chrono::milliseconds(50));
+        return;
+      }
+    }
+    loop.Stop();
+  });
   bool stopping = false;
   auto stop = [&](bool graceful, const char* why) {
     REALIP_LOG(kNotice, why, " received, ", graceful ? "shutting down gracefully" : "exiting");
     stopping = true;
     for (auto& w : workers) w->RequestStop(graceful);
-    loop.Stop();
+    exit_check.Arm(std::chrono::milliseconds(0));
   };
   event::SignalWatcher sigterm, sigquit, sigint, sighup, sigusr1;
-  absl::Status st = sigterm.Watch(loop, SIGTERM, [&] { stop(true, "signal 15 (SIGTERM)"); });
+  if (st.ok()) st = sigterm.Watch(loop, SIGTERM, [&] { stop(true, "signal 15 (SIGTERM)"); });
   if (st.ok()) st = sigquit.Watch(loop, SIGQUIT, [&] { stop(true, "signal 3 (SIGQUIT)"); });
   if (st.ok()) st = sigint.Watch(loop, SIGINT, [&] { stop(false, "signal 2 (SIGINT)"); });
   if (st.ok()) {
@@ -111,7 +125,10 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
   std::string addresses;
   for (const config::Listener& l : config->listeners) absl::StrAppend(&addresses, " ", l.text);
   REALIP_LOG(kNotice, "started ", n, " worker", n == 1 ? "" : "s", ", listening on", addresses);
-  while (!stopping) loop.Run();
+  while (!stopping || !std::all_of(workers.begin(), workers.end(),
+                                   [](const auto& w) { return w->finished(); })) {
+    loop.Run();
+  }
   for (auto& w : workers) w->Join();
   workers.clear();
   for (int fd : shared) {

@@ -65,6 +65,7 @@ void Worker::Start() {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     loop_->Run();
+    finished_ = true;
   });
 }
 

@@ -51,6 +51,8 @@ class Worker {
   // Thread-safe: new connections use `config` from now on; existing ones keep theirs.
   void SetConfig(std::shared_ptr<const config::Config> config);
   void Join();
+  // True once the worker's loop has returned (thread-safe).
+  bool finished() const { return finished_.load(); }
 
   // For sessions, on the worker thread.
   event::EventLoop& loop() { return *loop_; }
@@ -90,6 +92,7 @@ class Worker {
   WorkerCounters counters_;
   uint64_t next_connection_id_ = 0;
   bool stopping_ = false;
+  std::atomic<bool> finished_{false};
   std::thread thread_;
 };
 

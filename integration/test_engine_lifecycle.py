@@ -1,0 +1,125 @@
+"""Process lifecycle of the engine: graceful stop with a request in flight (SIGTERM), fast stop
+(SIGINT), reload for new connections (SIGHUP), and PROXY headers sent to the upstream."""
+import signal
+import socket
+import threading
+import unittest
+
+import harness
+from test_engine_backends import ScriptedBackend, read_request
+from test_engine_headers import UNTRUSTED, EngineTestCase, connect
+
+
+def read_all(s):
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class LifecycleTest(EngineTestCase):
+    def held_backend(self):
+        release = threading.Event()
+        arrived = threading.Event()
+
+        def slow(sock, backend):
+            read_request(sock)
+            arrived.set()
+            release.wait(30)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+
+        backend = ScriptedBackend(slow)
+        self.addCleanup(backend.stop)
+        self.addCleanup(release.set)
+        return backend, arrived, release
+
+    def test_sigterm_finishes_requests_in_flight_then_exits_zero(self):
+        backend, arrived, release = self.held_backend()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        s = connect(self.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertTrue(arrived.wait(10))
+        idle = connect(self.port)  # an idle keep-alive connection is closed at once
+        self.proxy.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(read_all(idle), b"")
+        self.proxy.wait_for_line(r"shutting down gracefully")
+        with self.assertRaises(OSError):
+            # Listeners are closed: nobody accepts any more.
+            for _ in range(50):
+                connect(self.port).close()
+                threading.Event().wait(0.05)
+        release.set()
+        status, headers, body, _ = harness.read_response(s)
+        self.assertEqual((status, body), (200, b"done"))
+        self.assertIn(("Connection", "close"), headers)
+        self.assertEqual(self.proxy.proc.wait(timeout=30), 0)
+
+    def test_sigint_exits_at_once(self):
+        backend, arrived, release = self.held_backend()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        s = connect(self.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertTrue(arrived.wait(10))
+        self.proxy.proc.send_signal(signal.SIGINT)
+        self.assertEqual(self.proxy.proc.wait(timeout=30), 0)
+        self.assertEqual(read_all(s), b"")
+
+    def test_sighup_reload_applies_to_new_connections(self):
+        self.start('location / { return 200 "one"; }')
+        old = connect(self.port)
+        old.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(harness.read_response(old)[2], b"one")
+        path = self.write_config(open(self.proxy.proc.args[2]).read().replace('"one"', '"two"'))
+        self.assertEqual(path, self.proxy.proc.args[2])
+        self.proxy.proc.send_signal(signal.SIGHUP)
+        self.proxy.wait_for_line(r"reconfiguring")
+        body = b"one"
+        for _ in range(100):
+            reply = harness.http_request(
+                self.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            body = reply.partition(b"\r\n\r\n")[2]
+            if body == b"two":
+                break
+            threading.Event().wait(0.05)
+        self.assertEqual(body, b"two")
+        # The connection opened before the reload keeps its configuration.
+        old.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(harness.read_response(old)[2], b"one")
+        old.close()
+
+    def test_proxy_protocol_to_the_upstream(self):
+        for version, prefix in ((1, b"PROXY TCP4 127.0.0.3 127.0.0.1 "),
+                                (2, b"\r\n\r\n\x00\r\nQUIT\n\x21\x11")):
+            with self.subTest(version=version):
+                def handler(sock, backend):
+                    data = b""
+                    while b"GET" not in data:
+                        data += sock.recv(4096)
+                    backend.record(data[:data.index(b"GET")])
+                    read_request(sock, data[data.index(b"GET"):])
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+                backend = ScriptedBackend(handler)
+                self.addCleanup(backend.stop)
+                self.start(f"""
+                    location / {{
+                      proxy_protocol on;
+                      proxy_protocol_version {version};
+                      proxy_pass http://127.0.0.1:{backend.port};
+                    }}""")
+                reply = self.request(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                                     source=UNTRUSTED)
+                self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
+                self.assertTrue(backend.requests[0].startswith(prefix), backend.requests[0])
+                if version == 2:
+                    self.assertEqual(backend.requests[0][16:20], socket.inet_aton(UNTRUSTED))
+
+
+if __name__ == "__main__":
+    unittest.main()
