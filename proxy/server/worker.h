@@ -61,6 +61,8 @@ class Worker {
   WorkerCounters& counters() { return counters_; }
   LogFiles& log_files() { return *log_files_; }
   bool stopping() const { return stopping_; }
+  // 0-based worker number (metrics shard, log context).
+  int index() const { return index_; }
   // Deletes a session that finished (called by the session itself, outside its callbacks).
   void DestroySession(ClientSession* session);
 
