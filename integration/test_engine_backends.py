@@ -102,8 +102,9 @@ class ScriptedBackend:
         self.listener.close()
 
 
-def serve_fixed(response):
-    """A handler answering every request on the connection with `response` bytes."""
+def serve_requests(respond):
+    """A handler that reads the requests of a connection one by one, records each as
+    (method, target, headers, body) and sends respond(method, target, headers, body)."""
     def handler(sock, backend):
         buffered = b""
         while True:
@@ -112,8 +113,39 @@ def serve_fixed(response):
                 return
             backend.record(req[:4])
             buffered = req[4]
-            sock.sendall(response)
+            sock.sendall(respond(*req[:4]))
     return handler
+
+
+def serve_fixed(response):
+    """A handler answering every request on the connection with `response` bytes."""
+    return serve_requests(lambda *request: response)
+
+
+def read_all(sock):
+    """Reads until the peer closes (a reset counts as closing); returns the bytes."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_head(sock):
+    """Reads until the end of a message head; returns (head, bytes after it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before the end of the head: {data!r}")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
 
 
 class ScriptedBackendSelfTest(unittest.TestCase):

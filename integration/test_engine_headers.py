@@ -6,7 +6,8 @@ import subprocess
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, read_request, serve_fixed
+from test_engine_backends import (ScriptedBackend, read_all, read_head, read_request,
+                                  serve_fixed, serve_requests)
 
 TRUSTED = "127.0.0.2"
 UNTRUSTED = "127.0.0.3"
@@ -234,24 +235,16 @@ class RoutingAndConnectionsTest(EngineTestCase):
         s.close()
 
     def test_head_and_bodiless_responses(self):
-        def handler(sock, backend):
-            buffered = b""
-            while True:
-                req = read_request(sock, buffered)
-                if req is None:
-                    return
-                method, target, _, _, buffered = req
-                backend.record(target)
-                if target == "/204":
-                    sock.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n")
-                elif target == "/304":
-                    sock.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n")
-                else:
-                    # A HEAD response announces the GET body's length and sends no body.
-                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
-                    if method != "HEAD":
-                        sock.sendall(b"x" * 100)
+        def respond(method, target, headers, body):
+            if target == "/204":
+                return b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"
+            if target == "/304":
+                return b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n"
+            # A HEAD response announces the GET body's length and sends no body.
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+            return head if method == "HEAD" else head + b"x" * 100
 
+        handler = serve_requests(respond)
         backend = ScriptedBackend(handler)
         self.addCleanup(backend.stop)
         self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
@@ -259,12 +252,7 @@ class RoutingAndConnectionsTest(EngineTestCase):
         s.sendall(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\n"
                   b"GET /304 HTTP/1.1\r\nHost: a\r\n\r\n"
                   b"GET /full HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_all(s)
         s.close()
         parts = data.split(b"\r\n\r\n")
         self.assertTrue(parts[0].startswith(b"HTTP/1.1 200 OK\r\n"), data)
@@ -320,10 +308,8 @@ class RoutingAndConnectionsTest(EngineTestCase):
         s = connect(self.port)
         s.sendall(b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
                   b"Connection: close\r\n\r\n")
-        interim = b""
-        while b"\r\n\r\n" not in interim:
-            interim += s.recv(100)
-        self.assertEqual(interim, b"HTTP/1.1 100 Continue\r\n\r\n")
+        head, rest = read_head(s)
+        self.assertEqual((head, rest), (b"HTTP/1.1 100 Continue", b""))
         s.sendall(b"data")
         status, headers, body, _ = harness.read_response(s)
         self.assertEqual(status, 200)

@@ -7,23 +7,12 @@ import time
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, read_request, serve_fixed
+from test_engine_backends import ScriptedBackend, read_all, read_request, serve_fixed
 from test_engine_headers import EngineTestCase, connect
 
 OK_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
-def read_all(s):
-    data = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 class SmugglingTest(EngineTestCase):

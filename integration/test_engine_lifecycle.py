@@ -6,21 +6,10 @@ import threading
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, read_request
+from test_engine_backends import ScriptedBackend, read_all, read_request
 from test_engine_headers import UNTRUSTED, EngineTestCase, connect
 
 
-def read_all(s):
-    data = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 class LifecycleTest(EngineTestCase):

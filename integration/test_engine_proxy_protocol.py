@@ -4,6 +4,7 @@ rules of required and optional listeners."""
 import shutil
 import socket
 import struct
+import subprocess
 import unittest
 
 import harness
@@ -98,7 +99,6 @@ class ProxyProtocolTest(ProxyProtocolBase):
 
     def test_curl_haproxy_protocol(self):
         self.start_pp()
-        import subprocess
         out = subprocess.run(["curl", "-sS", "--haproxy-protocol", "--interface", UNTRUSTED,
                               f"http://127.0.0.1:{self.port}/"],
                              capture_output=True, timeout=30, check=True)

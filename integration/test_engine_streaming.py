@@ -1,13 +1,12 @@
 """Streaming through the engine: 100 MiB up and down with flat proxy memory (also while the
 client stops reading), chunked uploads, and a WebSocket-style upgrade tunnel."""
-import os
 import socket
 import threading
 import time
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, read_request
+from test_engine_backends import ScriptedBackend, read_all, read_head, read_request
 from test_engine_headers import EngineTestCase, connect
 
 MIB = 1024 * 1024
@@ -110,10 +109,7 @@ class StreamingTest(EngineTestCase):
         s.sendall(b"GET /down HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         got = 0
         paused = False
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += s.recv(65536)
-        head, _, rest = data.partition(b"\r\n\r\n")
+        head, rest = read_head(s)
         self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
         got = len(rest)
         while True:
@@ -176,10 +172,7 @@ class TunnelTest(EngineTestCase):
         s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                   b"\r\n")
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += s.recv(65536)
-        head, _, rest = data.partition(b"\r\n\r\n")
+        head, rest = read_head(s)
         self.assertTrue(head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), head)
         self.assertIn(b"Upgrade: websocket", head)
         self.assertIn(b"Connection: upgrade", head)
@@ -194,13 +187,7 @@ class TunnelTest(EngineTestCase):
             echoed += s.recv(65536)
         self.assertEqual(echoed, payload)
         s.shutdown(socket.SHUT_WR)
-        tail = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            tail += chunk
-        self.assertEqual(tail, b"")
+        self.assertEqual(read_all(s), b"")
         s.close()
 
     def test_refused_upgrade_is_a_normal_response_then_close(self):
