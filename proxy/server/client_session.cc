@@ -225,24 +225,15 @@ void ClientSession::ReadClientLoop() {
         FlushUpstream();
         return;
       }
-      if (phase_ == Phase::kRequest && request_complete_) {
-        // The client finished sending; the response may still be written (half-close).
-        ProcessClientInput();
-        return;
-      }
       ProcessClientInput();
-      if (!closed_ && (phase_ == Phase::kIdle || phase_ == Phase::kReadingHead ||
-                       phase_ == Phase::kProxyHeader || phase_ == Phase::kRequest)) {
-        // EOF in the middle of a head or body: nothing sensible can be answered.
-        if (phase_ == Phase::kRequest && !response_started_ && !request_complete_) {
-          Close();
-        } else if (phase_ != Phase::kRequest) {
-          Close();
-        }
-      }
+      // A client that half-closes after a complete request still gets its response; one that
+      // stops in the middle of a head or body cannot be answered sensibly (nginx: 499).
+      bool request_read = phase_ == Phase::kRequest && request_complete_;
+      if (!closed_ && !request_read && phase_ != Phase::kClosing) Close();
       return;
     }
-    if (phase_ == Phase::kRequest && !request_complete_ && client_timer_kind_ == ClientTimer::kBody) {
+    if (phase_ == Phase::kRequest && !request_complete_ &&
+        client_timer_kind_ == ClientTimer::kBody) {
       ArmClientTimer(ClientTimer::kBody);  // client_body_timeout: between two reads
     }
     ProcessClientInput();
@@ -998,6 +989,11 @@ void ClientSession::OnClientTimer() {
       }
       return;
     case ClientTimer::kBody:
+      if (up_out_.size() >= kHighWater) {
+        // We are not reading because the upstream is slow: its send timeout is the clock.
+        ArmClientTimer(ClientTimer::kBody);
+        return;
+      }
       SendErrorAndClose(408, "client timed out reading request body");
       return;
   }
