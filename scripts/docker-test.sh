@@ -29,6 +29,12 @@ scripts/deps.sh docker
 command -v curl >/dev/null || fail "curl is needed (scripts/deps.sh test)"
 command -v python3 >/dev/null || fail "python3 is needed (scripts/deps.sh test)"
 
+# The image's own configuration listens on 8080 and proxies to 8081: check before building.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in 8080 8081; do
+  port_in_use "$port" && fail "127.0.0.1:$port is in use; the image's configuration needs it"
+done
+
 work=$(mktemp -d)
 containers=()
 cleanup() {
@@ -88,7 +94,6 @@ user=$("${podman[@]}" image inspect --format '{{.Config.User}}' "$image")
 echo "docker-test: image $image: $((size / 1000000)) MB ($size bytes), user $user"
 [[ $user == 10001:10001 ]] || fail "image user is '$user', expected 10001:10001"
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -147,10 +152,6 @@ stop_clean() {
     fail "$1 exited with status $code after SIGTERM"
   fi
 }
-
-for port in 8080 8081; do
-  port_in_use "$port" && fail "127.0.0.1:$port is in use; the image's configuration needs it"
-done
 
 suffix=$$
 step "realip-echo from the image on 127.0.0.1:8081"
