@@ -154,6 +154,8 @@ int main(int argc, char** argv) {
   evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http, address.c_str(), port);
   if (bound == nullptr) {
     std::fprintf(stderr, "realip-echo: cannot listen on %s:%d\n", address.c_str(), port);
+    evhttp_free(http);
+    event_base_free(base);
     return 1;
   }
   sockaddr_storage ss{};
