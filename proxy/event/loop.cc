@@ -54,8 +54,10 @@ IoWatcher::~IoWatcher() { Stop(); }
 absl::Status IoWatcher::Watch(EventLoop& loop, int fd, IoHandler* handler) {
   Stop();
   handler_ = handler;
-  ev_ = event_new(loop.base(), fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, &IoWatcher::Callback,
-                  this);
+  reports_close_ = (event_base_get_features(loop.base()) & EV_FEATURE_EARLY_CLOSE) != 0;
+  short what = EV_READ | EV_WRITE | EV_ET | EV_PERSIST;
+  if (reports_close_) what |= EV_CLOSED;
+  ev_ = event_new(loop.base(), fd, what, &IoWatcher::Callback, this);
   if (ev_ == nullptr) return absl::ResourceExhaustedError("event_new failed");
   if (event_add(ev_, nullptr) != 0) {
     FreeEvent(ev_);
@@ -68,7 +70,7 @@ void IoWatcher::Stop() { FreeEvent(ev_); }
 
 void IoWatcher::Callback(int, short what, void* arg) {
   auto* self = static_cast<IoWatcher*>(arg);
-  self->handler_->OnIo((what & EV_READ) != 0, (what & EV_WRITE) != 0);
+  self->handler_->OnIo((what & EV_READ) != 0, (what & EV_WRITE) != 0, (what & EV_CLOSED) != 0);
 }
 
 ReadWatcher::~ReadWatcher() { Stop(); }

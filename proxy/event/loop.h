@@ -35,15 +35,18 @@ class EventLoop {
   event_base* base_;
 };
 
-// Receives readiness of a socket registered with IoWatcher.
+// Receives readiness of a socket registered with IoWatcher. `peer_closed` reports that the
+// peer closed or half-closed the connection (EPOLLRDHUP), which lets a reader stop after a
+// short read without missing the end of the stream.
 class IoHandler {
  public:
   virtual ~IoHandler() = default;
-  virtual void OnIo(bool readable, bool writable) = 0;
+  virtual void OnIo(bool readable, bool writable, bool peer_closed) = 0;
 };
 
 // Watches one fd for read and write readiness, edge-triggered and persistent: registered once
-// (EV_READ|EV_WRITE|EV_ET|EV_PERSIST), so the owner reads until EAGAIN and writes until the
+// (EV_READ|EV_WRITE|EV_ET|EV_PERSIST, plus EV_CLOSED where the backend supports it), so the
+// owner reads until EAGAIN (or a short read, see reports_peer_close()) and writes until the
 // kernel buffer is full, and never re-arms.
 class IoWatcher {
  public:
@@ -57,11 +60,16 @@ class IoWatcher {
   // Stops watching; safe to call when not watching.
   void Stop();
   bool watching() const { return ev_ != nullptr; }
+  // True when a peer's close is reported as an event of its own (epoll's EPOLLRDHUP). Then a
+  // read shorter than the buffer means the socket is drained, and the EAGAIN read can be
+  // skipped: new data or a close produces a new edge.
+  bool reports_peer_close() const { return reports_close_; }
 
  private:
   static void Callback(int fd, short what, void* arg);
   ::event* ev_ = nullptr;
   IoHandler* handler_ = nullptr;
+  bool reports_close_ = false;
 };
 
 // A level-triggered read watcher, for listening sockets (accept until EAGAIN is not needed to

@@ -131,7 +131,7 @@ absl::Status ClientSession::Start() {
   REALIP_RETURN_IF_ERROR(resume_timer_.Init(worker_->loop(), [this] {
     Enter([this] {
       ProcessClientInput();
-      if (!closed_) ReadClient();
+      if (!closed_ && client_read_paused_) ReadClient();
     });
   }));
   bool expect_proxy = listener_->proxy_protocol == config::ProxyProtocolMode::kRequired;
@@ -154,7 +154,11 @@ void ClientSession::Enter(Fn&& fn) {
   if (closed_ && depth_ == 0) worker_->DestroySession(this);  // deletes this
 }
 
-void ClientSession::OnIo(bool readable, bool writable) {
+void ClientSession::OnIo(bool readable, bool writable, bool peer_closed) {
+  if (peer_closed) {
+    client_peer_closed_ = true;
+    readable = true;
+  }
   Enter([&] {
     if (writable && !closed_) {
       client_write_blocked_ = false;
@@ -209,7 +213,12 @@ void ClientSession::ReadClient() {
 }
 
 void ClientSession::ReadClientLoop() {
-  while (ClientReadAllowed()) {
+  client_read_paused_ = false;
+  while (true) {
+    if (!ClientReadAllowed()) {
+      client_read_paused_ = !closed_ && !client_eof_;
+      return;
+    }
     char* dst = in_.Reserve(kReadChunk);
     IoResult r = transport_.Read(dst, kReadChunk);
     in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
@@ -236,7 +245,10 @@ void ClientSession::ReadClientLoop() {
         client_timer_kind_ == ClientTimer::kBody) {
       ArmClientTimer(ClientTimer::kBody);  // client_body_timeout: between two reads
     }
+    // A short read drained the socket; with close reporting, the EAGAIN read is not needed.
+    bool drained = r.bytes < kReadChunk && watcher_.reports_peer_close() && !client_peer_closed_;
     ProcessClientInput();
+    if (drained) return;
   }
 }
 
@@ -471,6 +483,7 @@ bool ClientSession::ConnectUpstream() {
     up_in_.Clear();
     upstream_got_bytes_ = false;
     upstream_write_blocked_ = false;
+    upstream_read_paused_ = false;
     upstream_ = worker_->pool().Take(*upstream_config_, *peer);
     upstream_reused_ = upstream_ != nullptr;
     if (upstream_ != nullptr) {
@@ -540,7 +553,10 @@ void ClientSession::FinishRequest() {
   } else {
     ArmClientTimer(ClientTimer::kHeader);
   }
-  if (!processing_input_) resume_timer_.Arm(std::chrono::milliseconds(0));
+  // Work left from before: pipelined bytes, or a read loop that stopped at the input cap.
+  if (!processing_input_ && (!in_.empty() || client_read_paused_)) {
+    resume_timer_.Arm(std::chrono::milliseconds(0));
+  }
 }
 
 void ClientSession::ReleaseUpstream(bool reusable) {
@@ -586,8 +602,8 @@ void ClientSession::FlushClient() {
     return;
   }
   // Room again for the upstream's bytes.
-  if (upstream_ != nullptr && upstream_->connected() && !response_complete_ &&
-      UpstreamReadAllowed()) {
+  if (upstream_read_paused_ && upstream_ != nullptr && upstream_->connected() &&
+      !response_complete_ && UpstreamReadAllowed()) {
     ReadUpstream();
   }
 }
@@ -616,7 +632,7 @@ void ClientSession::FlushUpstream() {
     ArmUpstreamTimer(UpstreamTimer::kRead);
   }
   // Room again for the client's bytes.
-  if (!processing_input_ && ClientReadAllowed()) ReadClient();
+  if (client_read_paused_ && !processing_input_ && ClientReadAllowed()) ReadClient();
 }
 
 bool ClientSession::UpstreamReadAllowed() const {
@@ -632,9 +648,11 @@ void ClientSession::ReadUpstream() {
 
 void ClientSession::ReadUpstreamLoop() {
   UpstreamConnection* conn = upstream_.get();
+  upstream_read_paused_ = false;
   while (!closed_ && upstream_ != nullptr && upstream_.get() == conn) {
     if (response_complete_ && phase_ != Phase::kTunnel) return;  // FinishRequest decides
     if (!UpstreamReadAllowed()) {
+      upstream_read_paused_ = true;
       // Backpressure: the client is slow; its send_timeout is the clock now.
       if (upstream_timer_kind_ == UpstreamTimer::kRead) {
         upstream_timer_.Cancel();
@@ -654,7 +672,9 @@ void ClientSession::ReadUpstreamLoop() {
       if (upstream_timer_kind_ != UpstreamTimer::kSend || up_out_.empty()) {
         ArmUpstreamTimer(UpstreamTimer::kRead);  // proxy_read_timeout: between two reads
       }
+      bool drained = r.bytes < kReadChunk && conn->short_read_drains() && !conn->peer_closed();
       ProcessUpstreamInput();
+      if (drained) return;
       continue;
     }
     // EOF or error from the upstream.
@@ -837,8 +857,8 @@ void ClientSession::StartTunnel() {
   if (closed_) return;
   FlushUpstream();
   if (closed_) return;
-  ReadClient();
-  if (!closed_ && upstream_ != nullptr) ReadUpstream();
+  if (client_read_paused_) ReadClient();
+  if (!closed_ && upstream_ != nullptr && upstream_read_paused_) ReadUpstream();
 }
 
 void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text,

@@ -40,7 +40,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // Closes the connection immediately (fast shutdown, shutdown timeout).
   void Abort();
 
-  void OnIo(bool readable, bool writable) override;
+  void OnIo(bool readable, bool writable, bool peer_closed) override;
   void OnUpstreamIo(bool readable, bool writable) override;
 
  private:
@@ -124,6 +124,11 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // loop (which could leave read bytes unprocessed, or recurse once per 16 KiB).
   bool reading_client_ = false;
   bool reading_upstream_ = false;
+  // A read loop stopped before the socket was drained (backpressure or the input cap); only
+  // then does the session read again on its own, otherwise it waits for the next edge.
+  bool client_read_paused_ = false;
+  bool upstream_read_paused_ = false;
+  bool client_peer_closed_ = false;
   bool client_eof_ = false;
   bool client_write_blocked_ = false;
   Buffer in_;

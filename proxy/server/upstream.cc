@@ -23,8 +23,9 @@ UpstreamConnection::~UpstreamConnection() {
   close(fd_);
 }
 
-void UpstreamConnection::OnIo(bool readable, bool writable) {
-  if (delegate_ != nullptr) delegate_->OnUpstreamIo(readable, writable);
+void UpstreamConnection::OnIo(bool readable, bool writable, bool peer_closed) {
+  if (peer_closed) peer_closed_ = true;
+  if (delegate_ != nullptr) delegate_->OnUpstreamIo(readable || peer_closed, writable);
 }
 
 const net::SocketAddress* RoundRobinPicker::Pick(const config::Upstream& upstream, int attempt) {

@@ -41,8 +41,12 @@ class UpstreamConnection : public event::IoHandler {
   void set_connected() { connected_ = true; }
   int requests() const { return requests_; }
   void count_request() { ++requests_; }
+  // The peer closed or half-closed; reads continue until EOF.
+  bool peer_closed() const { return peer_closed_; }
+  // See event::IoWatcher::reports_peer_close().
+  bool short_read_drains() const { return watcher_.reports_peer_close(); }
 
-  void OnIo(bool readable, bool writable) override;
+  void OnIo(bool readable, bool writable, bool peer_closed) override;
 
  private:
   UpstreamConnection(int fd, const net::SocketAddress& peer) : fd_(fd), peer_(peer),
@@ -53,6 +57,7 @@ class UpstreamConnection : public event::IoHandler {
   event::IoWatcher watcher_;
   UpstreamDelegate* delegate_ = nullptr;
   bool connected_ = false;
+  bool peer_closed_ = false;
   int requests_ = 0;
 };
 

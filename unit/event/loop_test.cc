@@ -25,8 +25,9 @@ std::unique_ptr<EventLoop> NewLoop() {
 class Reader : public IoHandler {
  public:
   Reader(EventLoop* loop, int fd, size_t want) : loop_(loop), fd_(fd), want_(want) {}
-  void OnIo(bool readable, bool writable) override {
+  void OnIo(bool readable, bool writable, bool peer_closed) override {
     if (writable) ++writable_events;
+    if (peer_closed) ++closed_events;
     if (!readable) return;
     char buf[4];
     while (true) {
@@ -38,6 +39,7 @@ class Reader : public IoHandler {
   }
   std::string data;
   int writable_events = 0;
+  int closed_events = 0;
 
  private:
   EventLoop* loop_;
@@ -56,6 +58,25 @@ TEST(EventLoopTest, EdgeTriggeredWatcherSeesAllBytesAndInitialWritability) {
   loop->Run();
   EXPECT_EQ(reader.data, "hello world");
   EXPECT_GE(reader.writable_events, 1);
+  EXPECT_EQ(reader.closed_events, 0);
+  watcher.Stop();
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(EventLoopTest, PeerCloseIsReportedWhereSupported) {
+  auto loop = NewLoop();
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  Reader reader(loop.get(), fds[0], 3);
+  IoWatcher watcher;
+  ASSERT_TRUE(watcher.Watch(*loop, fds[0], &reader).ok());
+  ASSERT_TRUE(watcher.reports_peer_close());  // epoll on Linux
+  ASSERT_EQ(write(fds[1], "bye", 3), 3);
+  shutdown(fds[1], SHUT_WR);
+  loop->Run();
+  EXPECT_EQ(reader.data, "bye");
+  EXPECT_EQ(reader.closed_events, 1);
   watcher.Stop();
   close(fds[0]);
   close(fds[1]);
