@@ -234,6 +234,23 @@ class RoutingAndConnectionsTest(EngineTestCase):
         self.assertEqual(rest + s.recv(100), b"")
         s.close()
 
+    def test_http10_keep_alive(self):
+        echo = self.start_echo()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}")
+        s = connect(self.port)
+        rest = b""
+        for i in range(2):
+            s.sendall(f"GET /{i} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".encode())
+            status, headers, body, rest = harness.read_response(s, rest)
+            self.assertEqual(status, 200)
+            self.assertIn(("Connection", "keep-alive"), headers)
+            self.assertEqual(harness.echo_json(body)["uri"], f"/{i}")
+        s.sendall(b"GET /last HTTP/1.0\r\n\r\n")
+        status, headers, body, rest = harness.read_response(s, rest)
+        self.assertIn(("Connection", "close"), headers)
+        self.assertEqual(read_all(s), b"")
+        s.close()
+
     def test_head_and_bodiless_responses(self):
         def respond(method, target, headers, body):
             if target == "/204":

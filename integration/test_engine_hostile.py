@@ -118,6 +118,56 @@ class TimeoutTest(EngineTestCase):
         self.assertEqual(rest + read_all(s), b"")  # closed by the server, no bytes
         s.close()
 
+    def test_client_that_stops_reading_is_closed_after_send_timeout(self):
+        def blob(sock, backend):
+            read_request(sock)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (64 << 20))
+            try:
+                for _ in range(64):
+                    sock.sendall(b"b" * (1 << 20))
+            except OSError:
+                pass
+
+        backend = ScriptedBackend(blob)
+        self.addCleanup(backend.stop)
+        self.start(f"""
+            send_timeout 1s;
+            location /big {{ proxy_pass http://127.0.0.1:{backend.port}; }}
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}""")
+        s = connect(self.port)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        s.recv(1000)
+        # Not reading any further: the proxy must give up on us, not buffer 64 MiB.
+        got = 1000
+        s.settimeout(30)
+        stalled = threading.Event()
+        stalled.wait(3)
+        got += len(read_all(s))
+        s.close()
+        self.assertLess(got, 64 << 20)
+        reply = self.request(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:100])
+
+    def test_client_closing_mid_body_aborts_the_upstream_request(self):
+        def count(sock, backend):
+            data = read_all(sock)  # until the proxy closes its side
+            backend.record(data.partition(b"\r\n\r\n")[2])
+
+        backend = ScriptedBackend(count)
+        self.addCleanup(backend.stop)
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        s = connect(self.port)
+        s.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly-part")
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(read_all(s), b"")
+        s.close()
+        for _ in range(200):
+            if backend.requests:
+                break
+            threading.Event().wait(0.05)
+        self.assertEqual(backend.requests, [b"only-part"])
+
     def test_silent_connection_is_closed_without_a_response(self):
         self.start_timeouts()
         s = connect(self.port)
