@@ -86,11 +86,14 @@ class MessageParser {
   void SetNextResponseHasNoBody(bool no_body) { skip_body_ = no_body; }
 
   const MessageHead& head() const { return head_; }
+  // Frees the previous message's head (an idle keep-alive connection keeps no headers). Only
+  // between messages: !message_started().
+  void ReleaseHead() { head_ = MessageHead{}; }
   const ParseError& error() const { return error_; }
   // True between kHeadComplete and kMessageComplete.
   bool in_body() const { return state_ == State::kBody; }
-  // True once any byte of the current message was seen (false while idle between messages).
-  bool message_started() const { return state_ != State::kIdle; }
+  // True from the first byte of a message until it completes (false between messages).
+  bool message_started() const { return state_ == State::kHead || state_ == State::kBody; }
 
  private:
   enum class State { kIdle, kHead, kBody, kDone, kError };

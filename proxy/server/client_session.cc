@@ -547,7 +547,11 @@ void ClientSession::FinishRequest() {
   phase_ = Phase::kIdle;
   settings_ = nullptr;
   if (in_.empty()) {
+    // Idle: keep no buffers or headers (nginx keeps an idle connection under a kilobyte).
     in_.Release();
+    if (out_.empty()) out_.Release();
+    request_ = http::MessageHead{};
+    if (!parser_.message_started()) parser_.ReleaseHead();
     ArmClientTimer(ClientTimer::kKeepalive);
     if (client_eof_) CloseAfterFlush();
   } else {
