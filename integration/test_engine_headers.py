@@ -39,6 +39,18 @@ http {{
         self.host = host
         return self.proxy
 
+    def scripted(self, handler):
+        """A scripted backend stopped at teardown."""
+        backend = ScriptedBackend(handler)
+        self.addCleanup(backend.stop)
+        return backend
+
+    def start_to(self, handler, **kwargs):
+        """Starts the proxy with `location /` proxied to a new scripted backend."""
+        backend = self.scripted(handler)
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}", **kwargs)
+        return backend
+
     def request(self, raw, source=None):
         return harness.http_request(self.port, raw, host=self.host, source=source)
 
@@ -262,9 +274,7 @@ class RoutingAndConnectionsTest(EngineTestCase):
             return head if method == "HEAD" else head + b"x" * 100
 
         handler = serve_requests(respond)
-        backend = ScriptedBackend(handler)
-        self.addCleanup(backend.stop)
-        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        backend = self.start_to(handler)
         s = connect(self.port)
         s.sendall(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /204 HTTP/1.1\r\nHost: a\r\n\r\n"
                   b"GET /304 HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -290,18 +300,16 @@ class RoutingAndConnectionsTest(EngineTestCase):
         self.assertNotIn("content-length", doc["headers"])
 
     def test_chunked_and_close_delimited_responses_are_rechunked_for_http11(self):
-        chunked = ScriptedBackend(serve_fixed(
+        chunked = self.scripted(serve_fixed(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"))
-        self.addCleanup(chunked.stop)
 
         def close_delimited(sock, backend):
             read_request(sock)
             sock.sendall(b"HTTP/1.1 200 OK\r\n\r\nuntil-")
             sock.sendall(b"close")
 
-        eof = ScriptedBackend(close_delimited)
-        self.addCleanup(eof.stop)
+        eof = self.scripted(close_delimited)
         self.start(f"location /c {{ proxy_pass http://127.0.0.1:{chunked.port}; }}\n"
                    f"location /e {{ proxy_pass http://127.0.0.1:{eof.port}; }}")
         s = connect(self.port)

@@ -7,7 +7,7 @@ import time
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, read_all, read_request, serve_fixed
+from test_engine_backends import read_all, read_request, serve_fixed
 from test_engine_headers import EngineTestCase, connect
 
 OK_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -47,9 +47,7 @@ class SmugglingTest(EngineTestCase):
     }
 
     def test_every_vector_is_rejected_with_400_and_never_forwarded(self):
-        backend = ScriptedBackend(serve_fixed(OK_RESPONSE))
-        self.addCleanup(backend.stop)
-        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        backend = self.start_to(serve_fixed(OK_RESPONSE))
         for name, raw in self.VECTORS.items():
             with self.subTest(vector=name):
                 reply = self.request(raw + b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -128,8 +126,7 @@ class TimeoutTest(EngineTestCase):
             except OSError:
                 pass
 
-        backend = ScriptedBackend(blob)
-        self.addCleanup(backend.stop)
+        backend = self.scripted(blob)
         self.start(f"""
             send_timeout 1s;
             location /big {{ proxy_pass http://127.0.0.1:{backend.port}; }}
@@ -154,9 +151,7 @@ class TimeoutTest(EngineTestCase):
             data = read_all(sock)  # until the proxy closes its side
             backend.record(data.partition(b"\r\n\r\n")[2])
 
-        backend = ScriptedBackend(count)
-        self.addCleanup(backend.stop)
-        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        backend = self.start_to(count)
         s = connect(self.port)
         s.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly-part")
         s.shutdown(socket.SHUT_WR)
@@ -250,8 +245,7 @@ class WorkerConnectionsTest(EngineTestCase):
 
 class BackendFailureTest(EngineTestCase):
     def proxy_to(self, handler, extra=""):
-        backend = ScriptedBackend(handler)
-        self.addCleanup(backend.stop)
+        backend = self.scripted(handler)
         self.echo = self.start_echo()
         self.start(f"""
             proxy_read_timeout 1s;
@@ -314,8 +308,7 @@ class BackendFailureTest(EngineTestCase):
                     read_request(sock)
                     sock.sendall(bad)
 
-                backend = ScriptedBackend(handler)
-                self.addCleanup(backend.stop)
+                backend = self.scripted(handler)
                 if not hasattr(self, "port"):
                     self.echo = self.start_echo()
                 self.port = None

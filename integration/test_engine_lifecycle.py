@@ -6,7 +6,7 @@ import threading
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, read_all, read_request
+from test_engine_backends import read_all, read_request
 from test_engine_headers import UNTRUSTED, EngineTestCase, connect
 
 
@@ -23,8 +23,7 @@ class LifecycleTest(EngineTestCase):
             release.wait(30)
             sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
 
-        backend = ScriptedBackend(slow)
-        self.addCleanup(backend.stop)
+        backend = self.scripted(slow)
         self.addCleanup(release.set)
         return backend, arrived, release
 
@@ -94,8 +93,7 @@ class LifecycleTest(EngineTestCase):
                     read_request(sock, data[data.index(b"GET"):])
                     sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
-                backend = ScriptedBackend(handler)
-                self.addCleanup(backend.stop)
+                backend = self.scripted(handler)
                 self.start(f"""
                     location / {{
                       proxy_protocol on;

@@ -6,7 +6,7 @@ import time
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, read_all, read_head, read_request
+from test_engine_backends import read_all, read_head, read_request
 from test_engine_headers import EngineTestCase, connect
 
 MIB = 1024 * 1024
@@ -77,8 +77,7 @@ class StreamingTest(EngineTestCase):
         self.request(b"GET /warm HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
 
     def test_100_mib_upload_streams_with_flat_memory(self):
-        backend = ScriptedBackend(count_body)
-        self.addCleanup(backend.stop)
+        backend = self.scripted(count_body)
         self.start(f"""
             client_max_body_size 0;
             location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}""", workers=1)
@@ -98,8 +97,7 @@ class StreamingTest(EngineTestCase):
         self.assertLess(growth, MAX_GROWTH, f"proxy RSS grew by {growth} bytes")
 
     def test_100_mib_download_with_a_pausing_reader_keeps_memory_flat(self):
-        backend = ScriptedBackend(send_blob)
-        self.addCleanup(backend.stop)
+        backend = self.scripted(send_blob)
         self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}", workers=1)
         self.warm_up()
         sampler = RssSampler(self.proxy.proc.pid)
@@ -133,8 +131,7 @@ class StreamingTest(EngineTestCase):
             reply = str(len(body)).encode()
             sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(reply) + reply)
 
-        backend = ScriptedBackend(sink)
-        self.addCleanup(backend.stop)
+        backend = self.scripted(sink)
         self.start(f"""
             client_max_body_size 0;
             location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}""")
@@ -165,9 +162,7 @@ class TunnelTest(EngineTestCase):
                     return
                 sock.sendall(data)
 
-        backend = ScriptedBackend(ws_echo)
-        self.addCleanup(backend.stop)
-        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        backend = self.start_to(ws_echo)
         s = connect(self.port)
         s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -195,9 +190,7 @@ class TunnelTest(EngineTestCase):
             read_request(sock)
             sock.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno")
 
-        backend = ScriptedBackend(refuse)
-        self.addCleanup(backend.stop)
-        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
+        backend = self.start_to(refuse)
         reply = self.request(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
                              b"Connection: Upgrade\r\n\r\nnot-http-after-this")
         self.assertTrue(reply.startswith(b"HTTP/1.1 403"), reply)
