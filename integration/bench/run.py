@@ -325,6 +325,7 @@ def main():
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
+    args.build = os.path.abspath(args.build)  # the tools run with the work dir as cwd
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
