@@ -26,8 +26,8 @@ void AppendHeaders(std::string* out, std::span<const HeaderView> headers) {
 }  // namespace
 
 std::string SerializeRequestHead(std::string_view method, std::string_view target,
-                                 std::span<const HeaderView> headers) {
-  constexpr std::string_view kVersion = " HTTP/1.1\r\n";
+                                 std::span<const HeaderView> headers, int version_minor) {
+  const std::string_view kVersion = version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
   std::string out;
   out.reserve(method.size() + 1 + target.size() + kVersion.size() + HeadersSize(headers));
   out.append(method);

@@ -14,8 +14,9 @@ struct HeaderView {
 };
 
 // "METHOD target HTTP/1.1\r\n" + "name: value\r\n"... + "\r\n", built with one allocation.
+// `version_minor` 0 writes "HTTP/1.0" (proxy_http_version 1.0).
 std::string SerializeRequestHead(std::string_view method, std::string_view target,
-                                 std::span<const HeaderView> headers);
+                                 std::span<const HeaderView> headers, int version_minor = 1);
 
 // "HTTP/1.1 status reason\r\n" + headers + "\r\n"; an empty reason uses the standard phrase.
 std::string SerializeResponseHead(int status, std::string_view reason,

@@ -29,6 +29,9 @@ constexpr size_t kInputCap = 64 * 1024;
 constexpr std::chrono::milliseconds kProxyHeaderTimeout{5000};
 // A v2 header may carry TLVs; nginx reads at most 4096 bytes of it, so do we.
 constexpr size_t kMaxProxyHeader = 4096;
+// Request bytes (head and body) kept for sending again to another peer or on a fresh
+// connection. A larger request can be retried only while none of it was written.
+constexpr size_t kReplayLimit = 64 * 1024;
 
 std::chrono::milliseconds Ms(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return std::chrono::hours(24 * 365);
@@ -46,6 +49,28 @@ http::ParseLimits LimitsFor(const config::Listener& listener) {
                           static_cast<size_t>(s.large_client_header_buffers_number);
   limits.max_headers = 128;
   return limits;
+}
+
+// The proxy_next_upstream condition a response status stands for, if any.
+std::optional<upstream::FailureKind> StatusFailureKind(int status) {
+  switch (status) {
+    case 500:
+      return upstream::FailureKind::kHttp500;
+    case 502:
+      return upstream::FailureKind::kHttp502;
+    case 503:
+      return upstream::FailureKind::kHttp503;
+    case 504:
+      return upstream::FailureKind::kHttp504;
+    case 403:
+      return upstream::FailureKind::kHttp403;
+    case 404:
+      return upstream::FailureKind::kHttp404;
+    case 429:
+      return upstream::FailureKind::kHttp429;
+    default:
+      return std::nullopt;
+  }
 }
 
 std::string RandomRequestId(uint64_t connection, int request) {
@@ -72,11 +97,7 @@ class ClientSession::RequestBodySink : public http::BodySink {
     uint64_t max = s_->settings_ != nullptr ? s_->settings_->client_max_body_size : 0;
     if (max != 0 && s_->body_bytes_ > max) s_->body_too_large_ = true;
     if (s_->discard_body_ || s_->body_too_large_) return;
-    if (s_->request_.chunked) {
-      s_->up_out_.AppendChunk(data);
-    } else {
-      s_->up_out_.Append(data);
-    }
+    s_->QueueUpstream(data, s_->request_.chunked);
   }
 
  private:
@@ -175,7 +196,8 @@ void ClientSession::OnUpstreamIo(bool readable, bool writable) {
       if (!upstream_->connected()) {
         int err = ConnectResult(upstream_->fd());
         if (err != 0) {
-          UpstreamFailed(502, absl::StrCat("connect: ", std::strerror(err)), true);
+          UpstreamFailed(upstream::FailureKind::kError, 502,
+                         absl::StrCat("connect: ", std::strerror(err)));
           return;
         }
         upstream_->set_connected();
@@ -447,72 +469,176 @@ void ClientSession::RouteAndResolve() {
 }
 
 void ClientSession::StartProxy() {
-  upstream_config_ = settings_->proxy_pass.upstream.get();
+  const std::shared_ptr<const config::Upstream>& upstream = settings_->proxy_pass.upstream;
+  upstream_config_ = upstream.get();
+  balancer_ = worker_->balancers().For(upstream);
+  tried_ = upstream::TriedPeers();
+  hash_key_ = HashKeyFor(*upstream_config_, ctx_);
+  upstream_attempt_ = 0;
+  last_failure_status_ = 502;
+  any_upstream_sent_ = false;
+  fresh_retry_done_ = false;
+  request_idempotent_ = upstream::IsIdempotentMethod(request_.method);
+  request_has_body_ = request_.chunked ||
+                      (request_.content_length.has_value() && *request_.content_length > 0);
+  replay_.Clear();
+  replay_overflow_ = false;
+  const bool http10 = settings_->proxy_http_version_minor == 0;
+  if (http10 && request_.chunked) {
+    // The body is streamed, not buffered, so its length is unknown and HTTP/1.0 has no other
+    // framing for it.
+    SendErrorAndClose(411, "chunked request body needs proxy_http_version 1.1");
+    return;
+  }
   UpstreamRequestOptions options;
-  options.keep_alive = upstream_config_->keepalive > 0 && !request_.upgrade;
-  options.upgrade = request_.upgrade && !head_request_;
+  options.version_minor = settings_->proxy_http_version_minor;
+  options.keep_alive = upstream_config_->keepalive > 0 && !request_.upgrade && !http10;
+  options.upgrade = request_.upgrade && !head_request_ && !http10;
   options.peer_trusted = settings_->realip.trusted != nullptr &&
                          settings_->realip.trusted->Contains(ctx_.resolution.realip_remote);
-  upstream_head_.clear();
+  upstream_proxy_header_.clear();
   if (settings_->proxy_protocol) {
-    // The PROXY header describes one connection, so such a connection is never pooled
-    // (another client's request would inherit this client's address).
-    options.keep_alive = false;
-    upstream_head_ = settings_->proxy_protocol_version == 2
-                         ? realip::EncodeProxyV2(ctx_.resolution.client, local_, {}, false)
-                         : realip::EncodeProxyV1(ctx_.resolution.client, local_);
+    upstream_proxy_header_ = UpstreamProxyHeader(
+        settings_->proxy_protocol_version, ctx_.resolution.client, local_,
+        proxy_header_.has_value() ? &*proxy_header_ : nullptr);
   }
-  upstream_head_.append(BuildUpstreamHead(ctx_, options));
   up_out_.Clear();
-  up_out_.Append(upstream_head_);
+  QueueUpstream(BuildUpstreamHead(ctx_, options), false);
   if (!ConnectUpstream()) return;
   FlushUpstream();
 }
 
-bool ClientSession::ConnectUpstream() {
+void ClientSession::QueueUpstream(std::string_view bytes, bool chunk) {
+  if (chunk) {
+    up_out_.AppendChunk(bytes);
+  } else {
+    up_out_.Append(bytes);
+  }
+  if (replay_overflow_) return;
+  if (chunk) {
+    replay_.AppendChunk(bytes);
+  } else {
+    replay_.Append(bytes);
+  }
+  if (replay_.size() > kReplayLimit) {
+    replay_.Release();
+    replay_overflow_ = true;
+  }
+}
+
+bool ClientSession::RestoreRequestBytes() {
+  if (!replay_overflow_) {
+    up_out_.Clear();
+    up_out_.Append(replay_.view());
+    return true;
+  }
+  // Too large to keep a copy: only a request none of whose bytes left is still whole.
+  return !any_upstream_sent_;
+}
+
+bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, bool fresh_only) {
+  if (balancer_ == nullptr) {
+    SendErrorAndClose(502, absl::StrCat("upstream \"", upstream_config_->name,
+                                        "\" has no usable peers"));
+    return false;
+  }
   while (true) {
-    const net::SocketAddress* peer = worker_->picker().Pick(*upstream_config_, upstream_attempt_);
-    if (peer == nullptr) {
-      SendErrorAndClose(502, absl::StrCat("no live upstreams in \"", upstream_config_->name, "\""));
-      return false;
+    upstream::PeerIndex peer = 0;
+    if (chosen.has_value()) {
+      peer = *chosen;
+      chosen.reset();
+    } else {
+      upstream::PickContext pick;
+      pick.key = hash_key_;
+      pick.tried = &tried_;
+      pick.now = absl::Now();
+      std::optional<upstream::PeerIndex> picked = balancer_->Pick(pick);
+      if (!picked.has_value()) {
+        // Every peer is down or was tried: answer now, never wait for one to come back.
+        SendErrorAndClose(upstream_attempt_ == 0 ? 502 : last_failure_status_,
+                          absl::StrCat("no live upstreams in \"", upstream_config_->name, "\""));
+        return false;
+      }
+      peer = *picked;
+      ++upstream_attempt_;
     }
-    ctx_.upstream_addr = peer->ToString();
+    const net::SocketAddress& address = balancer_->peer(peer).address;
+    std::string address_text = address.ToString();
+    if (ctx_.upstream_addr.empty()) {
+      ctx_.upstream_addr = address_text;
+    } else if (!fresh_only) {
+      absl::StrAppend(&ctx_.upstream_addr, ", ", address_text);  // nginx's $upstream_addr
+    }
     response_parser_ = std::make_unique<http::MessageParser>(http::MessageKind::kResponse,
                                                              http::ParseLimits{});
     response_parser_->SetNextResponseHasNoBody(head_request_);
     up_in_.Clear();
+    preamble_.Clear();
     upstream_got_bytes_ = false;
     upstream_write_blocked_ = false;
     upstream_read_paused_ = false;
-    upstream_ = worker_->pool().Take(*upstream_config_, *peer);
+    upstream_sent_ = false;
+    if (!fresh_only) {
+      upstream_ = worker_->pool().Take(*upstream_config_, address, upstream_proxy_header_);
+    }
+    fresh_only = false;
     upstream_reused_ = upstream_ != nullptr;
     if (upstream_ != nullptr) {
       upstream_->set_delegate(this);
       upstream_->count_request();
+      upstream_->SetLease(balancer_, peer);
       ArmUpstreamTimer(UpstreamTimer::kSend);
       return true;
     }
     absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
-        UpstreamConnection::Connect(worker_->loop(), *peer);
+        UpstreamConnection::Connect(worker_->loop(), address);
     if (!conn.ok()) {
-      worker_->picker().Report(*upstream_config_, *peer, false);
-      REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", peer->ToString(), ": ",
-                 conn.status().message());
-      ++upstream_attempt_;
-      int tries = settings_->proxy_next_upstream_tries;
-      if ((settings_->proxy_next_upstream & config::kNextUpstreamError) == 0 ||
-          (tries != 0 && upstream_attempt_ >= tries)) {
-        SendErrorAndClose(502, "upstream connect failed");
-        return false;
-      }
+      std::string why = absl::StrCat("connect: ", conn.status().message());
+      worker_->counters().upstream_errors++;
+      REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", address_text, ": ", why);
+      last_failure_status_ = 502;
+      if (!NextAttempt(peer, upstream::FailureKind::kError, 502, why)) return false;
       continue;
     }
     upstream_ = std::move(conn).value();
     upstream_->set_delegate(this);
     upstream_->count_request();
+    upstream_->SetLease(balancer_, peer);
+    if (!upstream_proxy_header_.empty()) {
+      upstream_->set_proxy_header(upstream_proxy_header_);
+      preamble_.Append(upstream_proxy_header_);
+    }
     ArmUpstreamTimer(UpstreamTimer::kConnect);
     return true;
   }
+}
+
+bool ClientSession::NextAttempt(upstream::PeerIndex peer, upstream::FailureKind kind, int status,
+                                const std::string& why) {
+  upstream::AttemptFacts facts;
+  facts.failure = kind;
+  facts.attempts = upstream_attempt_;
+  facts.request_sent = upstream_sent_;
+  facts.response_started = response_started_;
+  facts.idempotent = request_idempotent_;
+  upstream::NextUpstreamDecision decision = upstream::DecideNextUpstream(
+      settings_->proxy_next_upstream, settings_->proxy_next_upstream_tries, facts);
+  balancer_->Report(peer,
+                    decision.peer_failed ? upstream::Outcome::kFailure
+                                         : upstream::Outcome::kSuccess,
+                    absl::Now());
+  if (decision.retry && phase_ == Phase::kRequest && RestoreRequestBytes()) {
+    tried_.Insert(peer);
+    return true;
+  }
+  if (!response_started_) {
+    SendErrorAndClose(decision.status != 0 ? decision.status : status, why);
+  } else {
+    // Part of the response is out: closing is the only honest signal of truncation.
+    keep_alive_ = false;
+    CloseAfterFlush();
+  }
+  return false;
 }
 
 void ClientSession::OnRequestMessageComplete() {
@@ -522,7 +648,7 @@ void ClientSession::OnRequestMessageComplete() {
     client_timer_kind_ = ClientTimer::kNone;
   }
   if (request_.chunked && !discard_body_ && upstream_ != nullptr) {
-    up_out_.Append(http::kLastChunk);
+    QueueUpstream(http::kLastChunk, false);
   }
   if (upstream_ != nullptr) FlushUpstream();
   if (closed_) return;
@@ -534,12 +660,14 @@ void ClientSession::FinishRequest() {
   // Both directions of this request are done: recycle the upstream, then either wait for the
   // next request or close.
   LogRequest();
-  if (upstream_ != nullptr) ReleaseUpstream(!discard_body_ && !settings_->proxy_protocol);
+  if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   response_parser_.reset();
   up_in_.Release();
   up_out_.Release();
+  replay_.Release();
+  preamble_.Release();
   if (!keep_alive_ || draining_ || worker_->stopping()) {
     CloseAfterFlush();
     return;
@@ -566,9 +694,9 @@ void ClientSession::FinishRequest() {
 void ClientSession::ReleaseUpstream(bool reusable) {
   std::unique_ptr<UpstreamConnection> conn = std::move(upstream_);
   if (conn == nullptr) return;
-  worker_->picker().Report(*upstream_config_, conn->peer(), true);
   if (reusable && response_parser_ != nullptr && response_parser_->head().keep_alive &&
-      up_out_.empty() && up_in_.empty() && upstream_config_->keepalive > 0) {
+      up_out_.empty() && up_in_.empty() && upstream_config_->keepalive > 0 &&
+      settings_->proxy_http_version_minor >= 1) {
     worker_->pool().Put(*upstream_config_, std::move(conn));
   }
 }
@@ -614,10 +742,16 @@ void ClientSession::FlushClient() {
 
 void ClientSession::FlushUpstream() {
   if (upstream_ == nullptr || !upstream_->connected()) return;
-  while (!up_out_.empty()) {
-    IoResult r = upstream_->transport().Write(up_out_.view());
+  // A new connection's PROXY header goes first; it is not part of the request.
+  while (!preamble_.empty() || !up_out_.empty()) {
+    Buffer& out = preamble_.empty() ? up_out_ : preamble_;
+    IoResult r = upstream_->transport().Write(out.view());
     if (r.kind == IoResult::Kind::kOk) {
-      up_out_.Consume(r.bytes);
+      if (&out == &up_out_) {
+        upstream_sent_ = true;
+        any_upstream_sent_ = true;
+      }
+      out.Consume(r.bytes);
       if (upstream_timer_kind_ == UpstreamTimer::kSend) ArmUpstreamTimer(UpstreamTimer::kSend);
       continue;
     }
@@ -626,8 +760,9 @@ void ClientSession::FlushUpstream() {
       return;
     }
     // A reused keep-alive connection may have been closed by the upstream just before we
-    // wrote: safe to retry on a new connection while nothing of the body was consumed.
-    UpstreamFailed(502, absl::StrCat("send: ", std::strerror(r.error)), true);
+    // wrote: UpstreamFailed decides whether a fresh connection gets the request again.
+    UpstreamFailed(upstream::FailureKind::kError, 502,
+                   absl::StrCat("send: ", std::strerror(r.error)));
     return;
   }
   if (phase_ == Phase::kTunnel) {
@@ -699,11 +834,10 @@ void ClientSession::ReadUpstreamLoop() {
         return;
       }
     }
-    UpstreamFailed(502,
+    UpstreamFailed(upstream::FailureKind::kError, 502,
                    r.kind == IoResult::Kind::kEof
                        ? "upstream prematurely closed connection"
-                       : absl::StrCat("recv: ", std::strerror(r.error)),
-                   !upstream_got_bytes_);
+                       : absl::StrCat("recv: ", std::strerror(r.error)));
     return;
   }
 }
@@ -728,14 +862,16 @@ void ClientSession::ProcessUpstreamInput() {
         FlushClient();
         return;
       case http::MessageParser::Event::kError:
-        UpstreamFailed(502,
+        UpstreamFailed(response_started_ ? upstream::FailureKind::kError
+                                         : upstream::FailureKind::kInvalidHeader,
+                       502,
                        absl::StrCat("upstream sent invalid response: ",
-                                    response_parser_->error().message),
-                       false);
+                                    response_parser_->error().message));
         return;
       case http::MessageParser::Event::kHeadComplete:
         OnUpstreamHead();
-        if (phase_ == Phase::kTunnel || closed_) return;
+        // A retry on another peer replaced the parser: this response is dropped.
+        if (phase_ == Phase::kTunnel || closed_ || response_parser_.get() != parser) return;
         // A bodiless response completes on the next Parse, even without new bytes.
         {
           http::MessageParser::Result next =
@@ -744,7 +880,7 @@ void ClientSession::ProcessUpstreamInput() {
           if (next.event == http::MessageParser::Event::kMessageComplete) {
             OnUpstreamMessageComplete();
           } else if (next.event == http::MessageParser::Event::kError) {
-            UpstreamFailed(502, "upstream sent invalid response", false);
+            UpstreamFailed(upstream::FailureKind::kError, 502, "upstream sent invalid response");
             return;
           }
         }
@@ -761,13 +897,16 @@ void ClientSession::OnUpstreamHead() {
   const http::MessageHead& head = response_parser_->head();
   if (head.status == 101) {
     if (!request_.upgrade) {
-      UpstreamFailed(502, "upstream sent 101 without an upgrade request", false);
+      UpstreamFailed(upstream::FailureKind::kInvalidHeader, 502,
+                     "upstream sent 101 without an upgrade request");
       return;
     }
+    balancer_->Report(*upstream_->lease_peer(), upstream::Outcome::kSuccess, absl::Now());
     StartTunnel();
     return;
   }
   if (head.status < 200) return;  // interim responses: our own 100 was already sent
+  if (RetryOnStatus(head.status)) return;
   response_started_ = true;
   ctx_.status = head.status;
   ctx_.upstream_status = absl::StrCat(head.status);
@@ -800,44 +939,83 @@ void ClientSession::OnUpstreamMessageComplete() {
   }
 }
 
-void ClientSession::UpstreamFailed(int status, const std::string& why, bool retriable) {
+void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
+                                   const std::string& why) {
   worker_->counters().upstream_errors++;
-  if (upstream_ != nullptr) {
-    REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
-               ": ", why);
-    if (!upstream_reused_) worker_->picker().Report(*upstream_config_, upstream_->peer(), false);
-  }
-  bool was_reused = upstream_reused_;
-  upstream_.reset();
-  upstream_timer_.Cancel();
-  upstream_timer_kind_ = UpstreamTimer::kNone;
-  // Retry only what can be replayed: the head is kept, a body is not.
-  bool replayable = !request_.chunked &&
-                    !(request_.content_length.has_value() && *request_.content_length > 0);
-  if (retriable && !response_started_ && replayable && phase_ == Phase::kRequest) {
-    bool next_peer = !was_reused;
-    if (next_peer) {
-      ++upstream_attempt_;
-      int tries = settings_->proxy_next_upstream_tries;
-      bool allowed = (settings_->proxy_next_upstream & config::kNextUpstreamError) != 0 &&
-                     (tries == 0 || upstream_attempt_ < tries);
-      if (!allowed) {
-        SendErrorAndClose(status, why);
-        return;
-      }
-    }
-    up_out_.Clear();
-    up_out_.Append(upstream_head_);
-    if (ConnectUpstream()) FlushUpstream();
+  if (upstream_ == nullptr || !upstream_->lease_peer().has_value()) {
+    SendErrorAndClose(status, why);
     return;
   }
-  if (!response_started_) {
-    SendErrorAndClose(status, why);
+  upstream::PeerIndex peer = *upstream_->lease_peer();
+  upstream::ReusedConnectionFacts reused;
+  reused.reused = upstream_reused_;
+  reused.response_byte_received = upstream_got_bytes_;
+  reused.idempotent = request_idempotent_;
+  reused.has_body = request_has_body_;
+  reused.already_retried = fresh_retry_done_;
+  // A pooled connection the backend closed while idle is not the peer's fault: once, the same
+  // peer gets the request again on a fresh connection, with no failure and no try counted.
+  bool fresh = kind == upstream::FailureKind::kError && phase_ == Phase::kRequest &&
+               !response_started_ && upstream::RetryOnFreshConnection(reused);
+  if (fresh) {
+    REALIP_LOG(kInfo, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
+               ": ", why, " on a pooled connection, retrying on a fresh one");
   } else {
-    // Part of the response is out: closing is the only honest signal of truncation.
-    keep_alive_ = false;
-    CloseAfterFlush();
+    REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ",
+               upstream_->peer().ToString(), ": ", why);
   }
+  upstream_.reset();
+  preamble_.Clear();
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  last_failure_status_ = status;
+  if (fresh && RestoreRequestBytes()) {
+    fresh_retry_done_ = true;
+    if (ConnectUpstream(peer, /*fresh_only=*/true)) FlushUpstream();
+    return;
+  }
+  if (NextAttempt(peer, kind, status, why) && ConnectUpstream()) FlushUpstream();
+}
+
+bool ClientSession::RetryOnStatus(int status) {
+  upstream::PeerIndex peer = *upstream_->lease_peer();
+  std::optional<upstream::FailureKind> kind = StatusFailureKind(status);
+  if (!kind.has_value()) {
+    balancer_->Report(peer, upstream::Outcome::kSuccess, absl::Now());
+    return false;
+  }
+  upstream::AttemptFacts facts;
+  facts.failure = *kind;
+  facts.attempts = upstream_attempt_;
+  facts.request_sent = upstream_sent_;
+  facts.response_started = response_started_;
+  facts.idempotent = request_idempotent_;
+  upstream::NextUpstreamDecision decision = upstream::DecideNextUpstream(
+      settings_->proxy_next_upstream, settings_->proxy_next_upstream_tries, facts);
+  balancer_->Report(peer,
+                    decision.peer_failed ? upstream::Outcome::kFailure
+                                         : upstream::Outcome::kSuccess,
+                    absl::Now());
+  if (!decision.retry || phase_ != Phase::kRequest) return false;
+  // Another peer only if one is usable; otherwise this response is the answer (nginx).
+  upstream::TriedPeers tried = tried_;
+  tried.Insert(peer);
+  upstream::PickContext pick;
+  pick.key = hash_key_;
+  pick.tried = &tried;
+  pick.now = absl::Now();
+  std::optional<upstream::PeerIndex> next = balancer_->Pick(pick);
+  if (!next.has_value() || !RestoreRequestBytes()) return false;
+  REALIP_LOG(kInfo, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
+             ": answered ", status, ", trying the next peer");
+  tried_ = tried;
+  ++upstream_attempt_;
+  upstream_.reset();
+  preamble_.Clear();
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+  if (ConnectUpstream(next)) FlushUpstream();
+  return true;
 }
 
 void ClientSession::StartTunnel() {
@@ -1030,7 +1208,7 @@ void ClientSession::OnUpstreamTimer() {
   const char* what = kind == UpstreamTimer::kConnect ? "upstream timed out while connecting"
                      : kind == UpstreamTimer::kRead  ? "upstream timed out while reading"
                                                      : "upstream timed out while sending";
-  UpstreamFailed(504, what, false);
+  UpstreamFailed(upstream::FailureKind::kTimeout, 504, what);
 }
 
 void ClientSession::LogRequest() {

@@ -18,6 +18,8 @@
 #include "proxy/server/rewrite.h"
 #include "proxy/server/socket.h"
 #include "proxy/server/upstream.h"
+#include "proxy/upstream/balancer.h"
+#include "proxy/upstream/next_upstream.h"
 
 namespace realip::server {
 
@@ -71,7 +73,21 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void StartRequest();
   void RouteAndResolve();
   void StartProxy();
-  bool ConnectUpstream();
+  // Starts an attempt: on `chosen` (already picked, or the same peer again with `fresh_only`)
+  // or on a newly picked peer. False when the client was answered instead.
+  bool ConnectUpstream(std::optional<upstream::PeerIndex> chosen = std::nullopt,
+                       bool fresh_only = false);
+  // Queues request bytes for the upstream, keeping a copy for a retry while it is small.
+  void QueueUpstream(std::string_view bytes, bool chunk);
+  // Puts the whole request (so far) back into up_out_ for another attempt; false if it cannot.
+  bool RestoreRequestBytes();
+  // After a failed attempt on `peer`: reports it and decides (proxy_next_upstream). True: pick
+  // another peer; false: the client was answered or closed.
+  bool NextAttempt(upstream::PeerIndex peer, upstream::FailureKind kind, int status,
+                   const std::string& why);
+  // A listed proxy_next_upstream status in the response head: true if the request went to
+  // another peer (this response is dropped).
+  bool RetryOnStatus(int status);
   void OnRequestMessageComplete();
   void FinishRequest();
   void FlushClient();
@@ -81,7 +97,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void ProcessUpstreamInput();
   void OnUpstreamHead();
   void OnUpstreamMessageComplete();
-  void UpstreamFailed(int status, const std::string& why, bool retriable);
+  void UpstreamFailed(upstream::FailureKind kind, int status, const std::string& why);
   void ReleaseUpstream(bool reusable);
   void StartTunnel();
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text);
@@ -156,11 +172,25 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // The upstream side of the request.
   std::unique_ptr<UpstreamConnection> upstream_;
   const config::Upstream* upstream_config_ = nullptr;
-  int upstream_attempt_ = 0;
+  upstream::Balancer* balancer_ = nullptr;  // the worker's, for upstream_config_
+  upstream::TriedPeers tried_;
+  std::string hash_key_;
+  int upstream_attempt_ = 0;  // peers picked for this request
+  int last_failure_status_ = 502;
   bool upstream_reused_ = false;
   bool upstream_got_bytes_ = false;
   bool upstream_write_blocked_ = false;
-  std::string upstream_head_;  // kept for a retry on another connection
+  bool upstream_sent_ = false;      // this attempt wrote request bytes
+  bool any_upstream_sent_ = false;  // some attempt of this request wrote request bytes
+  bool fresh_retry_done_ = false;   // the one retry after a stale pooled connection was used
+  bool request_idempotent_ = true;
+  bool request_has_body_ = false;
+  // Everything queued for the upstream for this request (head and body so far), for a retry,
+  // while it stays within kReplayLimit; then replay_overflow_.
+  Buffer replay_;
+  bool replay_overflow_ = false;
+  std::string upstream_proxy_header_;  // proxy_protocol on: what a new connection starts with
+  Buffer preamble_;                    // the PROXY header still to write on this connection
   Buffer up_out_;
   Buffer up_in_;
   std::unique_ptr<http::MessageParser> response_parser_;

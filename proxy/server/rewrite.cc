@@ -97,7 +97,8 @@ std::string BuildUpstreamHead(const RequestContext& ctx, const UpstreamRequestOp
   } else if (!options.keep_alive) {
     out.push_back({"Connection", "close"});
   }
-  return http::SerializeRequestHead(request.method, UpstreamTarget(request, *ctx.location), out);
+  return http::SerializeRequestHead(request.method, UpstreamTarget(request, *ctx.location), out,
+                                    options.version_minor);
 }
 
 ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_request,

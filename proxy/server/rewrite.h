@@ -21,6 +21,7 @@ struct UpstreamRequestOptions {
   bool keep_alive = false;  // the upstream connection goes back to a pool afterwards
   bool upgrade = false;     // pass Upgrade and "Connection: upgrade" (tunnel request)
   bool peer_trusted = false;  // the client connection's sender is in set_real_ip_from
+  int version_minor = 1;      // proxy_http_version: 0 sends HTTP/1.0 (never kept alive)
 };
 
 // The upstream request head: proxy_set_header values first (empty ones dropped), then the

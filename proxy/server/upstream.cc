@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "proxy/base/check.h"
+#include "proxy/base/logging.h"
 
 namespace realip::server {
 
@@ -19,6 +20,7 @@ absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
 }
 
 UpstreamConnection::~UpstreamConnection() {
+  ClearLease();
   watcher_.Stop();
   close(fd_);
 }
@@ -28,19 +30,118 @@ void UpstreamConnection::OnIo(bool readable, bool writable, bool peer_closed) {
   if (delegate_ != nullptr) delegate_->OnUpstreamIo(readable || peer_closed, writable);
 }
 
-const net::SocketAddress* RoundRobinPicker::Pick(const config::Upstream& upstream, int attempt) {
-  std::vector<const net::SocketAddress*> peers;
-  for (bool backup : {false, true}) {
-    for (const config::UpstreamServer& s : upstream.servers) {
-      if (s.down || s.backup != backup) continue;
-      for (const net::SocketAddress& a : s.addresses) peers.push_back(&a);
+void UpstreamConnection::SetLease(upstream::Balancer* balancer, upstream::PeerIndex peer) {
+  ClearLease();
+  lease_ = balancer;
+  lease_peer_ = peer;
+  lease_->Acquire(peer);
+}
+
+void UpstreamConnection::ClearLease() {
+  if (lease_ != nullptr) lease_->Release(lease_peer_);
+  lease_ = nullptr;
+}
+
+std::vector<upstream::PeerConfig> PeersOf(const config::Upstream& upstream) {
+  std::vector<upstream::PeerConfig> peers;
+  for (const config::UpstreamServer& s : upstream.servers) {
+    for (const net::SocketAddress& a : s.addresses) {
+      upstream::PeerConfig p;
+      p.server = s.name;
+      p.address = a;
+      p.weight = s.weight;
+      p.max_fails = s.max_fails;
+      p.fail_timeout = s.fail_timeout;
+      p.backup = s.backup;
+      p.down = s.down;
+      peers.push_back(std::move(p));
     }
-    if (!peers.empty()) break;
   }
-  if (peers.empty() || static_cast<size_t>(attempt) >= peers.size()) return nullptr;
-  size_t& next = next_[&upstream];
-  if (attempt == 0) next = (next + 1) % peers.size();
-  return peers[(next + static_cast<size_t>(attempt)) % peers.size()];
+  return peers;
+}
+
+namespace {
+
+upstream::BalancerKind KindOf(const config::Upstream& u) {
+  switch (u.balancer) {
+    case config::Balancer::kRoundRobin:
+      return upstream::BalancerKind::kRoundRobin;
+    case config::Balancer::kLeastConn:
+      return upstream::BalancerKind::kLeastConn;
+    case config::Balancer::kIpHash:
+      return upstream::BalancerKind::kIpHash;
+    case config::Balancer::kHash:
+      return u.hash_consistent ? upstream::BalancerKind::kConsistentHash
+                               : upstream::BalancerKind::kHash;
+  }
+  return upstream::BalancerKind::kRoundRobin;
+}
+
+}  // namespace
+
+std::string HashKeyFor(const config::Upstream& upstream, const RequestContext& ctx) {
+  switch (upstream.balancer) {
+    case config::Balancer::kIpHash:
+      // A Unix-socket client has no address bytes; the balancer hashes it like nginx's
+      // pseudo address then.
+      if (ctx.resolution.client.is_unix) return std::string();
+      return std::string(ctx.resolution.client.ip.Bytes());
+    case config::Balancer::kHash:
+      return Evaluate(upstream.hash_key, ctx);
+    default:
+      return std::string();
+  }
+}
+
+std::string UpstreamProxyHeader(int version, const net::SocketAddress& client,
+                                const net::SocketAddress& local,
+                                const realip::ProxyHeader* received) {
+  net::SocketAddress dst = local;
+  if (received != nullptr && !received->local && received->source == client) {
+    dst = received->destination;
+  }
+  if (version != 2) return realip::EncodeProxyV1(client, dst);
+  std::vector<realip::ProxyTlv> tlvs;
+  if (received != nullptr) {
+    for (uint8_t type : {realip::pp2::kTypeAlpn, realip::pp2::kTypeAuthority,
+                         realip::pp2::kTypeSsl, realip::pp2::kTypeUniqueId}) {
+      const realip::ProxyTlv* tlv = received->FindTlv(type);
+      if (tlv != nullptr) tlvs.push_back(*tlv);
+    }
+  }
+  return realip::EncodeProxyV2(client, dst, tlvs, false);
+}
+
+void UpstreamBalancers::Prepare(const config::Config& config) {
+  for (const auto& [name, upstream] : config.upstreams) For(upstream);
+}
+
+upstream::Balancer* UpstreamBalancers::For(
+    const std::shared_ptr<const config::Upstream>& upstream) {
+  auto it = balancers_.find(upstream.get());
+  if (it != balancers_.end()) return it->second.balancer.get();
+  Entry entry;
+  entry.upstream = upstream;
+  absl::StatusOr<std::unique_ptr<upstream::Balancer>> b =
+      upstream::NewBalancer(KindOf(*upstream), PeersOf(*upstream));
+  if (b.ok()) {
+    entry.balancer = std::move(b).value();
+  } else {
+    REALIP_LOG(kError, "upstream \"", upstream->name, "\": ", b.status().message());
+  }
+  upstream::Balancer* raw = entry.balancer.get();
+  balancers_.emplace(upstream.get(), std::move(entry));
+  return raw;
+}
+
+void UpstreamBalancers::Prune() {
+  for (auto it = balancers_.begin(); it != balancers_.end();) {
+    if (it->second.upstream.use_count() == 1) {
+      it = balancers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 // An idle pooled connection: watches for the peer closing it and for its idle deadline.
@@ -60,8 +161,9 @@ UpstreamPool::UpstreamPool(event::EventLoop& loop) : loop_(loop) {}
 UpstreamPool::~UpstreamPool() { Clear(); }
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& upstream,
-                                                       const net::SocketAddress& peer) {
-  auto it = idle_.find(Key{upstream.name, peer.ToString()});
+                                                       const net::SocketAddress& peer,
+                                                       std::string_view proxy_header) {
+  auto it = idle_.find(Key{upstream.name, peer.ToString(), std::string(proxy_header)});
   if (it == idle_.end() || it->second.empty()) return nullptr;
   std::unique_ptr<Idle> idle = std::move(it->second.back());
   it->second.pop_back();
@@ -76,7 +178,8 @@ void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<Upstrea
   if (upstream.keepalive <= 0 || conn->requests() >= upstream.keepalive_requests) return;
   auto idle = std::make_unique<Idle>();
   idle->pool = this;
-  idle->key = Key{upstream.name, conn->peer().ToString()};
+  conn->ClearLease();
+  idle->key = Key{upstream.name, conn->peer().ToString(), conn->proxy_header()};
   idle->conn = std::move(conn);
   idle->conn->set_delegate(idle.get());
   Idle* raw = idle.get();
@@ -86,7 +189,7 @@ void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<Upstrea
   if (count >= static_cast<size_t>(upstream.keepalive)) {
     // Close the oldest idle connection of this upstream to stay within `keepalive`.
     for (auto& [key, list] : idle_) {
-      if (key.first == upstream.name && !list.empty()) {
+      if (std::get<0>(key) == upstream.name && !list.empty()) {
         list.erase(list.begin());
         --count;
         break;
@@ -104,7 +207,7 @@ void UpstreamPool::Remove(Idle* idle) {
   auto pos = std::find_if(list.begin(), list.end(),
                           [idle](const std::unique_ptr<Idle>& p) { return p.get() == idle; });
   if (pos == list.end()) return;
-  --per_upstream_[idle->key.first];
+  --per_upstream_[std::get<0>(idle->key)];
   list.erase(pos);  // destroys the connection; we are inside its callback, which returns next
 }
 

@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -13,7 +16,10 @@
 #include "proxy/config/config.h"
 #include "proxy/event/loop.h"
 #include "proxy/net/socket_address.h"
+#include "proxy/realip/proxy_protocol.h"
+#include "proxy/server/request_context.h"
 #include "proxy/server/socket.h"
+#include "proxy/upstream/balancer.h"
 
 namespace realip::server {
 
@@ -46,6 +52,18 @@ class UpstreamConnection : public event::IoHandler {
   // See event::IoWatcher::reports_peer_close().
   bool short_read_drains() const { return watcher_.reports_peer_close(); }
 
+  // Counts a request in flight to `peer` of `balancer` (least_conn) until ClearLease() or the
+  // connection's end. `balancer` outlives the lease (see UpstreamBalancers).
+  void SetLease(upstream::Balancer* balancer, upstream::PeerIndex peer);
+  void ClearLease();
+  // The peer this connection's request counts against, when leased.
+  std::optional<upstream::PeerIndex> lease_peer() const {
+    return lease_ != nullptr ? std::optional<upstream::PeerIndex>(lease_peer_) : std::nullopt;
+  }
+  // With proxy_protocol: the PROXY header this connection started with (it names one client).
+  const std::string& proxy_header() const { return proxy_header_; }
+  void set_proxy_header(std::string header) { proxy_header_ = std::move(header); }
+
   void OnIo(bool readable, bool writable, bool peer_closed) override;
 
  private:
@@ -59,43 +77,64 @@ class UpstreamConnection : public event::IoHandler {
   bool connected_ = false;
   bool peer_closed_ = false;
   int requests_ = 0;
+  upstream::Balancer* lease_ = nullptr;
+  upstream::PeerIndex lease_peer_ = 0;
+  std::string proxy_header_;
 };
 
-// Picks the peer for a request and learns from the outcome. Issue 6 replaces the simple
-// round robin with weighted balancing, health state and retries behind this interface.
-class PeerPicker {
+// The balancers of one worker: one realip::upstream::Balancer per config::Upstream, holding
+// round-robin positions, least_conn counts and passive health. Per worker, so no locks.
+// Reloads: a session uses the Upstream of its own snapshot, so balancers are keyed by that
+// object and keep it alive; Prune() drops the ones no snapshot refers to any more.
+class UpstreamBalancers {
  public:
-  virtual ~PeerPicker() = default;
-  // The next peer of `upstream` to try; `attempt` counts from 0 within one request. Returns
-  // null when the upstream has no usable peer.
-  virtual const net::SocketAddress* Pick(const config::Upstream& upstream, int attempt) = 0;
-  // The outcome of using `peer`: false for connect errors, timeouts and broken responses.
-  virtual void Report(const config::Upstream& upstream, const net::SocketAddress& peer,
-                      bool ok) = 0;
-};
-
-// Round robin over every address of the non-down, non-backup servers (backups only when no
-// primary exists). Per worker, so no locks.
-class RoundRobinPicker : public PeerPicker {
- public:
-  const net::SocketAddress* Pick(const config::Upstream& upstream, int attempt) override;
-  void Report(const config::Upstream&, const net::SocketAddress&, bool) override {}
+  // Builds the balancers of the named upstreams of `config` now (a consistent-hash ring is
+  // computed once, not on the first request); implicit ones are built on first use.
+  void Prepare(const config::Config& config);
+  // The balancer of `upstream`, built on first use; null (and logged once) if its peers are
+  // invalid for the algorithm.
+  upstream::Balancer* For(const std::shared_ptr<const config::Upstream>& upstream);
+  // Forgets balancers of upstreams that only this object still holds (old snapshots gone).
+  void Prune();
+  size_t size() const { return balancers_.size(); }
 
  private:
-  std::unordered_map<const config::Upstream*, size_t> next_;
+  struct Entry {
+    std::shared_ptr<const config::Upstream> upstream;
+    std::unique_ptr<upstream::Balancer> balancer;  // null: could not be built
+  };
+  std::unordered_map<const config::Upstream*, Entry> balancers_;
 };
 
-// Idle keep-alive connections per (upstream, peer), owned by one worker. An idle connection
-// that becomes readable (the peer closed it or sent junk) or outlives the upstream's
-// keepalive_timeout is closed.
+// The peers of an upstream block in balancer order: every address of every server line.
+std::vector<upstream::PeerConfig> PeersOf(const config::Upstream& upstream);
+
+// The hash key PickContext wants for `upstream`: the resolved client IP bytes for ip_hash, the
+// evaluated key for hash, empty otherwise.
+std::string HashKeyFor(const config::Upstream& upstream, const RequestContext& ctx);
+
+// The PROXY header (proxy_protocol on) a new backend connection starts with: the resolved
+// client address and port, and the address the client connected to (the PROXY header's
+// destination when the client address came from it, else `local`). Version 2 passes on the
+// ALPN, authority, SSL and unique-id TLVs of the PROXY header the client connection carried.
+std::string UpstreamProxyHeader(int version, const net::SocketAddress& client,
+                                const net::SocketAddress& local,
+                                const realip::ProxyHeader* received);
+
+// Idle keep-alive connections per (upstream, peer, PROXY header), owned by one worker. An idle
+// connection that becomes readable (the peer closed it or sent junk) or outlives the upstream's
+// keepalive_timeout is closed. A connection that began with a PROXY header is only handed out
+// for a request whose PROXY header is byte-identical (the same client identity).
 class UpstreamPool {
  public:
   explicit UpstreamPool(event::EventLoop& loop);
   ~UpstreamPool();
 
-  // An idle connection to `peer` of `upstream`, or null.
+  // An idle connection to `peer` of `upstream` that began with `proxy_header` (empty: none),
+  // or null.
   std::unique_ptr<UpstreamConnection> Take(const config::Upstream& upstream,
-                                           const net::SocketAddress& peer);
+                                           const net::SocketAddress& peer,
+                                           std::string_view proxy_header);
   // Keeps `conn` for reuse, within `upstream.keepalive` idle connections per worker (the
   // oldest is closed beyond that).
   void Put(const config::Upstream& upstream, std::unique_ptr<UpstreamConnection> conn);
@@ -105,7 +144,8 @@ class UpstreamPool {
 
  private:
   struct Idle;
-  using Key = std::pair<std::string, std::string>;  // upstream name, peer text
+  // Upstream name, peer text, PROXY header bytes.
+  using Key = std::tuple<std::string, std::string, std::string>;
   void Remove(Idle* idle);
   event::EventLoop& loop_;
   std::map<Key, std::vector<std::unique_ptr<Idle>>> idle_;

@@ -33,7 +33,7 @@ Worker::~Worker() {
 absl::Status Worker::Init(const std::vector<int>& shared_fds) {
   REALIP_ASSIGN_OR_RETURN(loop_, event::EventLoop::Create());
   pool_ = std::make_unique<UpstreamPool>(*loop_);
-  picker_ = std::make_unique<RoundRobinPicker>();
+  balancers_.Prepare(*config_);
   REALIP_RETURN_IF_ERROR(waker_.Init(*loop_, [this] { OnWake(); }));
   REALIP_RETURN_IF_ERROR(shutdown_timer_.Init(*loop_, [this] {
     // worker_shutdown_timeout passed: whatever is still open is closed now.
@@ -98,6 +98,10 @@ void Worker::OnWake() {
   // Listeners stay as opened; a reload only changes what new connections are served with.
   if (next != nullptr && next->listeners.size() == config_->listeners.size()) {
     config_ = std::move(next);
+    // Fresh balancers for the new snapshot's upstreams; those of snapshots no connection
+    // uses any more go.
+    balancers_.Prune();
+    balancers_.Prepare(*config_);
   }
   int stop = stop_request_.load();
   if (stop != 0) BeginStop(stop == 1);

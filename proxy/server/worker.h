@@ -57,7 +57,7 @@ class Worker {
   // For sessions, on the worker thread.
   event::EventLoop& loop() { return *loop_; }
   UpstreamPool& pool() { return *pool_; }
-  PeerPicker& picker() { return *picker_; }
+  UpstreamBalancers& balancers() { return balancers_; }
   WorkerCounters& counters() { return counters_; }
   LogFiles& log_files() { return *log_files_; }
   bool stopping() const { return stopping_; }
@@ -80,7 +80,7 @@ class Worker {
   std::atomic<int> stop_request_{0};  // 0 none, 1 graceful, 2 fast
   std::unique_ptr<event::EventLoop> loop_;
   std::unique_ptr<UpstreamPool> pool_;
-  std::unique_ptr<PeerPicker> picker_;
+  UpstreamBalancers balancers_;
   struct ListenSocket {
     int fd = -1;
     bool owned = true;
