@@ -526,14 +526,18 @@ void ClientSession::QueueUpstream(std::string_view bytes, bool chunk) {
   }
 }
 
+bool ClientSession::CanReplay() const {
+  // Too large to keep a copy: only a request none of whose bytes left is still whole.
+  return !replay_overflow_ || !any_upstream_sent_;
+}
+
 bool ClientSession::RestoreRequestBytes() {
+  if (!CanReplay()) return false;
   if (!replay_overflow_) {
     up_out_.Clear();
     up_out_.Append(replay_.view());
-    return true;
   }
-  // Too large to keep a copy: only a request none of whose bytes left is still whole.
-  return !any_upstream_sent_;
+  return true;
 }
 
 bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, bool fresh_only) {
@@ -569,6 +573,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     } else if (!fresh_only) {
       absl::StrAppend(&ctx_.upstream_addr, ", ", address_text);  // nginx's $upstream_addr
     }
+    ++upstream_attempt_id_;
     response_parser_ = std::make_unique<http::MessageParser>(http::MessageKind::kResponse,
                                                              http::ParseLimits{});
     response_parser_->SetNextResponseHasNoBody(head_request_);
@@ -613,8 +618,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
   }
 }
 
-bool ClientSession::NextAttempt(upstream::PeerIndex peer, upstream::FailureKind kind, int status,
-                                const std::string& why) {
+upstream::NextUpstreamDecision ClientSession::DecideAndReport(upstream::PeerIndex peer,
+                                                              upstream::FailureKind kind) {
   upstream::AttemptFacts facts;
   facts.failure = kind;
   facts.attempts = upstream_attempt_;
@@ -627,11 +632,17 @@ bool ClientSession::NextAttempt(upstream::PeerIndex peer, upstream::FailureKind 
                     decision.peer_failed ? upstream::Outcome::kFailure
                                          : upstream::Outcome::kSuccess,
                     absl::Now());
+  return decision;
+}
+
+bool ClientSession::NextAttempt(upstream::PeerIndex peer, upstream::FailureKind kind, int status,
+                                const std::string& why) {
+  upstream::NextUpstreamDecision decision = DecideAndReport(peer, kind);
   if (decision.retry && phase_ == Phase::kRequest && RestoreRequestBytes()) {
     tried_.Insert(peer);
     return true;
   }
-  if (!response_started_) {
+  if (!response_started_ && phase_ != Phase::kTunnel) {
     SendErrorAndClose(decision.status != 0 ? decision.status : status, why);
   } else {
     // Part of the response is out: closing is the only honest signal of truncation.
@@ -787,8 +798,12 @@ void ClientSession::ReadUpstream() {
 
 void ClientSession::ReadUpstreamLoop() {
   UpstreamConnection* conn = upstream_.get();
+  // A retry inside this loop starts another attempt (whose connection may even reuse the
+  // freed one's address): stop reading then.
+  const uint64_t attempt = upstream_attempt_id_;
   upstream_read_paused_ = false;
-  while (!closed_ && upstream_ != nullptr && upstream_.get() == conn) {
+  while (!closed_ && upstream_ != nullptr && upstream_.get() == conn &&
+         upstream_attempt_id_ == attempt) {
     if (response_complete_ && phase_ != Phase::kTunnel) return;  // FinishRequest decides
     if (!UpstreamReadAllowed()) {
       upstream_read_paused_ = true;
@@ -964,10 +979,7 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
     REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ",
                upstream_->peer().ToString(), ": ", why);
   }
-  upstream_.reset();
-  preamble_.Clear();
-  upstream_timer_.Cancel();
-  upstream_timer_kind_ = UpstreamTimer::kNone;
+  DropUpstream();
   last_failure_status_ = status;
   if (fresh && RestoreRequestBytes()) {
     fresh_retry_done_ = true;
@@ -977,6 +989,13 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
   if (NextAttempt(peer, kind, status, why) && ConnectUpstream()) FlushUpstream();
 }
 
+void ClientSession::DropUpstream() {
+  upstream_.reset();
+  preamble_.Clear();
+  upstream_timer_.Cancel();
+  upstream_timer_kind_ = UpstreamTimer::kNone;
+}
+
 bool ClientSession::RetryOnStatus(int status) {
   upstream::PeerIndex peer = *upstream_->lease_peer();
   std::optional<upstream::FailureKind> kind = StatusFailureKind(status);
@@ -984,19 +1003,8 @@ bool ClientSession::RetryOnStatus(int status) {
     balancer_->Report(peer, upstream::Outcome::kSuccess, absl::Now());
     return false;
   }
-  upstream::AttemptFacts facts;
-  facts.failure = *kind;
-  facts.attempts = upstream_attempt_;
-  facts.request_sent = upstream_sent_;
-  facts.response_started = response_started_;
-  facts.idempotent = request_idempotent_;
-  upstream::NextUpstreamDecision decision = upstream::DecideNextUpstream(
-      settings_->proxy_next_upstream, settings_->proxy_next_upstream_tries, facts);
-  balancer_->Report(peer,
-                    decision.peer_failed ? upstream::Outcome::kFailure
-                                         : upstream::Outcome::kSuccess,
-                    absl::Now());
-  if (!decision.retry || phase_ != Phase::kRequest) return false;
+  upstream::NextUpstreamDecision decision = DecideAndReport(peer, *kind);
+  if (!decision.retry || phase_ != Phase::kRequest || !CanReplay()) return false;
   // Another peer only if one is usable; otherwise this response is the answer (nginx).
   upstream::TriedPeers tried = tried_;
   tried.Insert(peer);
@@ -1010,10 +1018,7 @@ bool ClientSession::RetryOnStatus(int status) {
              ": answered ", status, ", trying the next peer");
   tried_ = tried;
   ++upstream_attempt_;
-  upstream_.reset();
-  preamble_.Clear();
-  upstream_timer_.Cancel();
-  upstream_timer_kind_ = UpstreamTimer::kNone;
+  DropUpstream();
   if (ConnectUpstream(next)) FlushUpstream();
   return true;
 }

@@ -79,12 +79,19 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
                        bool fresh_only = false);
   // Queues request bytes for the upstream, keeping a copy for a retry while it is small.
   void QueueUpstream(std::string_view bytes, bool chunk);
+  // Whether the whole request (so far) can be sent again on another connection.
+  bool CanReplay() const;
   // Puts the whole request (so far) back into up_out_ for another attempt; false if it cannot.
   bool RestoreRequestBytes();
+  // proxy_next_upstream's verdict on a failed attempt on `peer`, reported to the balancer.
+  upstream::NextUpstreamDecision DecideAndReport(upstream::PeerIndex peer,
+                                                 upstream::FailureKind kind);
   // After a failed attempt on `peer`: reports it and decides (proxy_next_upstream). True: pick
   // another peer; false: the client was answered or closed.
   bool NextAttempt(upstream::PeerIndex peer, upstream::FailureKind kind, int status,
                    const std::string& why);
+  // Closes the attempt's connection (not pooled) and stops its timer.
+  void DropUpstream();
   // A listed proxy_next_upstream status in the response head: true if the request went to
   // another peer (this response is dropped).
   bool RetryOnStatus(int status);
@@ -176,6 +183,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   upstream::TriedPeers tried_;
   std::string hash_key_;
   int upstream_attempt_ = 0;  // peers picked for this request
+  uint64_t upstream_attempt_id_ = 0;  // bumped by every ConnectUpstream attempt
   int last_failure_status_ = 502;
   bool upstream_reused_ = false;
   bool upstream_got_bytes_ = false;
