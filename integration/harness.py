@@ -137,6 +137,18 @@ class TestCase(unittest.TestCase):
                 wait_for_port(host, port, p.proc)
         return p
 
+    def run_nginx(self, text):
+        """Starts Debian's nginx in the foreground with `text` as its configuration, under a
+        prefix in the test's directory (logs and pid there, no root needed)."""
+        prefix = os.path.join(self.workdir, "nginx")
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+        os.chmod(self.workdir, 0o755)
+        os.chmod(prefix, 0o777)
+        path = self.write_config(text, "nginx.conf")
+        pid = os.path.join(prefix, "nginx.pid")
+        return self.spawn(["nginx", "-p", prefix, "-c", path, "-g", f"daemon off; pid {pid};"],
+                          "nginx")
+
     def run_proxy(self, *args, timeout=30):
         return subprocess.run([PROXY_BIN, *args], capture_output=True, text=True,
                               timeout=timeout)

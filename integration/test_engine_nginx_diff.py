@@ -8,7 +8,6 @@ deliberately not followed are left out (see docs/engine.md): lax IPv4 forms such
 IPv4-mapped IPv6 entries ("::ffff:10.0.0.9"), which nginx prints as sent and our address type
 prints as IPv4 ("10.0.0.9").
 """
-import os
 import random
 import shutil
 import socket
@@ -77,16 +76,6 @@ class NginxDifferentialTest(harness.TestCase):
         if status != 200:
             return f"status {status}"
         return harness.echo_json(body)["headers"].get("x-real-ip")
-
-    def run_nginx(self, text):
-        prefix = os.path.join(self.workdir, "nginx")
-        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
-        os.chmod(self.workdir, 0o755)
-        os.chmod(prefix, 0o777)
-        path = self.write_config(text, "nginx.conf")
-        pid = os.path.join(prefix, "nginx.pid")
-        return self.spawn(["nginx", "-p", prefix, "-c", path, "-g", f"daemon off; pid {pid};"],
-                          "nginx")
 
     def test_same_config_same_x_real_ip(self):
         echo = self.start_echo()

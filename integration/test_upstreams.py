@@ -3,7 +3,6 @@ end to end: realip-proxy in front of several realip-echo backends (each names it
 scripted python backends (slow, closing idle connections) and nginx / haproxy listeners that
 expect a PROXY header."""
 import collections
-import os
 import shutil
 import signal
 import socket
@@ -171,6 +170,35 @@ class BalancingTest(UpstreamTestCase):
         self.assertLessEqual(len(slow_hits), 2, len(slow_hits))
         self.assertGreaterEqual(fast_count, 18)
         self.assertEqual(len(replies), 20)
+
+    def test_reload_builds_new_balancers_and_old_connections_keep_theirs(self):
+        e = self.echoes(["a", "b", "c"])
+        proxy = self.start_with(f"server 127.0.0.1:{e['a'].port}; "
+                                f"server 127.0.0.1:{e['b'].port}; keepalive 4;")
+        old = Client(self.port)
+        self.assertEqual({harness.echo_json(old.get()[1])["server"] for _ in range(4)},
+                         {"a", "b"})
+        path = proxy.proc.args[2]
+        with open(path) as f:
+            text = f.read()
+        self.write_config(text.replace(f"127.0.0.1:{e['a'].port}", f"127.0.0.1:{e['c'].port}"))
+        proxy.proc.send_signal(signal.SIGHUP)
+        proxy.wait_for_line(r"reconfiguring")
+        seen = set()
+        deadline = time.monotonic() + 30
+        while "c" not in seen and time.monotonic() < deadline:
+            c = Client(self.port)
+            seen.add(harness.echo_json(c.get()[1])["server"])
+            c.close()
+        self.assertIn("c", seen)
+        new = Client(self.port)
+        self.assertEqual({harness.echo_json(new.get()[1])["server"] for _ in range(4)},
+                         {"b", "c"})
+        new.close()
+        # The connection accepted before the reload still uses the old upstream block.
+        self.assertEqual({harness.echo_json(old.get()[1])["server"] for _ in range(4)},
+                         {"a", "b"})
+        old.close()
 
     def assignments(self, ips):
         c = Client(self.port)
@@ -477,19 +505,8 @@ class NextUpstreamTest(UpstreamTestCase):
         self.assertEqual(sum(len(b.requests) for b in bads), 2)
 
 
-def run_nginx(case, text):
-    prefix = os.path.join(case.workdir, "nginx")
-    os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
-    os.chmod(case.workdir, 0o755)
-    os.chmod(prefix, 0o777)
-    path = case.write_config(text, "nginx.conf")
-    pid = os.path.join(prefix, "nginx.pid")
-    return case.spawn(["nginx", "-p", prefix, "-c", path, "-g", f"daemon off; pid {pid};"],
-                      "nginx")
-
-
 class ProxyToBackendTest(UpstreamTestCase):
-    def check_clients(self, keepalive):
+    def check_clients(self):
         # Alternating clients over one client connection: each backend connection's PROXY
         # header names one client, so the backend must see them alternate exactly.
         c = Client(self.port)
@@ -503,7 +520,7 @@ class ProxyToBackendTest(UpstreamTestCase):
         for version in (1, 2):
             with self.subTest(version=version):
                 nport = harness.free_port()
-                nginx = run_nginx(self, f"""
+                nginx = self.run_nginx(f"""
 error_log stderr;
 events {{ worker_connections 64; }}
 http {{
@@ -518,7 +535,7 @@ http {{
                 p = self.start_with(f"server 127.0.0.1:{nport}; keepalive 8;",
                                     location_extra=f"proxy_protocol on; "
                                                    f"proxy_protocol_version {version};")
-                self.check_clients(keepalive=True)
+                self.check_clients()
                 p.stop()
                 nginx.stop()
 
@@ -542,7 +559,7 @@ frontend fe
         harness.wait_for_port("127.0.0.1", hport, h.proc)
         self.start_with(f"server 127.0.0.1:{hport}; keepalive 8;",
                         location_extra="proxy_protocol on; proxy_protocol_version 2;")
-        self.check_clients(keepalive=True)
+        self.check_clients()
 
 
 if __name__ == "__main__":
