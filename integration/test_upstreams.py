@@ -451,6 +451,41 @@ class NextUpstreamTest(UpstreamTestCase):
                 self.assertEqual(statuses, [200, 200, 503, 503])
                 p.stop()
 
+    def test_timeout_moves_on_and_non_idempotent_only_when_listed(self):
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def silent(sock, backend):
+            if read_request(sock) is not None:
+                backend.record(1)
+                release.wait(60)
+
+        slow = ScriptedBackend(silent)
+        self.addCleanup(slow.stop)
+        good = self.start_echo(name="good")
+        for listed, post_status in (("", 504), ("non_idempotent", 200)):
+            with self.subTest(listed=listed):
+                p = self.start_with(
+                    f"server 127.0.0.1:{slow.port} max_fails=0; "
+                    f"server 127.0.0.1:{good.port} max_fails=0;",
+                    location_extra=f"proxy_read_timeout 1s; "
+                                   f"proxy_next_upstream error timeout {listed};")
+                c = Client(self.port)
+                # Round-robin: of two requests, one meets the silent peer first.
+                for _ in range(2):
+                    status, body = c.get()
+                    self.assertEqual(status, 200)
+                    self.assertEqual(harness.echo_json(body)["server"], "good")
+                c.close()
+                statuses = []
+                for _ in range(2):  # an error answer closes the connection: one each
+                    c = Client(self.port)
+                    statuses.append(c.get(method="POST", body=b"p")[0])
+                    c.close()
+                statuses.sort()
+                p.stop()
+                self.assertEqual(statuses, sorted([200, post_status]))
+
     def test_request_bodies_are_sent_again_in_full(self):
         bad = self.status_backend(503)
         good = self.start_echo(name="good")
