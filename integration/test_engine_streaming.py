@@ -136,6 +136,7 @@ class StreamingTest(EngineTestCase):
             client_max_body_size 0;
             location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}""")
         s = connect(self.port)
+        s.settimeout(120)  # 10 MiB through an ASan build on a loaded 2-core machine
         s.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
         piece = b"c" * 100000
         for _ in range(100):
