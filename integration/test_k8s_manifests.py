@@ -192,8 +192,9 @@ class K8sManifestTest(unittest.TestCase):
             with self.subTest(workload=w["metadata"]["name"]):
                 ports = {p["name"]: p["containerPort"] for p in c["ports"]}
                 self.assertEqual(ports, {"http": 8080, "metrics": 9145})
-                for probe in ("readinessProbe", "livenessProbe"):
-                    self.assertEqual(c[probe]["httpGet"], {"path": "/healthz", "port": "http"})
+                self.assertEqual(c["readinessProbe"]["httpGet"],
+                                 {"path": "/ready", "port": "metrics"})
+                self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "http"})
                 mount = [m for m in c["volumeMounts"] if m["mountPath"] == "/etc/realip-proxy"]
                 self.assertEqual(len(mount), 1)
                 self.assertIs(mount[0]["readOnly"], True)
@@ -279,6 +280,8 @@ class K8sManifestTest(unittest.TestCase):
                 result = subprocess.run([harness.PROXY_BIN, "-t", "-c", path],
                                         capture_output=True, text=True, timeout=30)
                 self.assertEqual(result.returncode, 0, f"{file}: {result.stderr}")
+                # The readinessProbe's target: /ready on the metrics port.
+                self.assertRegex(text, r"listen 9145;\s*location = /ready \{[^}]*readiness;")
 
     # --- helpers -------------------------------------------------------------------------------
 

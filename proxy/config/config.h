@@ -35,6 +35,9 @@ struct MainSettings {
   base::LogLevel error_log_level = base::LogLevel::kError;
   uint64_t worker_rlimit_nofile = 0;  // 0: leave RLIMIT_NOFILE unchanged
   absl::Duration worker_shutdown_timeout = absl::InfiniteDuration();  // graceful-stop bound
+  // Graceful stop: how long listeners keep accepting, with `readiness` answering 503, before
+  // they close (lets a load balancer see the pod as not ready first). 0: close at once.
+  absl::Duration shutdown_delay = absl::ZeroDuration();
   int worker_connections = 512;                                       // per worker thread
   bool multi_accept = false;
 };
@@ -132,9 +135,9 @@ struct ReturnAction {
   CompiledString text;  // body text, or the Location URL for 301/302/303/307/308
 };
 
-// What produces the response of a location. Later handler rows (metrics, readiness,
-// realip_echo) add values here.
-enum class ContentHandler { kNone, kProxyPass, kReturn };
+// What produces the response of a location. Later handler rows (metrics, realip_echo) add
+// values here.
+enum class ContentHandler { kNone, kProxyPass, kReturn, kReadiness };
 
 // Every http/server/location setting after merging; plain values, no optionals.
 struct HttpSettings {

@@ -193,6 +193,10 @@ absl::Status Use(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
+absl::Status Readiness(Scope& s, const Directive& d) {
+  return SetContentHandler(s, d, ContentHandler::kReadiness);
+}
+
 absl::Status Events(Scope& s, const Directive& d) {
   Scope inner = s;
   inner.context = kEvents;
@@ -818,6 +822,7 @@ constexpr DirectiveSpec kTable[] = {
      &SetInt<&MainSettings::worker_rlimit_nofile, 1, kMaxCount>},
     {"worker_shutdown_timeout", kMain, 1, 1, false, false,
      SetTime<&MainSettings::worker_shutdown_timeout>},
+    {"shutdown_delay", kMain, 1, 1, false, false, SetTime<&MainSettings::shutdown_delay>},
     {"events", kMain, 0, 0, true, false, &Events},
     {"http", kMain, 0, 0, true, false, &Http},
 
@@ -848,6 +853,7 @@ constexpr DirectiveSpec kTable[] = {
     {"client_header_buffer_size", kHttp | kServer, 1, 1, false, false, &ClientHeaderBufferSize},
     {"large_client_header_buffers", kHttp | kServer, 2, 2, false, false, &LargeClientHeaderBuffers},
     {"proxy_pass", kLocation, 1, 1, false, false, &ProxyPassDirective},
+    {"readiness", kLocation, 0, 0, false, false, &Readiness},
     {"proxy_set_header", kHttpServerLocation, 2, 2, false, true, &ProxySetHeader},
     {"proxy_hide_header", kHttpServerLocation, 1, 1, false, true, &ProxyHideHeader},
     {"proxy_http_version", kHttpServerLocation, 1, 1, false, false, &ProxyHttpVersion},

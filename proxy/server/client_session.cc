@@ -417,6 +417,16 @@ void ClientSession::StartRequest() {
       SendLocal(ret.code, keep_alive_, text, ret.has_text);
       return;
     }
+    case config::ContentHandler::kReadiness:
+      // Listeners are bound and a configuration is loaded whenever a request is served here;
+      // only a graceful stop makes the process not ready.
+      discard_body_ = true;
+      if (worker_->lifecycle().ready()) {
+        SendLocal(200, keep_alive_, "ready\n", true);
+      } else {
+        SendLocal(503, keep_alive_, "shutting down\n", true);
+      }
+      return;
     case config::ContentHandler::kProxyPass:
       break;
     case config::ContentHandler::kNone:

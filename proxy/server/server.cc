@@ -1,6 +1,7 @@
 #include "proxy/server/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include "proxy/base/logging.h"
 #include "proxy/event/loop.h"
 #include "proxy/server/access_log.h"
+#include "proxy/server/lifecycle.h"
+#include "proxy/server/listeners.h"
 #include "proxy/server/socket.h"
 #include "proxy/server/worker.h"
 
@@ -21,6 +24,22 @@ namespace {
 
 void Emerg(std::string_view message) {
   base::LogLine(base::LogLevel::kEmerg, message);
+}
+
+// worker_rlimit_nofile: raises the soft limit, and the hard one when it is lower and we may
+// (root or CAP_SYS_RESOURCE). Otherwise the soft limit goes as high as the hard one allows.
+void ApplyNofileLimit(uint64_t want) {
+  if (want == 0) return;
+  rlimit current{};
+  if (getrlimit(RLIMIT_NOFILE, &current) != 0) return;
+  rlimit next{static_cast<rlim_t>(want), std::max(current.rlim_max, static_cast<rlim_t>(want))};
+  if (setrlimit(RLIMIT_NOFILE, &next) == 0) return;
+  const int err = errno;
+  next = {std::min(current.rlim_max, static_cast<rlim_t>(want)), current.rlim_max};
+  const bool raised = setrlimit(RLIMIT_NOFILE, &next) == 0;
+  REALIP_LOG(kWarn, "setrlimit(RLIMIT_NOFILE, ", want, ") failed (", err, ": ",
+             std::strerror(err), "), ", raised ? "using the hard limit " : "keeping ",
+             raised ? next.rlim_cur : current.rlim_cur);
 }
 
 }  // namespace
@@ -34,6 +53,7 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     Emerg(st.message().data());
     return 1;
   }
+  ApplyNofileLimit(config->main.worker_rlimit_nofile);
 
   absl::StatusOr<std::unique_ptr<event::EventLoop>> main_loop = event::EventLoop::Create();
   if (!main_loop.ok()) {
@@ -41,35 +61,34 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     return 1;
   }
 
-  // Unix listeners cannot be bound once per worker; they are opened once and shared.
-  std::vector<int> shared(config->listeners.size(), -1);
-  for (size_t i = 0; i < config->listeners.size(); ++i) {
-    if (!config->listeners[i].address.is_unix) continue;
-    absl::StatusOr<int> fd = OpenListenSocket(config->listeners[i]);
-    if (!fd.ok()) {
-      Emerg(std::string(fd.status().message()));
-      return 1;
-    }
-    shared[i] = *fd;
+  int n = std::max(1, config->main.worker_processes);
+  ListenerSet listeners(n);
+  if (absl::Status st = listeners.Apply(*config); !st.ok()) {
+    Emerg(std::string(st.message()));
+    return 1;
   }
 
   LogFiles log_files;
-  int n = std::max(1, config->main.worker_processes);
+  Lifecycle lifecycle;
+  lifecycle.AddReopenHook([&log_files] { log_files.ReopenAll(); });
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < n; ++i) {
-    auto worker = std::make_unique<Worker>(i, config, &log_files);
-    if (absl::Status st = worker->Init(shared); !st.ok()) {
+    auto worker = std::make_unique<Worker>(i, config, &log_files, &lifecycle);
+    if (absl::Status st = worker->Init(listeners.ForWorker(i)); !st.ok()) {
       Emerg(std::string(st.message()));
-      for (int fd : shared) {
-        if (fd >= 0) close(fd);
-      }
       return 1;
     }
     workers.push_back(std::move(worker));
   }
-  if (!config->main.pid_path.empty()) {
-    std::ofstream pid(config->main.pid_path, std::ios::trunc);
+  // The pid file written at startup is the one removed at exit, whatever a reload says.
+  const std::string pid_path = config->main.pid_path;
+  if (!pid_path.empty()) {
+    std::ofstream pid(pid_path, std::ios::trunc);
     pid << getpid() << "\n";
+    if (!pid.flush()) {
+      Emerg(absl::StrCat("open() \"", pid_path, "\" failed"));
+      return 1;
+    }
   }
 
   event::EventLoop& loop = **main_loop;
@@ -86,34 +105,67 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     loop.Stop();
   });
   bool stopping = false;
-  auto stop = [&](bool graceful, const char* why) {
-    REALIP_LOG(kNotice, why, " received, ", graceful ? "shutting down gracefully" : "exiting");
+  auto stop = [&](bool graceful) {
     stopping = true;
     for (auto& w : workers) w->RequestStop(graceful);
+    // The workers drop their sockets as they stop; the last one out closes each.
+    listeners.Clear();
     exit_check.Arm(std::chrono::milliseconds(0));
   };
+  // shutdown_delay: readiness already answers 503, listeners still accept; then the drain.
+  event::Timer delay;
+  if (st.ok()) st = delay.Init(loop, [&] { stop(true); });
+  auto graceful = [&](const char* why) {
+    if (stopping || !lifecycle.ready()) return;  // already stopping
+    lifecycle.BeginShutdown();
+    const absl::Duration wait = config->main.shutdown_delay;
+    if (wait <= absl::ZeroDuration()) {
+      REALIP_LOG(kNotice, why, " received, shutting down gracefully");
+      stop(true);
+      return;
+    }
+    REALIP_LOG(kNotice, why, " received, readiness reports 503, shutting down gracefully in ",
+               absl::FormatDuration(wait));
+    delay.Arm(std::chrono::milliseconds(absl::ToInt64Milliseconds(wait)));
+  };
   event::SignalWatcher sigterm, sigquit, sigint, sighup, sigusr1;
-  if (st.ok()) st = sigterm.Watch(loop, SIGTERM, [&] { stop(true, "signal 15 (SIGTERM)"); });
-  if (st.ok()) st = sigquit.Watch(loop, SIGQUIT, [&] { stop(true, "signal 3 (SIGQUIT)"); });
-  if (st.ok()) st = sigint.Watch(loop, SIGINT, [&] { stop(false, "signal 2 (SIGINT)"); });
+  if (st.ok()) st = sigterm.Watch(loop, SIGTERM, [&] { graceful("signal 15 (SIGTERM)"); });
+  if (st.ok()) st = sigquit.Watch(loop, SIGQUIT, [&] { graceful("signal 3 (SIGQUIT)"); });
   if (st.ok()) {
-    st = sighup.Watch(loop, SIGHUP, [&] {
-      absl::StatusOr<std::shared_ptr<const config::Config>> next = config::LoadConfig(conf_path);
-      if (!next.ok()) {
-        REALIP_LOG(kError, "reload failed, keeping the running configuration: ",
-                   next.status().message());
-        return;
-      }
-      REALIP_LOG(kNotice, "reconfiguring from ", conf_path);
-      for (auto& w : workers) w->SetConfig(*next);
+    st = sigint.Watch(loop, SIGINT, [&] {
+      REALIP_LOG(kNotice, "signal 2 (SIGINT) received, exiting");
+      lifecycle.BeginShutdown();
+      delay.Cancel();
+      stop(false);
     });
   }
   if (st.ok()) {
-    st = sigusr1.Watch(loop, SIGUSR1, [&log_files] {
+    st = sighup.Watch(loop, SIGHUP, [&] {
+      if (!lifecycle.ready()) {
+        REALIP_LOG(kNotice, "signal 1 (SIGHUP) ignored: shutting down");
+        return;
+      }
+      absl::StatusOr<std::shared_ptr<const config::Config>> next = config::LoadConfig(conf_path);
+      absl::Status applied = next.ok() ? listeners.Apply(**next) : next.status();
+      if (!applied.ok()) {
+        REALIP_LOG(kError, "reload failed, keeping the running configuration: ",
+                   applied.message());
+        lifecycle.ReloadFinished(false);
+        return;
+      }
+      REALIP_LOG(kNotice, "reconfiguring from ", conf_path);
+      config = *next;
+      ApplyNofileLimit(config->main.worker_rlimit_nofile);
+      for (int i = 0; i < n; ++i) workers[i]->SetConfig(config, listeners.ForWorker(i));
+      lifecycle.ReloadFinished(true);
+    });
+  }
+  if (st.ok()) {
+    st = sigusr1.Watch(loop, SIGUSR1, [&lifecycle] {
       if (absl::Status r = base::ReopenLogFile(); !r.ok()) {
         REALIP_LOG(kError, "reopening the error log: ", r.message());
       }
-      log_files.ReopenAll();
+      lifecycle.RunReopenHooks();
     });
   }
   if (!st.ok()) {
@@ -131,10 +183,7 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
   }
   for (auto& w : workers) w->Join();
   workers.clear();
-  for (int fd : shared) {
-    if (fd >= 0) close(fd);
-  }
-  if (!config->main.pid_path.empty()) unlink(config->main.pid_path.c_str());
+  if (!pid_path.empty()) unlink(pid_path.c_str());
   REALIP_LOG(kNotice, "exit");
   return 0;
 }

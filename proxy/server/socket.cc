@@ -49,7 +49,7 @@ absl::StatusOr<int> OpenListenSocket(const config::Listener& listener) {
   if (fd < 0) return Errno("socket", listener.text, errno);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (listener.reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   if (ss.ss_family == AF_INET6) {
     int v6only = listener.ipv6only ? 1 : 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));

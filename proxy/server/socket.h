@@ -14,8 +14,8 @@
 
 namespace realip::server {
 
-// Opens a non-blocking listening socket for `listener`. TCP sockets get SO_REUSEADDR and
-// SO_REUSEPORT, so every worker can bind its own socket to the same address.
+// Opens a non-blocking listening socket for `listener`. TCP sockets get SO_REUSEADDR, and
+// SO_REUSEPORT when the listener has `reuseport` (each worker then binds its own socket).
 // Errors read like nginx's: `bind() to 127.0.0.1:80 failed (98: Address already in use)`.
 [[nodiscard]] absl::StatusOr<int> OpenListenSocket(const config::Listener& listener);
 

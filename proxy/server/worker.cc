@@ -17,20 +17,18 @@
 
 namespace realip::server {
 
-Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files)
-    : index_(index), log_files_(log_files), config_(std::move(config)) {}
+Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files,
+               const Lifecycle* lifecycle)
+    : index_(index), log_files_(log_files), lifecycle_(lifecycle), config_(std::move(config)) {}
 
 Worker::~Worker() {
   Join();
   sessions_.clear();
   pool_.reset();
-  for (ListenSocket& l : listeners_) {
-    l.watcher.reset();
-    if (l.owned && l.fd >= 0) close(l.fd);
-  }
+  listeners_.clear();
 }
 
-absl::Status Worker::Init(const std::vector<int>& shared_fds) {
+absl::Status Worker::Init(WorkerSockets sockets) {
   REALIP_ASSIGN_OR_RETURN(loop_, event::EventLoop::Create());
   pool_ = std::make_unique<UpstreamPool>(*loop_);
   balancers_.Prepare(*config_);
@@ -42,17 +40,18 @@ absl::Status Worker::Init(const std::vector<int>& shared_fds) {
     for (ClientSession* s : all) s->Abort();
     MaybeFinishStop();
   }));
-  for (size_t i = 0; i < config_->listeners.size(); ++i) {
+  return WatchListeners(std::move(sockets));
+}
+
+absl::Status Worker::WatchListeners(WorkerSockets sockets) {
+  // Watchers go first: a socket the new configuration dropped may close with them.
+  listeners_.clear();
+  for (size_t i = 0; i < sockets.size(); ++i) {
     ListenSocket l;
-    l.index = i;
-    if (i < shared_fds.size() && shared_fds[i] >= 0) {
-      l.fd = shared_fds[i];
-      l.owned = false;
-    } else {
-      REALIP_ASSIGN_OR_RETURN(l.fd, OpenListenSocket(config_->listeners[i]));
-    }
+    l.socket = std::move(sockets[i]);
     l.watcher = std::make_unique<event::ReadWatcher>();
-    REALIP_RETURN_IF_ERROR(l.watcher->Watch(*loop_, l.fd, [this, i] { OnAcceptable(i); }));
+    REALIP_RETURN_IF_ERROR(
+        l.watcher->Watch(*loop_, l.socket->fd(), [this, i] { OnAcceptable(i); }));
     listeners_.push_back(std::move(l));
   }
   return absl::OkStatus();
@@ -81,27 +80,32 @@ void Worker::RequestStop(bool graceful) {
   waker_.Wake();
 }
 
-void Worker::SetConfig(std::shared_ptr<const config::Config> config) {
+void Worker::SetConfig(std::shared_ptr<const config::Config> config, WorkerSockets sockets) {
   {
     std::lock_guard<std::mutex> lock(pending_mu_);
     pending_config_ = std::move(config);
+    pending_sockets_ = std::move(sockets);
   }
   waker_.Wake();
 }
 
 void Worker::OnWake() {
   std::shared_ptr<const config::Config> next;
+  WorkerSockets sockets;
   {
     std::lock_guard<std::mutex> lock(pending_mu_);
     next = std::move(pending_config_);
+    sockets = std::move(pending_sockets_);
   }
-  // Listeners stay as opened; a reload only changes what new connections are served with.
-  if (next != nullptr && next->listeners.size() == config_->listeners.size()) {
+  if (next != nullptr && !stopping_) {
     config_ = std::move(next);
     // Fresh balancers for the new snapshot's upstreams; those of snapshots no connection
     // uses any more go.
     balancers_.Prune();
     balancers_.Prepare(*config_);
+    if (absl::Status st = WatchListeners(std::move(sockets)); !st.ok()) {
+      REALIP_LOG(kError, "worker ", index_, ": watching listeners: ", st.message());
+    }
   }
   int stop = stop_request_.load();
   if (stop != 0) BeginStop(stop == 1);
@@ -110,11 +114,8 @@ void Worker::OnWake() {
 void Worker::BeginStop(bool graceful) {
   if (!stopping_) {
     stopping_ = true;
-    for (ListenSocket& l : listeners_) {
-      l.watcher.reset();
-      if (l.owned && l.fd >= 0) close(l.fd);
-      l.fd = -1;
-    }
+    // A socket closes once every worker and the main thread dropped it.
+    listeners_.clear();
     pool_->Clear();
     absl::Duration limit = config_->main.worker_shutdown_timeout;
     if (limit != absl::InfiniteDuration()) {
@@ -141,12 +142,12 @@ void Worker::MaybeFinishStop() {
 }
 
 void Worker::OnAcceptable(size_t listener_index) {
-  ListenSocket& l = listeners_[listener_index];
+  const int listen_fd = listeners_[listener_index].socket->fd();
   // Several accepts per wakeup, bounded so one busy listener cannot starve the loop.
   for (int i = 0; i < 64 && !stopping_; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
-    int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -172,7 +173,7 @@ void Worker::OnAcceptable(size_t listener_index) {
       continue;
     }
     counters_.accepted++;
-    const config::Listener* listener = &config_->listeners[l.index];
+    const config::Listener* listener = &config_->listeners[listener_index];
     auto session = std::make_unique<ClientSession>(this, fd, *peer, config_, listener,
                                                    ++next_connection_id_);
     ClientSession* raw = session.get();

@@ -1,5 +1,6 @@
-// A worker thread: its own event loop, listening sockets (SO_REUSEPORT), client sessions,
-// upstream pool and counters. Nothing here is shared with other workers.
+// A worker thread: its own event loop, client sessions, upstream pool and counters. Listening
+// sockets come from the main thread's ListenerSet (shared, or this worker's own SO_REUSEPORT
+// socket); everything else is not shared with other workers.
 #pragma once
 
 #include <atomic>
@@ -14,6 +15,8 @@
 #include "proxy/config/config.h"
 #include "proxy/event/loop.h"
 #include "proxy/server/access_log.h"
+#include "proxy/server/lifecycle.h"
+#include "proxy/server/listeners.h"
 #include "proxy/server/upstream.h"
 
 namespace realip::server {
@@ -34,22 +37,23 @@ struct WorkerCounters {
 
 class Worker {
  public:
-  // `log_files` is shared by all workers and outlives them.
-  Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files);
+  // `log_files` and `lifecycle` are shared by all workers and outlive them.
+  Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files,
+         const Lifecycle* lifecycle);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Creates the loop and this worker's listening sockets. `shared_fds` holds sockets opened
-  // once for all workers (Unix listeners), indexed like config->listeners (-1: open our own).
-  [[nodiscard]] absl::Status Init(const std::vector<int>& shared_fds);
+  // Creates the loop and watches `sockets` (indexed like config->listeners).
+  [[nodiscard]] absl::Status Init(WorkerSockets sockets);
   // Runs the loop on a new thread.
   void Start();
   // Thread-safe. Graceful: stop accepting, close idle connections, let requests in flight
   // finish (bounded by worker_shutdown_timeout). Not graceful: close everything now.
   void RequestStop(bool graceful);
-  // Thread-safe: new connections use `config` from now on; existing ones keep theirs.
-  void SetConfig(std::shared_ptr<const config::Config> config);
+  // Thread-safe: new connections use `config` from now on, accepted from `sockets` (indexed
+  // like config->listeners); existing connections keep their configuration.
+  void SetConfig(std::shared_ptr<const config::Config> config, WorkerSockets sockets);
   void Join();
   // True once the worker's loop has returned (thread-safe).
   bool finished() const { return finished_.load(); }
@@ -60,6 +64,7 @@ class Worker {
   UpstreamBalancers& balancers() { return balancers_; }
   WorkerCounters& counters() { return counters_; }
   LogFiles& log_files() { return *log_files_; }
+  const Lifecycle& lifecycle() const { return *lifecycle_; }
   bool stopping() const { return stopping_; }
   // 0-based worker number (metrics shard, log context).
   int index() const { return index_; }
@@ -71,21 +76,22 @@ class Worker {
   void OnWake();
   void BeginStop(bool graceful);
   void MaybeFinishStop();
+  [[nodiscard]] absl::Status WatchListeners(WorkerSockets sockets);
 
   int index_;
   LogFiles* log_files_;
+  const Lifecycle* lifecycle_;
   std::shared_ptr<const config::Config> config_;  // worker thread only
   std::mutex pending_mu_;
   std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_
+  WorkerSockets pending_sockets_;                         // guarded by pending_mu_
   std::atomic<int> stop_request_{0};  // 0 none, 1 graceful, 2 fast
   std::unique_ptr<event::EventLoop> loop_;
   std::unique_ptr<UpstreamPool> pool_;
   UpstreamBalancers balancers_;
   struct ListenSocket {
-    int fd = -1;
-    bool owned = true;
-    size_t index = 0;
-    std::unique_ptr<event::ReadWatcher> watcher;
+    std::shared_ptr<ListenFd> socket;
+    std::unique_ptr<event::ReadWatcher> watcher;  // destroyed before `socket` may close
   };
   std::vector<ListenSocket> listeners_;
   event::Waker waker_;

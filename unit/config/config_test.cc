@@ -46,6 +46,7 @@ TEST(ConfigTest, EmptyConfigHasDefaults) {
   EXPECT_EQ(c->main.error_log_level, base::LogLevel::kError);
   EXPECT_EQ(c->main.worker_connections, 512);
   EXPECT_EQ(c->main.worker_shutdown_timeout, absl::InfiniteDuration());
+  EXPECT_EQ(c->main.shutdown_delay, absl::ZeroDuration());
   EXPECT_TRUE(c->servers.empty());
   EXPECT_TRUE(c->listeners.empty());
   EXPECT_EQ(c->log_formats.count("combined"), 1u);
@@ -54,7 +55,7 @@ TEST(ConfigTest, EmptyConfigHasDefaults) {
 TEST(ConfigTest, MainAndEventsDirectives) {
   auto c = MustLoad(
       "worker_processes 3;\ndaemon on;\npid /run/rp.pid;\nerror_log /var/log/rp.log info;\n"
-      "worker_rlimit_nofile 65536;\nworker_shutdown_timeout 10s;\n"
+      "worker_rlimit_nofile 65536;\nworker_shutdown_timeout 10s;\nshutdown_delay 5s;\n"
       "events { worker_connections 4096; multi_accept on; use epoll; }\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->main.worker_processes, 3);
@@ -64,6 +65,7 @@ TEST(ConfigTest, MainAndEventsDirectives) {
   EXPECT_EQ(c->main.error_log_level, base::LogLevel::kInfo);
   EXPECT_EQ(c->main.worker_rlimit_nofile, 65536u);
   EXPECT_EQ(c->main.worker_shutdown_timeout, absl::Seconds(10));
+  EXPECT_EQ(c->main.shutdown_delay, absl::Seconds(5));
   EXPECT_EQ(c->main.worker_connections, 4096);
   EXPECT_TRUE(c->main.multi_accept);
 }
@@ -352,6 +354,16 @@ TEST(InheritanceTest, ContentHandlerIsNotInheritedByTheServer) {
   const Location& none = c->servers[0]->FindLocation("/b");
   EXPECT_EQ(none.path, "");
   EXPECT_EQ(none.settings.handler, ContentHandler::kNone);
+}
+
+TEST(InheritanceTest, ReadinessBelongsToItsLocation) {
+  auto c = MustLoad(
+      "http { server { listen 127.0.0.1:8001; location = /ready { readiness; } "
+      "location /ready/x { } } }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->servers[0]->FindLocation("/ready").settings.handler, ContentHandler::kReadiness);
+  EXPECT_EQ(c->servers[0]->FindLocation("/ready/x").settings.handler, ContentHandler::kNone);
+  EXPECT_EQ(c->servers[0]->FindLocation("/other").settings.handler, ContentHandler::kNone);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,7 +676,7 @@ TEST(DumpTest, MainFileWithHeader) {
 TEST(ConfigTest, EveryDirectiveOfTheTableLoads) {
   const std::string text = R"(
 worker_processes 2; daemon off; pid /run/rp.pid; error_log stderr notice;
-worker_rlimit_nofile 1024; worker_shutdown_timeout 5s;
+worker_rlimit_nofile 1024; worker_shutdown_timeout 5s; shutdown_delay 1s;
 events { worker_connections 64; multi_accept off; use epoll; }
 http {
   log_format f '$remote_addr';
@@ -685,6 +697,7 @@ http {
     listen 127.0.0.1:8001; server_name a.test;
     return 204;
     location / { proxy_pass http://u; }
+    location = /ready { readiness; }
   }
 }
 )";
