@@ -140,6 +140,19 @@ class DrainTest(LifecycleTestCase):
         self.assertEqual(read_all(idle), b"")
         self.assertEqual(self.proxy.proc.wait(timeout=60), 0)
 
+    def test_sigint_during_shutdown_delay_stops_at_once(self):
+        port = harness.free_port()
+        self.run_conf(self.conf(f"""
+  server {{ listen 127.0.0.1:{port}; location = /ready {{ readiness; }} }}""",
+                                main="shutdown_delay 1h;"), [port])
+        self.proxy.proc.send_signal(signal.SIGTERM)
+        self.proxy.wait_for_line(r"readiness reports 503")
+        self.proxy.proc.send_signal(signal.SIGHUP)  # ignored while stopping
+        self.proxy.wait_for_line(r"SIGHUP\) ignored")
+        self.assertEqual(get(port, b"/ready"), (503, b"shutting down\n"))
+        self.proxy.proc.send_signal(signal.SIGINT)
+        self.assertEqual(self.proxy.proc.wait(timeout=60), 0)
+
     def test_shutdown_timeout_cuts_a_stuck_request_and_exits_zero(self):
         backend, arrived, _ = self.held_backend()
         port = harness.free_port()

@@ -18,7 +18,7 @@ void Lifecycle::AddReloadHook(std::function<void(std::string_view result)> hook)
 
 void Lifecycle::ReloadFinished(bool ok) {
   ++(ok ? reloads_ok_ : reloads_failed_);
-  for (const auto& hook : reload_hooks_) hook(ok ? "ok" : "error");
+  for (const auto& hook : reload_hooks_) hook(ok ? "success" : "failure");
 }
 
 }  // namespace realip::server

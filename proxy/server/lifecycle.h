@@ -22,7 +22,7 @@ class Lifecycle {
   void AddReopenHook(std::function<void()> hook);
   void RunReopenHooks() const;
 
-  // Main thread: `hook` runs after every SIGHUP with "ok" or "error", the label value of
+  // Main thread: `hook` runs after every SIGHUP with "success" or "failure", the label value of
   // realip_config_reloads_total{result}.
   void AddReloadHook(std::function<void(std::string_view result)> hook);
   // Main thread: counts a reload and runs the reload hooks.

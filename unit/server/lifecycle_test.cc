@@ -33,7 +33,7 @@ TEST(LifecycleTest, ReloadsAreCountedAndReportedWithTheirResultLabel) {
   std::vector<std::string> results;
   lifecycle.AddReloadHook([&](std::string_view r) { results.emplace_back(r); });
   for (bool ok : {true, false, true}) lifecycle.ReloadFinished(ok);
-  EXPECT_EQ(results, (std::vector<std::string>{"ok", "error", "ok"}));
+  EXPECT_EQ(results, (std::vector<std::string>{"success", "failure", "success"}));
   EXPECT_EQ(lifecycle.reloads(true), 2u);
   EXPECT_EQ(lifecycle.reloads(false), 1u);
 }
