@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -16,7 +18,6 @@
 #include "proxy/server/access_log.h"
 #include "proxy/server/lifecycle.h"
 #include "proxy/server/listeners.h"
-#include "proxy/server/socket.h"
 #include "proxy/server/worker.h"
 
 namespace realip::server {
