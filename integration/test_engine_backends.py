@@ -122,6 +122,25 @@ def serve_fixed(response):
     return serve_requests(lambda *request: response)
 
 
+def held_backend(test):
+    """A scripted backend of `test` that reads one request, sets `arrived` and answers
+    200 "done" only once `release` is set (set at teardown too). Returns (backend, arrived,
+    release)."""
+    release = threading.Event()
+    arrived = threading.Event()
+
+    def slow(sock, backend):
+        if read_request(sock) is None:
+            return
+        arrived.set()
+        release.wait(60)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+
+    backend = test.scripted(slow)
+    test.addCleanup(release.set)
+    return backend, arrived, release
+
+
 def read_all(sock):
     """Reads until the peer closes (a reset counts as closing); returns the bytes."""
     data = b""

@@ -1,34 +1,21 @@
-"""Process lifecycle of the engine: graceful stop with a request in flight (SIGTERM), fast stop
-(SIGINT), reload for new connections (SIGHUP), and PROXY headers sent to the upstream."""
+"""Process lifecycle of the engine: graceful stop with a request in flight (SIGTERM), reload for
+new connections (SIGHUP), and PROXY headers sent to the upstream. test_lifecycle.py has the
+rest (readiness, shutdown_delay, fast stop, listener reloads, log reopening, limits)."""
 import signal
 import socket
 import threading
 import unittest
 
 import harness
-from test_engine_backends import read_all, read_request
+from test_engine_backends import held_backend, read_all, read_request
 from test_engine_headers import UNTRUSTED, EngineTestCase, connect
 
 
 
 
 class LifecycleTest(EngineTestCase):
-    def held_backend(self):
-        release = threading.Event()
-        arrived = threading.Event()
-
-        def slow(sock, backend):
-            read_request(sock)
-            arrived.set()
-            release.wait(30)
-            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
-
-        backend = self.scripted(slow)
-        self.addCleanup(release.set)
-        return backend, arrived, release
-
     def test_sigterm_finishes_requests_in_flight_then_exits_zero(self):
-        backend, arrived, release = self.held_backend()
+        backend, arrived, release = held_backend(self)
         self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
         s = connect(self.port)
         s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -47,16 +34,6 @@ class LifecycleTest(EngineTestCase):
         self.assertEqual((status, body), (200, b"done"))
         self.assertIn(("Connection", "close"), headers)
         self.assertEqual(self.proxy.proc.wait(timeout=30), 0)
-
-    def test_sigint_exits_at_once(self):
-        backend, arrived, release = self.held_backend()
-        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}")
-        s = connect(self.port)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        self.assertTrue(arrived.wait(10))
-        self.proxy.proc.send_signal(signal.SIGINT)
-        self.assertEqual(self.proxy.proc.wait(timeout=30), 0)
-        self.assertEqual(read_all(s), b"")
 
     def test_sighup_reload_applies_to_new_connections(self):
         self.start('location / { return 200 "one"; }')
