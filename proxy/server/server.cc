@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -43,6 +45,33 @@ void ApplyNofileLimit(uint64_t want) {
              raised ? next.rlim_cur : current.rlim_cur);
 }
 
+// The pid file: written before the listeners open, so whoever sees the port accept finds it,
+// and removed on every way out of RunServer. A reload does not move it.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {}
+  ~PidFile() {
+    if (written_) unlink(path_.c_str());
+  }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+  [[nodiscard]] absl::Status Write() {
+    if (path_.empty()) return absl::OkStatus();
+    std::ofstream pid(path_, std::ios::trunc);
+    pid << getpid() << "\n";
+    if (!pid.flush()) {
+      return absl::UnavailableError(absl::StrCat("open() \"", path_, "\" failed"));
+    }
+    written_ = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string path_;
+  bool written_ = false;
+};
+
 }  // namespace
 
 int RunServer(std::shared_ptr<const config::Config> config, const std::string& conf_path) {
@@ -62,6 +91,11 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     return 1;
   }
 
+  PidFile pid_file(config->main.pid_path);
+  if (absl::Status st = pid_file.Write(); !st.ok()) {
+    Emerg(std::string(st.message()));
+    return 1;
+  }
   int n = std::max(1, config->main.worker_processes);
   ListenerSet listeners(n);
   if (absl::Status st = listeners.Apply(*config); !st.ok()) {
@@ -81,17 +115,6 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     }
     workers.push_back(std::move(worker));
   }
-  // The pid file written at startup is the one removed at exit, whatever a reload says.
-  const std::string pid_path = config->main.pid_path;
-  if (!pid_path.empty()) {
-    std::ofstream pid(pid_path, std::ios::trunc);
-    pid << getpid() << "\n";
-    if (!pid.flush()) {
-      Emerg(absl::StrCat("open() \"", pid_path, "\" failed"));
-      return 1;
-    }
-  }
-
   event::EventLoop& loop = **main_loop;
   // While workers drain, the main loop keeps running so that a SIGINT can still turn a
   // graceful stop into a fast one; this timer notices when every worker has finished.
@@ -184,7 +207,6 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
   }
   for (auto& w : workers) w->Join();
   workers.clear();
-  if (!pid_path.empty()) unlink(pid_path.c_str());
   REALIP_LOG(kNotice, "exit");
   return 0;
 }

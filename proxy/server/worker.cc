@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +41,9 @@ absl::Status Worker::Init(WorkerSockets sockets) {
     for (auto& [ptr, session] : sessions_) all.push_back(ptr);
     for (ClientSession* s : all) s->Abort();
     MaybeFinishStop();
+  }));
+  REALIP_RETURN_IF_ERROR(accept_retry_timer_.Init(*loop_, [this] {
+    for (ListenSocket& l : listeners_) l.watcher->Enable();
   }));
   return WatchListeners(std::move(sockets));
 }
@@ -116,6 +121,7 @@ void Worker::BeginStop(bool graceful) {
     stopping_ = true;
     // A socket closes once every worker and the main thread dropped it.
     listeners_.clear();
+    accept_retry_timer_.Cancel();
     pool_->Clear();
     absl::Duration limit = config_->main.worker_shutdown_timeout;
     if (limit != absl::InfiniteDuration()) {
@@ -149,9 +155,16 @@ void Worker::OnAcceptable(size_t listener_index) {
     socklen_t len = sizeof(ss);
     int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        REALIP_LOG(kError, "accept() failed: ", std::strerror(errno));
+      const int err = errno;
+      if (err == EINTR || err == ECONNABORTED) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      REALIP_LOG(kError, "accept4() failed (", err, ": ", std::strerror(err), ")");
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        // Out of descriptors (worker_rlimit_nofile): the listener stays readable, so stop
+        // watching it for a while instead of spinning; queued connections wait in the backlog
+        // (nginx does the same, ngx_disable_accept_events).
+        for (ListenSocket& l : listeners_) l.watcher->Disable();
+        accept_retry_timer_.Arm(std::chrono::milliseconds(500));
       }
       return;
     }

@@ -96,6 +96,7 @@ class Worker {
   std::vector<ListenSocket> listeners_;
   event::Waker waker_;
   event::Timer shutdown_timer_;
+  event::Timer accept_retry_timer_;  // re-enables accepting after running out of descriptors
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
   WorkerCounters counters_;
   uint64_t next_connection_id_ = 0;
