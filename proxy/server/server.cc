@@ -40,8 +40,8 @@ void ApplyNofileLimit(uint64_t want) {
   const int err = errno;
   next = {std::min(current.rlim_max, static_cast<rlim_t>(want)), current.rlim_max};
   const bool raised = setrlimit(RLIMIT_NOFILE, &next) == 0;
-  REALIP_LOG(kWarn, "setrlimit(RLIMIT_NOFILE, ", want, ") failed (", err, ": ",
-             std::strerror(err), "), ", raised ? "using the hard limit " : "keeping ",
+  REALIP_LOG(kWarn, "setrlimit(RLIMIT_NOFILE, ", want, ") failed (", err, ": ", std::strerror(err),
+             "), ", raised ? "using the hard limit " : "keeping ",
              raised ? next.rlim_cur : current.rlim_cur);
 }
 
@@ -172,8 +172,7 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
       absl::StatusOr<std::shared_ptr<const config::Config>> next = config::LoadConfig(conf_path);
       absl::Status applied = next.ok() ? listeners.Apply(**next) : next.status();
       if (!applied.ok()) {
-        REALIP_LOG(kError, "reload failed, keeping the running configuration: ",
-                   applied.message());
+        REALIP_LOG(kError, "reload failed, keeping the running configuration: ", applied.message());
         lifecycle.ReloadFinished(false);
         return;
       }

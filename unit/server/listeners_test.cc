@@ -97,8 +97,8 @@ TEST(ListenerSetTest, FailedApplyChangesNothing) {
   const int taken = FreePort();
   ASSERT_TRUE(other.Apply(*Load(Server(taken))).ok());
   absl::Status st = set.Apply(*Load(Server(fresh) + Server(taken)));
-  EXPECT_EQ(st.message(), absl::StrCat("bind() to 127.0.0.1:", taken,
-                                       " failed (98: Address already in use)"));
+  EXPECT_EQ(st.message(),
+            absl::StrCat("bind() to 127.0.0.1:", taken, " failed (98: Address already in use)"));
   EXPECT_EQ(set.ForWorker(0), before);
   EXPECT_FALSE(Accepts(fresh));  // opened for the failed reload, closed again
   EXPECT_TRUE(Accepts(port));
