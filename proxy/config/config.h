@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proxy/base/logging.h"
+#include "proxy/config/access_config.h"
 #include "proxy/config/variables.h"
 #include "proxy/net/cidr_set.h"
 #include "proxy/net/socket_address.h"
@@ -168,6 +169,8 @@ struct HttpSettings {
   std::vector<AccessLog> access_logs;  // empty: access_log off
   bool server_tokens = true;
 
+  AccessSettings access;  // allow/deny, limit_req, limit_conn (access_config.h)
+
   // Not inherited: the content handler of this level and its arguments.
   ContentHandler handler = ContentHandler::kNone;
   ProxyPass proxy_pass;  // kProxyPass
@@ -251,6 +254,7 @@ struct Config {
   std::unordered_map<std::string, std::shared_ptr<const Upstream>> upstreams;  // named blocks
   std::vector<std::shared_ptr<const Server>> servers;
   std::vector<Listener> listeners;    // each address appears once
+  AccessConfig access;                // geo maps and limit zones
   std::vector<std::string> warnings;  // nginx [warn] messages, with " in FILE:LINE"
   std::vector<SourceFile> files;      // the main file first, then includes in read order
 

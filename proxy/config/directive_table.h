@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "proxy/config/access_directives.h"
 #include "proxy/config/config.h"
 #include "proxy/config/parser.h"
 
@@ -83,6 +84,7 @@ struct LevelDraft {
 
   std::optional<std::vector<AccessLogDraft>> access_logs;  // empty vector: access_log off
   std::optional<bool> server_tokens;
+  AccessLevelDraft access;  // allow/deny, limit_req, limit_conn
 
   // The content handler of this block (not inherited) and the directive that set it.
   ContentHandler handler = ContentHandler::kNone;
@@ -156,6 +158,7 @@ struct Draft {
   std::vector<std::unique_ptr<UpstreamDraft>> upstreams;
   std::vector<std::unique_ptr<ServerDraft>> servers;
   std::vector<std::string> warnings;
+  AccessDraft access;  // limit zones and geo blocks
 };
 
 // Where a directive is being processed; pointers are null when not applicable.

@@ -874,6 +874,19 @@ constexpr DirectiveSpec kTable[] = {
     {"return", kServer | kLocation, 1, 2, false, true, &Return},
     {"server_tokens", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::server_tokens>},
 
+    // access_directives.cc (issue 11)
+    {"allow", kHttpServerLocation, 1, 1, false, true, &AllowDirective},
+    {"deny", kHttpServerLocation, 1, 1, false, true, &DenyDirective},
+    {"geo", kHttp, 1, 2, true, true, &GeoBlock},
+    {"limit_req_zone", kHttp, 3, 3, false, true, &LimitReqZoneDirective},
+    {"limit_req", kHttpServerLocation, 1, 3, false, true, &LimitReqDirective},
+    {"limit_req_status", kHttpServerLocation, 1, 1, false, false, &LimitReqStatus},
+    {"limit_req_dry_run", kHttpServerLocation, 1, 1, false, false, &LimitReqDryRun},
+    {"limit_conn_zone", kHttp, 2, 2, false, true, &LimitConnZoneDirective},
+    {"limit_conn", kHttpServerLocation, 2, 2, false, true, &LimitConnDirective},
+    {"limit_conn_status", kHttpServerLocation, 1, 1, false, false, &LimitConnStatus},
+    {"limit_conn_dry_run", kHttpServerLocation, 1, 1, false, false, &LimitConnDryRun},
+
     {"listen", kServer, 1, kAnyArgs, false, true, &Listen},
     {"server_name", kServer, 1, kAnyArgs, false, true, &ServerName},
     {"location", kServer | kLocation, 1, 2, true, true, &LocationBlock},

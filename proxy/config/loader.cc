@@ -65,6 +65,7 @@ class Finalizer {
   absl::Status Run() {
     for (const auto& f : draft_.log_formats) config_.log_formats[f->name] = f;
     REALIP_RETURN_IF_ERROR(BuildUpstreams());
+    REALIP_RETURN_IF_ERROR(BuildAccessConfig(draft_.access, &config_.access));
 
     Merged root;
     root.settings.realip.trusted = std::make_shared<const net::CidrSet>();
@@ -184,6 +185,7 @@ class Finalizer {
     Inherit(s.proxy_protocol, d.proxy_protocol);
     Inherit(s.proxy_protocol_version, d.proxy_protocol_version);
     Inherit(s.server_tokens, d.server_tokens);
+    REALIP_RETURN_IF_ERROR(MergeAccess(config_.access, d.access, &s.access));
 
     if (d.access_logs.has_value()) {
       s.access_logs.clear();
@@ -434,7 +436,11 @@ absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view te
   Scope scope;
   scope.context = kMain;
   scope.draft = &draft;
-  REALIP_RETURN_IF_ERROR(ProcessBlock(scope, parsed.directives));
+  {
+    // geo blocks define variables that later arguments may use.
+    ScopedConfigVariables geo_variables(&draft.access.geo_names);
+    REALIP_RETURN_IF_ERROR(ProcessBlock(scope, parsed.directives));
+  }
 
   std::vector<SourceFile> sources;
   for (ParsedConfig::File& f : parsed.files) {

@@ -63,7 +63,11 @@ constexpr Named kPlain[] = {
     {"request_id", VariableId::kRequestId},
     {"connection", VariableId::kConnection},
     {"connection_requests", VariableId::kConnectionRequests},
+    {"limit_req_status", VariableId::kLimitReqStatus},
 };
+
+// The geo variables of the configuration being loaded on this thread (ScopedConfigVariables).
+thread_local const std::vector<std::string>* config_variables = nullptr;
 
 constexpr std::string_view kHttpPrefix = "http_";
 constexpr std::string_view kTlvPrefix = "proxy_protocol_tlv_";
@@ -96,24 +100,39 @@ std::string CompiledString::LiteralText() const {
 
 std::optional<VariableRef> LookupVariable(std::string_view name) {
   for (const Named& n : kPlain) {
-    if (n.name == name) return VariableRef{n.id, ""};
+    if (n.name == name) return VariableRef{n.id, "", 0};
+  }
+  if (config_variables != nullptr) {
+    for (size_t i = 0; i < config_variables->size(); ++i) {
+      if ((*config_variables)[i] == name) {
+        return VariableRef{VariableId::kGeo, std::string(name), static_cast<uint32_t>(i)};
+      }
+    }
   }
   if (name.size() > kHttpPrefix.size() && name.substr(0, kHttpPrefix.size()) == kHttpPrefix) {
     // ngx_http_variable_unknown_header(): '_' in the name matches '-' in the header.
     std::string header(name.substr(kHttpPrefix.size()));
     for (char& c : header) c = c == '_' ? '-' : absl::ascii_tolower(static_cast<unsigned char>(c));
-    return VariableRef{VariableId::kHttp, std::move(header)};
+    return VariableRef{VariableId::kHttp, std::move(header), 0};
   }
   if (name.size() > kTlvPrefix.size() && name.substr(0, kTlvPrefix.size()) == kTlvPrefix) {
     const std::string_view tlv = name.substr(kTlvPrefix.size());
     if (::realip::realip::IsValidTlvName(tlv)) {
-      return VariableRef{VariableId::kProxyProtocolTlv, std::string(tlv)};
+      return VariableRef{VariableId::kProxyProtocolTlv, std::string(tlv), 0};
     }
   }
   return std::nullopt;
 }
 
+ScopedConfigVariables::ScopedConfigVariables(const std::vector<std::string>* names)
+    : previous_(config_variables) {
+  config_variables = names;
+}
+
+ScopedConfigVariables::~ScopedConfigVariables() { config_variables = previous_; }
+
 std::string VariableName(const VariableRef& ref) {
+  if (ref.id == VariableId::kGeo) return ref.param;
   if (ref.id == VariableId::kHttp) {
     std::string name = absl::StrCat(AsAbsl(kHttpPrefix), AsAbsl(ref.param));
     for (char& c : name) c = c == '-' ? '_' : c;

@@ -60,6 +60,8 @@ enum class VariableId : uint8_t {
   kRequestId,                // 32 random hex digits, one per request
   kConnection,               // connection serial number
   kConnectionRequests,       // requests served on this connection so far
+  kLimitReqStatus,           // PASSED, DELAYED, REJECTED, ..._DRY_RUN; empty when not limited
+  kGeo,                      // a geo block's variable: param is its name, index its block
 };
 
 // One variable occurrence with its parameter.
@@ -68,6 +70,8 @@ struct VariableRef {
   // kHttp: header name, lower case, '_' turned into '-'; kProxyProtocolTlv: the TLV name
   // ("alpn", "ssl_cn", "0x05"), valid for realip::IsValidTlvName.
   std::string param;
+  // kGeo: index into Config::access.geo.
+  uint32_t index = 0;
   friend bool operator==(const VariableRef&, const VariableRef&) = default;
 };
 
@@ -93,6 +97,20 @@ struct CompiledString {
 // Looks a variable name up (without the '$'), including parameterised prefixes
 // ("http_x_real_ip", "proxy_protocol_tlv_0x05"). Returns nullopt for unknown names.
 std::optional<VariableRef> LookupVariable(std::string_view name);
+
+// Variables the configuration being loaded defines itself (geo blocks), by name without '$';
+// the position in the list is VariableRef::index. While an instance lives, LookupVariable and
+// CompileString on the same thread also know these names (loading runs on one thread).
+class ScopedConfigVariables {
+ public:
+  explicit ScopedConfigVariables(const std::vector<std::string>* names);
+  ~ScopedConfigVariables();
+  ScopedConfigVariables(const ScopedConfigVariables&) = delete;
+  ScopedConfigVariables& operator=(const ScopedConfigVariables&) = delete;
+
+ private:
+  const std::vector<std::string>* previous_;
+};
 
 // The canonical name of a variable, without '$' ("remote_addr", "http_x_real_ip").
 std::string VariableName(const VariableRef& ref);

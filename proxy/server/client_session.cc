@@ -155,6 +155,16 @@ absl::Status ClientSession::Start() {
       if (!closed_ && client_read_paused_) ReadClient();
     });
   }));
+  REALIP_RETURN_IF_ERROR(limit_req_timer_.Init(worker_->loop(), [this] {
+    Enter([this] {
+      if (closed_ || !limit_req_delayed_) return;
+      limit_req_delayed_ = false;
+      ContinueRequest();
+      if (!closed_ && phase_ == Phase::kRequest) ParseAfterHead();
+      if (!closed_) ProcessClientInput();
+      if (!closed_ && client_read_paused_) ReadClient();
+    });
+  }));
   bool expect_proxy = listener_->proxy_protocol == config::ProxyProtocolMode::kRequired;
   // An optional PROXY header is honoured only from peers trusted for it; from anyone else
   // the bytes are parsed as HTTP, where "PROXY ..." is not a method and gets a 400.
@@ -218,6 +228,7 @@ bool ClientSession::ClientReadAllowed() const {
     case Phase::kTunnel:
       return up_out_.size() < kHighWater;
     case Phase::kRequest:
+      if (limit_req_delayed_) return in_.size() < kInputCap;
       if (up_out_.size() >= kHighWater) return false;
       // The request itself is read; only buffer a bounded amount of what follows.
       if (request_complete_) return in_.size() < kInputCap;
@@ -324,6 +335,7 @@ void ClientSession::ProcessClientInput() {
     }
     if (phase_ == Phase::kClosing) break;
     if (phase_ == Phase::kRequest && request_complete_) break;  // pipelined: wait our turn
+    if (phase_ == Phase::kRequest && limit_req_delayed_) break;  // the body waits as well
     bool resume_after_head = phase_ == Phase::kRequest && !request_complete_ &&
                              parser_.in_body() && in_.empty();
     if (in_.empty() && !resume_after_head) break;
@@ -350,24 +362,7 @@ void ClientSession::ProcessClientInput() {
     }
     if (r.event == http::MessageParser::Event::kHeadComplete) {
       StartRequest();
-      // Parse again even without new bytes: a bodiless request completes right away.
-      if (!closed_ && phase_ == Phase::kRequest) {
-        http::MessageParser::Result next = parser_.Parse(in_.view(), request_sink_.get());
-        in_.Consume(next.consumed);
-        if (body_too_large_) {
-          SendErrorAndClose(413, "client intended to send too large body");
-          break;
-        }
-        if (next.event == http::MessageParser::Event::kError) {
-          SendErrorAndClose(parser_.error().status, parser_.error().message);
-          break;
-        }
-        if (next.event == http::MessageParser::Event::kMessageComplete) {
-          OnRequestMessageComplete();
-        } else if (!up_out_.empty() && upstream_ != nullptr) {
-          FlushUpstream();
-        }
-      }
+      if (!closed_ && phase_ == Phase::kRequest && !limit_req_delayed_) ParseAfterHead();
       continue;
     }
     if (r.event == http::MessageParser::Event::kMessageComplete) {
@@ -376,6 +371,25 @@ void ClientSession::ProcessClientInput() {
     }
   }
   processing_input_ = false;
+}
+
+void ClientSession::ParseAfterHead() {
+  // Parse again even without new bytes: a bodiless request completes right away.
+  http::MessageParser::Result next = parser_.Parse(in_.view(), request_sink_.get());
+  in_.Consume(next.consumed);
+  if (body_too_large_) {
+    SendErrorAndClose(413, "client intended to send too large body");
+    return;
+  }
+  if (next.event == http::MessageParser::Event::kError) {
+    SendErrorAndClose(parser_.error().status, parser_.error().message);
+    return;
+  }
+  if (next.event == http::MessageParser::Event::kMessageComplete) {
+    OnRequestMessageComplete();
+  } else if (!up_out_.empty() && upstream_ != nullptr) {
+    FlushUpstream();
+  }
 }
 
 void ClientSession::StartRequest() {
@@ -403,6 +417,46 @@ void ClientSession::StartRequest() {
   if (max != 0 && request_.content_length.has_value() && *request_.content_length > max) {
     SendErrorAndClose(413, absl::StrCat("client intended to send too large body: ",
                                         *request_.content_length, " bytes"));
+    return;
+  }
+  // nginx's rewrite phase (`return`) answers before the preaccess and access phases run.
+  if (settings_->handler == config::ContentHandler::kReturn || RunLimitReq()) ContinueRequest();
+}
+
+bool ClientSession::RunLimitReq() {
+  const uint64_t now_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+  LimitReqVerdict verdict =
+      ApplyLimitReq(settings_->access, ctx_, now_ms, &worker_->access_counters());
+  ctx_.limit_req_status = verdict.status_name;
+  switch (verdict.action) {
+    case LimitReqVerdict::Action::kContinue:
+      return true;
+    case LimitReqVerdict::Action::kDelay:
+      limit_req_delayed_ = true;
+      limit_req_timer_.Arm(std::chrono::milliseconds(verdict.delay_ms));
+      return false;
+    case LimitReqVerdict::Action::kReject:
+      discard_body_ = true;
+      SendLocal(verdict.status, keep_alive_, "", false);
+      return false;
+  }
+  return true;
+}
+
+void ClientSession::ContinueRequest() {
+  const bool access_phases = settings_->handler != config::ContentHandler::kReturn;
+  int refused = access_phases ? ApplyLimitConn(settings_->access, ctx_, &conn_leases_) : 0;
+  if (refused != 0) {
+    discard_body_ = true;
+    SendLocal(refused, keep_alive_, "", false);
+    return;
+  }
+  if (access_phases && !AccessAllowed(settings_->access, ctx_, &worker_->access_counters())) {
+    discard_body_ = true;
+    SendLocal(403, keep_alive_, "", false);
     return;
   }
   bool has_body = request_.chunked ||
@@ -476,6 +530,7 @@ void ClientSession::RouteAndResolve() {
   ctx_.connection_requests = requests_;
   ctx_.start = absl::Now();
   ctx_.request_id = RandomRequestId(id_, requests_);
+  ctx_.access = &config_->access;
 }
 
 void ClientSession::StartProxy() {
@@ -681,6 +736,7 @@ void ClientSession::FinishRequest() {
   // Both directions of this request are done: recycle the upstream, then either wait for the
   // next request or close.
   LogRequest();
+  conn_leases_.clear();
   if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
@@ -1088,6 +1144,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     ctx_.resolution.realip_remote = peer_;
     ctx_.local = local_;
     ctx_.start = absl::Now();
+    ctx_.access = &config_->access;
     settings_ = nullptr;
     request_logged_ = false;
   }
@@ -1105,6 +1162,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
 
 void ClientSession::CloseAfterFlush() {
   LogRequest();
+  conn_leases_.clear();
   phase_ = Phase::kClosing;
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
@@ -1122,9 +1180,12 @@ void ClientSession::Close() {
   if (!request_logged_ && ctx_.status == 0) ctx_.status = 499;  // nginx: client closed request
   LogRequest();
   closed_ = true;
+  conn_leases_.clear();
+  limit_req_delayed_ = false;
   client_timer_.Cancel();
   upstream_timer_.Cancel();
   resume_timer_.Cancel();
+  limit_req_timer_.Cancel();
   watcher_.Stop();
   upstream_.reset();
   if (depth_ == 0) worker_->DestroySession(this);

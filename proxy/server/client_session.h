@@ -7,7 +7,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "proxy/access/conn_limiter.h"
 #include "proxy/config/config.h"
 #include "proxy/event/loop.h"
 #include "proxy/http/parser.h"
@@ -72,6 +74,12 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool ProcessProxyHeader();
   void StartRequest();
   void RouteAndResolve();
+  // limit_req (preaccess): false if the request was refused or must wait limit_req_timer_.
+  bool RunLimitReq();
+  // The request after limit_req: limit_conn, allow/deny, then the content handler.
+  void ContinueRequest();
+  // Parses what followed a request head at once (a bodiless request completes here).
+  void ParseAfterHead();
   void StartProxy();
   // Starts an attempt: on `chosen` (already picked, or the same peer again with `fresh_only`)
   // or on a newly picked peer. False when the client was answered instead.
@@ -135,6 +143,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // Starts the next pipelined request from a fresh loop iteration, never from inside the
   // upstream callbacks that finished the previous one.
   event::Timer resume_timer_;
+  // Holds a request that limit_req delayed; reading its body waits too.
+  event::Timer limit_req_timer_;
   ClientTimer client_timer_kind_ = ClientTimer::kNone;
   UpstreamTimer upstream_timer_kind_ = UpstreamTimer::kNone;
 
@@ -175,6 +185,10 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool body_too_large_ = false;
   bool request_logged_ = true;  // false while a request awaits its access-log line
   uint64_t body_bytes_ = 0;
+  bool limit_req_delayed_ = false;
+  // limit_conn slots of the request in flight; released when it finishes (zones are owned by
+  // config_, declared earlier, so they outlive these).
+  std::vector<access::ConnLimitLease> conn_leases_;
 
   // The upstream side of the request.
   std::unique_ptr<UpstreamConnection> upstream_;

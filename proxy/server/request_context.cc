@@ -205,6 +205,16 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
     case VariableId::kConnectionRequests:
       absl::StrAppend(out, ctx.connection_requests);
       return;
+    case VariableId::kLimitReqStatus:
+      out->append(ctx.limit_req_status);
+      return;
+    case VariableId::kGeo:
+      if (ctx.access != nullptr && ref.index < ctx.access->geo.size()) {
+        const config::GeoVariable& geo = ctx.access->geo[ref.index];
+        out->append(geo.has_address ? geo.map->LookupText(Evaluate(geo.address, ctx))
+                                    : geo.map->Lookup(r.client));
+      }
+      return;
   }
 }
 

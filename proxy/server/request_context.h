@@ -35,6 +35,8 @@ struct RequestContext {
   uint64_t request_length = 0;
   std::string upstream_addr;
   std::string upstream_status;
+  const config::AccessConfig* access = nullptr;  // geo maps ($geo variables); null: none
+  std::string_view limit_req_status;               // static text, or empty
 };
 
 // Splits a request-target into path and query (without '?'). An absolute-form target

@@ -15,6 +15,7 @@
 #include "proxy/config/config.h"
 #include "proxy/event/loop.h"
 #include "proxy/server/access_log.h"
+#include "proxy/server/access_phase.h"
 #include "proxy/server/lifecycle.h"
 #include "proxy/server/listeners.h"
 #include "proxy/server/upstream.h"
@@ -63,6 +64,8 @@ class Worker {
   UpstreamPool& pool() { return *pool_; }
   UpstreamBalancers& balancers() { return balancers_; }
   WorkerCounters& counters() { return counters_; }
+  // realip_limit_req_total and realip_access_denied_total of this worker.
+  AccessCounters& access_counters() { return access_counters_; }
   LogFiles& log_files() { return *log_files_; }
   const Lifecycle& lifecycle() const { return *lifecycle_; }
   bool stopping() const { return stopping_; }
@@ -99,6 +102,7 @@ class Worker {
   event::Timer accept_retry_timer_;  // re-enables accepting after running out of descriptors
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
   WorkerCounters counters_;
+  AccessCounters access_counters_;
   uint64_t next_connection_id_ = 0;
   bool stopping_ = false;
   std::atomic<bool> finished_{false};

@@ -1,0 +1,77 @@
+// The typed configuration of allow/deny, geo, limit_req and limit_conn (issue 11): zones and
+// geo maps owned by the Config snapshot, and the merged per-level settings the engine reads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/access/access_rules.h"
+#include "proxy/access/conn_limiter.h"
+#include "proxy/access/geo_map.h"
+#include "proxy/access/rate_limiter.h"
+#include "proxy/config/variables.h"
+
+namespace realip::config {
+
+// One limit_req_zone. The limiter is shared by every worker thread and carried over to the
+// next configuration when a reload keeps the zone's name, key, size and rate.
+struct LimitReqZone {
+  std::string name;
+  CompiledString key;
+  size_t size = 0;
+  uint64_t rate = 0;  // requests per second x 1000
+  std::shared_ptr<access::RateLimiter> limiter;
+};
+
+// One limit_conn_zone; carried over on reload like LimitReqZone (same name, key and size).
+struct LimitConnZone {
+  std::string name;
+  CompiledString key;
+  size_t size = 0;
+  std::shared_ptr<access::ConnLimiter> limiter;
+};
+
+// One `limit_req zone=NAME ...` after its zone was resolved.
+struct LimitReqRule {
+  std::shared_ptr<const LimitReqZone> zone;
+  access::LimitReqPolicy policy;
+};
+
+// One `limit_conn NAME N` after its zone was resolved.
+struct LimitConnRule {
+  std::shared_ptr<const LimitConnZone> zone;
+  uint32_t limit = 0;
+};
+
+// A `geo [$address] $name { ... }` block: the variable $name (VariableId::kGeo, indexed by
+// its position in AccessConfig::geo) looks the client, or the address text, up in `map`.
+struct GeoVariable {
+  std::string name;           // without '$'
+  bool has_address = false;  // the two-argument form
+  CompiledString address;     // evaluated and parsed as an address when has_address
+  std::shared_ptr<const access::GeoMap> map;
+};
+
+// Everything of issue 11 that belongs to the whole configuration.
+struct AccessConfig {
+  std::vector<GeoVariable> geo;
+  std::vector<std::shared_ptr<const LimitReqZone>> limit_req_zones;
+  std::vector<std::shared_ptr<const LimitConnZone>> limit_conn_zones;
+};
+
+// The merged settings of one http, server or location level. Lists are inherited whole by a
+// level that has none of its own (nginx's array merge).
+struct AccessSettings {
+  std::shared_ptr<const access::AccessRules> rules;  // null: no allow/deny applies
+  std::vector<LimitReqRule> limit_req;
+  int limit_req_status = 503;
+  bool limit_req_dry_run = false;
+  std::vector<LimitConnRule> limit_conn;
+  int limit_conn_status = 503;
+  bool limit_conn_dry_run = false;
+};
+
+}  // namespace realip::config

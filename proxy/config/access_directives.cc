@@ -1,0 +1,298 @@
+// allow/deny, geo, limit_req and limit_conn: directive handlers, zone creation and merging.
+#include "proxy/config/access_directives.h"
+
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "proxy/base/status.h"
+#include "proxy/base/strings.h"
+#include "proxy/config/directive_table.h"
+#include "proxy/config/values.h"
+
+namespace realip::config::internal {
+namespace {
+
+using base::AsAbsl;
+
+std::vector<std::string_view> ArgViews(const Directive& d) {
+  return std::vector<std::string_view>(d.args.begin(), d.args.end());
+}
+
+absl::Status AddRule(Scope& s, const Directive& d, access::Verdict verdict) {
+  AccessLevelDraft& level = s.level->access;
+  if (level.rules == nullptr) level.rules = std::make_shared<access::AccessRules>();
+  absl::Status added = level.rules->Add(verdict, d.args[0]);
+  if (!added.ok()) return Error(d, base::AsStd(added.message()));
+  return absl::OkStatus();
+}
+
+// ngx_conf_set_num_slot with ngx_conf_check_num_bounds, as limit_req_status declares it.
+absl::Status SetStatus(const Directive& d, std::optional<int>* out) {
+  absl::StatusOr<int64_t> v = ParseInt(d.args[0], 0, 1 << 30);
+  if (!v.ok()) return Error(d, absl::StrCat("\"", d.name, "\" directive invalid number"));
+  if (*v < 400 || *v > 599) return Error(d, "value must be between 400 and 599");
+  *out = static_cast<int>(*v);
+  return absl::OkStatus();
+}
+
+absl::Status SetFlagValue(const Directive& d, std::optional<bool>* out) {
+  absl::StatusOr<bool> v = ParseFlag(d.args[0]);
+  if (!v.ok()) return InvalidValue(d, d.args[0], base::AsStd(v.status().message()));
+  *out = *v;
+  return absl::OkStatus();
+}
+
+// nginx's limit_req / limit_conn handlers refuse the same zone twice in one block.
+absl::Status AddLimitRule(const Directive& d, LimitRuleDraft rule,
+                          std::optional<std::vector<LimitRuleDraft>>* list) {
+  if (!list->has_value()) list->emplace();
+  for (const LimitRuleDraft& other : **list) {
+    if (other.zone == rule.zone) {
+      return Error(d, absl::StrCat("\"", d.name, "\" directive is duplicate"));
+    }
+  }
+  rule.file = d.file;
+  rule.line = d.line;
+  (*list)->push_back(std::move(rule));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CompiledString> CompileKey(const Directive& d, const std::string& key) {
+  absl::StatusOr<CompiledString> compiled = CompileString(key);
+  if (!compiled.ok()) return Error(d, base::AsStd(compiled.status().message()));
+  return compiled;
+}
+
+// Limiters of every live configuration, so that a reload that keeps a zone (same name, key,
+// size and rate) keeps its state, as nginx keeps an unchanged shared memory zone. Weak: a zone
+// dies with the last configuration that uses it.
+struct ZoneRegistry {
+  absl::Mutex mu;
+  std::map<std::string, std::weak_ptr<access::RateLimiter>> req ABSL_GUARDED_BY(mu);
+  std::map<std::string, std::weak_ptr<access::ConnLimiter>> conn ABSL_GUARDED_BY(mu);
+};
+
+ZoneRegistry& Zones() {
+  static auto* registry = new ZoneRegistry;
+  return *registry;
+}
+
+template <typename T, typename Make>
+std::shared_ptr<T> Reuse(std::map<std::string, std::weak_ptr<T>>& table, const std::string& id,
+                         Make make) {
+  std::shared_ptr<T> live = table[id].lock();
+  if (live == nullptr) {
+    live = make();
+    table[id] = live;
+  }
+  // Drop entries of zones no configuration holds any more.
+  for (auto it = table.begin(); it != table.end();) {
+    it = it->second.expired() ? table.erase(it) : std::next(it);
+  }
+  return live;
+}
+
+}  // namespace
+
+absl::Status AllowDirective(Scope& s, const Directive& d) {
+  return AddRule(s, d, access::Verdict::kAllow);
+}
+
+absl::Status DenyDirective(Scope& s, const Directive& d) {
+  return AddRule(s, d, access::Verdict::kDeny);
+}
+
+absl::Status GeoBlock(Scope& s, const Directive& d) {
+  AccessDraft& draft = s.draft->access;
+  const std::string& var = d.args.back();
+  if (var.size() < 2 || var[0] != '$') {
+    return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
+  }
+  GeoVariable geo;
+  geo.name = var.substr(1);
+  for (char c : geo.name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
+    }
+  }
+  // ngx_http_add_variable(): built-in variables cannot be redefined, nor geo ones twice.
+  if (LookupVariable(geo.name).has_value()) {
+    return Error(d, absl::StrCat("the duplicate \"", geo.name, "\" variable"));
+  }
+  if (d.args.size() == 2) {
+    REALIP_ASSIGN_OR_RETURN(geo.address, CompileKey(d, d.args[0]));
+    geo.has_address = true;
+  }
+  access::GeoMapBuilder builder;
+  for (const Directive& statement : d.block) {
+    if (statement.has_block) {
+      return Error(statement, absl::StrCat("unexpected \"{\" in geo"));
+    }
+    std::vector<std::string_view> words{statement.name};
+    words.insert(words.end(), statement.args.begin(), statement.args.end());
+    const size_t warned = builder.warnings().size();
+    absl::Status applied = builder.ApplyStatement(words);
+    if (!applied.ok()) return Error(statement, base::AsStd(applied.message()));
+    for (size_t i = warned; i < builder.warnings().size(); ++i) {
+      s.draft->warnings.push_back(
+          AtLocation(builder.warnings()[i], statement.file, statement.line));
+    }
+  }
+  geo.map = builder.Build();
+  draft.geo_names.push_back(geo.name);
+  draft.geo.push_back(std::move(geo));
+  return absl::OkStatus();
+}
+
+absl::Status LimitReqZoneDirective(Scope& s, const Directive& d) {
+  absl::StatusOr<access::LimitReqZoneSpec> spec = access::ParseLimitReqZoneArgs(ArgViews(d));
+  if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
+  AccessDraft& draft = s.draft->access;
+  for (size_t i = 0; i < draft.limit_req_zones.size(); ++i) {
+    if (draft.limit_req_zones[i].name == spec->name) {
+      return Error(d, absl::StrCat("limit_req_zone \"", spec->name,
+                                   "\" is already bound to key \"",
+                                   draft.limit_req_zones[i].key, "\""));
+    }
+  }
+  REALIP_ASSIGN_OR_RETURN(CompiledString key, CompileKey(d, spec->key));
+  draft.limit_req_keys.push_back(std::move(key));
+  draft.limit_req_zones.push_back(*std::move(spec));
+  return absl::OkStatus();
+}
+
+absl::Status LimitReqDirective(Scope& s, const Directive& d) {
+  absl::StatusOr<access::LimitReqSpec> spec = access::ParseLimitReqArgs(ArgViews(d));
+  if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
+  LimitRuleDraft rule;
+  rule.zone = spec->zone;
+  rule.policy = access::LimitReqPolicy{spec->burst, spec->delay};
+  return AddLimitRule(d, std::move(rule), &s.level->access.limit_req);
+}
+
+absl::Status LimitReqStatus(Scope& s, const Directive& d) {
+  return SetStatus(d, &s.level->access.limit_req_status);
+}
+
+absl::Status LimitReqDryRun(Scope& s, const Directive& d) {
+  return SetFlagValue(d, &s.level->access.limit_req_dry_run);
+}
+
+absl::Status LimitConnZoneDirective(Scope& s, const Directive& d) {
+  absl::StatusOr<access::LimitConnZoneSpec> spec = access::ParseLimitConnZoneArgs(ArgViews(d));
+  if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
+  AccessDraft& draft = s.draft->access;
+  for (size_t i = 0; i < draft.limit_conn_zones.size(); ++i) {
+    if (draft.limit_conn_zones[i].name == spec->name) {
+      return Error(d, absl::StrCat("limit_conn_zone \"", spec->name,
+                                   "\" is already bound to key \"",
+                                   draft.limit_conn_zones[i].key, "\""));
+    }
+  }
+  REALIP_ASSIGN_OR_RETURN(CompiledString key, CompileKey(d, spec->key));
+  draft.limit_conn_keys.push_back(std::move(key));
+  draft.limit_conn_zones.push_back(*std::move(spec));
+  return absl::OkStatus();
+}
+
+absl::Status LimitConnDirective(Scope& s, const Directive& d) {
+  absl::StatusOr<access::LimitConnSpec> spec = access::ParseLimitConnArgs(ArgViews(d));
+  if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
+  LimitRuleDraft rule;
+  rule.zone = spec->zone;
+  rule.limit = spec->limit;
+  return AddLimitRule(d, std::move(rule), &s.level->access.limit_conn);
+}
+
+absl::Status LimitConnStatus(Scope& s, const Directive& d) {
+  return SetStatus(d, &s.level->access.limit_conn_status);
+}
+
+absl::Status LimitConnDryRun(Scope& s, const Directive& d) {
+  return SetFlagValue(d, &s.level->access.limit_conn_dry_run);
+}
+
+absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
+  out->geo = std::move(draft.geo);
+  ZoneRegistry& zones = Zones();
+  absl::MutexLock lock(&zones.mu);
+  for (size_t i = 0; i < draft.limit_req_zones.size(); ++i) {
+    const access::LimitReqZoneSpec& spec = draft.limit_req_zones[i];
+    auto zone = std::make_shared<LimitReqZone>();
+    zone->name = spec.name;
+    zone->key = draft.limit_req_keys[i];
+    zone->size = spec.size;
+    zone->rate = spec.rate;
+    const std::string id = absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size, "\n", spec.rate);
+    zone->limiter = Reuse(zones.req, id, [&] {
+      return std::make_shared<access::RateLimiter>(spec.name, spec.rate, spec.size);
+    });
+    out->limit_req_zones.push_back(std::move(zone));
+  }
+  for (size_t i = 0; i < draft.limit_conn_zones.size(); ++i) {
+    const access::LimitConnZoneSpec& spec = draft.limit_conn_zones[i];
+    auto zone = std::make_shared<LimitConnZone>();
+    zone->name = spec.name;
+    zone->key = draft.limit_conn_keys[i];
+    zone->size = spec.size;
+    const std::string id = absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size);
+    zone->limiter = Reuse(zones.conn, id, [&] {
+      return std::make_shared<access::ConnLimiter>(spec.name, spec.size);
+    });
+    out->limit_conn_zones.push_back(std::move(zone));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+template <typename Zone>
+absl::StatusOr<std::shared_ptr<const Zone>> FindZone(
+    const std::vector<std::shared_ptr<const Zone>>& zones, const LimitRuleDraft& rule,
+    std::string_view directive) {
+  for (const auto& zone : zones) {
+    if (zone->name == rule.zone) return zone;
+  }
+  return absl::InvalidArgumentError(AtLocation(
+      absl::StrCat("unknown ", AsAbsl(directive), "_zone \"", rule.zone, "\""), rule.file,
+      rule.line));
+}
+
+template <typename T>
+void InheritValue(T& out, const std::optional<T>& own) {
+  if (own.has_value()) out = *own;
+}
+
+}  // namespace
+
+absl::Status MergeAccess(const AccessConfig& config, const AccessLevelDraft& own,
+                         AccessSettings* settings) {
+  if (own.rules != nullptr) settings->rules = own.rules;
+  if (own.limit_req.has_value()) {
+    settings->limit_req.clear();
+    for (const LimitRuleDraft& rule : *own.limit_req) {
+      REALIP_ASSIGN_OR_RETURN(std::shared_ptr<const LimitReqZone> zone,
+                              FindZone(config.limit_req_zones, rule, "limit_req"));
+      settings->limit_req.push_back(LimitReqRule{std::move(zone), rule.policy});
+    }
+  }
+  if (own.limit_conn.has_value()) {
+    settings->limit_conn.clear();
+    for (const LimitRuleDraft& rule : *own.limit_conn) {
+      REALIP_ASSIGN_OR_RETURN(std::shared_ptr<const LimitConnZone> zone,
+                              FindZone(config.limit_conn_zones, rule, "limit_conn"));
+      settings->limit_conn.push_back(LimitConnRule{std::move(zone), rule.limit});
+    }
+  }
+  InheritValue(settings->limit_req_status, own.limit_req_status);
+  InheritValue(settings->limit_req_dry_run, own.limit_req_dry_run);
+  InheritValue(settings->limit_conn_status, own.limit_conn_status);
+  InheritValue(settings->limit_conn_dry_run, own.limit_conn_dry_run);
+  return absl::OkStatus();
+}
+
+}  // namespace realip::config::internal

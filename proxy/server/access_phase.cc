@@ -1,0 +1,117 @@
+#include "proxy/server/access_phase.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "proxy/access/rate_limiter.h"
+#include "proxy/base/logging.h"
+#include "proxy/base/strings.h"
+
+namespace realip::server {
+
+void AccessCounters::CountLimitReq(std::string_view zone, std::string_view result) {
+  absl::MutexLock lock(&mu_);
+  ++limit_req_[{std::string(zone), std::string(result)}];
+}
+
+void AccessCounters::CountDenied(std::string_view server) {
+  absl::MutexLock lock(&mu_);
+  ++denied_[std::string(server)];
+}
+
+absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> AccessCounters::limit_req()
+    const {
+  absl::MutexLock lock(&mu_);
+  return limit_req_;
+}
+
+absl::flat_hash_map<std::string, uint64_t> AccessCounters::denied() const {
+  absl::MutexLock lock(&mu_);
+  return denied_;
+}
+
+LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const RequestContext& ctx,
+                              uint64_t now_ms, AccessCounters* counters) {
+  LimitReqVerdict verdict;
+  if (settings.limit_req.empty()) return verdict;
+  std::vector<std::string> keys;
+  keys.reserve(settings.limit_req.size());
+  std::vector<access::LimitReqCheck> checks;
+  checks.reserve(settings.limit_req.size());
+  for (const config::LimitReqRule& rule : settings.limit_req) {
+    keys.push_back(Evaluate(rule.zone->key, ctx));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const config::LimitReqRule& rule = settings.limit_req[i];
+    checks.push_back(access::LimitReqCheck{rule.zone->limiter.get(), keys[i], rule.policy});
+  }
+  const access::LimitReqDecision d = access::CheckLimitReq(checks, now_ms);
+  if (d.result == access::LimitReqResult::kDeclined) return verdict;
+  const bool dry_run = settings.limit_req_dry_run;
+  verdict.status_name = access::LimitReqStatusName(d.result, dry_run);
+  const std::string& zone = settings.limit_req[d.zone_index < checks.size() ? d.zone_index : 0]
+                                .zone->name;
+  counters->CountLimitReq(zone, absl::AsciiStrToLower(base::AsAbsl(verdict.status_name)));
+  switch (d.result) {
+    case access::LimitReqResult::kDeclined:
+    case access::LimitReqResult::kPassed:
+      return verdict;
+    case access::LimitReqResult::kRejected:
+      // nginx logs these at error level ("limiting requests, excess: 1.000 by zone ...").
+      REALIP_LOG(kInfo, "limiting requests", dry_run ? ", dry run" : "", ", excess: ",
+                 absl::StrFormat("%d.%03d", d.excess / 1000, d.excess % 1000), " by zone \"",
+                 zone, "\", client: ", ctx.resolution.client.HostToString());
+      if (!dry_run) {
+        verdict.action = LimitReqVerdict::Action::kReject;
+        verdict.status = settings.limit_req_status;
+      }
+      return verdict;
+    case access::LimitReqResult::kDelayed:
+      if (!dry_run && d.delay_ms > 0) {
+        verdict.action = LimitReqVerdict::Action::kDelay;
+        verdict.delay_ms = d.delay_ms;
+      }
+      return verdict;
+  }
+  return verdict;
+}
+
+int ApplyLimitConn(const config::AccessSettings& settings, const RequestContext& ctx,
+                   std::vector<access::ConnLimitLease>* leases) {
+  for (const config::LimitConnRule& rule : settings.limit_conn) {
+    access::ConnLimiter* zone = rule.zone->limiter.get();
+    const std::string key = Evaluate(rule.zone->key, ctx);
+    switch (zone->TryAcquire(key, rule.limit)) {
+      case access::ConnLimitResult::kAcquired:
+        leases->emplace_back(zone, key);
+        continue;
+      case access::ConnLimitResult::kSkipped:
+        continue;
+      case access::ConnLimitResult::kLimited:
+      case access::ConnLimitResult::kZoneFull:
+        REALIP_LOG(kInfo, "limiting connections", settings.limit_conn_dry_run ? ", dry run" : "",
+                   " by zone \"", rule.zone->name,
+                   "\", client: ", ctx.resolution.client.HostToString());
+        if (settings.limit_conn_dry_run) continue;
+        leases->clear();
+        return settings.limit_conn_status;
+    }
+  }
+  return 0;
+}
+
+bool AccessAllowed(const config::AccessSettings& settings, const RequestContext& ctx,
+                   AccessCounters* counters) {
+  if (settings.rules == nullptr ||
+      settings.rules->Evaluate(ctx.resolution.client) == access::Verdict::kAllow) {
+    return true;
+  }
+  REALIP_LOG(kInfo, "access forbidden by rule, client: ", ctx.resolution.client.HostToString());
+  const std::string_view server =
+      ctx.server != nullptr && !ctx.server->names.empty() ? ctx.server->names.front() : "";
+  counters->CountDenied(server);
+  return false;
+}
+
+}  // namespace realip::server
