@@ -108,8 +108,8 @@ bool AccessAllowed(const config::AccessSettings& settings, const RequestContext&
     return true;
   }
   REALIP_LOG(kInfo, "access forbidden by rule, client: ", ctx.resolution.client.HostToString());
-  const std::string_view server =
-      ctx.server != nullptr && !ctx.server->names.empty() ? ctx.server->names.front() : "";
+  std::string_view server;
+  if (ctx.server != nullptr && !ctx.server->names.empty()) server = ctx.server->names.front();
   counters->CountDenied(server);
   return false;
 }

@@ -689,6 +689,11 @@ http {
   proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;
   proxy_next_upstream error; proxy_next_upstream_tries 1; proxy_buffering on;
   proxy_protocol off; proxy_protocol_version 1; server_tokens on;
+  allow 127.0.0.1; deny all; geo $g { default x; }
+  limit_req_zone $binary_remote_addr zone=r:1m rate=1r/s; limit_req zone=r;
+  limit_req_status 429; limit_req_dry_run off;
+  limit_conn_zone $binary_remote_addr zone=c:1m; limit_conn c 1;
+  limit_conn_status 429; limit_conn_dry_run off;
   upstream u { server 127.0.0.1:1; keepalive 1; keepalive_timeout 1s; keepalive_requests 1;
                least_conn; }
   upstream i { ip_hash; server 127.0.0.1:1; }
