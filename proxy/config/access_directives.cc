@@ -67,6 +67,23 @@ absl::StatusOr<CompiledString> CompileKey(const Directive& d, const std::string&
   return compiled;
 }
 
+// limit_req_zone / limit_conn_zone: a zone name may be bound once (nginx's message).
+template <typename Spec>
+absl::Status AddZone(const Directive& d, absl::StatusOr<Spec> spec, std::vector<Spec>* zones,
+                     std::vector<CompiledString>* keys) {
+  if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
+  for (const Spec& other : *zones) {
+    if (other.name == spec->name) {
+      return Error(d, absl::StrCat(d.name, " \"", spec->name, "\" is already bound to key \"",
+                                   other.key, "\""));
+    }
+  }
+  REALIP_ASSIGN_OR_RETURN(CompiledString key, CompileKey(d, spec->key));
+  keys->push_back(std::move(key));
+  zones->push_back(*std::move(spec));
+  return absl::OkStatus();
+}
+
 // Limiters of every live configuration, so that a reload that keeps a zone (same name, key,
 // size and rate) keeps its state, as nginx keeps an unchanged shared memory zone. Weak: a zone
 // dies with the last configuration that uses it.
@@ -149,20 +166,9 @@ absl::Status GeoBlock(Scope& s, const Directive& d) {
 }
 
 absl::Status LimitReqZoneDirective(Scope& s, const Directive& d) {
-  absl::StatusOr<access::LimitReqZoneSpec> spec = access::ParseLimitReqZoneArgs(ArgViews(d));
-  if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
   AccessDraft& draft = s.draft->access;
-  for (size_t i = 0; i < draft.limit_req_zones.size(); ++i) {
-    if (draft.limit_req_zones[i].name == spec->name) {
-      return Error(d, absl::StrCat("limit_req_zone \"", spec->name,
-                                   "\" is already bound to key \"",
-                                   draft.limit_req_zones[i].key, "\""));
-    }
-  }
-  REALIP_ASSIGN_OR_RETURN(CompiledString key, CompileKey(d, spec->key));
-  draft.limit_req_keys.push_back(std::move(key));
-  draft.limit_req_zones.push_back(*std::move(spec));
-  return absl::OkStatus();
+  return AddZone(d, access::ParseLimitReqZoneArgs(ArgViews(d)), &draft.limit_req_zones,
+                 &draft.limit_req_keys);
 }
 
 absl::Status LimitReqDirective(Scope& s, const Directive& d) {
@@ -183,20 +189,9 @@ absl::Status LimitReqDryRun(Scope& s, const Directive& d) {
 }
 
 absl::Status LimitConnZoneDirective(Scope& s, const Directive& d) {
-  absl::StatusOr<access::LimitConnZoneSpec> spec = access::ParseLimitConnZoneArgs(ArgViews(d));
-  if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
   AccessDraft& draft = s.draft->access;
-  for (size_t i = 0; i < draft.limit_conn_zones.size(); ++i) {
-    if (draft.limit_conn_zones[i].name == spec->name) {
-      return Error(d, absl::StrCat("limit_conn_zone \"", spec->name,
-                                   "\" is already bound to key \"",
-                                   draft.limit_conn_zones[i].key, "\""));
-    }
-  }
-  REALIP_ASSIGN_OR_RETURN(CompiledString key, CompileKey(d, spec->key));
-  draft.limit_conn_keys.push_back(std::move(key));
-  draft.limit_conn_zones.push_back(*std::move(spec));
-  return absl::OkStatus();
+  return AddZone(d, access::ParseLimitConnZoneArgs(ArgViews(d)), &draft.limit_conn_zones,
+                 &draft.limit_conn_keys);
 }
 
 absl::Status LimitConnDirective(Scope& s, const Directive& d) {
