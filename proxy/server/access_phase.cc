@@ -2,11 +2,9 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "proxy/access/rate_limiter.h"
 #include "proxy/base/logging.h"
-#include "proxy/base/strings.h"
 
 namespace realip::server {
 
@@ -31,6 +29,25 @@ absl::flat_hash_map<std::string, uint64_t> AccessCounters::denied() const {
   return denied_;
 }
 
+namespace {
+
+// The result label of realip_limit_req_total: $limit_req_status in lower case.
+std::string_view ResultLabel(access::LimitReqResult result, bool dry_run) {
+  switch (result) {
+    case access::LimitReqResult::kDeclined:
+      return "";
+    case access::LimitReqResult::kPassed:
+      return "passed";
+    case access::LimitReqResult::kDelayed:
+      return dry_run ? "delayed_dry_run" : "delayed";
+    case access::LimitReqResult::kRejected:
+      return dry_run ? "rejected_dry_run" : "rejected";
+  }
+  return "";
+}
+
+}  // namespace
+
 LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const RequestContext& ctx,
                               uint64_t now_ms, AccessCounters* counters) {
   LimitReqVerdict verdict;
@@ -52,7 +69,7 @@ LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const Requ
   verdict.status_name = access::LimitReqStatusName(d.result, dry_run);
   const std::string& zone = settings.limit_req[d.zone_index < checks.size() ? d.zone_index : 0]
                                 .zone->name;
-  counters->CountLimitReq(zone, absl::AsciiStrToLower(base::AsAbsl(verdict.status_name)));
+  counters->CountLimitReq(zone, ResultLabel(d.result, dry_run));
   switch (d.result) {
     case access::LimitReqResult::kDeclined:
     case access::LimitReqResult::kPassed:
