@@ -49,9 +49,9 @@ struct LimitConnRule {
 // A `geo [$address] $name { ... }` block: the variable $name (VariableId::kGeo, indexed by
 // its position in AccessConfig::geo) looks the client, or the address text, up in `map`.
 struct GeoVariable {
-  std::string name;           // without '$'
+  std::string name;          // without '$'
   bool has_address = false;  // the two-argument form
-  CompiledString address;     // evaluated and parsed as an address when has_address
+  CompiledString address;    // evaluated and parsed as an address when has_address
   std::shared_ptr<const access::GeoMap> map;
 };
 

@@ -222,7 +222,8 @@ absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
     zone->key = draft.limit_req_keys[i];
     zone->size = spec.size;
     zone->rate = spec.rate;
-    const std::string id = absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size, "\n", spec.rate);
+    const std::string id =
+        absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size, "\n", spec.rate);
     zone->limiter = Reuse(zones.req, id, [&] {
       return std::make_shared<access::RateLimiter>(spec.name, spec.rate, spec.size);
     });
@@ -252,9 +253,9 @@ absl::StatusOr<std::shared_ptr<const Zone>> FindZone(
   for (const auto& zone : zones) {
     if (zone->name == rule.zone) return zone;
   }
-  return absl::InvalidArgumentError(AtLocation(
-      absl::StrCat("unknown ", AsAbsl(directive), "_zone \"", rule.zone, "\""), rule.file,
-      rule.line));
+  return absl::InvalidArgumentError(
+      AtLocation(absl::StrCat("unknown ", AsAbsl(directive), "_zone \"", rule.zone, "\""),
+                 rule.file, rule.line));
 }
 
 template <typename T>

@@ -67,8 +67,8 @@ LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const Requ
   if (d.result == access::LimitReqResult::kDeclined) return verdict;
   const bool dry_run = settings.limit_req_dry_run;
   verdict.status_name = access::LimitReqStatusName(d.result, dry_run);
-  const std::string& zone = settings.limit_req[d.zone_index < checks.size() ? d.zone_index : 0]
-                                .zone->name;
+  const std::string& zone =
+      settings.limit_req[d.zone_index < checks.size() ? d.zone_index : 0].zone->name;
   counters->CountLimitReq(zone, ResultLabel(d.result, dry_run));
   switch (d.result) {
     case access::LimitReqResult::kDeclined:
@@ -76,9 +76,9 @@ LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const Requ
       return verdict;
     case access::LimitReqResult::kRejected:
       // nginx logs these at error level ("limiting requests, excess: 1.000 by zone ...").
-      REALIP_LOG(kInfo, "limiting requests", dry_run ? ", dry run" : "", ", excess: ",
-                 absl::StrFormat("%d.%03d", d.excess / 1000, d.excess % 1000), " by zone \"",
-                 zone, "\", client: ", ctx.resolution.client.HostToString());
+      REALIP_LOG(kInfo, "limiting requests", dry_run ? ", dry run" : "",
+                 ", excess: ", absl::StrFormat("%d.%03d", d.excess / 1000, d.excess % 1000),
+                 " by zone \"", zone, "\", client: ", ctx.resolution.client.HostToString());
       if (!dry_run) {
         verdict.action = LimitReqVerdict::Action::kReject;
         verdict.status = settings.limit_req_status;

@@ -38,9 +38,9 @@ class AccessCounters {
 struct LimitReqVerdict {
   enum class Action { kContinue, kDelay, kReject };
   Action action = Action::kContinue;
-  uint64_t delay_ms = 0;          // kDelay
-  int status = 0;                 // kReject: limit_req_status
-  std::string_view status_name;   // $limit_req_status ("" when no zone applied)
+  uint64_t delay_ms = 0;         // kDelay
+  int status = 0;                // kReject: limit_req_status
+  std::string_view status_name;  // $limit_req_status ("" when no zone applied)
 };
 
 // Runs the location's limit_req rules once for this request at `now_ms` (a monotonic clock)

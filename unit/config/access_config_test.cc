@@ -129,10 +129,8 @@ TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
   ASSERT_NE(same, nullptr);
   ASSERT_NE(resized, nullptr);
   EXPECT_EQ(first->access.limit_req_zones[0]->limiter, same->access.limit_req_zones[0]->limiter);
-  EXPECT_EQ(first->access.limit_conn_zones[0]->limiter,
-            same->access.limit_conn_zones[0]->limiter);
-  EXPECT_NE(first->access.limit_req_zones[0]->limiter,
-            resized->access.limit_req_zones[0]->limiter);
+  EXPECT_EQ(first->access.limit_conn_zones[0]->limiter, same->access.limit_conn_zones[0]->limiter);
+  EXPECT_NE(first->access.limit_req_zones[0]->limiter, resized->access.limit_req_zones[0]->limiter);
   EXPECT_NE(first->access.limit_conn_zones[0]->limiter,
             resized->access.limit_conn_zones[0]->limiter);
   // Once no configuration holds a zone, a new load starts it afresh.

@@ -345,7 +345,8 @@ const ErrorCase kAccessErrorCases[] = {
      HTTP("limit_req_zone $binary_remote_addr zone=z:1m rate=1r/s;\n"
           "limit_req_zone $remote_addr zone=z:1m rate=1r/s;"),
      "limit_req_zone \"z\" is already bound to key \"$binary_remote_addr\"", 3},
-    {"limit_req_zone_in_server", "http {\n server {\n  limit_req_zone $a zone=z:1m rate=1r/s;\n }\n}\n",
+    {"limit_req_zone_in_server",
+     "http {\n server {\n  limit_req_zone $a zone=z:1m rate=1r/s;\n }\n}\n",
      "\"limit_req_zone\" directive is not allowed here", 3},
     {"limit_req_unknown_zone", LOC("limit_req zone=nope;"), "unknown limit_req_zone \"nope\"", 4},
     {"limit_req_same_zone_twice",

@@ -145,8 +145,8 @@ TEST(AccessPhaseTest, AllowDenyOnTheResolvedClient) {
     EXPECT_EQ(AccessAllowed(loc.settings.access, ContextFor(*c, loc, k.ip), &counters), k.allowed)
         << k.ip;
   }
-  EXPECT_TRUE(AccessAllowed(At(*c, "/").settings.access, ContextFor(*c, loc, "10.2.0.1"),
-                            &counters));
+  EXPECT_TRUE(
+      AccessAllowed(At(*c, "/").settings.access, ContextFor(*c, loc, "10.2.0.1"), &counters));
   EXPECT_EQ(counters.denied()["example.test"], 1u);
 }
 
