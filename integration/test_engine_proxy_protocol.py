@@ -22,6 +22,30 @@ def tlv(kind, value):
     return bytes([kind]) + struct.pack("!H", len(value)) + value
 
 
+def start_haproxy_tcp(test, target_port, server_options):
+    """Starts haproxy in TCP mode in front of 127.0.0.1:target_port; returns its port."""
+    hport = harness.free_port()
+    cfg = f"""
+global
+  maxconn 100
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend fe
+  bind 127.0.0.1:{hport}
+  unique-id-format %{{+X}}o%ci:%cp
+  default_backend be
+backend be
+  server s1 127.0.0.1:{target_port} {server_options}
+"""
+    path = test.write_config(cfg, "haproxy.cfg")
+    p = test.spawn(["haproxy", "-db", "-f", path], "haproxy")
+    harness.wait_for_port("127.0.0.1", hport, p.proc)
+    return hport
+
+
 class ProxyProtocolBase(EngineTestCase):
     def setUp(self):
         super().setUp()
@@ -110,25 +134,7 @@ class ProxyProtocolTest(ProxyProtocolBase):
 @unittest.skipUnless(shutil.which("haproxy"), "haproxy not installed")
 class HaproxyInFrontTest(ProxyProtocolBase):
     def start_haproxy(self, server_options):
-        self.hport = harness.free_port()
-        cfg = f"""
-global
-  maxconn 100
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend fe
-  bind 127.0.0.1:{self.hport}
-  unique-id-format %{{+X}}o%ci:%cp
-  default_backend be
-backend be
-  server s1 127.0.0.1:{self.port} {server_options}
-"""
-        path = self.write_config(cfg, "haproxy.cfg")
-        p = self.spawn(["haproxy", "-db", "-f", path], "haproxy")
-        harness.wait_for_port("127.0.0.1", self.hport, p.proc)
+        self.hport = start_haproxy_tcp(self, self.port, server_options)
 
     def through_haproxy(self, source):
         reply = harness.http_request(

@@ -9,6 +9,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/config/config.h"
 #include "proxy/server/server.h"
+#include "proxy/tls/tls.h"
 
 namespace {
 
@@ -29,7 +30,7 @@ void PrintUsage() {
 // Loads `path`, printing nginx-style [emerg]/[warn] lines; null on error.
 std::shared_ptr<const realip::config::Config> Load(const std::string& path) {
   absl::StatusOr<std::shared_ptr<const realip::config::Config>> config =
-      realip::config::LoadConfig(path);
+      realip::tls::LoadConfigWithTls(path);
   if (!config.ok()) {
     const std::string_view message = realip::base::AsStd(config.status().message());
     std::fprintf(stderr, "realip-proxy: [emerg] %.*s\n", static_cast<int>(message.size()),

@@ -17,10 +17,15 @@
 #include "absl/time/time.h"
 #include "proxy/base/logging.h"
 #include "proxy/config/access_config.h"
+#include "proxy/config/ssl_settings.h"
 #include "proxy/config/variables.h"
 #include "proxy/net/cidr_set.h"
 #include "proxy/net/socket_address.h"
 #include "proxy/realip/resolver.h"
+
+namespace realip::tls {
+class ContextSet;  // built by the tls library from the ssl_* settings
+}  // namespace realip::tls
 
 namespace realip::config {
 
@@ -168,6 +173,7 @@ struct HttpSettings {
 
   std::vector<AccessLog> access_logs;  // empty: access_log off
   bool server_tokens = true;
+  SslSettings ssl;  // client side read at the server level, backend side per location
 
   AccessSettings access;  // allow/deny, limit_req, limit_conn (access_config.h)
 
@@ -257,6 +263,8 @@ struct Config {
   AccessConfig access;                // geo maps and limit zones
   std::vector<std::string> warnings;  // nginx [warn] messages, with " in FILE:LINE"
   std::vector<SourceFile> files;      // the main file first, then includes in read order
+  // The OpenSSL contexts of this configuration (tls::LoadConfigWithTls); null without TLS.
+  std::shared_ptr<const tls::ContextSet> tls;
 
   // nginx's `-T` output: each file preceded by "# configuration file PATH:".
   std::string Dump() const;

@@ -20,6 +20,7 @@
 #include "proxy/config/access_directives.h"
 #include "proxy/config/config.h"
 #include "proxy/config/parser.h"
+#include "proxy/config/ssl_settings.h"
 
 namespace realip::config::internal {
 
@@ -85,6 +86,7 @@ struct LevelDraft {
   std::optional<std::vector<AccessLogDraft>> access_logs;  // empty vector: access_log off
   std::optional<bool> server_tokens;
   AccessLevelDraft access;  // allow/deny, limit_req, limit_conn
+  SslDraft ssl;  // ssl_* and proxy_ssl_*
 
   // The content handler of this block (not inherited) and the directive that set it.
   ContentHandler handler = ContentHandler::kNone;

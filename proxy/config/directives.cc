@@ -15,6 +15,7 @@
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/directive_table.h"
+#include "proxy/config/ssl_directives.h"
 #include "proxy/config/values.h"
 
 namespace realip::config::internal {
@@ -886,6 +887,31 @@ constexpr DirectiveSpec kTable[] = {
     {"limit_conn", kHttpServerLocation, 2, 2, false, true, &LimitConnDirective},
     {"limit_conn_status", kHttpServerLocation, 1, 1, false, false, &LimitConnStatus},
     {"limit_conn_dry_run", kHttpServerLocation, 1, 1, false, false, &LimitConnDryRun},
+    {"ssl_certificate", kHttp | kServer, 1, 1, false, true, &SslCertificate},
+    {"ssl_certificate_key", kHttp | kServer, 1, 1, false, true, &SslCertificateKey},
+    {"ssl_protocols", kHttp | kServer, 1, kAnyArgs, false, false, &SslProtocols},
+    {"ssl_ciphers", kHttp | kServer, 1, 1, false, false, &SslCiphers},
+    {"ssl_prefer_server_ciphers", kHttp | kServer, 1, 1, false, false, &SslPreferServerCiphers},
+    {"ssl_session_cache", kHttp | kServer, 1, 2, false, false, &SslSessionCacheDirective},
+    {"ssl_session_tickets", kHttp | kServer, 1, 1, false, false, &SslSessionTickets},
+    {"ssl_session_ticket_key", kHttp | kServer, 1, 1, false, true, &SslSessionTicketKey},
+    {"ssl_session_timeout", kHttp | kServer, 1, 1, false, false, &SslSessionTimeout},
+    {"ssl_client_certificate", kHttp | kServer, 1, 1, false, false, &SslClientCertificate},
+    {"ssl_verify_client", kHttp | kServer, 1, 1, false, false, &SslVerifyClientDirective},
+    {"ssl_verify_depth", kHttp | kServer, 1, 1, false, false, &SslVerifyDepth},
+    {"ssl_handshake_timeout", kHttp | kServer, 1, 1, false, false, &SslHandshakeTimeout},
+    {"proxy_ssl_verify", kHttpServerLocation, 1, 1, false, false, &ProxySslVerify},
+    {"proxy_ssl_trusted_certificate", kHttpServerLocation, 1, 1, false, false,
+     &ProxySslTrustedCertificate},
+    {"proxy_ssl_server_name", kHttpServerLocation, 1, 1, false, false, &ProxySslServerName},
+    {"proxy_ssl_name", kHttpServerLocation, 1, 1, false, false, &ProxySslName},
+    {"proxy_ssl_certificate", kHttpServerLocation, 1, 1, false, false, &ProxySslCertificate},
+    {"proxy_ssl_certificate_key", kHttpServerLocation, 1, 1, false, false,
+     &ProxySslCertificateKey},
+    {"proxy_ssl_protocols", kHttpServerLocation, 1, kAnyArgs, false, false, &ProxySslProtocols},
+    {"proxy_ssl_ciphers", kHttpServerLocation, 1, 1, false, false, &ProxySslCiphers},
+    {"proxy_ssl_session_reuse", kHttpServerLocation, 1, 1, false, false, &ProxySslSessionReuse},
+    {"proxy_ssl_verify_depth", kHttpServerLocation, 1, 1, false, false, &ProxySslVerifyDepth},
 
     {"listen", kServer, 1, kAnyArgs, false, true, &Listen},
     {"server_name", kServer, 1, kAnyArgs, false, true, &ServerName},

@@ -186,6 +186,7 @@ class Finalizer {
     Inherit(s.proxy_protocol_version, d.proxy_protocol_version);
     Inherit(s.server_tokens, d.server_tokens);
     REALIP_RETURN_IF_ERROR(MergeAccess(config_.access, d.access, &s.access));
+    MergeSsl(s.ssl, d.ssl);
 
     if (d.access_logs.has_value()) {
       s.access_logs.clear();

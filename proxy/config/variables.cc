@@ -64,6 +64,12 @@ constexpr Named kPlain[] = {
     {"connection", VariableId::kConnection},
     {"connection_requests", VariableId::kConnectionRequests},
     {"limit_req_status", VariableId::kLimitReqStatus},
+    {"ssl_protocol", VariableId::kSslProtocol},
+    {"ssl_cipher", VariableId::kSslCipher},
+    {"ssl_server_name", VariableId::kSslServerName},
+    {"ssl_session_reused", VariableId::kSslSessionReused},
+    {"ssl_client_s_dn", VariableId::kSslClientSDn},
+    {"ssl_client_verify", VariableId::kSslClientVerify},
 };
 
 // The geo variables of the configuration being loaded on this thread (ScopedConfigVariables).

@@ -62,6 +62,12 @@ enum class VariableId : uint8_t {
   kConnectionRequests,       // requests served on this connection so far
   kLimitReqStatus,           // PASSED, DELAYED, REJECTED, ..._DRY_RUN; empty when not limited
   kGeo,                      // a geo block's variable: param is its name, index its block
+  kSslProtocol,              // "TLSv1.2", "TLSv1.3"; empty on a plain connection
+  kSslCipher,                // OpenSSL cipher name
+  kSslServerName,            // SNI sent by the client
+  kSslSessionReused,         // "r" when the session was resumed, else "."
+  kSslClientSDn,             // client certificate subject, RFC 2253
+  kSslClientVerify,          // "NONE", "SUCCESS" or "FAILED:reason"
 };
 
 // One variable occurrence with its parameter.

@@ -131,7 +131,7 @@ ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& p
       config_(std::move(config)),
       listener_(listener),
       id_(id),
-      transport_(fd),
+      plain_transport_(fd),
       parser_(http::MessageKind::kRequest, LimitsFor(*listener)),
       request_sink_(std::make_unique<RequestBodySink>(this)),
       response_sink_(std::make_unique<ResponseBodySink>(this)) {}
@@ -139,6 +139,7 @@ ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& p
 ClientSession::~ClientSession() {
   watcher_.Stop();
   upstream_.reset();
+  tls_.reset();  // may send close_notify: before the fd is closed
   if (fd_ >= 0) close(fd_);
 }
 
@@ -174,6 +175,9 @@ absl::Status ClientSession::Start() {
   }
   phase_ = expect_proxy ? Phase::kProxyHeader : Phase::kIdle;
   ArmClientTimer(expect_proxy ? ClientTimer::kProxyHeader : ClientTimer::kHeader);
+  if (listener_->ssl && !expect_proxy && !StartTls()) {
+    return absl::InternalError("cannot start TLS on an accepted connection");
+  }
   return watcher_.Watch(worker_->loop(), fd_, this);
 }
 
@@ -190,6 +194,9 @@ void ClientSession::OnIo(bool readable, bool writable, bool peer_closed) {
     client_peer_closed_ = true;
     readable = true;
   }
+  // TLS: a read may wait for writability and a write for readability.
+  if (writable && transport_->ReadWantsWrite()) readable = true;
+  if (readable && transport_->WriteWantsRead()) writable = true;
   Enter([&] {
     if (writable && !closed_) {
       client_write_blocked_ = false;
@@ -202,6 +209,11 @@ void ClientSession::OnIo(bool readable, bool writable, bool peer_closed) {
 void ClientSession::OnUpstreamIo(bool readable, bool writable) {
   Enter([&] {
     if (closed_ || upstream_ == nullptr) return;
+    // TLS: a read may wait for writability and a write for readability.
+    if (upstream_->connected()) {
+      if (writable && upstream_->transport().ReadWantsWrite()) readable = true;
+      if (readable && upstream_->transport().WriteWantsRead()) writable = true;
+    }
     if (writable) {
       if (!upstream_->connected()) {
         int err = ConnectResult(upstream_->fd());
@@ -253,8 +265,12 @@ void ClientSession::ReadClientLoop() {
       return;
     }
     char* dst = in_.Reserve(kReadChunk);
-    IoResult r = transport_.Read(dst, kReadChunk);
+    IoResult r = transport_->Read(dst, kReadChunk);
     in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
+    if (tls_ != nullptr && !handshake_noted_) {
+      CheckHandshake(r);
+      if (closed_) return;
+    }
     if (r.kind == IoResult::Kind::kWouldBlock) return;
     if (r.kind == IoResult::Kind::kError) {
       Close();
@@ -281,7 +297,42 @@ void ClientSession::ReadClientLoop() {
     // A short read drained the socket; with close reporting, the EAGAIN read is not needed.
     bool drained = r.bytes < kReadChunk && watcher_.reports_peer_close() && !client_peer_closed_;
     ProcessClientInput();
-    if (drained) return;
+    // Asked again: the input may have started TLS, whose short reads say nothing.
+    if (drained && transport_->ShortReadDrains()) return;
+  }
+}
+
+bool ClientSession::StartTls() {
+  if (config_->tls == nullptr) return false;
+  absl::StatusOr<std::unique_ptr<tls::Connection>> conn =
+      tls::Connection::Accept(*config_->tls, *listener_, fd_, std::string(in_.view()));
+  if (!conn.ok()) {
+    REALIP_LOG(kError, "TLS on ", listener_->text, ": ", conn.status().message());
+    return false;
+  }
+  in_.Clear();
+  tls_ = std::make_unique<TlsTransport>(*std::move(conn));
+  transport_ = tls_.get();
+  ArmClientTimer(ClientTimer::kHandshake);
+  return true;
+}
+
+void ClientSession::CheckHandshake(const IoResult& r) {
+  tls::Connection& conn = tls_->connection();
+  if (conn.handshake_done() || conn.plain_http()) {
+    handshake_noted_ = true;
+    if (!conn.plain_http()) worker_->counters().ssl_handshakes++;
+    if (phase_ == Phase::kIdle && client_timer_kind_ == ClientTimer::kHandshake) {
+      ArmClientTimer(ClientTimer::kHeader);
+    }
+    return;
+  }
+  if (r.kind == IoResult::Kind::kError || r.kind == IoResult::Kind::kEof) {
+    worker_->counters().ssl_handshake_errors++;
+    REALIP_LOG(kInfo, "SSL_do_handshake() failed (", conn.error(),
+               ") while SSL handshaking, client: ", peer_.ToString());
+    handshake_noted_ = true;
+    Close();
   }
 }
 
@@ -300,12 +351,21 @@ bool ClientSession::ProcessProxyHeader() {
       in_.Consume(r.consumed);
       phase_ = Phase::kIdle;
       ArmClientTimer(ClientTimer::kHeader);
+      // The PROXY header comes before the TLS handshake (`listen ... ssl proxy_protocol`).
+      if (listener_->ssl && !StartTls()) {
+        Close();
+        return false;
+      }
       return true;
     case realip::DecodeStatus::kNotProxy:
       if (listener_->proxy_protocol == config::ProxyProtocolMode::kOptional) {
         // Optional means a trusted peer may also speak plain HTTP.
         phase_ = Phase::kIdle;
         ArmClientTimer(ClientTimer::kHeader);
+        if (listener_->ssl && !StartTls()) {
+          Close();
+          return false;
+        }
         return true;
       }
       [[fallthrough]];
@@ -410,6 +470,14 @@ void ClientSession::StartRequest() {
   upstream_attempt_ = 0;
   client_framing_ = ClientFraming::kNone;
   RouteAndResolve();
+  if (tls_ != nullptr && tls_->connection().plain_http()) {
+    worker_->counters().bad_requests++;
+    REALIP_LOG(kInfo, "client sent plain HTTP request to HTTPS port, client: ", peer_.ToString());
+    discard_body_ = true;
+    SendLocal(400, false, kPlainHttpToHttpsPage, true);
+    CloseAfterFlush();
+    return;
+  }
 
   keep_alive_ = request_.keep_alive && !draining_ && !worker_->stopping() &&
                 requests_ < settings_->keepalive_requests;
@@ -526,6 +594,9 @@ void ClientSession::RouteAndResolve() {
   ctx_.resolution = realip::Resolve(settings_->realip, input);
   ctx_.local = local_;
   ctx_.https = listener_->ssl;
+  if (tls_ != nullptr && tls_->connection().handshake_done() && !tls_->connection().plain_http()) {
+    ctx_.tls = &tls_->connection().info();
+  }
   ctx_.connection_id = id_;
   ctx_.connection_requests = requests_;
   ctx_.start = absl::Now();
@@ -679,6 +750,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       preamble_.Append(upstream_proxy_header_);
     }
     ArmUpstreamTimer(UpstreamTimer::kConnect);
+    if (settings_->proxy_pass.scheme == "https") return StartUpstreamTls(address);
     return true;
   }
 }
@@ -715,6 +787,33 @@ bool ClientSession::NextAttempt(upstream::PeerIndex peer, upstream::FailureKind 
     CloseAfterFlush();
   }
   return false;
+}
+
+bool ClientSession::StartUpstreamTls(const net::SocketAddress& peer) {
+  // proxy_ssl_name defaults to the proxy_pass host without its port (nginx: $proxy_host).
+  std::string_view host = settings_->proxy_pass.proxy_host;
+  if (!host.empty() && host[0] == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  // A session is offered only where it was made: same peer and same location settings (name,
+  // verification, client certificate) of the same configuration. Resuming skips certificate
+  // checks, so a session verified for one name must not serve another.
+  std::string key = absl::StrCat(upstream_config_->name, "/", peer.ToString(), "/",
+                                 absl::Hex(reinterpret_cast<uintptr_t>(settings_)));
+  absl::StatusOr<std::unique_ptr<tls::Connection>> conn =
+      config_->tls == nullptr
+          ? absl::InternalError("no TLS contexts loaded")
+          : tls::Connection::Connect(*config_->tls, *settings_, std::string(host), upstream_->fd(),
+                                     &worker_->tls_sessions(), std::move(key));
+  if (!conn.ok()) {
+    UpstreamFailed(upstream::FailureKind::kError, 502,
+                   absl::StrCat("TLS: ", conn.status().message()));
+    return false;
+  }
+  upstream_->StartTls(*std::move(conn));
+  return true;
 }
 
 void ClientSession::OnRequestMessageComplete() {
@@ -780,7 +879,7 @@ void ClientSession::ReleaseUpstream(bool reusable) {
 
 void ClientSession::FlushClient() {
   while (!out_.empty()) {
-    IoResult r = transport_.Write(out_.view());
+    IoResult r = transport_->Write(out_.view());
     if (r.kind == IoResult::Kind::kOk) {
       ctx_.bytes_sent += r.bytes;
       out_.Consume(r.bytes);
@@ -839,7 +938,7 @@ void ClientSession::FlushUpstream() {
     // A reused keep-alive connection may have been closed by the upstream just before we
     // wrote: UpstreamFailed decides whether a fresh connection gets the request again.
     UpstreamFailed(upstream::FailureKind::kError, 502,
-                   absl::StrCat("send: ", std::strerror(r.error)));
+                   absl::StrCat("send: ", upstream_->ErrorText(r)));
     return;
   }
   if (phase_ == Phase::kTunnel) {
@@ -918,7 +1017,7 @@ void ClientSession::ReadUpstreamLoop() {
     UpstreamFailed(upstream::FailureKind::kError, 502,
                    r.kind == IoResult::Kind::kEof
                        ? "upstream prematurely closed connection"
-                       : absl::StrCat("recv: ", std::strerror(r.error)));
+                       : absl::StrCat("recv: ", upstream_->ErrorText(r)));
     return;
   }
 }
@@ -1214,6 +1313,9 @@ void ClientSession::ArmClientTimer(ClientTimer kind) {
     case ClientTimer::kProxyHeader:
       client_timer_.Arm(std::min(kProxyHeaderTimeout, Ms(s.client_header_timeout)));
       return;
+    case ClientTimer::kHandshake:
+      client_timer_.Arm(Ms(listener_->default_server->settings.ssl.handshake_timeout));
+      return;
     case ClientTimer::kHeader:
       client_timer_.Arm(Ms(s.client_header_timeout));
       return;
@@ -1257,6 +1359,11 @@ void ClientSession::OnClientTimer() {
     case ClientTimer::kProxyHeader:
     case ClientTimer::kKeepalive:
     case ClientTimer::kSend:
+      Close();
+      return;
+    case ClientTimer::kHandshake:
+      worker_->counters().ssl_handshake_errors++;
+      REALIP_LOG(kInfo, "client timed out while SSL handshaking, client: ", peer_.ToString());
       Close();
       return;
     case ClientTimer::kHeader:

@@ -19,6 +19,7 @@
 #include "proxy/server/request_context.h"
 #include "proxy/server/rewrite.h"
 #include "proxy/server/socket.h"
+#include "proxy/server/tls_transport.h"
 #include "proxy/server/upstream.h"
 #include "proxy/upstream/balancer.h"
 #include "proxy/upstream/next_upstream.h"
@@ -56,7 +57,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
     kTunnel,       // bytes flow both ways unchanged after a 101
     kClosing,      // flushing the last bytes, then close
   };
-  enum class ClientTimer { kNone, kProxyHeader, kHeader, kKeepalive, kBody, kSend };
+  enum class ClientTimer { kNone, kProxyHeader, kHandshake, kHeader, kKeepalive, kBody, kSend };
   enum class UpstreamTimer { kNone, kConnect, kRead, kSend };
 
   class RequestBodySink;
@@ -72,6 +73,10 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void ReadClientLoop();
   void ProcessClientInput();
   bool ProcessProxyHeader();
+  // Switches the connection to TLS; `in_` (what followed a PROXY header) feeds the handshake.
+  bool StartTls();
+  // After each client read while the TLS handshake is unfinished: notes its end or failure.
+  void CheckHandshake(const IoResult& r);
   void StartRequest();
   void RouteAndResolve();
   // limit_req (preaccess): false if the request was refused or must wait limit_req_timer_.
@@ -103,6 +108,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // A listed proxy_next_upstream status in the response head: true if the request went to
   // another peer (this response is dropped).
   bool RetryOnStatus(int status);
+  // Wraps the new upstream connection to `peer` in TLS (`proxy_pass https://`).
+  bool StartUpstreamTls(const net::SocketAddress& peer);
   void OnRequestMessageComplete();
   void FinishRequest();
   void FlushClient();
@@ -136,7 +143,10 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   std::shared_ptr<const config::Config> config_;
   const config::Listener* listener_;
   uint64_t id_;
-  PlainTransport transport_;
+  PlainTransport plain_transport_;
+  Transport* transport_ = &plain_transport_;  // plain_transport_ or *tls_
+  std::unique_ptr<TlsTransport> tls_;
+  bool handshake_noted_ = false;
   event::IoWatcher watcher_;
   event::Timer client_timer_;
   event::Timer upstream_timer_;

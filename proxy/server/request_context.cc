@@ -215,6 +215,24 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
                                     : geo.map->Lookup(r.client));
       }
       return;
+    case VariableId::kSslProtocol:
+      if (ctx.tls != nullptr) out->append(ctx.tls->protocol);
+      return;
+    case VariableId::kSslCipher:
+      if (ctx.tls != nullptr) out->append(ctx.tls->cipher);
+      return;
+    case VariableId::kSslServerName:
+      if (ctx.tls != nullptr) out->append(ctx.tls->server_name);
+      return;
+    case VariableId::kSslSessionReused:
+      if (ctx.tls != nullptr) out->append(ctx.tls->session_reused ? "r" : ".");
+      return;
+    case VariableId::kSslClientSDn:
+      if (ctx.tls != nullptr) out->append(ctx.tls->client_s_dn);
+      return;
+    case VariableId::kSslClientVerify:
+      if (ctx.tls != nullptr) out->append(ctx.tls->client_verify);
+      return;
   }
 }
 

@@ -13,6 +13,7 @@
 #include "proxy/net/socket_address.h"
 #include "proxy/realip/proxy_protocol.h"
 #include "proxy/realip/resolver.h"
+#include "proxy/tls/tls.h"
 
 namespace realip::server {
 
@@ -25,6 +26,7 @@ struct RequestContext {
   realip::Resolution resolution;
   net::SocketAddress local;  // the accepted connection's local address
   bool https = false;
+  const tls::HandshakeInfo* tls = nullptr;  // null on a plain connection
   uint64_t connection_id = 0;
   int connection_requests = 0;
   absl::Time start;

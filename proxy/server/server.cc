@@ -21,6 +21,7 @@
 #include "proxy/server/lifecycle.h"
 #include "proxy/server/listeners.h"
 #include "proxy/server/worker.h"
+#include "proxy/tls/tls.h"
 
 namespace realip::server {
 namespace {
@@ -169,7 +170,9 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
         REALIP_LOG(kNotice, "signal 1 (SIGHUP) ignored: shutting down");
         return;
       }
-      absl::StatusOr<std::shared_ptr<const config::Config>> next = config::LoadConfig(conf_path);
+      // Certificates and keys are read again: a bad one keeps the running configuration.
+      absl::StatusOr<std::shared_ptr<const config::Config>> next =
+          tls::LoadConfigWithTls(conf_path);
       absl::Status applied = next.ok() ? listeners.Apply(**next) : next.status();
       if (!applied.ok()) {
         REALIP_LOG(kError, "reload failed, keeping the running configuration: ", applied.message());

@@ -45,6 +45,13 @@ class Transport {
   virtual IoResult Write(std::string_view data) = 0;
   // Half-closes the sending direction (tunnels propagate a peer's FIN).
   virtual void ShutdownWrite() = 0;
+  // A read shorter than asked means the socket is drained. TLS answers for its last recv():
+  // a read returns at most one record while more may wait in the socket or in TLS.
+  virtual bool ShortReadDrains() const { return true; }
+  // The last Read would-blocked for writability, or the last Write for readability (TLS);
+  // the session retries that call on the other readiness event.
+  virtual bool ReadWantsWrite() const { return false; }
+  virtual bool WriteWantsRead() const { return false; }
 };
 
 // Plain TCP (or Unix) stream transport over a non-blocking fd it does not own.

@@ -1,9 +1,12 @@
 #include "proxy/server/upstream.h"
 
+#include <errno.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "proxy/base/check.h"
 #include "proxy/base/logging.h"
 
@@ -22,7 +25,20 @@ absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
 UpstreamConnection::~UpstreamConnection() {
   ClearLease();
   watcher_.Stop();
+  tls_.reset();  // may send close_notify: before the fd is closed
   close(fd_);
+}
+
+void UpstreamConnection::StartTls(std::unique_ptr<tls::Connection> conn) {
+  tls_ = std::make_unique<TlsTransport>(std::move(conn));
+  active_ = tls_.get();
+}
+
+std::string UpstreamConnection::ErrorText(const IoResult& r) const {
+  if (tls_ != nullptr && r.error == EPROTO) {
+    return absl::StrCat("SSL: ", tls_->connection().error());
+  }
+  return std::strerror(r.error);
 }
 
 void UpstreamConnection::OnIo(bool readable, bool writable, bool peer_closed) {

@@ -20,6 +20,7 @@
 #include "proxy/server/request_context.h"
 #include "proxy/server/socket.h"
 #include "proxy/upstream/balancer.h"
+#include "proxy/server/tls_transport.h"
 
 namespace realip::server {
 
@@ -40,7 +41,12 @@ class UpstreamConnection : public event::IoHandler {
   ~UpstreamConnection() override;
 
   void set_delegate(UpstreamDelegate* delegate) { delegate_ = delegate; }
-  Transport& transport() { return transport_; }
+  Transport& transport() { return *active_; }
+  // Speaks TLS from now on (`proxy_pass https://`), before anything is written.
+  void StartTls(std::unique_ptr<tls::Connection> conn);
+  bool is_tls() const { return tls_ != nullptr; }
+  // What went wrong with the last kError result of transport().
+  std::string ErrorText(const IoResult& r) const;
   const net::SocketAddress& peer() const { return peer_; }
   int fd() const { return fd_; }
   bool connected() const { return connected_; }
@@ -50,7 +56,9 @@ class UpstreamConnection : public event::IoHandler {
   // The peer closed or half-closed; reads continue until EOF.
   bool peer_closed() const { return peer_closed_; }
   // See event::IoWatcher::reports_peer_close().
-  bool short_read_drains() const { return watcher_.reports_peer_close(); }
+  bool short_read_drains() const {
+    return watcher_.reports_peer_close() && active_->ShortReadDrains();
+  }
 
   // Counts a request in flight to `peer` of `balancer` (least_conn) until ClearLease() or the
   // connection's end. `balancer` outlives the lease (see UpstreamBalancers).
@@ -72,6 +80,8 @@ class UpstreamConnection : public event::IoHandler {
   int fd_;
   net::SocketAddress peer_;
   PlainTransport transport_;
+  std::unique_ptr<TlsTransport> tls_;
+  Transport* active_ = &transport_;
   event::IoWatcher watcher_;
   UpstreamDelegate* delegate_ = nullptr;
   bool connected_ = false;

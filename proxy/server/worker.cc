@@ -111,6 +111,9 @@ void Worker::OnWake() {
     if (absl::Status st = WatchListeners(std::move(sockets)); !st.ok()) {
       REALIP_LOG(kError, "worker ", index_, ": watching listeners: ", st.message());
     }
+    // Backend TLS sessions are keyed by location settings of one configuration; a new one
+    // may have different names or trust, so nothing of the old is offered.
+    tls_sessions_.Clear();
   }
   int stop = stop_request_.load();
   if (stop != 0) BeginStop(stop == 1);

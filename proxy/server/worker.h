@@ -19,6 +19,7 @@
 #include "proxy/server/lifecycle.h"
 #include "proxy/server/listeners.h"
 #include "proxy/server/upstream.h"
+#include "proxy/tls/tls.h"
 
 namespace realip::server {
 
@@ -34,6 +35,8 @@ struct WorkerCounters {
   std::atomic<uint64_t> bad_requests{0};
   std::atomic<uint64_t> upstream_errors{0};
   std::atomic<uint64_t> proxy_protocol_errors{0};
+  std::atomic<uint64_t> ssl_handshakes{0};        // client TLS handshakes completed
+  std::atomic<uint64_t> ssl_handshake_errors{0};  // failed or timed out
 };
 
 class Worker {
@@ -63,6 +66,8 @@ class Worker {
   event::EventLoop& loop() { return *loop_; }
   UpstreamPool& pool() { return *pool_; }
   UpstreamBalancers& balancers() { return balancers_; }
+  // Sessions offered to TLS backends, per upstream peer (proxy_ssl_session_reuse).
+  tls::ClientSessionCache& tls_sessions() { return tls_sessions_; }
   WorkerCounters& counters() { return counters_; }
   // realip_limit_req_total and realip_access_denied_total of this worker.
   AccessCounters& access_counters() { return access_counters_; }
@@ -103,6 +108,7 @@ class Worker {
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
   WorkerCounters counters_;
   AccessCounters access_counters_;
+  tls::ClientSessionCache tls_sessions_;
   uint64_t next_connection_id_ = 0;
   bool stopping_ = false;
   std::atomic<bool> finished_{false};

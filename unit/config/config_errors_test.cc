@@ -296,6 +296,34 @@ const ErrorCase kErrorCases[] = {
      "balancing method does not support parameter \"backup\"", 5},
     {"upstream_directive_in_server", SRV("  keepalive 4;"),
      "\"keepalive\" directive is not allowed here", 3},
+    // tls
+    {"ssl_protocols_sslv3", SRV("  ssl_protocols TLSv1.2 SSLv3;"),
+     "invalid value \"SSLv3\" in \"ssl_protocols\" directive, it must be \"TLSv1\", "
+     "\"TLSv1.1\", \"TLSv1.2\" or \"TLSv1.3\"",
+     3},
+    {"ssl_verify_client_bad", SRV("  ssl_verify_client maybe;"),
+     "invalid value \"maybe\" in \"ssl_verify_client\" directive, it must be \"on\", \"off\" "
+     "or \"optional\"",
+     3},
+    {"ssl_session_cache_bad", SRV("  ssl_session_cache shared:x;"),
+     "invalid value \"shared:x\" in \"ssl_session_cache\" directive", 3},
+    {"ssl_session_cache_small", SRV("  ssl_session_cache shared:x:1k;"),
+     "invalid value \"shared:x:1k\" in \"ssl_session_cache\" directive", 3},
+    {"ssl_session_cache_off_with_more", SRV("  ssl_session_cache off builtin;"),
+     "invalid value \"off\" in \"ssl_session_cache\" directive", 3},
+    {"ssl_session_timeout_bad", SRV("  ssl_session_timeout soon;"),
+     "invalid value \"soon\" in \"ssl_session_timeout\" directive", 3},
+    {"ssl_certificate_in_location", LOC("   ssl_certificate a.crt;"),
+     "\"ssl_certificate\" directive is not allowed here", 4},
+    {"proxy_ssl_verify_bad", LOC("   proxy_ssl_verify yes;"),
+     "invalid value \"yes\" in \"proxy_ssl_verify\" directive, it must be \"on\" or \"off\"",
+     4},
+    {"proxy_ssl_name_variable", LOC("   proxy_ssl_name $host;"),
+     "invalid value \"$host\" in \"proxy_ssl_name\" directive, variables are not supported "
+     "here",
+     4},
+    {"proxy_ssl_verify_depth_bad", LOC("   proxy_ssl_verify_depth -1;"),
+     "invalid value \"-1\" in \"proxy_ssl_verify_depth\" directive", 4},
 };
 
 class ConfigErrorTest : public testing::TestWithParam<ErrorCase> {};

@@ -682,6 +682,15 @@ http {
   log_format f '$remote_addr';
   access_log stdout f;
   set_real_ip_from 127.0.0.1; real_ip_header X-Real-IP; real_ip_recursive off;
+  ssl_certificate a.crt; ssl_certificate_key a.key; ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_ciphers HIGH; ssl_prefer_server_ciphers on; ssl_session_cache shared:SSL:1m;
+  ssl_session_tickets on; ssl_session_ticket_key t.key; ssl_session_timeout 10m;
+  ssl_client_certificate ca.crt; ssl_verify_client optional; ssl_verify_depth 2;
+  ssl_handshake_timeout 10s;
+  proxy_ssl_verify on; proxy_ssl_trusted_certificate ca.crt; proxy_ssl_server_name on;
+  proxy_ssl_name b.test; proxy_ssl_certificate c.crt; proxy_ssl_certificate_key c.key;
+  proxy_ssl_protocols TLSv1.3; proxy_ssl_ciphers DEFAULT; proxy_ssl_session_reuse off;
+  proxy_ssl_verify_depth 3;
   keepalive_timeout 5s; keepalive_requests 10; client_header_timeout 5s;
   client_body_timeout 5s; send_timeout 5s; client_max_body_size 2m;
   client_header_buffer_size 2k; large_client_header_buffers 2 4k;
@@ -760,6 +769,41 @@ TEST(ConfigTest, RepeatedLoadsAreIndependentSnapshots) {
   ASSERT_NE(b, nullptr);
   EXPECT_NE(a.get(), b.get());
   EXPECT_NE(a->servers[0].get(), b->servers[0].get());
+}
+
+TEST(SslSettingsTest, InheritedAndOverriddenPerLevel) {
+  auto c = MustLoad(R"(
+http {
+  ssl_protocols TLSv1.3;
+  ssl_session_ticket_key /k/new.key;
+  ssl_session_ticket_key old.key;
+  proxy_ssl_verify on;
+  server {
+    listen 127.0.0.1:8443 ssl;
+    ssl_ciphers ECDHE+AESGCM;
+    ssl_verify_client optional;
+    location /a { proxy_ssl_name a.internal; return 204; }
+    location /b { proxy_ssl_verify off; return 204; }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& server = *c->servers[0];
+  EXPECT_TRUE(c->listeners[0].ssl);
+  const SslSettings& s = server.settings.ssl;
+  EXPECT_EQ(s.protocols, kTlsV13);
+  EXPECT_EQ(s.ciphers, "ECDHE+AESGCM");
+  EXPECT_EQ(s.verify_client, SslVerifyClient::kOptional);
+  ASSERT_EQ(s.session_ticket_keys.size(), 2u);
+  EXPECT_EQ(s.session_ticket_keys[0].path, "/k/new.key");
+  EXPECT_EQ(s.session_ticket_keys[1].path, "/etc/realip-proxy/old.key");
+  EXPECT_EQ(s.session_ticket_keys[1].line, 5);
+  EXPECT_EQ(s.session_timeout, absl::Minutes(5));
+  const SslSettings& a = server.FindLocation("/a").settings.ssl;
+  EXPECT_TRUE(a.proxy_verify);
+  EXPECT_EQ(a.proxy_name, "a.internal");
+  EXPECT_EQ(a.protocols, kTlsV13);
+  EXPECT_FALSE(server.FindLocation("/b").settings.ssl.proxy_verify);
 }
 
 }  // namespace
