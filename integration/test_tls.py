@@ -398,13 +398,9 @@ class ProxyProtocolTlsTest(TlsTestCase):
 
 @unittest.skipUnless(shutil.which("nginx"), "nginx not installed")
 class BackendTlsTest(TlsTestCase):
-    def run_nginx(self, crt):
+    def start_nginx(self, crt):
         self.nport = harness.free_port()
-        prefix = os.path.join(self.workdir, "nginx")
-        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
-        os.chmod(self.workdir, 0o755)
-        os.chmod(prefix, 0o777)
-        self.nginx_log = os.path.join(prefix, "logs", "tls.log")
+        self.nginx_log = os.path.join(self.workdir, "nginx", "logs", "tls.log")
         text = f"""
 error_log stderr info;
 events {{ worker_connections 64; }}
@@ -422,10 +418,7 @@ http {{
   }}
 }}
 """
-        path = self.write_config(text, "nginx.conf")
-        pid = os.path.join(prefix, "nginx.pid")
-        p = self.spawn(["nginx", "-p", prefix, "-c", path, "-g", f"daemon off; pid {pid};"],
-                       "nginx")
+        p = self.run_nginx(text)
         harness.wait_for_port("127.0.0.1", self.nport, p.proc)
 
     def start_front(self, location_extra, upstream_name="backend.test", upstream_extra=""):
@@ -448,7 +441,7 @@ http {{
             time.sleep(0.05)
 
     def test_verified_backend_with_sni_client_cert_and_session_reuse(self):
-        self.run_nginx("a")
+        self.start_nginx("a")
         self.start_front(f"""
             proxy_ssl_verify on;
             proxy_ssl_server_name on;
@@ -469,7 +462,7 @@ http {{
         self.assertIn("r", [line.split()[1] for line in lines[1:]])
 
     def test_pooled_tls_connections_are_reused(self):
-        self.run_nginx("a")
+        self.start_nginx("a")
         self.start_front("proxy_ssl_verify on; proxy_ssl_name a.test; proxy_ssl_server_name on;",
                          upstream_extra="keepalive 4;")
         # One client connection, so one worker: its pooled backend connection serves them all.
@@ -479,14 +472,14 @@ http {{
         self.assertEqual(counts, [1, 2, 3])
 
     def test_wrong_name_certificate_is_refused(self):
-        self.run_nginx("wrong")
+        self.start_nginx("wrong")
         self.start_front("proxy_ssl_verify on; proxy_ssl_name a.test;")
         r = self.curl("a.test", "-o", "/dev/null", "-w", "%{http_code}")
         self.assertEqual(r.stdout, "502")
         self.proxy.wait_for_line(r"certificate verify failed")
 
     def test_unverified_backend_is_accepted_when_verification_is_off(self):
-        self.run_nginx("wrong")
+        self.start_nginx("wrong")
         self.start_front("proxy_ssl_verify off;")
         # Debian's nginx 1.22 defaults to at most TLSv1.2.
         self.assertEqual(self.curl("a.test").stdout, "from nginx TLSv1.2\n")
@@ -519,6 +512,10 @@ http {{
         self.check(f"ssl_certificate {cert('a.crt')}; ssl_certificate_key {cert('a.key')};\n"
                    f"    ssl_session_ticket_key {cert('a.crt')};",
                    r"must be 80 or 48 bytes in .*conf:7")
+        self.check(f"ssl_certificate {cert('a.crt')}; ssl_certificate_key {cert('a.key')};\n"
+                   "    location / { proxy_protocol on; proxy_pass https://127.0.0.1:1; }",
+                   r"\"proxy_protocol on\" is not supported with \"proxy_pass https://\" in "
+                   r".*conf:7")
 
 
 if __name__ == "__main__":
