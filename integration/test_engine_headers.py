@@ -3,6 +3,7 @@ different loopback addresses; keep-alive, pipelining, HTTP/1.0, HEAD, chunked, 1
 routing and URI rewriting."""
 import socket
 import subprocess
+import time
 import unittest
 
 import harness
@@ -353,14 +354,20 @@ class RoutingAndConnectionsTest(EngineTestCase):
             location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}
             location /r {{ return 204; }}""",
                    http_extra='log_format main \'$remote_addr $realip_remote_addr "$request" '
-                              '$status "$http_user_agent"\';')
+                              '$status "$http_user_agent"\';',
+                   workers=1)  # one access-log buffer: lines in request order
         self.request(b"GET /x HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.7\r\n"
                      b"User-Agent: a\"b\r\nConnection: close\r\n\r\n", source=TRUSTED)
         self.request(b"GET /r HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
                      source=UNTRUSTED)
         self.request(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", source=UNTRUSTED)
-        with open(log_path) as f:
-            lines = f.read().splitlines()
+        # Lines are buffered per worker for up to a second (access_log flush=).
+        deadline = time.monotonic() + harness.READY_TIMEOUT
+        lines = []
+        while len(lines) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with open(log_path) as f:
+                lines = f.read().splitlines()
         self.assertEqual(lines, [
             f'203.0.113.7 {TRUSTED} "GET /x HTTP/1.1" 200 "a\\x22b"',
             f'{UNTRUSTED} {UNTRUSTED} "GET /r HTTP/1.1" 204 "-"',

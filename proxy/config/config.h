@@ -66,6 +66,10 @@ struct AccessLog {
   Kind kind = Kind::kStdout;
   std::string path;  // kFile only
   std::shared_ptr<const LogFormat> format;
+  // Lines wait in a per-worker buffer until it holds `buffer_size` bytes or its oldest line is
+  // `flush` old (access_log buffer= and flush=); 0: every line is written at once.
+  uint64_t buffer_size = 64 * 1024;
+  absl::Duration flush = absl::Seconds(1);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -141,9 +145,9 @@ struct ReturnAction {
   CompiledString text;  // body text, or the Location URL for 301/302/303/307/308
 };
 
-// What produces the response of a location. Later handler rows (metrics, realip_echo) add
-// values here.
-enum class ContentHandler { kNone, kProxyPass, kReturn, kReadiness };
+// What produces the response of a location. kMetrics serves the Prometheus exposition,
+// kRealipEcho a JSON account of how the request's client address was resolved.
+enum class ContentHandler { kNone, kProxyPass, kReturn, kReadiness, kMetrics, kRealipEcho };
 
 // Every http/server/location setting after merging; plain values, no optionals.
 struct HttpSettings {

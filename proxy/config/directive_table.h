@@ -40,6 +40,8 @@ struct AccessLogDraft {
   AccessLog::Kind kind = AccessLog::Kind::kStdout;
   std::string path;
   std::string format = "combined";
+  std::optional<uint64_t> buffer_size;
+  std::optional<absl::Duration> flush;
   std::string file;
   int line = 0;
 };

@@ -274,10 +274,21 @@ absl::Status AccessLogDirective(Scope& s, const Directive& d) {
   }
   if (d.args.size() >= 2) log.format = d.args[1];
   for (size_t i = 2; i < d.args.size(); ++i) {
-    // Buffering parameters are validated and accepted: lines are written whole, unbuffered.
     const std::string_view p = d.args[i];
-    if (absl::StartsWith(AsAbsl(p), "buffer=") && ParseSize(p.substr(7)).ok()) continue;
-    if (absl::StartsWith(AsAbsl(p), "flush=") && ParseTime(p.substr(6)).ok()) continue;
+    if (absl::StartsWith(AsAbsl(p), "buffer=")) {
+      absl::StatusOr<uint64_t> size = ParseSize(p.substr(7));
+      if (!size.ok()) return Error(d, absl::StrCat("invalid buffer size \"", AsAbsl(p), "\""));
+      log.buffer_size = *size;
+      continue;
+    }
+    if (absl::StartsWith(AsAbsl(p), "flush=")) {
+      absl::StatusOr<absl::Duration> flush = ParseTime(p.substr(6));
+      if (!flush.ok() || *flush <= absl::ZeroDuration()) {
+        return Error(d, absl::StrCat("invalid flush time \"", AsAbsl(p), "\""));
+      }
+      log.flush = *flush;
+      continue;
+    }
     return Error(d, absl::StrCat("invalid parameter \"", AsAbsl(p), "\""));
   }
   if (!level.access_logs.has_value()) level.access_logs.emplace();
@@ -512,6 +523,14 @@ absl::Status ProxyPassDirective(Scope& s, const Directive& d) {
   REALIP_RETURN_IF_ERROR(SetContentHandler(s, d, ContentHandler::kProxyPass));
   s.level->proxy_pass = std::move(pass);
   return absl::OkStatus();
+}
+
+absl::Status MetricsDirective(Scope& s, const Directive& d) {
+  return SetContentHandler(s, d, ContentHandler::kMetrics);
+}
+
+absl::Status RealipEchoDirective(Scope& s, const Directive& d) {
+  return SetContentHandler(s, d, ContentHandler::kRealipEcho);
 }
 
 absl::Status Return(Scope& s, const Directive& d) {
@@ -873,6 +892,8 @@ constexpr DirectiveSpec kTable[] = {
      SetFlag<&LevelDraft::proxy_protocol>},
     {"proxy_protocol_version", kHttpServerLocation, 1, 1, false, false, &ProxyProtocolVersion},
     {"return", kServer | kLocation, 1, 2, false, true, &Return},
+    {"metrics", kLocation, 0, 0, false, false, &MetricsDirective},
+    {"realip_echo", kLocation, 0, 0, false, false, &RealipEchoDirective},
     {"server_tokens", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::server_tokens>},
 
     // access_directives.cc (issue 11)

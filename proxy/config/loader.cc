@@ -195,7 +195,10 @@ class Finalizer {
         if (format == config_.log_formats.end()) {
           return ErrorAt(absl::StrCat("unknown log format \"", a.format, "\""), a.file, a.line);
         }
-        s.access_logs.push_back(AccessLog{a.kind, a.path, format->second});
+        AccessLog log{a.kind, a.path, format->second};
+        if (a.buffer_size.has_value()) log.buffer_size = *a.buffer_size;
+        if (a.flush.has_value()) log.flush = *a.flush;
+        s.access_logs.push_back(std::move(log));
       }
     }
 

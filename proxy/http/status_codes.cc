@@ -67,9 +67,12 @@ std::string BuildLocalResponse(const LocalResponse& response) {
   std::vector<HeaderView> headers;
   headers.push_back({"Server", "realip-proxy"});
   if (!bodiless) {
-    headers.push_back({"Content-Type", response.use_text && !redirect
-                                           ? std::string_view("text/plain")
-                                           : std::string_view("text/html")});
+    std::string_view type = "text/html";
+    if (response.use_text && !redirect) {
+      type = response.content_type.empty() ? std::string_view("text/plain")
+                                           : response.content_type;
+    }
+    headers.push_back({"Content-Type", type});
     headers.push_back({"Content-Length", length});
   }
   if (redirect && response.use_text) headers.push_back({"Location", response.text});

@@ -22,6 +22,7 @@ struct LocalResponse {
   bool use_text = false;      // false: the standard small HTML page for `status`
   bool keep_alive = false;
   bool head_only = false;
+  std::string_view content_type;  // with use_text: overrides "text/plain"
 };
 std::string BuildLocalResponse(const LocalResponse& response);
 

@@ -120,7 +120,15 @@ const Definition& GetDefinition(Metric metric) { return GetEntry(metric).def; }
 
 Shard::Cell& Shard::CellFor(Metric metric, std::initializer_list<std::string_view> labels) {
   REALIP_DCHECK(labels.size() == GetEntry(metric).def.labels.size());
-  return series_[static_cast<int>(metric)][JoinLabels(labels)];
+  key_.clear();
+  for (std::string_view v : labels) {
+    key_.append(v);
+    key_.push_back('\0');
+  }
+  Series& series = series_[static_cast<int>(metric)];
+  auto it = series.find(key_);
+  if (it != series.end()) return it->second;
+  return series[key_];
 }
 
 void Shard::Add(Metric metric, std::initializer_list<std::string_view> labels, int64_t n) {

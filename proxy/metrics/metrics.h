@@ -77,6 +77,7 @@ class Shard {
 
   absl::Mutex mu_;
   Series series_[static_cast<int>(Metric::kCount)] ABSL_GUARDED_BY(mu_);
+  std::string key_ ABSL_GUARDED_BY(mu_);  // reused for lookups: no allocation per update
 };
 
 // Process-wide: owns the shards and the set-style gauges, renders the exposition.

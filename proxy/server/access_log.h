@@ -1,13 +1,17 @@
 // Access logs: one line per request, in the configured log_format, to files, stdout or
-// stderr. Files are opened once per process and shared by the workers (O_APPEND, one write()
-// per line, so lines from several workers never interleave).
+// stderr. Files are opened once per process and shared by the workers (O_APPEND); each worker
+// buffers whole lines and writes them with one write(), so lines never interleave.
 #pragma once
 
 #include <map>
 #include <mutex>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "proxy/config/config.h"
+#include "proxy/event/loop.h"
 #include "proxy/server/request_context.h"
 
 namespace realip::server {
@@ -36,8 +40,42 @@ class LogFiles {
 // '"' and '\' as \xHH, as nginx does; json: JSON string escapes; none: raw).
 std::string FormatLogLine(const config::LogFormat& format, const RequestContext& ctx);
 
-// Writes the request's line to each of `logs`.
-void WriteAccessLogs(const std::vector<config::AccessLog>& logs, const RequestContext& ctx,
-                     LogFiles& files);
+// Appends `value` to *out as the inside of a JSON string: '"', '\\' and control bytes escaped
+// (nginx's escape=json). With `ascii_only`, bytes >= 0x7f become \u00XX too, so that output
+// stays valid JSON whatever bytes a client sent.
+void AppendJsonEscaped(std::string_view value, bool ascii_only, std::string* out);
+
+// One worker's access-log output. Lines wait in a buffer per destination and leave with one
+// write() when the buffer reaches the log's buffer size, when its oldest line is `flush` old,
+// and at FlushAll() (worker exit): a slow disk costs the event loop one write per flush, not
+// one per request. Worker thread only.
+class AccessLogWriter {
+ public:
+  explicit AccessLogWriter(LogFiles& files) : files_(files) {}
+  AccessLogWriter(const AccessLogWriter&) = delete;
+  AccessLogWriter& operator=(const AccessLogWriter&) = delete;
+
+  // Binds the flush timer to the worker's loop.
+  [[nodiscard]] absl::Status Init(event::EventLoop& loop);
+  // Queues (or writes, for an unbuffered log) the request's line for each of `logs`.
+  void Write(const std::vector<config::AccessLog>& logs, const RequestContext& ctx);
+  // Writes everything buffered.
+  void FlushAll();
+
+ private:
+  struct Pending {
+    std::string data;
+    absl::Time deadline = absl::InfiniteFuture();  // when the oldest line must be written
+    bool failing = false;                          // the last write failed (logged once)
+  };
+  void Flush(int fd, Pending& pending);
+  void OnTimer();
+  void ArmFor(absl::Time deadline);
+
+  LogFiles& files_;
+  absl::flat_hash_map<int, Pending> pending_;  // by fd
+  event::Timer timer_;
+  absl::Time timer_deadline_ = absl::InfiniteFuture();
+};
 
 }  // namespace realip::server

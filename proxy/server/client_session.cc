@@ -14,6 +14,7 @@
 #include "proxy/http/serializer.h"
 #include "proxy/http/status_codes.h"
 #include "proxy/server/access_log.h"
+#include "proxy/server/observability.h"
 #include "proxy/server/worker.h"
 
 namespace realip::server {
@@ -223,6 +224,7 @@ void ClientSession::OnUpstreamIo(bool readable, bool writable) {
           return;
         }
         upstream_->set_connected();
+        ctx_.upstream_connect_time = absl::Now() - upstream_start_;
         ArmUpstreamTimer(UpstreamTimer::kSend);
       }
       upstream_write_blocked_ = false;
@@ -267,6 +269,10 @@ void ClientSession::ReadClientLoop() {
     char* dst = in_.Reserve(kReadChunk);
     IoResult r = transport_->Read(dst, kReadChunk);
     in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
+    if (r.kind == IoResult::Kind::kOk) {
+      worker_->metrics().Add(metrics::Metric::kBytesReceived, {},
+                             static_cast<int64_t>(r.bytes));
+    }
     if (tls_ != nullptr && !handshake_noted_) {
       CheckHandshake(r);
       if (closed_) return;
@@ -341,12 +347,13 @@ bool ClientSession::ProcessProxyHeader() {
   switch (r.status) {
     case realip::DecodeStatus::kNeedMore:
       if (in_.size() > kMaxProxyHeader) {
-        worker_->counters().proxy_protocol_errors++;
+        worker_->metrics().Add(metrics::Metric::kProxyProtocolErrors, {"too_large"});
         REALIP_LOG(kInfo, "broken header: PROXY header too large from ", peer_.ToString());
         Close();
       }
       return false;
     case realip::DecodeStatus::kDone:
+      CountProxyHeader(worker_->metrics(), r.header);
       proxy_header_ = std::move(r.header);
       in_.Consume(r.consumed);
       phase_ = Phase::kIdle;
@@ -370,7 +377,8 @@ bool ClientSession::ProcessProxyHeader() {
       }
       [[fallthrough]];
     case realip::DecodeStatus::kError:
-      worker_->counters().proxy_protocol_errors++;
+      worker_->metrics().Add(metrics::Metric::kProxyProtocolErrors,
+                             {r.error.empty() ? std::string_view("not_proxy") : r.error});
       REALIP_LOG(kInfo, "broken header: ", r.error.empty() ? "not a PROXY header" : r.error,
                  " from ", peer_.ToString());
       Close();
@@ -400,13 +408,12 @@ void ClientSession::ProcessClientInput() {
                              parser_.in_body() && in_.empty();
     if (in_.empty() && !resume_after_head) break;
     http::MessageParser::Result r = parser_.Parse(in_.view(), request_sink_.get());
-    in_.Consume(r.consumed);
+    ConsumeRequestBytes(r.consumed);
     if (body_too_large_) {
       SendErrorAndClose(413, "client intended to send too large body");
       break;
     }
     if (r.event == http::MessageParser::Event::kError) {
-      worker_->counters().bad_requests++;
       SendErrorAndClose(parser_.error().status,
                         absl::StrCat("client sent invalid request: ", parser_.error().message));
       break;
@@ -436,7 +443,7 @@ void ClientSession::ProcessClientInput() {
 void ClientSession::ParseAfterHead() {
   // Parse again even without new bytes: a bodiless request completes right away.
   http::MessageParser::Result next = parser_.Parse(in_.view(), request_sink_.get());
-  in_.Consume(next.consumed);
+  ConsumeRequestBytes(next.consumed);
   if (body_too_large_) {
     SendErrorAndClose(413, "client intended to send too large body");
     return;
@@ -452,10 +459,19 @@ void ClientSession::ParseAfterHead() {
   }
 }
 
+void ClientSession::ConsumeRequestBytes(size_t n) {
+  in_.Consume(n);
+  // $request_length: the head is parsed before the request has a context, the body after.
+  if (phase_ == Phase::kRequest) {
+    ctx_.request_length += n;
+  } else {
+    head_bytes_ += n;
+  }
+}
+
 void ClientSession::StartRequest() {
   ++requests_;
   request_logged_ = false;
-  worker_->counters().requests++;
   phase_ = Phase::kRequest;
   client_timer_.Cancel();
   client_timer_kind_ = ClientTimer::kNone;
@@ -549,6 +565,18 @@ void ClientSession::ContinueRequest() {
         SendLocal(503, keep_alive_, "shutting down\n", true);
       }
       return;
+    case config::ContentHandler::kMetrics: {
+      discard_body_ = true;
+      std::string text = worker_->registry().Scrape();
+      SendLocal(200, keep_alive_, text, true, "text/plain; version=0.0.4; charset=utf-8");
+      return;
+    }
+    case config::ContentHandler::kRealipEcho: {
+      discard_body_ = true;
+      std::string text = RealipEchoJson(ctx_, EchoFacts{settings_, peer_, listener_->ssl});
+      SendLocal(200, keep_alive_, text, true, "application/json");
+      return;
+    }
     case config::ContentHandler::kProxyPass:
       break;
     case config::ContentHandler::kNone:
@@ -602,6 +630,9 @@ void ClientSession::RouteAndResolve() {
   ctx_.start = absl::Now();
   ctx_.request_id = RandomRequestId(id_, requests_);
   ctx_.access = &config_->access;
+  ctx_.request_length = head_bytes_;
+  head_bytes_ = 0;
+  CountResolution(worker_->metrics(), ctx_.resolution);
 }
 
 void ClientSession::StartProxy() {
@@ -710,6 +741,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       absl::StrAppend(&ctx_.upstream_addr, ", ", address_text);  // nginx's $upstream_addr
     }
     ++upstream_attempt_id_;
+    upstream_peer_ = address_text;
+    upstream_start_ = absl::Now();
     response_parser_ = std::make_unique<http::MessageParser>(http::MessageKind::kResponse,
                                                              http::ParseLimits{});
     response_parser_->SetNextResponseHasNoBody(head_request_);
@@ -724,7 +757,10 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     }
     fresh_only = false;
     upstream_reused_ = upstream_ != nullptr;
+    ctx_.upstream_connect_time.reset();
+    ctx_.upstream_response_time.reset();
     if (upstream_ != nullptr) {
+      ctx_.upstream_connect_time = absl::ZeroDuration();
       upstream_->set_delegate(this);
       upstream_->count_request();
       upstream_->SetLease(balancer_, peer);
@@ -735,7 +771,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
         UpstreamConnection::Connect(worker_->loop(), address);
     if (!conn.ok()) {
       std::string why = absl::StrCat("connect: ", conn.status().message());
-      worker_->counters().upstream_errors++;
+      worker_->metrics().Add(metrics::Metric::kUpstreamFailures,
+                             {upstream_config_->name, upstream_peer_, "connect"});
       REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", address_text, ": ", why);
       last_failure_status_ = 502;
       if (!NextAttempt(peer, upstream::FailureKind::kError, 502, why)) return false;
@@ -769,6 +806,7 @@ upstream::NextUpstreamDecision ClientSession::DecideAndReport(upstream::PeerInde
                     decision.peer_failed ? upstream::Outcome::kFailure
                                          : upstream::Outcome::kSuccess,
                     absl::Now());
+  worker_->NotePeerState(*upstream_config_, *balancer_, peer);
   return decision;
 }
 
@@ -882,6 +920,7 @@ void ClientSession::FlushClient() {
     IoResult r = transport_->Write(out_.view());
     if (r.kind == IoResult::Kind::kOk) {
       ctx_.bytes_sent += r.bytes;
+      worker_->metrics().Add(metrics::Metric::kBytesSent, {}, static_cast<int64_t>(r.bytes));
       out_.Consume(r.bytes);
       if (client_timer_kind_ == ClientTimer::kSend) ArmClientTimer(ClientTimer::kSend);
       continue;
@@ -1082,6 +1121,7 @@ void ClientSession::OnUpstreamHead() {
       return;
     }
     balancer_->Report(*upstream_->lease_peer(), upstream::Outcome::kSuccess, absl::Now());
+    worker_->NotePeerState(*upstream_config_, *balancer_, *upstream_->lease_peer());
     StartTunnel();
     return;
   }
@@ -1095,7 +1135,7 @@ void ClientSession::OnUpstreamHead() {
   // An upgrade refused by the upstream: nothing more may be read from this client.
   if (request_.upgrade) keep_alive_ = false;
   out_.Append(BuildClientResponseHead(head, *settings_, client_framing_, keep_alive_, false));
-  CountResponse(head.status);
+  CountUpstreamResponse(head.status);
 }
 
 void ClientSession::OnUpstreamMessageComplete() {
@@ -1103,6 +1143,7 @@ void ClientSession::OnUpstreamMessageComplete() {
   if (head.status < 200) return;  // wait for the final response
   if (client_framing_ == ClientFraming::kChunked) out_.Append(http::kLastChunk);
   response_complete_ = true;
+  ctx_.upstream_response_time = absl::Now() - upstream_start_;
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   FlushClient();
@@ -1121,7 +1162,6 @@ void ClientSession::OnUpstreamMessageComplete() {
 
 void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
                                    const std::string& why) {
-  worker_->counters().upstream_errors++;
   if (upstream_ == nullptr || !upstream_->lease_peer().has_value()) {
     SendErrorAndClose(status, why);
     return;
@@ -1141,9 +1181,13 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
     REALIP_LOG(kInfo, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
                ": ", why, " on a pooled connection, retrying on a fresh one");
   } else {
+    worker_->metrics().Add(
+        metrics::Metric::kUpstreamFailures,
+        {upstream_config_->name, upstream_peer_, UpstreamFailureReason(status, why)});
     REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ",
                upstream_->peer().ToString(), ": ", why);
   }
+  ctx_.upstream_response_time = absl::Now() - upstream_start_;
   DropUpstream();
   last_failure_status_ = status;
   if (fresh && RestoreRequestBytes()) {
@@ -1166,6 +1210,7 @@ bool ClientSession::RetryOnStatus(int status) {
   std::optional<upstream::FailureKind> kind = StatusFailureKind(status);
   if (!kind.has_value()) {
     balancer_->Report(peer, upstream::Outcome::kSuccess, absl::Now());
+    worker_->NotePeerState(*upstream_config_, *balancer_, peer);
     return false;
   }
   upstream::NextUpstreamDecision decision = DecideAndReport(peer, *kind);
@@ -1191,7 +1236,7 @@ bool ClientSession::RetryOnStatus(int status) {
 void ClientSession::StartTunnel() {
   const http::MessageHead& head = response_parser_->head();
   ctx_.status = 101;
-  CountResponse(101);
+  CountUpstreamResponse(101);
   out_.Append(BuildClientResponseHead(head, *settings_, ClientFraming::kNone, false, true));
   phase_ = Phase::kTunnel;
   client_timer_.Cancel();
@@ -1213,16 +1258,16 @@ void ClientSession::StartTunnel() {
   if (!closed_ && upstream_ != nullptr && upstream_read_paused_) ReadUpstream();
 }
 
-void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text,
-                              bool use_text) {
+void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
+                              std::string_view content_type) {
   http::LocalResponse response;
+  response.content_type = content_type;
   response.status = status;
   response.text = text;
   response.use_text = use_text;
   response.keep_alive = keep_alive;
   response.head_only = head_request_;
   ctx_.status = status;
-  CountResponse(status);
   std::string bytes = http::BuildLocalResponse(response);
   ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
   out_.Append(bytes);
@@ -1253,7 +1298,6 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     return;
   }
   keep_alive_ = false;
-  CountResponse(status);
   out_.Append(http::ErrorResponse(status));
   response_started_ = true;
   CloseAfterFlush();
@@ -1357,6 +1401,9 @@ void ClientSession::OnClientTimer() {
     case ClientTimer::kNone:
       return;
     case ClientTimer::kProxyHeader:
+      worker_->metrics().Add(metrics::Metric::kProxyProtocolErrors, {"timeout"});
+      Close();
+      return;
     case ClientTimer::kKeepalive:
     case ClientTimer::kSend:
       Close();
@@ -1399,13 +1446,18 @@ void ClientSession::LogRequest() {
   request_logged_ = true;
   const config::HttpSettings& s =
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
-  if (!s.access_logs.empty()) WriteAccessLogs(s.access_logs, ctx_, worker_->log_files());
+  absl::Time now = absl::Now();
+  CountRequest(worker_->metrics(), ctx_, now);
+  if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, ctx_);
 }
 
-void ClientSession::CountResponse(int status) {
-  int cls = status / 100;
-  if (cls < 0 || cls > 5) cls = 0;
-  worker_->counters().responses_by_class[cls]++;
+void ClientSession::CountUpstreamResponse(int status) {
+  char code[12];
+  std::snprintf(code, sizeof(code), "%d", status);
+  worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
+                         {upstream_config_->name, ctx_.upstream_addr, code});
+  worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {upstream_config_->name},
+                             absl::ToDoubleSeconds(absl::Now() - upstream_start_));
 }
 
 }  // namespace realip::server

@@ -77,6 +77,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool StartTls();
   // After each client read while the TLS handshake is unfinished: notes its end or failure.
   void CheckHandshake(const IoResult& r);
+  // Drops `n` parsed request bytes from the input, counting them for $request_length.
+  void ConsumeRequestBytes(size_t n);
   void StartRequest();
   void RouteAndResolve();
   // limit_req (preaccess): false if the request was refused or must wait limit_req_timer_.
@@ -122,7 +124,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void UpstreamFailed(upstream::FailureKind kind, int status, const std::string& why);
   void ReleaseUpstream(bool reusable);
   void StartTunnel();
-  void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text);
+  void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
+                 std::string_view content_type = {});
   void SendErrorAndClose(int status, const std::string& why);
   void CloseAfterFlush();
   void Close();
@@ -132,7 +135,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void OnUpstreamTimer();
   bool ClientReadAllowed() const;
   bool UpstreamReadAllowed() const;
-  void CountResponse(int status);
+  // realip_upstream_requests_total and realip_upstream_response_seconds for a response head.
+  void CountUpstreamResponse(int status);
   // Writes the access-log line of the current request once.
   void LogRequest();
 
@@ -199,6 +203,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // limit_conn slots of the request in flight; released when it finishes (zones are owned by
   // config_, declared earlier, so they outlive these).
   std::vector<access::ConnLimitLease> conn_leases_;
+  uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
 
   // The upstream side of the request.
   std::unique_ptr<UpstreamConnection> upstream_;
@@ -209,6 +214,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   int upstream_attempt_ = 0;  // peers picked for this request
   uint64_t upstream_attempt_id_ = 0;  // bumped by every ConnectUpstream attempt
   int last_failure_status_ = 502;
+  std::string upstream_peer_;  // "ip:port" of the current attempt (metrics label)
+  absl::Time upstream_start_;  // when the current attempt's connection was taken or opened
   bool upstream_reused_ = false;
   bool upstream_got_bytes_ = false;
   bool upstream_write_blocked_ = false;

@@ -185,7 +185,12 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       out->append(ctx.upstream_status);
       return;
     case VariableId::kUpstreamConnectTime:
+      if (ctx.upstream_connect_time.has_value()) AppendSeconds(*ctx.upstream_connect_time, out);
+      return;
     case VariableId::kUpstreamResponseTime:
+      if (ctx.upstream_response_time.has_value()) {
+        AppendSeconds(*ctx.upstream_response_time, out);
+      }
       return;
     case VariableId::kMsec:
       AppendSeconds(absl::Now() - absl::UnixEpoch(), out);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,9 @@ struct RequestContext {
   std::string upstream_status;
   const config::AccessConfig* access = nullptr;  // geo maps ($geo variables); null: none
   std::string_view limit_req_status;               // static text, or empty
+  // Of the last upstream attempt; unset when none was made (or it did not get that far).
+  std::optional<absl::Duration> upstream_connect_time;
+  std::optional<absl::Duration> upstream_response_time;
 };
 
 // Splits a request-target into path and query (without '?'). An absolute-form target

@@ -20,8 +20,13 @@
 namespace realip::server {
 
 Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files,
-               const Lifecycle* lifecycle)
-    : index_(index), log_files_(log_files), lifecycle_(lifecycle), config_(std::move(config)) {}
+               const Lifecycle* lifecycle, metrics::Registry* registry)
+    : index_(index),
+      lifecycle_(lifecycle),
+      registry_(registry),
+      shard_(registry->NewShard()),
+      access_log_(*log_files),
+      config_(std::move(config)) {}
 
 Worker::~Worker() {
   Join();
@@ -35,6 +40,7 @@ absl::Status Worker::Init(WorkerSockets sockets) {
   pool_ = std::make_unique<UpstreamPool>(*loop_);
   balancers_.Prepare(*config_);
   REALIP_RETURN_IF_ERROR(waker_.Init(*loop_, [this] { OnWake(); }));
+  REALIP_RETURN_IF_ERROR(access_log_.Init(*loop_));
   REALIP_RETURN_IF_ERROR(shutdown_timer_.Init(*loop_, [this] {
     // worker_shutdown_timeout passed: whatever is still open is closed now.
     std::vector<ClientSession*> all;
@@ -69,6 +75,7 @@ void Worker::Start() {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
     loop_->Run();
+    access_log_.FlushAll();
     finished_ = true;
   });
 }
@@ -174,7 +181,7 @@ void Worker::OnAcceptable(size_t listener_index) {
     }
     if (sessions_.size() >= static_cast<size_t>(config_->main.worker_connections)) {
       // worker_connections reached: refuse the newcomer, existing connections are untouched.
-      counters_.refused++;
+      shard_->Add(metrics::Metric::kConnectionsRejected, {"worker_connections"});
       REALIP_LOG(kWarn, config_->main.worker_connections,
                  " worker_connections are not enough");
       close(fd);
@@ -189,26 +196,38 @@ void Worker::OnAcceptable(size_t listener_index) {
       close(fd);
       continue;
     }
-    counters_.accepted++;
     const config::Listener* listener = &config_->listeners[listener_index];
+    shard_->Add(metrics::Metric::kConnectionsAccepted, {listener->text});
     auto session = std::make_unique<ClientSession>(this, fd, *peer, config_, listener,
                                                    ++next_connection_id_);
     ClientSession* raw = session.get();
     sessions_.emplace(raw, std::move(session));
-    counters_.active = sessions_.size();
+    shard_->Add(metrics::Metric::kConnectionsActive, {}, 1);
     absl::Status st = raw->Start();
     if (!st.ok()) {
       REALIP_LOG(kError, "connection setup failed: ", st.message());
       sessions_.erase(raw);
-      counters_.active = sessions_.size();
+      shard_->Add(metrics::Metric::kConnectionsActive, {}, -1);
     }
   }
 }
 
 void Worker::DestroySession(ClientSession* session) {
-  sessions_.erase(session);
-  counters_.active = sessions_.size();
+  if (sessions_.erase(session) != 0) shard_->Add(metrics::Metric::kConnectionsActive, {}, -1);
   MaybeFinishStop();
+}
+
+void Worker::NotePeerState(const config::Upstream& upstream, const upstream::Balancer& balancer,
+                           upstream::PeerIndex peer) {
+  bool up = balancer.IsUp(peer);
+  std::string name = balancer.peer(peer).address.ToString();
+  std::string key = upstream.name;
+  key.push_back('\0');
+  key.append(name);
+  auto [it, inserted] = peer_up_.try_emplace(std::move(key), up);
+  if (!inserted && it->second == up) return;
+  it->second = up;
+  registry_->Set(metrics::Metric::kUpstreamPeerUp, {upstream.name, name}, up ? 1 : 0);
 }
 
 }  // namespace realip::server

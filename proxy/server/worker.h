@@ -1,6 +1,6 @@
-// A worker thread: its own event loop, client sessions, upstream pool and counters. Listening
-// sockets come from the main thread's ListenerSet (shared, or this worker's own SO_REUSEPORT
-// socket); everything else is not shared with other workers.
+// A worker thread: its own event loop, client sessions, upstream pool, metrics shard and
+// access-log buffers. Listening sockets come from the main thread's ListenerSet (shared, or this
+// worker's own SO_REUSEPORT socket); everything else is not shared with other workers.
 #pragma once
 
 #include <atomic>
@@ -11,9 +11,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "proxy/config/config.h"
 #include "proxy/event/loop.h"
+#include "proxy/metrics/metrics.h"
 #include "proxy/server/access_log.h"
 #include "proxy/server/access_phase.h"
 #include "proxy/server/lifecycle.h"
@@ -41,9 +43,10 @@ struct WorkerCounters {
 
 class Worker {
  public:
-  // `log_files` and `lifecycle` are shared by all workers and outlive them.
+  // `log_files`, `lifecycle` and `registry` are shared by all workers and outlive them; the
+  // worker counts into a shard of its own.
   Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files,
-         const Lifecycle* lifecycle);
+         const Lifecycle* lifecycle, metrics::Registry* registry);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -71,8 +74,14 @@ class Worker {
   WorkerCounters& counters() { return counters_; }
   // realip_limit_req_total and realip_access_denied_total of this worker.
   AccessCounters& access_counters() { return access_counters_; }
-  LogFiles& log_files() { return *log_files_; }
   const Lifecycle& lifecycle() const { return *lifecycle_; }
+  metrics::Shard& metrics() { return *shard_; }
+  metrics::Registry& registry() { return *registry_; }
+  AccessLogWriter& access_log() { return access_log_; }
+  // After a report to `balancer`: keeps realip_upstream_peer_up of `peer` in step with the
+  // balancer's view (the shared gauge is only touched when this worker sees a change).
+  void NotePeerState(const config::Upstream& upstream, const upstream::Balancer& balancer,
+                     upstream::PeerIndex peer);
   bool stopping() const { return stopping_; }
   // 0-based worker number (metrics shard, log context).
   int index() const { return index_; }
@@ -87,8 +96,12 @@ class Worker {
   [[nodiscard]] absl::Status WatchListeners(WorkerSockets sockets);
 
   int index_;
-  LogFiles* log_files_;
   const Lifecycle* lifecycle_;
+  metrics::Registry* registry_;
+  metrics::Shard* shard_;
+  AccessLogWriter access_log_;
+  // Last reported state per "upstream\0peer": the shared gauge is only touched on a change.
+  absl::flat_hash_map<std::string, bool> peer_up_;
   std::shared_ptr<const config::Config> config_;  // worker thread only
   std::mutex pending_mu_;
   std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_
@@ -106,7 +119,7 @@ class Worker {
   event::Timer shutdown_timer_;
   event::Timer accept_retry_timer_;  // re-enables accepting after running out of descriptors
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
-  WorkerCounters counters_;
+  WorkerCounters counters_;  // TLS handshake counts (not exported yet)
   AccessCounters access_counters_;
   tls::ClientSessionCache tls_sessions_;
   uint64_t next_connection_id_ = 0;

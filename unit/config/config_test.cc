@@ -161,6 +161,10 @@ http {
   EXPECT_EQ(s.access_logs[0].format->escape, LogEscape::kJson);
   EXPECT_EQ(s.access_logs[0].format->format.source, "{\"a\":\"$remote_addr\",\"s\":$status}");
   EXPECT_EQ(s.access_logs[1].kind, AccessLog::Kind::kStderr);
+  EXPECT_EQ(s.access_logs[0].buffer_size, 32u * 1024);
+  EXPECT_EQ(s.access_logs[0].flush, absl::Seconds(5));
+  EXPECT_EQ(s.access_logs[1].buffer_size, 64u * 1024);  // our defaults: always buffered
+  EXPECT_EQ(s.access_logs[1].flush, absl::Seconds(1));
   EXPECT_TRUE(s.realip.trusted->Contains(Ip("10.1.2.3")));
   EXPECT_FALSE(s.realip.trusted->Contains(Ip("11.1.2.3")));
   EXPECT_EQ(s.realip.trusted->size(), 2u);
@@ -227,6 +231,21 @@ TEST(ConfigTest, AccessLogOff) {
   EXPECT_TRUE(server.FindLocation("/a").settings.access_logs.empty());
   ASSERT_EQ(server.FindLocation("/b").settings.access_logs.size(), 1u);
   EXPECT_EQ(server.FindLocation("/b").settings.access_logs[0].kind, AccessLog::Kind::kStdout);
+}
+
+TEST(ConfigTest, ObservabilityHandlers) {
+  auto c = MustLoad(
+      "http { server { listen 127.0.0.1:8001; location = /metrics { metrics; }\n"
+      " location /whoami { realip_echo; location /whoami/x { } } access_log stdout c buffer=0; }\n"
+      " log_format c '$remote_addr'; }\n");
+  ASSERT_NE(c, nullptr);
+  const Server& server = *c->servers[0];
+  EXPECT_EQ(server.FindLocation("/metrics").settings.handler, ContentHandler::kMetrics);
+  EXPECT_EQ(server.FindLocation("/whoami").settings.handler, ContentHandler::kRealipEcho);
+  // A content handler belongs to its block, as proxy_pass does.
+  EXPECT_EQ(server.FindLocation("/whoami/x").settings.handler, ContentHandler::kNone);
+  EXPECT_EQ(server.FindLocation("/other").settings.handler, ContentHandler::kNone);
+  EXPECT_EQ(server.settings.access_logs.at(0).buffer_size, 0u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,6 +731,8 @@ http {
     return 204;
     location / { proxy_pass http://u; }
     location = /ready { readiness; }
+    location = /metrics { metrics; }
+    location = /whoami { realip_echo; }
   }
 }
 )";
