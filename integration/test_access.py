@@ -37,7 +37,7 @@ class AccessTestCase(EngineTestCase):
         self.start(f"""
             set_real_ip_from {TRUSTED};
             real_ip_header X-Forwarded-For;
-            access_log {self.log} acc;
+            access_log {self.log} acc buffer=0;  # each line at once, in request order
             {server_extra}
             location / {{
               {location_body}
