@@ -74,6 +74,9 @@ const std::array<Entry, static_cast<size_t>(Metric::kCount)>& Entries() {
        MetricType::Counter},
       {{"realip_build_info", "Build information; the value is always 1.", {"version"}},
        MetricType::Gauge},
+      {{"realip_ssl_handshakes_total",
+        "Client TLS handshakes, by result (success, failure, timeout).", {"result"}},
+       MetricType::Counter},
   }};
   return *entries;
 }

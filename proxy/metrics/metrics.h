@@ -39,6 +39,7 @@ enum class Metric : uint8_t {
   kLimitReq,                   // counter   realip_limit_req_total{zone,result}
   kAccessDenied,               // counter   realip_access_denied_total{server}
   kBuildInfo,                  // gauge     realip_build_info{version} (always 1)
+  kSslHandshakes,              // counter   realip_ssl_handshakes_total{result}
   kCount
 };
 

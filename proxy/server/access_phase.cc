@@ -8,27 +8,6 @@
 
 namespace realip::server {
 
-void AccessCounters::CountLimitReq(std::string_view zone, std::string_view result) {
-  absl::MutexLock lock(&mu_);
-  ++limit_req_[{std::string(zone), std::string(result)}];
-}
-
-void AccessCounters::CountDenied(std::string_view server) {
-  absl::MutexLock lock(&mu_);
-  ++denied_[std::string(server)];
-}
-
-absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> AccessCounters::limit_req()
-    const {
-  absl::MutexLock lock(&mu_);
-  return limit_req_;
-}
-
-absl::flat_hash_map<std::string, uint64_t> AccessCounters::denied() const {
-  absl::MutexLock lock(&mu_);
-  return denied_;
-}
-
 namespace {
 
 // The result label of realip_limit_req_total: $limit_req_status in lower case.
@@ -49,7 +28,7 @@ std::string_view ResultLabel(access::LimitReqResult result, bool dry_run) {
 }  // namespace
 
 LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const RequestContext& ctx,
-                              uint64_t now_ms, AccessCounters* counters) {
+                              uint64_t now_ms, metrics::Shard* shard) {
   LimitReqVerdict verdict;
   if (settings.limit_req.empty()) return verdict;
   std::vector<std::string> keys;
@@ -69,7 +48,7 @@ LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const Requ
   verdict.status_name = access::LimitReqStatusName(d.result, dry_run);
   const std::string& zone =
       settings.limit_req[d.zone_index < checks.size() ? d.zone_index : 0].zone->name;
-  counters->CountLimitReq(zone, ResultLabel(d.result, dry_run));
+  shard->Add(metrics::Metric::kLimitReq, {zone, ResultLabel(d.result, dry_run)});
   switch (d.result) {
     case access::LimitReqResult::kDeclined:
     case access::LimitReqResult::kPassed:
@@ -119,7 +98,7 @@ int ApplyLimitConn(const config::AccessSettings& settings, const RequestContext&
 }
 
 bool AccessAllowed(const config::AccessSettings& settings, const RequestContext& ctx,
-                   AccessCounters* counters) {
+                   metrics::Shard* shard) {
   if (settings.rules == nullptr ||
       settings.rules->Evaluate(ctx.resolution.client) == access::Verdict::kAllow) {
     return true;
@@ -127,7 +106,7 @@ bool AccessAllowed(const config::AccessSettings& settings, const RequestContext&
   REALIP_LOG(kInfo, "access forbidden by rule, client: ", ctx.resolution.client.HostToString());
   std::string_view server;
   if (ctx.server != nullptr && !ctx.server->names.empty()) server = ctx.server->names.front();
-  counters->CountDenied(server);
+  shard->Add(metrics::Metric::kAccessDenied, {server});
   return false;
 }
 

@@ -8,31 +8,12 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "proxy/access/conn_limiter.h"
 #include "proxy/config/config.h"
+#include "proxy/metrics/metrics.h"
 #include "proxy/server/request_context.h"
 
 namespace realip::server {
-
-// One worker's counts for realip_limit_req_total{zone,result} and
-// realip_access_denied_total{server}. Written by the worker thread, readable from any thread.
-class AccessCounters {
- public:
-  void CountLimitReq(std::string_view zone, std::string_view result);
-  void CountDenied(std::string_view server);
-  // Snapshots: {zone, result} -> count and server -> count.
-  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> limit_req() const;
-  absl::flat_hash_map<std::string, uint64_t> denied() const;
-
- private:
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> limit_req_
-      ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, uint64_t> denied_ ABSL_GUARDED_BY(mu_);
-};
 
 // What limit_req decided for a request.
 struct LimitReqVerdict {
@@ -44,17 +25,18 @@ struct LimitReqVerdict {
 };
 
 // Runs the location's limit_req rules once for this request at `now_ms` (a monotonic clock)
-// and counts the result. Dry run turns kDelay and kReject into kContinue.
+// and counts the result in realip_limit_req_total. Dry run turns kDelay and kReject into kContinue.
 LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const RequestContext& ctx,
-                              uint64_t now_ms, AccessCounters* counters);
+                              uint64_t now_ms, metrics::Shard* shard);
 
 // Takes a slot in every limit_conn zone of the location into *leases. Returns 0 to go on, or
 // the status to refuse with (limit_conn_status; no slot is kept then). Dry run never refuses.
 int ApplyLimitConn(const config::AccessSettings& settings, const RequestContext& ctx,
                    std::vector<access::ConnLimitLease>* leases);
 
-// allow/deny on the resolved client: true if the request may go on; a denial is counted.
+// allow/deny on the resolved client: true if the request may go on; a denial is counted in
+// realip_access_denied_total.
 bool AccessAllowed(const config::AccessSettings& settings, const RequestContext& ctx,
-                   AccessCounters* counters);
+                   metrics::Shard* shard);
 
 }  // namespace realip::server

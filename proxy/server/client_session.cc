@@ -327,14 +327,14 @@ void ClientSession::CheckHandshake(const IoResult& r) {
   tls::Connection& conn = tls_->connection();
   if (conn.handshake_done() || conn.plain_http()) {
     handshake_noted_ = true;
-    if (!conn.plain_http()) worker_->counters().ssl_handshakes++;
+    if (!conn.plain_http()) worker_->metrics().Add(metrics::Metric::kSslHandshakes, {"success"});
     if (phase_ == Phase::kIdle && client_timer_kind_ == ClientTimer::kHandshake) {
       ArmClientTimer(ClientTimer::kHeader);
     }
     return;
   }
   if (r.kind == IoResult::Kind::kError || r.kind == IoResult::Kind::kEof) {
-    worker_->counters().ssl_handshake_errors++;
+    worker_->metrics().Add(metrics::Metric::kSslHandshakes, {"failure"});
     REALIP_LOG(kInfo, "SSL_do_handshake() failed (", conn.error(),
                ") while SSL handshaking, client: ", peer_.ToString());
     handshake_noted_ = true;
@@ -487,7 +487,6 @@ void ClientSession::StartRequest() {
   client_framing_ = ClientFraming::kNone;
   RouteAndResolve();
   if (tls_ != nullptr && tls_->connection().plain_http()) {
-    worker_->counters().bad_requests++;
     REALIP_LOG(kInfo, "client sent plain HTTP request to HTTPS port, client: ", peer_.ToString());
     discard_body_ = true;
     SendLocal(400, false, kPlainHttpToHttpsPage, true);
@@ -513,7 +512,7 @@ bool ClientSession::RunLimitReq() {
           std::chrono::steady_clock::now().time_since_epoch())
           .count());
   LimitReqVerdict verdict =
-      ApplyLimitReq(settings_->access, ctx_, now_ms, &worker_->access_counters());
+      ApplyLimitReq(settings_->access, ctx_, now_ms, &worker_->metrics());
   ctx_.limit_req_status = verdict.status_name;
   switch (verdict.action) {
     case LimitReqVerdict::Action::kContinue:
@@ -538,7 +537,7 @@ void ClientSession::ContinueRequest() {
     SendLocal(refused, keep_alive_, "", false);
     return;
   }
-  if (access_phases && !AccessAllowed(settings_->access, ctx_, &worker_->access_counters())) {
+  if (access_phases && !AccessAllowed(settings_->access, ctx_, &worker_->metrics())) {
     discard_body_ = true;
     SendLocal(403, keep_alive_, "", false);
     return;
@@ -1409,7 +1408,7 @@ void ClientSession::OnClientTimer() {
       Close();
       return;
     case ClientTimer::kHandshake:
-      worker_->counters().ssl_handshake_errors++;
+      worker_->metrics().Add(metrics::Metric::kSslHandshakes, {"timeout"});
       REALIP_LOG(kInfo, "client timed out while SSL handshaking, client: ", peer_.ToString());
       Close();
       return;

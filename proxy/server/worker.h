@@ -28,19 +28,6 @@ namespace realip::server {
 class ClientSession;
 
 // Per-worker counters the sessions increment; read by metrics when scraped (relaxed loads).
-struct WorkerCounters {
-  std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> refused{0};  // over worker_connections
-  std::atomic<uint64_t> active{0};
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> responses_by_class[6] = {};  // index status / 100 (0: none)
-  std::atomic<uint64_t> bad_requests{0};
-  std::atomic<uint64_t> upstream_errors{0};
-  std::atomic<uint64_t> proxy_protocol_errors{0};
-  std::atomic<uint64_t> ssl_handshakes{0};        // client TLS handshakes completed
-  std::atomic<uint64_t> ssl_handshake_errors{0};  // failed or timed out
-};
-
 class Worker {
  public:
   // `log_files`, `lifecycle` and `registry` are shared by all workers and outlive them; the
@@ -71,9 +58,7 @@ class Worker {
   UpstreamBalancers& balancers() { return balancers_; }
   // Sessions offered to TLS backends, per upstream peer (proxy_ssl_session_reuse).
   tls::ClientSessionCache& tls_sessions() { return tls_sessions_; }
-  WorkerCounters& counters() { return counters_; }
   // realip_limit_req_total and realip_access_denied_total of this worker.
-  AccessCounters& access_counters() { return access_counters_; }
   const Lifecycle& lifecycle() const { return *lifecycle_; }
   metrics::Shard& metrics() { return *shard_; }
   metrics::Registry& registry() { return *registry_; }
@@ -119,8 +104,6 @@ class Worker {
   event::Timer shutdown_timer_;
   event::Timer accept_retry_timer_;  // re-enables accepting after running out of descriptors
   std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
-  WorkerCounters counters_;  // TLS handshake counts (not exported yet)
-  AccessCounters access_counters_;
   tls::ClientSessionCache tls_sessions_;
   uint64_t next_connection_id_ = 0;
   bool stopping_ = false;

@@ -761,8 +761,13 @@ TEST(ShippedConfigTest, DefaultConfMeansWhatItsCommentsSay) {
       LoadConfig(std::string(REALIP_SOURCE_DIR) + "/conf/realip-proxy.conf");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const Config& c = **loaded;
-  ASSERT_EQ(c.listeners.size(), 1u);
+  ASSERT_EQ(c.listeners.size(), 2u);
   EXPECT_EQ(c.listeners[0].text, "0.0.0.0:8080");
+  EXPECT_EQ(c.listeners[1].text, "0.0.0.0:9145");
+  const Server& ops = c.listeners[1].FindServer("localhost:9145");
+  EXPECT_EQ(ops.FindLocation("/metrics").settings.handler, ContentHandler::kMetrics);
+  EXPECT_EQ(ops.FindLocation("/ready").settings.handler, ContentHandler::kReadiness);
+  EXPECT_TRUE(ops.FindLocation("/metrics").settings.access_logs.empty());
   EXPECT_EQ(c.listeners[0].proxy_protocol, ProxyProtocolMode::kOff);
   const Server& server = c.listeners[0].FindServer("localhost:8080");
   const HttpSettings& root = server.FindLocation("/anything").settings;
@@ -780,6 +785,7 @@ TEST(ShippedConfigTest, DefaultConfMeansWhatItsCommentsSay) {
   EXPECT_EQ(health.ret.code, 200);
   EXPECT_EQ(health.ret.text.LiteralText(), "ok\n");
   EXPECT_TRUE(health.access_logs.empty());
+  EXPECT_EQ(server.FindLocation("/realip").settings.handler, ContentHandler::kRealipEcho);
 }
 
 TEST(ConfigTest, RepeatedLoadsAreIndependentSnapshots) {

@@ -86,12 +86,13 @@ TEST(AccessPhaseTest, LimitReqVerdictsFollowTheBucket) {
   };
   auto c = MustLoad(kConfig);
   ASSERT_NE(c, nullptr);
-  AccessCounters counters;
+  metrics::Registry registry("test");
+  metrics::Shard* shard = registry.NewShard();
   for (const Step& step : steps) {
     SCOPED_TRACE(std::string(step.path) + " " + step.ip + " @" + std::to_string(step.now_ms));
     const config::Location& loc = At(*c, step.path);
     LimitReqVerdict v =
-        ApplyLimitReq(loc.settings.access, ContextFor(*c, loc, step.ip), step.now_ms, &counters);
+        ApplyLimitReq(loc.settings.access, ContextFor(*c, loc, step.ip), step.now_ms, shard);
     EXPECT_EQ(v.action, step.action);
     EXPECT_EQ(v.status_name, step.status_name);
     EXPECT_EQ(v.delay_ms, step.delay_ms);
@@ -99,12 +100,15 @@ TEST(AccessPhaseTest, LimitReqVerdictsFollowTheBucket) {
       EXPECT_EQ(v.status, step.path == std::string("/nodelay") ? 429 : 503);
     }
   }
-  auto counts = counters.limit_req();
-  EXPECT_EQ((counts[{"perip", "passed"}]), 7u);
-  EXPECT_EQ((counts[{"perip", "rejected"}]), 2u);
-  EXPECT_EQ((counts[{"perip", "delayed"}]), 2u);
-  EXPECT_EQ((counts[{"perip", "rejected_dry_run"}]), 1u);
-  EXPECT_EQ((counts[{"byregion", "rejected"}]), 1u);
+  const std::string text = registry.Scrape();
+  for (const char* line : {
+           "realip_limit_req_total{zone=\"perip\",result=\"passed\"} 7\n",
+           "realip_limit_req_total{zone=\"perip\",result=\"rejected\"} 2\n",
+           "realip_limit_req_total{zone=\"perip\",result=\"delayed\"} 2\n",
+           "realip_limit_req_total{zone=\"perip\",result=\"rejected_dry_run\"} 1\n",
+           "realip_limit_req_total{zone=\"byregion\",result=\"rejected\"} 1\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  }
 }
 
 TEST(AccessPhaseTest, LimitConnHoldsSlotsUntilTheLeasesGo) {
@@ -139,15 +143,17 @@ TEST(AccessPhaseTest, AllowDenyOnTheResolvedClient) {
   const Case cases[] = {{"10.1.2.3", true}, {"10.2.0.1", false}, {"192.0.2.1", true}};
   auto c = MustLoad(kConfig);
   ASSERT_NE(c, nullptr);
-  AccessCounters counters;
+  metrics::Registry registry("test");
+  metrics::Shard* shard = registry.NewShard();
   const config::Location& loc = At(*c, "/deny");
   for (const Case& k : cases) {
-    EXPECT_EQ(AccessAllowed(loc.settings.access, ContextFor(*c, loc, k.ip), &counters), k.allowed)
+    EXPECT_EQ(AccessAllowed(loc.settings.access, ContextFor(*c, loc, k.ip), shard), k.allowed)
         << k.ip;
   }
   EXPECT_TRUE(
-      AccessAllowed(At(*c, "/").settings.access, ContextFor(*c, loc, "10.2.0.1"), &counters));
-  EXPECT_EQ(counters.denied()["example.test"], 1u);
+      AccessAllowed(At(*c, "/").settings.access, ContextFor(*c, loc, "10.2.0.1"), shard));
+  EXPECT_NE(registry.Scrape().find("realip_access_denied_total{server=\"example.test\"} 1\n"),
+            std::string::npos);
 }
 
 TEST(AccessPhaseTest, GeoAndLimitReqStatusVariables) {
