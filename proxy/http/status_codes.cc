@@ -58,14 +58,15 @@ std::string BuildLocalResponse(const LocalResponse& response) {
     title.push_back(' ');
     title.append(ReasonPhrase(response.status));
     body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
-           title + "</h1></center>\r\n<hr><center>realip-proxy</center>\r\n</body>\r\n</html>\r\n";
+           title + "</h1></center>\r\n<hr><center>" + std::string(response.server) +
+           "</center>\r\n</body>\r\n</html>\r\n";
   }
   // 1xx, 204 and 304 never carry a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5).
   bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
   if (bodiless) body.clear();
   std::string length = std::to_string(body.size());
   std::vector<HeaderView> headers;
-  headers.push_back({"Server", "realip-proxy"});
+  headers.push_back({"Server", response.server});
   if (!bodiless) {
     std::string_view type = "text/html";
     if (response.use_text && !redirect) {
@@ -82,9 +83,10 @@ std::string BuildLocalResponse(const LocalResponse& response) {
   return out;
 }
 
-std::string ErrorResponse(int status) {
+std::string ErrorResponse(int status, std::string_view server) {
   LocalResponse response;
   response.status = status;
+  response.server = server;
   return BuildLocalResponse(response);
 }
 

@@ -23,10 +23,11 @@ struct LocalResponse {
   bool keep_alive = false;
   bool head_only = false;
   std::string_view content_type;  // with use_text: overrides "text/plain"
+  std::string_view server = "realip-proxy";  // Server header and page footer (server_tokens)
 };
 std::string BuildLocalResponse(const LocalResponse& response);
 
 // The error page for `status` with "Connection: close" (errors that end the connection).
-std::string ErrorResponse(int status);
+std::string ErrorResponse(int status, std::string_view server = "realip-proxy");
 
 }  // namespace realip::http

@@ -1,5 +1,7 @@
 #include "proxy/server/client_session.h"
 
+#include "proxy/base/build_config.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -1257,6 +1259,15 @@ void ClientSession::StartTunnel() {
   if (!closed_ && upstream_ != nullptr && upstream_read_paused_) ReadUpstream();
 }
 
+// nginx's server_tokens: "on" (the default) names the version in the Server header and on
+// the proxy's own pages, "off" only the product.
+std::string_view ClientSession::ServerToken(const config::HttpSettings* settings) {
+  static const std::string* const kWithVersion =
+      new std::string(std::string("realip-proxy/") + base::kVersion);
+  return settings == nullptr || settings->server_tokens ? std::string_view(*kWithVersion)
+                                                        : std::string_view("realip-proxy");
+}
+
 void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                               std::string_view content_type) {
   http::LocalResponse response;
@@ -1266,6 +1277,7 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   response.use_text = use_text;
   response.keep_alive = keep_alive;
   response.head_only = head_request_;
+  response.server = ServerToken(settings_);
   ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
   ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
@@ -1297,7 +1309,8 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     return;
   }
   keep_alive_ = false;
-  out_.Append(http::ErrorResponse(status));
+  out_.Append(http::ErrorResponse(
+      status, ServerToken(settings_ != nullptr ? settings_ : &listener_->default_server->settings)));
   response_started_ = true;
   CloseAfterFlush();
 }

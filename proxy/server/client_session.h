@@ -124,6 +124,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void UpstreamFailed(upstream::FailureKind kind, int status, const std::string& why);
   void ReleaseUpstream(bool reusable);
   void StartTunnel();
+  static std::string_view ServerToken(const config::HttpSettings* settings);
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                  std::string_view content_type = {});
   void SendErrorAndClose(int status, const std::string& why);
