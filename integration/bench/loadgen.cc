@@ -79,6 +79,7 @@ struct Loadgen {
   void Start(Conn& c);
   void Close(Conn& c, bool error);
   void Issue(Conn& c, Clock::time_point scheduled);
+  void IssueNext(Conn& c);
   void Flush(Conn& c);
   void OnReadable(Conn& c);
 };
@@ -161,6 +162,12 @@ void Loadgen::Close(Conn& c, bool error) {
   c.busy = false;
   if (stopping) return;
   Start(c);
+  IssueNext(c);
+}
+
+// The next request for an idle connection: at once in closed loop, else the oldest one the
+// schedule has already made due (none yet: the connection waits for the ticker).
+void Loadgen::IssueNext(Conn& c) {
   if (opt.rate <= 0) {
     Issue(c, Clock::now());
   } else if (!backlog.empty()) {
@@ -240,13 +247,7 @@ void Loadgen::OnReadable(Conn& c) {
       Close(c, false);
       return;
     }
-    if (opt.rate <= 0) {
-      Issue(c, Clock::now());
-    } else if (!backlog.empty()) {
-      Clock::time_point t = backlog.front();
-      backlog.pop_front();
-      Issue(c, t);
-    }
+    IssueNext(c);
   }
 }
 
