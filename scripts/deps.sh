@@ -10,7 +10,7 @@
 #   all     - everything, including the fuzzing toolchain and the benchmark driver
 set -euo pipefail
 
-build_pkgs=(cmake ninja-build g++ pkg-config make
+build_pkgs=(cmake ninja-build g++ pkg-config
   libevent-dev node-llhttp libssl-dev libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev)
 runtime_pkgs=(libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7 libssl3
