@@ -27,40 +27,6 @@ const net::IpAddress kNoAddress = net::IpAddress::FromV4(0xffffffff);
 // Nesting bound for `include` inside geo files, so that a file including itself fails.
 constexpr int kMaxIncludeDepth = 16;
 
-// ngx_conf_read_token's escapes, applied to every word: \" \' \\ stand for the character,
-// \t \r \n for the control character; any other backslash is kept.
-std::string Unescape(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\\' && i + 1 < raw.size()) {
-      switch (raw[i + 1]) {
-        case '"':
-        case '\'':
-        case '\\':
-          out.push_back(raw[++i]);
-          continue;
-        case 't':
-          out.push_back('\t');
-          ++i;
-          continue;
-        case 'r':
-          out.push_back('\r');
-          ++i;
-          continue;
-        case 'n':
-          out.push_back('\n');
-          ++i;
-          continue;
-        default:
-          break;
-      }
-    }
-    out.push_back(raw[i]);
-  }
-  return out;
-}
-
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 }  // namespace
@@ -293,7 +259,7 @@ absl::Status GeoTextParser::Step(char c) {
 }
 
 void GeoTextParser::EndWord() {
-  words_.push_back(Unescape(word_));
+  words_.push_back(base::UnescapeNginxWord(word_));
   word_.clear();
   state_ = State::kBetween;
 }

@@ -5,6 +5,7 @@
 // use std::string_view (DESIGN.md); convert at the call into Abseil with AsAbsl().
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "absl/strings/string_view.h"
@@ -13,5 +14,10 @@ namespace realip::base {
 
 inline absl::string_view AsAbsl(std::string_view s) { return {s.data(), s.size()}; }
 inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}; }
+
+// nginx's word escapes (ngx_conf_read_token): \" \' \\ stand for the character, \t \r \n for the
+// control character; any other backslash is kept, so regex-like values such as "\d" survive.
+// Used by the config lexer and by geo files, which follow the same rules.
+std::string UnescapeNginxWord(std::string_view raw);
 
 }  // namespace realip::base

@@ -2,46 +2,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "proxy/base/strings.h"
 
 namespace realip::config {
-
-namespace internal {
-
-std::string Unescape(std::string_view raw) {
-  // ngx_conf_read_token(): only these escapes are translated; "\x" for any other x keeps the
-  // backslash, so regex-like values such as "\d" survive unchanged.
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\\' && i + 1 < raw.size()) {
-      switch (raw[i + 1]) {
-        case '"':
-        case '\'':
-        case '\\':
-          out.push_back(raw[++i]);
-          continue;
-        case 't':
-          out.push_back('\t');
-          ++i;
-          continue;
-        case 'r':
-          out.push_back('\r');
-          ++i;
-          continue;
-        case 'n':
-          out.push_back('\n');
-          ++i;
-          continue;
-        default:
-          break;
-      }
-    }
-    out.push_back(raw[i]);
-  }
-  return out;
-}
-
-}  // namespace internal
 
 namespace {
 
@@ -96,7 +59,7 @@ absl::StatusOr<Token> Lexer::Next() {
       line_ = start_line;
       return absl::InvalidArgumentError("unexpected end of file, unterminated quoted string");
     }
-    token.text = internal::Unescape(text_.substr(start, pos_ - start));
+    token.text = base::UnescapeNginxWord(text_.substr(start, pos_ - start));
     token.quoted = true;
     ++pos_;
     // nginx requires a separator after the closing quote ("need_space").
@@ -135,7 +98,7 @@ absl::StatusOr<Token> Lexer::Next() {
     if (IsSpace(c) || c == ';' || c == '{') break;
     ++pos_;
   }
-  token.text = internal::Unescape(text_.substr(start, pos_ - start));
+  token.text = base::UnescapeNginxWord(text_.substr(start, pos_ - start));
   token.line = line_;
   return token;
 }

@@ -43,10 +43,4 @@ class Lexer {
   int line_ = 1;
 };
 
-namespace internal {
-// Applies nginx's escapes to a raw word: \" \' \\ become the character, \t \r \n the control
-// character; any other backslash is kept.
-std::string Unescape(std::string_view raw);
-}  // namespace internal
-
 }  // namespace realip::config

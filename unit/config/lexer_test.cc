@@ -124,12 +124,5 @@ TEST(LexerTest, ExtraBlanksAndCommentsDoNotChangeTokens) {
   EXPECT_EQ(Lex(compact), Lex(spread));
 }
 
-TEST(UnescapeTest, Cases) {
-  EXPECT_EQ(internal::Unescape(R"(\"\'\\)"), "\"'\\");
-  EXPECT_EQ(internal::Unescape(R"(\t\r\n)"), "\t\r\n");
-  EXPECT_EQ(internal::Unescape(R"(\x\)"), R"(\x\)");
-  EXPECT_EQ(internal::Unescape(""), "");
-}
-
 }  // namespace
 }  // namespace realip::config
