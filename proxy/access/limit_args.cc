@@ -28,34 +28,6 @@ std::optional<uint64_t> ParseDecimal(std::string_view text, uint64_t max) {
   return value;
 }
 
-// ngx_parse_size: digits with an optional single k/K, m/M or g/G suffix.
-std::optional<uint64_t> ParseZoneSize(std::string_view text) {
-  constexpr uint64_t kMax = uint64_t{1} << 62;
-  uint64_t scale = 1;
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 'k':
-      case 'K':
-        scale = uint64_t{1} << 10;
-        break;
-      case 'm':
-      case 'M':
-        scale = uint64_t{1} << 20;
-        break;
-      case 'g':
-      case 'G':
-        scale = uint64_t{1} << 30;
-        break;
-      default:
-        break;
-    }
-    if (scale != 1) text.remove_suffix(1);
-  }
-  std::optional<uint64_t> value = ParseDecimal(text, kMax / scale);
-  if (!value) return std::nullopt;
-  return *value * scale;
-}
-
 absl::Status InvalidParameter(std::string_view arg) {
   return absl::InvalidArgumentError(absl::StrCat("invalid parameter \"", AsAbsl(arg), "\""));
 }
@@ -127,7 +99,7 @@ absl::StatusOr<std::pair<std::string, size_t>> ParseZoneArg(std::string_view arg
   if (name.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid zone name \"", AsAbsl(arg), "\""));
   }
-  std::optional<uint64_t> size = ParseZoneSize(value.substr(colon + 1));
+  std::optional<uint64_t> size = base::ParseNginxSize(value.substr(colon + 1));
   if (!size) {
     return absl::InvalidArgumentError(absl::StrCat("invalid zone size \"", AsAbsl(arg), "\""));
   }

@@ -34,4 +34,38 @@ std::string UnescapeNginxWord(std::string_view raw) {
   return out;
 }
 
+std::optional<uint64_t> ParseNginxSize(std::string_view text) {
+  constexpr uint64_t kMax = uint64_t{1} << 62;
+  uint64_t scale = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'k':
+      case 'K':
+        scale = uint64_t{1} << 10;
+        break;
+      case 'm':
+      case 'M':
+        scale = uint64_t{1} << 20;
+        break;
+      case 'g':
+      case 'G':
+        scale = uint64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (scale != 1) text.remove_suffix(1);
+  }
+  if (text.empty()) return std::nullopt;
+  const uint64_t max = kMax / scale;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (max - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value * scale;
+}
+
 }  // namespace realip::base

@@ -5,6 +5,8 @@
 // use std::string_view (DESIGN.md); convert at the call into Abseil with AsAbsl().
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,5 +21,9 @@ inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}
 // control character; any other backslash is kept, so regex-like values such as "\d" survive.
 // Used by the config lexer and by geo files, which follow the same rules.
 std::string UnescapeNginxWord(std::string_view raw);
+
+// nginx's sizes (ngx_parse_size): decimal digits with an optional single k/K, m/M or g/G
+// suffix; nullopt for anything else or a value above 2^62 bytes.
+std::optional<uint64_t> ParseNginxSize(std::string_view text);
 
 }  // namespace realip::base

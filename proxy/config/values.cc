@@ -25,33 +25,9 @@ bool ReadNumber(std::string_view text, size_t& pos, uint64_t limit, uint64_t& va
 }  // namespace
 
 absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
-  constexpr uint64_t kMax = uint64_t{1} << 62;
-  size_t pos = 0;
-  uint64_t value = 0;
-  if (!ReadNumber(text, pos, kMax, value)) return absl::InvalidArgumentError("not a size");
-  uint64_t scale = 1;
-  if (pos + 1 == text.size()) {
-    switch (text[pos]) {
-      case 'k':
-      case 'K':
-        scale = uint64_t{1} << 10;
-        break;
-      case 'm':
-      case 'M':
-        scale = uint64_t{1} << 20;
-        break;
-      case 'g':
-      case 'G':
-        scale = uint64_t{1} << 30;
-        break;
-      default:
-        return absl::InvalidArgumentError("not a size");
-    }
-  } else if (pos != text.size()) {
-    return absl::InvalidArgumentError("not a size");
-  }
-  if (value > kMax / scale) return absl::InvalidArgumentError("size too large");
-  return value * scale;
+  std::optional<uint64_t> size = base::ParseNginxSize(text);
+  if (!size.has_value()) return absl::InvalidArgumentError("not a size");
+  return *size;
 }
 
 absl::StatusOr<absl::Duration> ParseTime(std::string_view text) {
