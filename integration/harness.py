@@ -205,19 +205,26 @@ def read_response(s, buffered=b""):
             rest += chunk
         return status, headers, rest[:n], rest[n:]
     if hmap.get("transfer-encoding", "").lower() == "chunked":
-        body = b""
-        while True:
-            while b"\r\n" not in rest:
-                rest += s.recv(65536)
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            while len(rest) < size + 2:
-                rest += s.recv(65536)
-            body += rest[:size]
-            rest = rest[size + 2:]
-            if size == 0:
-                return status, headers, body, rest
+        body, rest = read_chunked_body(s, rest)
+        return status, headers, body, rest
     return status, headers, rest + _read_until_close(s), b""
+
+
+def read_chunked_body(s, rest):
+    """Reads a chunked body (RFC 9112 section 7.1, no trailers) that starts in `rest`, then on
+    socket `s`. Returns (body, bytes after the body)."""
+    body = b""
+    while True:
+        while b"\r\n" not in rest:
+            rest += s.recv(65536)
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        while len(rest) < size + 2:
+            rest += s.recv(65536)
+        body += rest[:size]
+        rest = rest[size + 2:]
+        if size == 0:
+            return body, rest
 
 
 def echo_json(body):

@@ -7,6 +7,8 @@ import socket
 import threading
 import unittest
 
+import harness
+
 
 def read_request(sock, buffered=b""):
     """Reads one HTTP/1.1 request (Content-Length or chunked body) from `sock`.
@@ -24,17 +26,7 @@ def read_request(sock, buffered=b""):
     hmap = {k.lower(): v for k, v in headers}
     body = b""
     if hmap.get("transfer-encoding", "").lower() == "chunked":
-        while True:
-            while b"\r\n" not in rest:
-                rest += sock.recv(65536)
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            while len(rest) < size + 2:
-                rest += sock.recv(65536)
-            body += rest[:size]
-            rest = rest[size + 2:]
-            if size == 0:
-                break
+        body, rest = harness.read_chunked_body(sock, rest)
     elif "content-length" in hmap:
         n = int(hmap["content-length"])
         while len(rest) < n:
