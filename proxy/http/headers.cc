@@ -18,25 +18,32 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 void HeaderList::Add(std::string_view name, std::string_view value) {
-  headers_.push_back(Header{std::string(name), std::string(value)});
+  if (size_ < headers_.size()) {
+    Header& h = headers_[size_];
+    h.name.assign(name);
+    h.value.assign(value);
+  } else {
+    headers_.push_back(Header{std::string(name), std::string(value)});
+  }
+  ++size_;
 }
 
 const Header* HeaderList::Find(std::string_view name) const {
-  for (const Header& h : headers_) {
+  for (const Header& h : *this) {
     if (EqualsIgnoreCase(h.name, name)) return &h;
   }
   return nullptr;
 }
 
 size_t HeaderList::Count(std::string_view name) const {
-  return static_cast<size_t>(std::count_if(headers_.begin(), headers_.end(), [&](const Header& h) {
+  return static_cast<size_t>(std::count_if(begin(), end(), [&](const Header& h) {
     return EqualsIgnoreCase(h.name, name);
   }));
 }
 
 std::string HeaderList::Joined(std::string_view name) const {
   std::string out;
-  for (const Header& h : headers_) {
+  for (const Header& h : *this) {
     if (!EqualsIgnoreCase(h.name, name)) continue;
     if (!out.empty()) out.append(", ");
     out.append(h.value);
@@ -45,9 +52,16 @@ std::string HeaderList::Joined(std::string_view name) const {
 }
 
 size_t HeaderList::Remove(std::string_view name) {
-  size_t before = headers_.size();
-  std::erase_if(headers_, [&](const Header& h) { return EqualsIgnoreCase(h.name, name); });
-  return before - headers_.size();
+  // Kept lines move forward in order; removed ones end up past size_, ready for reuse.
+  size_t kept = 0;
+  for (size_t i = 0; i < size_; ++i) {
+    if (EqualsIgnoreCase(headers_[i].name, name)) continue;
+    if (kept != i) std::swap(headers_[kept], headers_[i]);
+    ++kept;
+  }
+  size_t removed = size_ - kept;
+  size_ = kept;
+  return removed;
 }
 
 bool HasToken(const HeaderList& headers, std::string_view name, std::string_view token) {
@@ -61,20 +75,16 @@ bool HasToken(const HeaderList& headers, std::string_view name, std::string_view
   return found;
 }
 
-std::vector<std::string> ConnectionOptions(const HeaderList& headers) {
-  std::vector<std::string> options;
+ConnectionOptionList ConnectionOptions(const HeaderList& headers) {
+  ConnectionOptionList options;
   for (const Header& h : headers) {
     if (!EqualsIgnoreCase(h.name, "connection")) continue;
-    ForEachListElement(h.value, [&](std::string_view element) {
-      std::string lowered(element);
-      for (char& c : lowered) c = Lower(c);
-      options.push_back(std::move(lowered));
-    });
+    ForEachListElement(h.value, [&](std::string_view element) { options.push_back(element); });
   }
   return options;
 }
 
-bool IsHopByHop(std::string_view name, const std::vector<std::string>& connection_options) {
+bool IsHopByHop(std::string_view name, std::span<const std::string_view> connection_options) {
   // RFC 9110 section 7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE,
   // Transfer-Encoding and Upgrade; Trailer describes the hop's own framing (section 6.6.2).
   static constexpr std::string_view kFixed[] = {
@@ -83,7 +93,7 @@ bool IsHopByHop(std::string_view name, const std::vector<std::string>& connectio
   for (std::string_view fixed : kFixed) {
     if (EqualsIgnoreCase(name, fixed)) return true;
   }
-  for (const std::string& option : connection_options) {
+  for (std::string_view option : connection_options) {
     if (EqualsIgnoreCase(name, option)) return true;
   }
   return false;

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 namespace realip::http {
 
@@ -19,10 +22,13 @@ struct Header {
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Header lines in arrival order; duplicates are separate entries.
+//
+// Clear() keeps the lines' strings for the next message, so a keep-alive connection parsing
+// request after request reuses their memory instead of allocating every header again.
 class HeaderList {
  public:
   void Add(std::string_view name, std::string_view value);
-  void Clear() { headers_.clear(); }
+  void Clear() { size_ = 0; }
 
   // The first line named `name`, or nullptr.
   const Header* Find(std::string_view name) const;
@@ -33,14 +39,15 @@ class HeaderList {
   // Removes every line named `name`; returns how many were removed.
   size_t Remove(std::string_view name);
 
-  const std::vector<Header>& lines() const { return headers_; }
-  size_t size() const { return headers_.size(); }
-  bool empty() const { return headers_.empty(); }
+  std::span<const Header> lines() const { return {headers_.data(), size_}; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
   auto begin() const { return headers_.begin(); }
-  auto end() const { return headers_.end(); }
+  auto end() const { return headers_.begin() + static_cast<std::ptrdiff_t>(size_); }
 
  private:
-  std::vector<Header> headers_;
+  std::vector<Header> headers_;  // the first size_ are in use; the rest are kept for reuse
+  size_t size_ = 0;
 };
 
 // Calls `fn(token)` for each non-empty element of a comma-separated list value
@@ -66,11 +73,13 @@ void ForEachListElement(std::string_view value, Fn&& fn) {
 // True if any line named `name` lists `token` (case-insensitive), e.g. Connection: close.
 bool HasToken(const HeaderList& headers, std::string_view name, std::string_view token);
 
-// The options of the Connection header lines (RFC 9110 section 7.6.1), lowercased.
-std::vector<std::string> ConnectionOptions(const HeaderList& headers);
+// The options of the Connection header lines (RFC 9110 section 7.6.1), as written; they
+// point into `headers`. Compare them case-insensitively.
+using ConnectionOptionList = absl::InlinedVector<std::string_view, 4>;
+ConnectionOptionList ConnectionOptions(const HeaderList& headers);
 
 // True if `name` is hop-by-hop for this message: one of the fixed set (Connection, Keep-Alive,
 // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) or named by a Connection option.
-bool IsHopByHop(std::string_view name, const std::vector<std::string>& connection_options);
+bool IsHopByHop(std::string_view name, std::span<const std::string_view> connection_options);
 
 }  // namespace realip::http

@@ -36,7 +36,7 @@ struct MessageParser::Callbacks {
   static int OnMessageBegin(llhttp_t* p) {
     MessageParser* self = Self(p);
     self->state_ = State::kHead;
-    self->head_ = MessageHead{};
+    self->head_.Reset();
     self->head_bytes_ = 0;
     self->line_bytes_ = 0;
     self->in_trailers_ = false;
@@ -169,6 +169,40 @@ MessageParser::MessageParser(MessageKind kind, ParseLimits limits)
 
 MessageParser::~MessageParser() = default;
 
+void MessageHead::Reset() {
+  method.clear();
+  target.clear();
+  status = 0;
+  reason.clear();
+  version_major = 1;
+  version_minor = 1;
+  headers.Clear();
+  content_length.reset();
+  chunked = false;
+  keep_alive = false;
+  upgrade = false;
+  body_until_close = false;
+}
+
+void MessageParser::Reset() {
+  llhttp_init(&impl_->parser, kind_ == MessageKind::kRequest ? HTTP_REQUEST : HTTP_RESPONSE,
+              &impl_->settings);
+  impl_->parser.data = this;
+  impl_->prev_head_byte = 0;
+  state_ = State::kIdle;
+  skip_body_ = false;
+  head_.Reset();
+  error_ = ParseError{};
+  sink_ = nullptr;
+  head_bytes_ = 0;
+  line_bytes_ = 0;
+  in_trailers_ = false;
+  pending_error_status_ = 0;
+  pending_error_.clear();
+  field_.clear();
+  value_.clear();
+}
+
 MessageParser::Result MessageParser::Fail(int status, std::string message) {
   state_ = State::kError;
   error_ = ParseError{status, std::move(message)};
@@ -233,15 +267,16 @@ MessageParser::Result MessageParser::Parse(std::string_view data, BodySink* sink
     // We pause at the end of the head, so `consumed` holds head bytes only. A line that starts
     // with whitespace is obsolete line folding (RFC 9112 section 5.2) or whitespace before the
     // first field (section 2.2); llhttp folds it silently, a proxy must reject it.
-    char prev = impl_->prev_head_byte;
-    for (size_t i = 0; i < consumed; ++i) {
-      char c = data[i];
-      if (prev == '\n' && (c == ' ' || c == '\t')) {
-        return Fail(kind_ == MessageKind::kRequest ? 400 : 502, "obsolete line folding");
-      }
-      prev = c;
+    std::string_view head = data.substr(0, consumed);
+    auto folds = [](char c) { return c == ' ' || c == '\t'; };
+    bool folded = impl_->prev_head_byte == '\n' && !head.empty() && folds(head.front());
+    for (size_t pos = head.find('\n'); !folded && pos != std::string_view::npos;
+         pos = head.find('\n', pos + 1)) {
+      folded = pos + 1 < head.size() && folds(head[pos + 1]);
     }
-    impl_->prev_head_byte = state_ == State::kHead ? prev : 0;
+    if (folded) return Fail(kind_ == MessageKind::kRequest ? 400 : 502, "obsolete line folding");
+    if (!head.empty()) impl_->prev_head_byte = head.back();
+    if (state_ != State::kHead) impl_->prev_head_byte = 0;
   }
 
   // Our callbacks' errors surface as HPE_USER or as HPE_CB_* depending on the callback.

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "proxy/http/headers.h"
 
@@ -42,6 +43,9 @@ struct MessageHead {
   bool keep_alive = false;   // the connection may carry another message after this one
   bool upgrade = false;      // request asks to switch protocols / response is a 101 switch
   bool body_until_close = false;  // response: body delimited by connection close
+
+  // Empties the head for the next message, keeping the strings' memory.
+  void Reset();
 };
 
 // Why parsing stopped on bad input, with the status code the client should get.
@@ -86,9 +90,14 @@ class MessageParser {
   void SetNextResponseHasNoBody(bool no_body) { skip_body_ = no_body; }
 
   const MessageHead& head() const { return head_; }
-  // Frees the previous message's head (an idle keep-alive connection keeps no headers). Only
-  // between messages: !message_started().
-  void ReleaseHead() { head_ = MessageHead{}; }
+  // Swaps the parser's head with *other: after kHeadComplete the caller takes the head and the
+  // parser gets *other's storage to reuse for the next message (no allocation per message on
+  // a keep-alive connection); head() is stale afterwards. Between messages it also lends the
+  // parser a spare head's memory, or takes it back from an idle connection.
+  void SwapHead(MessageHead* other) { std::swap(head_, *other); }
+  // Makes the parser ready for a new message stream (a new connection's responses), keeping
+  // its memory.
+  void Reset();
   const ParseError& error() const { return error_; }
   // True between kHeadComplete and kMessageComplete.
   bool in_body() const { return state_ == State::kBody; }

@@ -1,6 +1,6 @@
 #include "proxy/http/serializer.h"
 
-#include <cstdio>
+#include <cstring>
 
 #include "proxy/http/status_codes.h"
 
@@ -13,46 +13,73 @@ size_t HeadersSize(std::span<const HeaderView> headers) {
   return n;
 }
 
-void AppendHeaders(std::string* out, std::span<const HeaderView> headers) {
+char* Put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// Writes the header lines and the final CRLF at `p`, which has HeadersSize(headers) bytes.
+char* PutHeaders(char* p, std::span<const HeaderView> headers) {
   for (const HeaderView& h : headers) {
-    out->append(h.name);
-    out->append(": ");
-    out->append(h.value);
-    out->append("\r\n");
+    p = Put(p, h.name);
+    p = Put(p, ": ");
+    p = Put(p, h.value);
+    p = Put(p, "\r\n");
   }
-  out->append("\r\n");
+  return Put(p, "\r\n");
+}
+
+// Grows *out by `n` bytes and returns where they start.
+char* Extend(std::string* out, size_t n) {
+  size_t old = out->size();
+  out->resize(old + n);
+  return out->data() + old;
 }
 
 }  // namespace
 
+void AppendRequestHead(std::string* out, std::string_view method, std::string_view target,
+                       std::span<const HeaderView> headers, int version_minor) {
+  const std::string_view version = version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
+  const size_t n = method.size() + 1 + target.size() + version.size() + HeadersSize(headers);
+  char* p = Extend(out, n);
+  p = Put(p, method);
+  *p++ = ' ';
+  p = Put(p, target);
+  p = Put(p, version);
+  PutHeaders(p, headers);
+}
+
 std::string SerializeRequestHead(std::string_view method, std::string_view target,
                                  std::span<const HeaderView> headers, int version_minor) {
-  const std::string_view kVersion = version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
   std::string out;
-  out.reserve(method.size() + 1 + target.size() + kVersion.size() + HeadersSize(headers));
-  out.append(method);
-  out.push_back(' ');
-  out.append(target);
-  out.append(kVersion);
-  AppendHeaders(&out, headers);
+  AppendRequestHead(&out, method, target, headers, version_minor);
   return out;
+}
+
+void AppendResponseHead(std::string* out, int status, std::string_view reason,
+                        std::span<const HeaderView> headers) {
+  if (reason.empty()) reason = ReasonPhrase(status);
+  // Three digits, as the status-line grammar requires (RFC 9112 section 4).
+  const int code = status < 0 ? 0 : status % 1000;
+  const char digits[3] = {static_cast<char>('0' + code / 100),
+                          static_cast<char>('0' + code / 10 % 10),
+                          static_cast<char>('0' + code % 10)};
+  constexpr std::string_view kVersion = "HTTP/1.1 ";
+  const size_t n = kVersion.size() + 3 + 1 + reason.size() + 2 + HeadersSize(headers);
+  char* p = Extend(out, n);
+  p = Put(p, kVersion);
+  p = Put(p, std::string_view(digits, 3));
+  *p++ = ' ';
+  p = Put(p, reason);
+  p = Put(p, "\r\n");
+  PutHeaders(p, headers);
 }
 
 std::string SerializeResponseHead(int status, std::string_view reason,
                                   std::span<const HeaderView> headers) {
-  if (reason.empty()) reason = ReasonPhrase(status);
-  char code[8];
-  int code_len = std::snprintf(code, sizeof(code), "%03d", status % 1000);
-  constexpr std::string_view kVersion = "HTTP/1.1 ";
   std::string out;
-  out.reserve(kVersion.size() + static_cast<size_t>(code_len) + 1 + reason.size() + 2 +
-              HeadersSize(headers));
-  out.append(kVersion);
-  out.append(code, static_cast<size_t>(code_len));
-  out.push_back(' ');
-  out.append(reason);
-  out.append("\r\n");
-  AppendHeaders(&out, headers);
+  AppendResponseHead(&out, status, reason, headers);
   return out;
 }
 

@@ -13,12 +13,17 @@ struct HeaderView {
   std::string_view value;
 };
 
-// "METHOD target HTTP/1.1\r\n" + "name: value\r\n"... + "\r\n", built with one allocation.
+// "METHOD target HTTP/1.1\r\n" + "name: value\r\n"... + "\r\n", appended to *out with at
+// most one allocation (none when *out has the room: callers reuse it).
 // `version_minor` 0 writes "HTTP/1.0" (proxy_http_version 1.0).
+void AppendRequestHead(std::string* out, std::string_view method, std::string_view target,
+                       std::span<const HeaderView> headers, int version_minor = 1);
 std::string SerializeRequestHead(std::string_view method, std::string_view target,
                                  std::span<const HeaderView> headers, int version_minor = 1);
 
 // "HTTP/1.1 status reason\r\n" + headers + "\r\n"; an empty reason uses the standard phrase.
+void AppendResponseHead(std::string* out, int status, std::string_view reason,
+                        std::span<const HeaderView> headers);
 std::string SerializeResponseHead(int status, std::string_view reason,
                                   std::span<const HeaderView> headers);
 

@@ -112,25 +112,25 @@ bool ParseV6Bytes(std::string_view s, uint8_t out[16]) {
   return true;
 }
 
-void AppendHex(uint16_t v, std::string* out) {
+// Writes `v` in lowercase hex without leading zeros at `p`; returns the end.
+char* WriteHex(uint16_t v, char* p) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  char buf[4];
-  int len = 0;
+  bool started = false;
   for (int shift = 12; shift >= 0; shift -= 4) {
     int d = (v >> shift) & 0xf;
-    if (d == 0 && len == 0 && shift != 0) continue;
-    buf[len++] = kDigits[d];
+    if (d == 0 && !started && shift != 0) continue;
+    started = true;
+    *p++ = kDigits[d];
   }
-  out->append(buf, static_cast<size_t>(len));
+  return p;
 }
 
-void AppendDecimalOctet(uint8_t v, std::string* out) {
-  char buf[3];
-  int len = 0;
-  if (v >= 100) buf[len++] = static_cast<char>('0' + v / 100);
-  if (v >= 10) buf[len++] = static_cast<char>('0' + v / 10 % 10);
-  buf[len++] = static_cast<char>('0' + v % 10);
-  out->append(buf, static_cast<size_t>(len));
+// Writes `v` in decimal at `p`; returns the end.
+char* WriteDecimalOctet(uint8_t v, char* p) {
+  if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+  if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+  *p++ = static_cast<char>('0' + v % 10);
+  return p;
 }
 
 }  // namespace
@@ -205,12 +205,18 @@ std::string IpAddress::ToString() const {
 }
 
 void IpAddress::AppendTo(std::string* out) const {
+  char buf[kMaxStringLength];
+  out->append(buf, Format(buf));
+}
+
+size_t IpAddress::Format(char* buf) const {
+  char* p = buf;
   if (!v6_) {
-    for (int i = 0; i < 4; ++i) {
-      if (i > 0) out->push_back('.');
-      AppendDecimalOctet(bytes_[static_cast<size_t>(i)], out);
+    for (size_t i = 0; i < 4; ++i) {
+      if (i > 0) *p++ = '.';
+      p = WriteDecimalOctet(bytes_[i], p);
     }
-    return;
+    return static_cast<size_t>(p - buf);
   }
   uint16_t groups[8];
   for (size_t i = 0; i < 8; ++i) {
@@ -235,13 +241,15 @@ void IpAddress::AppendTo(std::string* out) const {
   if (best_len < 2) best_start = -1;
   for (int i = 0; i < 8; ++i) {
     if (i == best_start) {
-      out->append("::");
+      *p++ = ':';
+      *p++ = ':';
       i += best_len - 1;
       continue;
     }
-    if (i > 0 && i != best_start + best_len) out->push_back(':');
-    AppendHex(groups[i], out);
+    if (i > 0 && i != best_start + best_len) *p++ = ':';
+    p = WriteHex(groups[i], p);
   }
+  return static_cast<size_t>(p - buf);
 }
 
 }  // namespace realip::net

@@ -45,6 +45,8 @@ class IpAddress {
   std::string ToString() const;
   // Appends ToString() to *out without a temporary.
   void AppendTo(std::string* out) const;
+  // Writes ToString() to `buf` (kMaxStringLength bytes); returns the length.
+  size_t Format(char* buf) const;
   // 4 or 16 network-order bytes ($binary_remote_addr). Valid while this object lives.
   std::string_view Bytes() const {
     return {reinterpret_cast<const char*>(bytes_.data()), v6_ ? size_t{16} : size_t{4}};

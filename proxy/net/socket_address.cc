@@ -8,14 +8,22 @@
 namespace realip::net {
 std::string SocketAddress::ToString() const {
   if (is_unix) return "unix:";
-  std::string out;
-  out.reserve(IpAddress::kMaxStringLength + 8);
-  if (ip.is_v6()) out.push_back('[');
-  ip.AppendTo(&out);
-  if (ip.is_v6()) out.push_back(']');
-  out.push_back(':');
-  out.append(std::to_string(port));
-  return out;
+  // "[" address "]:" port: at most 1 + 39 + 2 + 5 bytes.
+  char buf[IpAddress::kMaxStringLength + 8];
+  char* p = buf;
+  if (ip.is_v6()) *p++ = '[';
+  p += ip.Format(p);
+  if (ip.is_v6()) *p++ = ']';
+  *p++ = ':';
+  char digits[5];
+  int n = 0;
+  uint16_t v = port;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v = static_cast<uint16_t>(v / 10);
+  } while (v != 0);
+  while (n > 0) *p++ = digits[--n];
+  return std::string(buf, static_cast<size_t>(p - buf));
 }
 
 std::string SocketAddress::HostToString() const {

@@ -30,6 +30,7 @@ struct SocketAddress {
   socklen_t ToSockaddr(sockaddr_storage* out) const;
 
   friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
+  friend auto operator<=>(const SocketAddress&, const SocketAddress&) = default;
 };
 
 // Decimal 0-65535 without sign or leading zeros ("0" itself is fine).

@@ -80,10 +80,24 @@ absl::StatusOr<RealIpSource> ParseRealIpSource(std::string_view value) {
 }
 
 Resolution Resolve(const RealIpSettings& settings, const ResolveInput& input) {
+  Resolution res;
+  Resolve(settings, input, &res);
+  return res;
+}
+
+void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resolution* out) {
   static const net::CidrSet kNothingTrusted;
   const net::CidrSet& trusted = settings.trusted ? *settings.trusted : kNothingTrusted;
 
-  Resolution res;
+  // A fresh value that keeps the memory of the two address chains.
+  std::string chain_memory = std::move(out->realip_x_forwarded_for);
+  std::string xff_memory = std::move(out->proxy_add_x_forwarded_for);
+  *out = Resolution{};
+  Resolution& res = *out;
+  res.realip_x_forwarded_for = std::move(chain_memory);
+  res.realip_x_forwarded_for.clear();
+  res.proxy_add_x_forwarded_for = std::move(xff_memory);
+  res.proxy_add_x_forwarded_for.clear();
   res.client = input.peer;
   res.realip_remote = input.peer;
   res.source = "peer";
@@ -162,7 +176,6 @@ Resolution Resolve(const RealIpSettings& settings, const ResolveInput& input) {
     xff.append(", ");
   }
   AppendHost(connecting, &xff);
-  return res;
 }
 
 }  // namespace realip::realip

@@ -62,5 +62,7 @@ struct Resolution {
 // Resolves the client address for one request. Each source runs nginx's walk from the
 // address the previous one produced; a single source behaves exactly as nginx. Pure function.
 Resolution Resolve(const RealIpSettings& settings, const ResolveInput& input);
+// The same into *out, reusing the memory of its strings (a connection's next request).
+void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resolution* out);
 
 }  // namespace realip::realip

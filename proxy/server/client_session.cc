@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proxy/base/logging.h"
@@ -23,7 +24,9 @@ namespace realip::server {
 namespace {
 
 // Bytes read per recv().
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = Buffer::kBlockSize;
+// A read asks for at least this much room, and takes whatever else its block has free.
+constexpr size_t kMinRead = 4 * 1024;
 // Stop reading one side while more than this waits to be written to the other side.
 constexpr size_t kHighWater = 64 * 1024;
 // Pipelined input buffered beyond the request in flight.
@@ -76,16 +79,48 @@ std::optional<upstream::FailureKind> StatusFailureKind(int status) {
   }
 }
 
-std::string RandomRequestId(uint64_t connection, int request) {
-  // Unique per process run; not a secret, only a correlation id.
-  static std::atomic<uint64_t> counter{0};
-  uint64_t a = absl::ToUnixNanos(absl::Now()) ^ (connection << 20);
-  uint64_t b = counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ULL +
-               static_cast<uint64_t>(request);
-  char buf[33];
-  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
-                static_cast<unsigned long long>(b));
-  return std::string(buf, 32);
+// Request heads and response parsers of idle connections, kept for the next request of any
+// connection of this worker thread: an idle connection holds no header memory, and a busy one
+// does not allocate its headers again for every request.
+constexpr size_t kSpareCount = 64;
+thread_local std::vector<http::MessageHead> spare_heads;
+thread_local std::vector<std::unique_ptr<http::MessageParser>> spare_response_parsers;
+
+// Where heads are serialised before they are queued: memory this thread reuses. Empty on
+// return.
+std::string& HeadScratch() {
+  thread_local std::string scratch;
+  scratch.clear();
+  return scratch;
+}
+
+http::MessageHead TakeSpareHead() {
+  if (spare_heads.empty()) return {};
+  http::MessageHead head = std::move(spare_heads.back());
+  spare_heads.pop_back();
+  return head;
+}
+
+void KeepSpareHead(http::MessageHead head) {
+  if (spare_heads.size() >= kSpareCount) return;
+  head.Reset();
+  spare_heads.push_back(std::move(head));
+}
+
+std::unique_ptr<http::MessageParser> TakeResponseParser() {
+  if (spare_response_parsers.empty()) {
+    return std::make_unique<http::MessageParser>(http::MessageKind::kResponse,
+                                                 http::ParseLimits{});
+  }
+  std::unique_ptr<http::MessageParser> parser = std::move(spare_response_parsers.back());
+  spare_response_parsers.pop_back();
+  return parser;
+}
+
+void KeepResponseParser(std::unique_ptr<http::MessageParser> parser) {
+  if (parser == nullptr || spare_response_parsers.size() >= kSpareCount) return;
+  parser->Reset();
+  spare_response_parsers.push_back(std::move(parser));
 }
 
 }  // namespace
@@ -268,8 +303,8 @@ void ClientSession::ReadClientLoop() {
       client_read_paused_ = !closed_ && !client_eof_;
       return;
     }
-    char* dst = in_.Reserve(kReadChunk);
-    IoResult r = transport_->Read(dst, kReadChunk);
+    const size_t room = in_.ReadRoom(kMinRead, kReadChunk);
+    IoResult r = transport_->Read(in_.tail(), room);
     in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
     if (r.kind == IoResult::Kind::kOk) {
       worker_->metrics().Add(metrics::Metric::kBytesReceived, {},
@@ -303,7 +338,7 @@ void ClientSession::ReadClientLoop() {
       ArmClientTimer(ClientTimer::kBody);  // client_body_timeout: between two reads
     }
     // A short read drained the socket; with close reporting, the EAGAIN read is not needed.
-    bool drained = r.bytes < kReadChunk && watcher_.reports_peer_close() && !client_peer_closed_;
+    bool drained = r.bytes < room && watcher_.reports_peer_close() && !client_peer_closed_;
     ProcessClientInput();
     // Asked again: the input may have started TLS, whose short reads say nothing.
     if (drained && transport_->ShortReadDrains()) return;
@@ -409,6 +444,13 @@ void ClientSession::ProcessClientInput() {
     bool resume_after_head = phase_ == Phase::kRequest && !request_complete_ &&
                              parser_.in_body() && in_.empty();
     if (in_.empty() && !resume_after_head) break;
+    if (heads_released_) {
+      // The first bytes since the connection went idle: borrow warm header memory.
+      http::MessageHead spare = TakeSpareHead();
+      parser_.SwapHead(&spare);
+      request_ = TakeSpareHead();
+      heads_released_ = false;
+    }
     http::MessageParser::Result r = parser_.Parse(in_.view(), request_sink_.get());
     ConsumeRequestBytes(r.consumed);
     if (body_too_large_) {
@@ -477,7 +519,7 @@ void ClientSession::StartRequest() {
   phase_ = Phase::kRequest;
   client_timer_.Cancel();
   client_timer_kind_ = ClientTimer::kNone;
-  request_ = parser_.head();
+  parser_.SwapHead(&request_);
   head_request_ = request_.method == "HEAD";
   request_complete_ = false;
   response_complete_ = false;
@@ -607,20 +649,19 @@ void ClientSession::RouteAndResolve() {
   const config::Location& location = server.FindLocation(parts.path);
   settings_ = &location.settings;
 
-  std::vector<realip::HeaderField> fields;
-  fields.reserve(request_.headers.size());
+  absl::InlinedVector<realip::HeaderField, 32> fields;
   for (const http::Header& h : request_.headers) fields.push_back({h.name, h.value});
   realip::ResolveInput input;
   input.peer = peer_;
   input.proxy = proxy_header_.has_value() ? &*proxy_header_ : nullptr;
   input.headers = fields;
 
-  ctx_ = RequestContext{};
+  ctx_.Recycle();
   ctx_.server = &server;
   ctx_.location = &location;
   ctx_.head = &request_;
   ctx_.proxy_header = input.proxy;
-  ctx_.resolution = realip::Resolve(settings_->realip, input);
+  realip::Resolve(settings_->realip, input, &ctx_.resolution);
   ctx_.local = local_;
   ctx_.https = listener_->ssl;
   if (tls_ != nullptr && tls_->connection().handshake_done() && !tls_->connection().plain_http()) {
@@ -629,7 +670,6 @@ void ClientSession::RouteAndResolve() {
   ctx_.connection_id = id_;
   ctx_.connection_requests = requests_;
   ctx_.start = absl::Now();
-  ctx_.request_id = RandomRequestId(id_, requests_);
   ctx_.access = &config_->access;
   ctx_.request_length = head_bytes_;
   head_bytes_ = 0;
@@ -671,7 +711,9 @@ void ClientSession::StartProxy() {
         proxy_header_.has_value() ? &*proxy_header_ : nullptr);
   }
   up_out_.Clear();
-  QueueUpstream(BuildUpstreamHead(ctx_, options), false);
+  std::string& head = HeadScratch();
+  AppendUpstreamHead(ctx_, options, &head);
+  QueueUpstream(head, false);
   if (!ConnectUpstream()) return;
   FlushUpstream();
 }
@@ -735,7 +777,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       ++upstream_attempt_;
     }
     const net::SocketAddress& address = balancer_->peer(peer).address;
-    std::string address_text = address.ToString();
+    const std::string& address_text = balancer_->peer(peer).address_text;
     if (ctx_.upstream_addr.empty()) {
       ctx_.upstream_addr = address_text;
     } else if (!fresh_only) {
@@ -744,8 +786,11 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     ++upstream_attempt_id_;
     upstream_peer_ = address_text;
     upstream_start_ = absl::Now();
-    response_parser_ = std::make_unique<http::MessageParser>(http::MessageKind::kResponse,
-                                                             http::ParseLimits{});
+    if (response_parser_ == nullptr) {
+      response_parser_ = TakeResponseParser();
+    } else {
+      response_parser_->Reset();
+    }
     response_parser_->SetNextResponseHasNoBody(head_request_);
     up_in_.Clear();
     preamble_.Clear();
@@ -878,7 +923,7 @@ void ClientSession::FinishRequest() {
   if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
   upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
-  response_parser_.reset();
+  KeepResponseParser(std::move(response_parser_));
   up_in_.Release();
   up_out_.Release();
   replay_.Release();
@@ -893,8 +938,13 @@ void ClientSession::FinishRequest() {
     // Idle: keep no buffers or headers (nginx keeps an idle connection under a kilobyte).
     in_.Release();
     if (out_.empty()) out_.Release();
-    request_ = http::MessageHead{};
-    if (!parser_.message_started()) parser_.ReleaseHead();
+    if (!parser_.message_started()) {
+      KeepSpareHead(std::exchange(request_, {}));
+      http::MessageHead parser_head;
+      parser_.SwapHead(&parser_head);
+      KeepSpareHead(std::move(parser_head));
+      heads_released_ = true;
+    }
     ArmClientTimer(ClientTimer::kKeepalive);
     if (client_eof_) CloseAfterFlush();
   } else {
@@ -1019,8 +1069,8 @@ void ClientSession::ReadUpstreamLoop() {
       }
       return;
     }
-    char* dst = up_in_.Reserve(kReadChunk);
-    IoResult r = upstream_->transport().Read(dst, kReadChunk);
+    const size_t room = up_in_.ReadRoom(kMinRead, kReadChunk);
+    IoResult r = upstream_->transport().Read(up_in_.tail(), room);
     up_in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
     if (r.kind == IoResult::Kind::kWouldBlock) {
       if (upstream_timer_kind_ == UpstreamTimer::kNone) ArmUpstreamTimer(UpstreamTimer::kRead);
@@ -1031,7 +1081,7 @@ void ClientSession::ReadUpstreamLoop() {
       if (upstream_timer_kind_ != UpstreamTimer::kSend || up_out_.empty()) {
         ArmUpstreamTimer(UpstreamTimer::kRead);  // proxy_read_timeout: between two reads
       }
-      bool drained = r.bytes < kReadChunk && conn->short_read_drains() && !conn->peer_closed();
+      bool drained = r.bytes < room && conn->short_read_drains() && !conn->peer_closed();
       ProcessUpstreamInput();
       if (drained) return;
       continue;
@@ -1069,9 +1119,10 @@ void ClientSession::ProcessUpstreamInput() {
     FlushClient();
     return;
   }
-  http::MessageParser* parser = response_parser_.get();
+  // A retry starts a new attempt (the parser is reused): what is parsed here is then stale.
+  const uint64_t attempt = upstream_attempt_id_;
   while (!closed_ && upstream_ != nullptr && phase_ != Phase::kTunnel) {
-    if (response_parser_ == nullptr || response_parser_.get() != parser) return;
+    if (response_parser_ == nullptr || upstream_attempt_id_ != attempt) return;
     if (response_complete_) return;  // anything after a complete response is not ours
     bool after_head = response_parser_->in_body() && up_in_.empty();
     if (up_in_.empty() && !after_head) return;
@@ -1090,8 +1141,11 @@ void ClientSession::ProcessUpstreamInput() {
         return;
       case http::MessageParser::Event::kHeadComplete:
         OnUpstreamHead();
-        // A retry on another peer replaced the parser: this response is dropped.
-        if (phase_ == Phase::kTunnel || closed_ || response_parser_.get() != parser) return;
+        // A retry on another peer started a new attempt: this response is dropped.
+        if (phase_ == Phase::kTunnel || closed_ || response_parser_ == nullptr ||
+            upstream_attempt_id_ != attempt) {
+          return;
+        }
         // A bodiless response completes on the next Parse, even without new bytes.
         {
           http::MessageParser::Result next =
@@ -1135,7 +1189,9 @@ void ClientSession::OnUpstreamHead() {
   if (client_framing_ == ClientFraming::kClose) keep_alive_ = false;
   // An upgrade refused by the upstream: nothing more may be read from this client.
   if (request_.upgrade) keep_alive_ = false;
-  out_.Append(BuildClientResponseHead(head, *settings_, client_framing_, keep_alive_, false));
+  std::string& bytes = HeadScratch();
+  AppendClientResponseHead(head, *settings_, client_framing_, keep_alive_, false, &bytes);
+  out_.Append(bytes);
   CountUpstreamResponse(head.status);
 }
 
@@ -1238,7 +1294,9 @@ void ClientSession::StartTunnel() {
   const http::MessageHead& head = response_parser_->head();
   ctx_.status = 101;
   CountUpstreamResponse(101);
-  out_.Append(BuildClientResponseHead(head, *settings_, ClientFraming::kNone, false, true));
+  std::string& bytes = HeadScratch();
+  AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
+  out_.Append(bytes);
   phase_ = Phase::kTunnel;
   client_timer_.Cancel();
   client_timer_kind_ = ClientTimer::kNone;
@@ -1248,7 +1306,7 @@ void ClientSession::StartTunnel() {
   // belong to the tunnel.
   out_.Append(up_in_.view());
   up_in_.Clear();
-  response_parser_.reset();
+  KeepResponseParser(std::move(response_parser_));
   up_out_.Append(in_.view());
   in_.Clear();
   FlushClient();
@@ -1465,9 +1523,8 @@ void ClientSession::LogRequest() {
 
 void ClientSession::CountUpstreamResponse(int status) {
   char code[12];
-  std::snprintf(code, sizeof(code), "%d", status);
   worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
-                         {upstream_config_->name, ctx_.upstream_addr, code});
+                         {upstream_config_->name, ctx_.upstream_addr, StatusLabel(status, code)});
   worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {upstream_config_->name},
                              absl::ToDoubleSeconds(absl::Now() - upstream_start_));
 }

@@ -188,6 +188,9 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
 
   // The request being served.
   int requests_ = 0;
+  // request_ and the parser's head gave their memory back while the connection was idle (and
+  // before the first request); the next request's bytes borrow spare ones.
+  bool heads_released_ = true;
   http::MessageHead request_;
   RequestContext ctx_;
   const config::HttpSettings* settings_ = nullptr;

@@ -246,7 +246,19 @@ std::string_view UpstreamFailureReason(int status, std::string_view why) {
 }
 
 void CountResolution(metrics::Shard& shard, const realip::Resolution& resolution) {
-  std::string source = absl::AsciiStrToLower(base::AsAbsl(resolution.source));
+  // Lowercased on the stack: header names are short; a longer one takes the slow path.
+  char lower[64];
+  std::string_view source = resolution.source;
+  std::string long_source;
+  if (source.size() <= sizeof(lower)) {
+    for (size_t i = 0; i < source.size(); ++i) {
+      lower[i] = absl::ascii_tolower(static_cast<unsigned char>(source[i]));
+    }
+    source = std::string_view(lower, source.size());
+  } else {
+    long_source = absl::AsciiStrToLower(base::AsAbsl(source));
+    source = long_source;
+  }
   shard.Add(Metric::kClientIpSource, {source});
   for (const std::string& header : resolution.untrusted_headers) {
     shard.Add(Metric::kUntrustedForwardedHeaders, {header});
@@ -260,8 +272,7 @@ void CountProxyHeader(metrics::Shard& shard, const realip::ProxyHeader& header) 
 void CountRequest(metrics::Shard& shard, const RequestContext& ctx, absl::Time now) {
   std::string_view server = ServerLabel(ctx.server);
   char code[12];
-  std::snprintf(code, sizeof(code), "%d", ctx.status);
-  shard.Add(Metric::kHttpRequests, {server, code});
+  shard.Add(Metric::kHttpRequests, {server, StatusLabel(ctx.status, code)});
   shard.Observe(Metric::kHttpRequestDuration, {server}, absl::ToDoubleSeconds(now - ctx.start));
 }
 

@@ -2,7 +2,9 @@
 // `realip_echo;` diagnostics document, and the startup lines describing each listener.
 #pragma once
 
+#include <charconv>
 #include <string>
+#include <system_error>
 #include <string_view>
 
 #include "absl/time/time.h"
@@ -18,6 +20,12 @@ namespace realip::server {
 // The `server` label of a request: the server's first server_name, "_" for a server without
 // one. Bounded by the configuration, never taken from the Host header.
 std::string_view ServerLabel(const config::Server* server);
+
+// A status code as a metric label, written to `buf` (no allocation, no printf).
+inline std::string_view StatusLabel(int status, char (&buf)[12]) {
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), status);
+  return std::string_view(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
+}
 
 // A bounded `reason` label for an upstream failure reported with `status` and message `why`:
 // "timeout", "connect", "closed", "invalid_response" or "io".

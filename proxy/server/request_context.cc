@@ -1,6 +1,8 @@
 #include "proxy/server/request_context.h"
 
+#include <atomic>
 #include <cstdio>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -26,6 +28,35 @@ void AppendSeconds(absl::Duration d, std::string* out) {
 }
 
 }  // namespace
+
+void RequestContext::Recycle() {
+  RequestContext fresh;
+  auto keep = [](std::string& from, std::string& to) {
+    to.swap(from);
+    to.clear();
+  };
+  keep(request_id, fresh.request_id);
+  keep(upstream_addr, fresh.upstream_addr);
+  keep(upstream_status, fresh.upstream_status);
+  keep(resolution.realip_x_forwarded_for, fresh.resolution.realip_x_forwarded_for);
+  keep(resolution.proxy_add_x_forwarded_for, fresh.resolution.proxy_add_x_forwarded_for);
+  *this = std::move(fresh);
+}
+
+std::string_view RequestId(const RequestContext& ctx) {
+  if (ctx.request_id.empty()) {
+    // Unique per process run; not a secret, only a correlation id.
+    static std::atomic<uint64_t> counter{0};
+    uint64_t a = absl::ToUnixNanos(absl::Now()) ^ (ctx.connection_id << 20);
+    uint64_t b = counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ULL +
+                 static_cast<uint64_t>(ctx.connection_requests);
+    char buf[33];
+    std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
+                  static_cast<unsigned long long>(b));
+    ctx.request_id.assign(buf, 32);
+  }
+  return ctx.request_id;
+}
 
 TargetParts SplitTarget(std::string_view target) {
   std::string_view rest = target;
@@ -202,7 +233,7 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       out->append(absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::Now(), absl::UTCTimeZone()));
       return;
     case VariableId::kRequestId:
-      out->append(ctx.request_id);
+      out->append(RequestId(ctx));
       return;
     case VariableId::kConnection:
       absl::StrAppend(out, ctx.connection_id);
@@ -241,15 +272,20 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
   }
 }
 
-std::string Evaluate(const config::CompiledString& value, const RequestContext& ctx) {
-  std::string out;
+void EvaluateTo(const config::CompiledString& value, const RequestContext& ctx,
+                std::string* out) {
   for (const config::Segment& s : value.segments) {
     if (s.variable.has_value()) {
-      AppendVariable(*s.variable, ctx, &out);
+      AppendVariable(*s.variable, ctx, out);
     } else {
-      out.append(s.literal);
+      out->append(s.literal);
     }
   }
+}
+
+std::string Evaluate(const config::CompiledString& value, const RequestContext& ctx) {
+  std::string out;
+  EvaluateTo(value, ctx, &out);
   return out;
 }
 

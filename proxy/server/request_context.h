@@ -31,7 +31,8 @@ struct RequestContext {
   uint64_t connection_id = 0;
   int connection_requests = 0;
   absl::Time start;
-  std::string request_id;
+  // $request_id: made on first use (most requests never ask), then stable for the request.
+  mutable std::string request_id;
   int status = 0;
   uint64_t body_bytes_sent = 0;
   uint64_t bytes_sent = 0;
@@ -43,7 +44,13 @@ struct RequestContext {
   // Of the last upstream attempt; unset when none was made (or it did not get that far).
   std::optional<absl::Duration> upstream_connect_time;
   std::optional<absl::Duration> upstream_response_time;
+
+  // Resets every field for the connection's next request, keeping the strings' memory.
+  void Recycle();
 };
+
+// $request_id of the request: 32 hex digits, unique per process run.
+std::string_view RequestId(const RequestContext& ctx);
 
 // Splits a request-target into path and query (without '?'). An absolute-form target
 // (RFC 9112 section 3.2.2) gives the path after its authority ("/" when empty).
@@ -59,5 +66,8 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
 
 // Evaluates a compiled string against the request.
 std::string Evaluate(const config::CompiledString& value, const RequestContext& ctx);
+// The same, appended to *out.
+void EvaluateTo(const config::CompiledString& value, const RequestContext& ctx,
+                std::string* out);
 
 }  // namespace realip::server

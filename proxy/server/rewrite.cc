@@ -1,9 +1,9 @@
 #include "proxy/server/rewrite.h"
 
+#include <charconv>
 #include <string>
-#include <vector>
 
-#include "absl/strings/str_cat.h"
+#include "absl/container/inlined_vector.h"
 #include "proxy/base/strings.h"
 #include "proxy/http/headers.h"
 #include "proxy/http/serializer.h"
@@ -21,50 +21,68 @@ bool Named(std::string_view name, std::initializer_list<std::string_view> names)
 }  // namespace
 
 std::string UpstreamTarget(const http::MessageHead& request, const config::Location& location) {
-  const config::ProxyPass& pass = location.settings.proxy_pass;
-  TargetParts parts = SplitTarget(request.target);
-  if (!pass.has_uri) {
-    if (request.target[0] == '/') return request.target;
-    // Absolute-form is for proxies (RFC 9112 section 3.2.2); origin servers get origin-form.
-    std::string out(parts.path);
-    if (parts.has_query) absl::StrAppend(&out, "?", base::AsAbsl(parts.query));
-    return out;
-  }
-  std::string_view rest = parts.path;
-  if (rest.size() >= location.path.size()) rest.remove_prefix(location.path.size());
-  std::string out = absl::StrCat(pass.uri, base::AsAbsl(rest));
-  if (parts.has_query) absl::StrAppend(&out, "?", base::AsAbsl(parts.query));
-  return out;
+  std::string storage;
+  std::string_view target = UpstreamTargetView(request, location, &storage);
+  return storage.empty() ? std::string(target) : storage;
 }
 
-std::string BuildUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions& options) {
+std::string_view UpstreamTargetView(const http::MessageHead& request,
+                                    const config::Location& location, std::string* storage) {
+  const config::ProxyPass& pass = location.settings.proxy_pass;
+  if (!pass.has_uri && !request.target.empty() && request.target[0] == '/') {
+    return request.target;  // the common case: sent as received
+  }
+  TargetParts parts = SplitTarget(request.target);
+  storage->clear();
+  if (!pass.has_uri) {
+    // Absolute-form is for proxies (RFC 9112 section 3.2.2); origin servers get origin-form.
+    storage->append(parts.path);
+  } else {
+    std::string_view rest = parts.path;
+    if (rest.size() >= location.path.size()) rest.remove_prefix(location.path.size());
+    storage->append(pass.uri);
+    storage->append(rest);
+  }
+  if (parts.has_query) {
+    storage->push_back('?');
+    storage->append(parts.query);
+  }
+  return *storage;
+}
+
+void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions& options,
+                        std::string* head) {
   const http::MessageHead& request = *ctx.head;
   const config::HttpSettings& settings = ctx.location->settings;
-  std::vector<std::string> set_values;
-  set_values.reserve(settings.proxy_set_headers.size());
-  std::vector<http::HeaderView> out;
-  out.reserve(settings.proxy_set_headers.size() + request.headers.size() + 3);
+  // The proxy_set_header values one after another, in memory this thread reuses for every
+  // request; views into it are taken once all are written.
+  thread_local std::string values;
+  values.clear();
+  absl::InlinedVector<size_t, 16> ends;
+  for (const config::HeaderRewrite& rewrite : settings.proxy_set_headers) {
+    EvaluateTo(rewrite.value, ctx, &values);
+    ends.push_back(values.size());
+  }
+  absl::InlinedVector<http::HeaderView, 32> out;
 
   bool has_host = false;
-  for (const config::HeaderRewrite& rewrite : settings.proxy_set_headers) {
-    set_values.push_back(Evaluate(rewrite.value, ctx));
-  }
+  size_t start = 0;
   for (size_t i = 0; i < settings.proxy_set_headers.size(); ++i) {
     const std::string& name = settings.proxy_set_headers[i].name;
+    std::string_view value = std::string_view(values).substr(start, ends[i] - start);
+    start = ends[i];
     // Framing and connection management are ours; a proxy_set_header cannot override them.
     if (Named(name, {"content-length", "transfer-encoding", "connection", "upgrade"})) continue;
-    if (set_values[i].empty()) continue;
+    if (value.empty()) continue;
     if (http::EqualsIgnoreCase(name, "host")) has_host = true;
-    out.push_back({name, set_values[i]});
+    out.push_back({name, value});
   }
-  std::string fallback_host;
   if (!has_host) {
     // HTTP/1.1 requires Host (RFC 9112 section 3.2); an HTTP/1.0 client may have sent none.
-    fallback_host = settings.proxy_pass.proxy_host;
-    out.insert(out.begin(), http::HeaderView{"Host", fallback_host});
+    out.insert(out.begin(), http::HeaderView{"Host", settings.proxy_pass.proxy_host});
   }
 
-  std::vector<std::string> options_list = http::ConnectionOptions(request.headers);
+  http::ConnectionOptionList options_list = http::ConnectionOptions(request.headers);
   for (const http::Header& h : request.headers) {
     if (http::IsHopByHop(h.name, options_list)) continue;
     if (Named(h.name, {"content-length", "expect"})) continue;
@@ -81,24 +99,24 @@ std::string BuildUpstreamHead(const RequestContext& ctx, const UpstreamRequestOp
     out.push_back({h.name, h.value});
   }
 
-  std::string length;
+  char length[24];
   if (request.chunked) {
     out.push_back({"Transfer-Encoding", "chunked"});
   } else if (request.content_length.has_value()) {
-    length = absl::StrCat(*request.content_length);
-    out.push_back({"Content-Length", length});
+    auto [end, ec] = std::to_chars(length, length + sizeof(length), *request.content_length);
+    out.push_back({"Content-Length", std::string_view(length, static_cast<size_t>(end - length))});
   }
-  std::string upgrade_value;
   if (options.upgrade) {
     const http::Header* upgrade = request.headers.Find("upgrade");
-    if (upgrade != nullptr) upgrade_value = upgrade->value;
-    out.push_back({"Upgrade", upgrade_value});
+    out.push_back({"Upgrade", upgrade != nullptr ? std::string_view(upgrade->value) : ""});
     out.push_back({"Connection", "upgrade"});
   } else if (!options.keep_alive) {
     out.push_back({"Connection", "close"});
   }
-  return http::SerializeRequestHead(request.method, UpstreamTarget(request, *ctx.location), out,
-                                    options.version_minor);
+  std::string target_storage;
+  http::AppendRequestHead(head, request.method,
+                          UpstreamTargetView(request, *ctx.location, &target_storage), out,
+                          options.version_minor);
 }
 
 ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_request,
@@ -113,12 +131,11 @@ ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_r
   return client_version_minor >= 1 ? ClientFraming::kChunked : ClientFraming::kClose;
 }
 
-std::string BuildClientResponseHead(const http::MessageHead& response,
-                                    const config::HttpSettings& settings, ClientFraming framing,
-                                    bool keep_alive, bool tunnel) {
-  std::vector<std::string> options_list = http::ConnectionOptions(response.headers);
-  std::vector<http::HeaderView> out;
-  out.reserve(response.headers.size() + 2);
+void AppendClientResponseHead(const http::MessageHead& response,
+                              const config::HttpSettings& settings, ClientFraming framing,
+                              bool keep_alive, bool tunnel, std::string* head) {
+  http::ConnectionOptionList options_list = http::ConnectionOptions(response.headers);
+  absl::InlinedVector<http::HeaderView, 32> out;
   for (const http::Header& h : response.headers) {
     if (tunnel && http::EqualsIgnoreCase(h.name, "upgrade")) {
       out.push_back({h.name, h.value});
@@ -146,7 +163,7 @@ std::string BuildClientResponseHead(const http::MessageHead& response,
   } else if (response.status >= 200) {
     out.push_back({"Connection", keep_alive ? "keep-alive" : "close"});
   }
-  return http::SerializeResponseHead(response.status, response.reason, out);
+  http::AppendResponseHead(head, response.status, response.reason, out);
 }
 
 }  // namespace realip::server

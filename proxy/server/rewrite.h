@@ -15,6 +15,9 @@ namespace realip::server {
 // unchanged; with one, the matched location prefix of the path is replaced by it (nginx's
 // rule), and the query string is kept.
 std::string UpstreamTarget(const http::MessageHead& request, const config::Location& location);
+// The same without a copy when the target goes unchanged; otherwise built in *storage.
+std::string_view UpstreamTargetView(const http::MessageHead& request,
+                                    const config::Location& location, std::string* storage);
 
 // How the upstream request is framed and what the connection carries.
 struct UpstreamRequestOptions {
@@ -27,7 +30,15 @@ struct UpstreamRequestOptions {
 // The upstream request head: proxy_set_header values first (empty ones dropped), then the
 // client's headers minus hop-by-hop ones, framing headers, Expect, the ones a proxy_set_header
 // replaces, and X-Real-IP / Forwarded from an untrusted sender; then framing and Connection.
-std::string BuildUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions& options);
+// Appended to *out (reused memory: no allocation per request once it has grown).
+void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions& options,
+                        std::string* out);
+inline std::string BuildUpstreamHead(const RequestContext& ctx,
+                                     const UpstreamRequestOptions& options) {
+  std::string out;
+  AppendUpstreamHead(ctx, options, &out);
+  return out;
+}
 
 // How a response body is written to the client.
 enum class ClientFraming {
@@ -44,8 +55,16 @@ ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_r
 // The response head for the client: the upstream status line and headers minus hop-by-hop,
 // framing and proxy_hide_header names, plus our framing and Connection header. A tunnel (101)
 // keeps Upgrade and sends "Connection: upgrade".
-std::string BuildClientResponseHead(const http::MessageHead& response,
-                                    const config::HttpSettings& settings, ClientFraming framing,
-                                    bool keep_alive, bool tunnel);
+// Appended to *out.
+void AppendClientResponseHead(const http::MessageHead& response,
+                              const config::HttpSettings& settings, ClientFraming framing,
+                              bool keep_alive, bool tunnel, std::string* out);
+inline std::string BuildClientResponseHead(const http::MessageHead& response,
+                                           const config::HttpSettings& settings,
+                                           ClientFraming framing, bool keep_alive, bool tunnel) {
+  std::string out;
+  AppendClientResponseHead(response, settings, framing, keep_alive, tunnel, &out);
+  return out;
+}
 
 }  // namespace realip::server

@@ -65,6 +65,7 @@ std::vector<upstream::PeerConfig> PeersOf(const config::Upstream& upstream) {
       upstream::PeerConfig p;
       p.server = s.name;
       p.address = a;
+      p.address_text = a.ToString();
       p.weight = s.weight;
       p.max_fails = s.max_fails;
       p.fail_timeout = s.fail_timeout;
@@ -172,59 +173,94 @@ struct UpstreamPool::Idle : public UpstreamDelegate {
   }
 };
 
+namespace {
+
+// Spare pool entries kept per worker beyond the idle connections themselves.
+constexpr size_t kSpareEntries = 64;
+
+}  // namespace
+
 UpstreamPool::UpstreamPool(event::EventLoop& loop) : loop_(loop) {}
 
 UpstreamPool::~UpstreamPool() { Clear(); }
 
+size_t& UpstreamPool::CountFor(std::string_view upstream) {
+  auto it = per_upstream_.find(upstream);
+  if (it == per_upstream_.end()) it = per_upstream_.emplace(std::string(upstream), 0).first;
+  return it->second;
+}
+
+void UpstreamPool::Recycle(std::unique_ptr<Idle> idle) {
+  idle->timer.Cancel();
+  idle->conn.reset();
+  if (spare_.size() < kSpareEntries) spare_.push_back(std::move(idle));
+}
+
 std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& upstream,
                                                        const net::SocketAddress& peer,
                                                        std::string_view proxy_header) {
-  auto it = idle_.find(Key{upstream.name, peer.ToString(), std::string(proxy_header)});
+  auto it = idle_.find(KeyView{upstream.name, &peer, proxy_header});
   if (it == idle_.end() || it->second.empty()) return nullptr;
   std::unique_ptr<Idle> idle = std::move(it->second.back());
   it->second.pop_back();
-  --per_upstream_[upstream.name];
-  idle->timer.Cancel();
+  --CountFor(upstream.name);
   std::unique_ptr<UpstreamConnection> conn = std::move(idle->conn);
   conn->set_delegate(nullptr);
+  Recycle(std::move(idle));
   return conn;
 }
 
 void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<UpstreamConnection> conn) {
   if (upstream.keepalive <= 0 || conn->requests() >= upstream.keepalive_requests) return;
-  auto idle = std::make_unique<Idle>();
-  idle->pool = this;
+  std::unique_ptr<Idle> idle;
+  if (!spare_.empty()) {
+    idle = std::move(spare_.back());
+    spare_.pop_back();
+  } else {
+    idle = std::make_unique<Idle>();
+    idle->pool = this;
+    Idle* raw = idle.get();
+    if (!idle->timer.Init(loop_, [this, raw] { Remove(raw); }).ok()) return;
+  }
   conn->ClearLease();
-  idle->key = Key{upstream.name, conn->peer().ToString(), conn->proxy_header()};
+  idle->key.upstream.assign(upstream.name);
+  idle->key.peer = conn->peer();
+  idle->key.proxy_header.assign(conn->proxy_header());
   idle->conn = std::move(conn);
   idle->conn->set_delegate(idle.get());
-  Idle* raw = idle.get();
-  if (!idle->timer.Init(loop_, [this, raw] { Remove(raw); }).ok()) return;
   idle->timer.Arm(std::chrono::milliseconds(absl::ToInt64Milliseconds(upstream.keepalive_timeout)));
-  size_t& count = per_upstream_[upstream.name];
+  size_t& count = CountFor(upstream.name);
   if (count >= static_cast<size_t>(upstream.keepalive)) {
     // Close the oldest idle connection of this upstream to stay within `keepalive`.
     for (auto& [key, list] : idle_) {
-      if (std::get<0>(key) == upstream.name && !list.empty()) {
+      if (key.upstream == upstream.name && !list.empty()) {
+        std::unique_ptr<Idle> oldest = std::move(list.front());
         list.erase(list.begin());
+        Recycle(std::move(oldest));
         --count;
         break;
       }
     }
   }
-  idle_[raw->key].push_back(std::move(idle));
+  auto it = idle_.find(KeyView{idle->key.upstream, &idle->key.peer, idle->key.proxy_header});
+  if (it == idle_.end()) it = idle_.emplace(idle->key, std::vector<std::unique_ptr<Idle>>()).first;
+  it->second.push_back(std::move(idle));
   ++count;
 }
 
 void UpstreamPool::Remove(Idle* idle) {
-  auto it = idle_.find(idle->key);
+  auto it = idle_.find(KeyView{idle->key.upstream, &idle->key.peer, idle->key.proxy_header});
   if (it == idle_.end()) return;
   auto& list = it->second;
   auto pos = std::find_if(list.begin(), list.end(),
                           [idle](const std::unique_ptr<Idle>& p) { return p.get() == idle; });
   if (pos == list.end()) return;
-  --per_upstream_[std::get<0>(idle->key)];
-  list.erase(pos);  // destroys the connection; we are inside its callback, which returns next
+  --CountFor(idle->key.upstream);
+  std::unique_ptr<Idle> entry = std::move(*pos);
+  list.erase(pos);
+  // Closes the connection; we may be inside its callback, which returns next without
+  // touching it again.
+  Recycle(std::move(entry));
 }
 
 size_t UpstreamPool::idle() const {
@@ -236,6 +272,7 @@ size_t UpstreamPool::idle() const {
 void UpstreamPool::Clear() {
   idle_.clear();
   per_upstream_.clear();
+  spare_.clear();
 }
 
 }  // namespace realip::server

@@ -154,12 +154,38 @@ class UpstreamPool {
 
  private:
   struct Idle;
-  // Upstream name, peer text, PROXY header bytes.
-  using Key = std::tuple<std::string, std::string, std::string>;
+  // Upstream name, peer, PROXY header bytes. Looked up through a KeyView, so that taking and
+  // returning a connection (every request) builds no strings.
+  struct Key {
+    std::string upstream;
+    net::SocketAddress peer;
+    std::string proxy_header;
+  };
+  struct KeyView {
+    std::string_view upstream;
+    const net::SocketAddress* peer;
+    std::string_view proxy_header;
+  };
+  struct KeyLess {
+    using is_transparent = void;
+    using Tied = std::tuple<std::string_view, const net::SocketAddress&, std::string_view>;
+    static Tied Tie(const Key& k) { return Tied(k.upstream, k.peer, k.proxy_header); }
+    static Tied Tie(const KeyView& k) { return Tied(k.upstream, *k.peer, k.proxy_header); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Tie(a) < Tie(b);
+    }
+  };
+  // Takes the entry out of its list and keeps it for reuse (its connection is closed).
   void Remove(Idle* idle);
+  void Recycle(std::unique_ptr<Idle> idle);
+  size_t& CountFor(std::string_view upstream);
   event::EventLoop& loop_;
-  std::map<Key, std::vector<std::unique_ptr<Idle>>> idle_;
-  std::map<std::string, size_t> per_upstream_;
+  std::map<Key, std::vector<std::unique_ptr<Idle>>, KeyLess> idle_;
+  std::map<std::string, size_t, std::less<>> per_upstream_;
+  // Entries whose connection was taken or closed, timer initialised: the next Put reuses one
+  // instead of allocating an entry and a timer event.
+  std::vector<std::unique_ptr<Idle>> spare_;
 };
 
 }  // namespace realip::server

@@ -220,12 +220,15 @@ void Worker::DestroySession(ClientSession* session) {
 void Worker::NotePeerState(const config::Upstream& upstream, const upstream::Balancer& balancer,
                            upstream::PeerIndex peer) {
   bool up = balancer.IsUp(peer);
-  std::string name = balancer.peer(peer).address.ToString();
-  std::string key = upstream.name;
-  key.push_back('\0');
-  key.append(name);
-  auto [it, inserted] = peer_up_.try_emplace(std::move(key), up);
-  if (!inserted && it->second == up) return;
+  const std::string& name = balancer.peer(peer).address_text;
+  // Called for every response: the key is built in reused memory, and nothing is inserted or
+  // published unless the state changed.
+  peer_key_.assign(upstream.name);
+  peer_key_.push_back('\0');
+  peer_key_.append(name);
+  auto it = peer_up_.find(peer_key_);
+  if (it != peer_up_.end() && it->second == up) return;
+  if (it == peer_up_.end()) it = peer_up_.emplace(peer_key_, up).first;
   it->second = up;
   registry_->Set(metrics::Metric::kUpstreamPeerUp, {upstream.name, name}, up ? 1 : 0);
 }

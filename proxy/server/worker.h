@@ -87,6 +87,7 @@ class Worker {
   AccessLogWriter access_log_;
   // Last reported state per "upstream\0peer": the shared gauge is only touched on a change.
   absl::flat_hash_map<std::string, bool> peer_up_;
+  std::string peer_key_;  // NotePeerState's lookup key, reused
   std::shared_ptr<const config::Config> config_;  // worker thread only
   std::mutex pending_mu_;
   std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_

@@ -34,6 +34,8 @@ struct PeerConfig {
   // hash places its ring points by this text when it is an IP literal (as nginx does).
   std::string server;
   net::SocketAddress address;
+  // address.ToString(), made once: $upstream_addr and the metrics' peer label.
+  std::string address_text;
   int weight = 1;     // >= 1
   int max_fails = 1;  // 0: never marked down
   absl::Duration fail_timeout = absl::Seconds(10);

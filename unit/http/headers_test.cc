@@ -38,8 +38,8 @@ TEST(HeaderListTest, TokensAndConnectionOptions) {
   h.Add("connection", "Upgrade");
   EXPECT_TRUE(HasToken(h, "connection", "upgrade"));
   EXPECT_FALSE(HasToken(h, "connection", "close"));
-  std::vector<std::string> options = ConnectionOptions(h);
-  EXPECT_THAT(options, ElementsAre("keep-alive", "x-secret", "upgrade"));
+  ConnectionOptionList options = ConnectionOptions(h);
+  EXPECT_THAT(options, ElementsAre("keep-alive", "X-Secret", "Upgrade"));
   struct Case {
     const char* name;
     bool hop;
@@ -50,6 +50,31 @@ TEST(HeaderListTest, TokensAndConnectionOptions) {
                         Case{"X-Secret", true}, Case{"Host", false}, Case{"X-Real-IP", false}}) {
     EXPECT_EQ(IsHopByHop(c.name, options), c.hop) << c.name;
   }
+}
+
+TEST(HeaderListTest, ClearedListReusesItsLinesAndRemoveKeepsOrder) {
+  HeaderList h;
+  h.Add("A-Long-Header-Name-Here", "a value long enough to live on the heap");
+  h.Add("B", "2");
+  h.Add("C", "3");
+  h.Clear();
+  EXPECT_TRUE(h.empty());
+  EXPECT_EQ(h.begin(), h.end());
+  EXPECT_EQ(h.Find("b"), nullptr);
+  h.Add("X", "1");
+  h.Add("Y", "2");
+  h.Add("x", "3");
+  h.Add("Z", "4");
+  EXPECT_EQ(h.size(), 4u);
+  EXPECT_EQ(h.Joined("x"), "1, 3");
+  EXPECT_EQ(h.Remove("X"), 2u);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h.lines()[0].name, "Y");
+  EXPECT_EQ(h.lines()[1].name, "Z");
+  EXPECT_EQ(h.Count("x"), 0u);
+  h.Add("W", "5");  // reuses a removed line's slot
+  EXPECT_EQ(h.lines()[2].name, "W");
+  EXPECT_EQ(h.lines()[2].value, "5");
 }
 
 TEST(HeaderListTest, EqualsIgnoreCase) {

@@ -183,6 +183,50 @@ TEST(RequestParserTest, PipelinedRequestsComeOneAtATime) {
   EXPECT_FALSE(t.messages[2].head.keep_alive);
 }
 
+// The engine swaps each completed head out (SwapHead) and hands the parser back an old one to
+// reuse: the next message must not see anything of the old head.
+TEST(RequestParserTest, SwappedHeadsAreResetForTheNextMessage) {
+  MessageParser parser(MessageKind::kRequest, ParseLimits{});
+  MessageHead taken;
+  std::string input =
+      "POST /first HTTP/1.1\r\nHost: a\r\nX-One: 1\r\nX-Two: 2\r\nContent-Length: 0\r\n\r\n"
+      "GET /second HTTP/1.0\r\nHost: b\r\n\r\n";
+  std::string_view rest = input;
+  MessageParser::Result r = parser.Parse(rest, nullptr);
+  ASSERT_EQ(r.event, MessageParser::Event::kHeadComplete);
+  rest.remove_prefix(r.consumed);
+  parser.SwapHead(&taken);
+  EXPECT_EQ(taken.target, "/first");
+  EXPECT_EQ(taken.headers.size(), 4u);
+  r = parser.Parse(rest, nullptr);
+  ASSERT_EQ(r.event, MessageParser::Event::kMessageComplete);
+  rest.remove_prefix(r.consumed);
+  r = parser.Parse(rest, nullptr);
+  ASSERT_EQ(r.event, MessageParser::Event::kHeadComplete);
+  parser.SwapHead(&taken);  // the parser gets /first's memory back for a later message
+  EXPECT_EQ(taken.method, "GET");
+  EXPECT_EQ(taken.target, "/second");
+  EXPECT_EQ(taken.version_minor, 0);
+  EXPECT_FALSE(taken.content_length.has_value());
+  ASSERT_EQ(taken.headers.size(), 1u);
+  EXPECT_EQ(taken.headers.Find("x-one"), nullptr);
+  EXPECT_EQ(taken.headers.Find("host")->value, "b");
+}
+
+// A reused response parser (a new upstream attempt) starts clean, even after an error.
+TEST(ResponseParserTest, ResetAfterAnErrorParsesAFreshResponse) {
+  MessageParser parser(MessageKind::kResponse, ParseLimits{});
+  MessageParser::Result r = parser.Parse("HTTP/1.1 200 OK\r\nbad header\r\n\r\n", nullptr);
+  ASSERT_EQ(r.event, MessageParser::Event::kError);
+  parser.Reset();
+  EXPECT_FALSE(parser.message_started());
+  r = parser.Parse("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n", nullptr);
+  ASSERT_EQ(r.event, MessageParser::Event::kHeadComplete);
+  EXPECT_EQ(parser.head().status, 204);
+  EXPECT_EQ(parser.head().reason, "No Content");
+  EXPECT_EQ(parser.head().headers.size(), 1u);
+}
+
 TEST(RequestParserTest, KeepAliveAndUpgradeFlags) {
   Transcript close = Feed(MessageKind::kRequest,
                          "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 0);
