@@ -98,6 +98,11 @@ class MessageParser {
   // Makes the parser ready for a new message stream (a new connection's responses), keeping
   // its memory.
   void Reset();
+  // The same with other limits (a request parser lent to a connection of another listener).
+  void Reset(ParseLimits limits) {
+    limits_ = limits;
+    Reset();
+  }
   const ParseError& error() const { return error_; }
   // True between kHeadComplete and kMessageComplete.
   bool in_body() const { return state_ == State::kBody; }

@@ -11,6 +11,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "proxy/base/check.h"
 #include "proxy/base/logging.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
@@ -79,11 +80,9 @@ std::optional<upstream::FailureKind> StatusFailureKind(int status) {
   }
 }
 
-// Request heads and response parsers of idle connections, kept for the next request of any
-// connection of this worker thread: an idle connection holds no header memory, and a busy one
-// does not allocate its headers again for every request.
+// Response parsers of finished requests, kept for the next upstream attempt of any connection
+// of this worker thread.
 constexpr size_t kSpareCount = 64;
-thread_local std::vector<http::MessageHead> spare_heads;
 thread_local std::vector<std::unique_ptr<http::MessageParser>> spare_response_parsers;
 
 // Where heads are serialised before they are queued: memory this thread reuses. Empty on
@@ -92,19 +91,6 @@ std::string& HeadScratch() {
   thread_local std::string scratch;
   scratch.clear();
   return scratch;
-}
-
-http::MessageHead TakeSpareHead() {
-  if (spare_heads.empty()) return {};
-  http::MessageHead head = std::move(spare_heads.back());
-  spare_heads.pop_back();
-  return head;
-}
-
-void KeepSpareHead(http::MessageHead head) {
-  if (spare_heads.size() >= kSpareCount) return;
-  head.Reset();
-  spare_heads.push_back(std::move(head));
 }
 
 std::unique_ptr<http::MessageParser> TakeResponseParser() {
@@ -130,33 +116,16 @@ void KeepResponseParser(std::unique_ptr<http::MessageParser> parser) {
 class ClientSession::RequestBodySink : public http::BodySink {
  public:
   explicit RequestBodySink(ClientSession* s) : s_(s) {}
-  void OnBody(std::string_view data) override {
-    s_->body_bytes_ += data.size();
-    uint64_t max = s_->settings_ != nullptr ? s_->settings_->client_max_body_size : 0;
-    if (max != 0 && s_->body_bytes_ > max) s_->body_too_large_ = true;
-    if (s_->discard_body_ || s_->body_too_large_) return;
-    s_->QueueUpstream(data, s_->request_.chunked);
-  }
-
- private:
-  ClientSession* s_;
+  ClientSession* s_;  // the session the owning Active is attached to
+  void OnBody(std::string_view data) override;
 };
 
 // Response body bytes: framed for the client as chosen at the response head.
 class ClientSession::ResponseBodySink : public http::BodySink {
  public:
   explicit ResponseBodySink(ClientSession* s) : s_(s) {}
-  void OnBody(std::string_view data) override {
-    s_->ctx_.body_bytes_sent += data.size();
-    if (s_->client_framing_ == ClientFraming::kChunked) {
-      s_->out_.AppendChunk(data);
-    } else if (s_->client_framing_ != ClientFraming::kNone) {
-      s_->out_.Append(data);
-    }
-  }
-
- private:
-  ClientSession* s_;
+  ClientSession* s_;  // the session the owning Active is attached to
+  void OnBody(std::string_view data) override;
 };
 
 ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& peer,
@@ -169,40 +138,154 @@ ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& p
       config_(std::move(config)),
       listener_(listener),
       id_(id),
-      plain_transport_(fd),
-      parser_(http::MessageKind::kRequest, LimitsFor(*listener)),
-      request_sink_(std::make_unique<RequestBodySink>(this)),
-      response_sink_(std::make_unique<ResponseBodySink>(this)) {}
+      plain_transport_(fd) {}
 
 ClientSession::~ClientSession() {
   watcher_.Stop();
   upstream_.reset();
+  // Not pooled: sessions are also destroyed outside their worker thread (at exit).
+  a_.reset();
   tls_.reset();  // may send close_notify: before the fd is closed
   if (fd_ >= 0) close(fd_);
+}
+
+// Attached while a request is in progress (see client_session.h). Pooled per worker thread:
+// its timers are bound to that thread's loop, and its memory (parser, header strings, buffers
+// within their block cache) stays warm for the next request of any connection.
+struct ClientSession::Active {
+  explicit Active(event::EventLoop& loop)
+      : parser_(http::MessageKind::kRequest, http::ParseLimits{}) {
+    auto init = [&](event::Timer& timer, void (ClientSession::*fire)()) {
+      absl::Status st = timer.Init(loop, [this, fire] {
+        ClientSession* s = owner;
+        if (s != nullptr) s->Enter([s, fire] { (s->*fire)(); });
+      });
+      REALIP_CHECK(st.ok());  // only fails when event_new has no memory
+    };
+    init(upstream_timer_, &ClientSession::OnUpstreamTimer);
+    init(resume_timer_, &ClientSession::OnResumeTimer);
+    init(limit_req_timer_, &ClientSession::OnLimitReqTimer);
+  }
+
+  ClientSession* owner = nullptr;
+  event::Timer upstream_timer_;
+  // Starts the next pipelined request from a fresh loop iteration, never from inside the
+  // upstream callbacks that finished the previous one.
+  event::Timer resume_timer_;
+  // Holds a request that limit_req delayed; reading its body waits too.
+  event::Timer limit_req_timer_;
+  http::MessageParser parser_;
+  std::unique_ptr<RequestBodySink> request_sink_;
+  std::unique_ptr<ResponseBodySink> response_sink_;
+  http::MessageHead request_;
+  RequestContext ctx_;
+  // limit_conn slots of the request in flight; released when it finishes (zones are owned by
+  // the session's config, which outlives these).
+  std::vector<access::ConnLimitLease> conn_leases_;
+  upstream::TriedPeers tried_;
+  std::string hash_key_;
+  std::string upstream_peer_;  // "ip:port" of the current attempt (metrics label)
+  // Everything queued for the upstream for this request (head and body so far), for a retry,
+  // while it stays within kReplayLimit; then replay_overflow_.
+  Buffer replay_;
+  std::string upstream_proxy_header_;  // proxy_protocol on: what a new connection starts with
+  Buffer preamble_;                    // the PROXY header still to write on this connection
+  Buffer up_out_;
+  Buffer up_in_;
+  std::unique_ptr<http::MessageParser> response_parser_;
+};
+
+void ClientSession::RequestBodySink::OnBody(std::string_view data) {
+  s_->body_bytes_ += data.size();
+  uint64_t max = s_->settings_ != nullptr ? s_->settings_->client_max_body_size : 0;
+  if (max != 0 && s_->body_bytes_ > max) s_->body_too_large_ = true;
+  if (s_->discard_body_ || s_->body_too_large_) return;
+  s_->QueueUpstream(data, s_->A().request_.chunked);
+}
+
+void ClientSession::ResponseBodySink::OnBody(std::string_view data) {
+  s_->A().ctx_.body_bytes_sent += data.size();
+  if (s_->client_framing_ == ClientFraming::kChunked) {
+    s_->out_.AppendChunk(data);
+  } else if (s_->client_framing_ != ClientFraming::kNone) {
+    s_->out_.Append(data);
+  }
+}
+
+std::vector<std::unique_ptr<ClientSession::Active>>& ClientSession::SpareActives() {
+  // Bounded by kSpareCount. A worker thread's spares go with the thread, whose loop outlives
+  // it (the Worker owns the loop and joins the thread first).
+  thread_local std::vector<std::unique_ptr<Active>> spares;
+  return spares;
+}
+
+const ClientSession::Active& ClientSession::A() const {
+  REALIP_DCHECK(a_ != nullptr);  // only asked while a request or tunnel is in progress
+  return *a_;
+}
+
+ClientSession::Active& ClientSession::A() {
+  if (a_ != nullptr) return *a_;
+  std::vector<std::unique_ptr<Active>>& spares = SpareActives();
+  if (!spares.empty()) {
+    a_ = std::move(spares.back());
+    spares.pop_back();
+  } else {
+    a_ = std::make_unique<Active>(worker_->loop());
+    a_->request_sink_ = std::make_unique<RequestBodySink>(this);
+    a_->response_sink_ = std::make_unique<ResponseBodySink>(this);
+  }
+  a_->owner = this;
+  a_->request_sink_->s_ = this;
+  a_->response_sink_->s_ = this;
+  a_->parser_.Reset(LimitsFor(*listener_));
+  return *a_;
+}
+
+void ClientSession::ReleaseActive() {
+  if (a_ == nullptr) return;
+  Active& a = *a_;
+  a.upstream_timer_.Cancel();
+  a.resume_timer_.Cancel();
+  a.limit_req_timer_.Cancel();
+  a.owner = nullptr;
+  a.request_.Reset();
+  a.ctx_.Recycle();
+  a.conn_leases_.clear();
+  a.tried_ = upstream::TriedPeers();
+  a.hash_key_.clear();
+  a.upstream_peer_.clear();
+  a.upstream_proxy_header_.clear();
+  a.replay_.Release();
+  a.preamble_.Release();
+  a.up_out_.Release();
+  a.up_in_.Release();
+  KeepResponseParser(std::move(a.response_parser_));
+  std::vector<std::unique_ptr<Active>>& spares = SpareActives();
+  if (spares.size() < kSpareCount) {
+    spares.push_back(std::move(a_));
+  } else {
+    a_.reset();
+  }
+}
+
+void ClientSession::OnResumeTimer() {
+  ProcessClientInput();
+  if (!closed_ && client_read_paused_) ReadClient();
+}
+
+void ClientSession::OnLimitReqTimer() {
+  if (closed_ || !limit_req_delayed_) return;
+  limit_req_delayed_ = false;
+  ContinueRequest();
+  if (!closed_ && phase_ == Phase::kRequest) ParseAfterHead();
+  if (!closed_) ProcessClientInput();
+  if (!closed_ && client_read_paused_) ReadClient();
 }
 
 absl::Status ClientSession::Start() {
   REALIP_RETURN_IF_ERROR(client_timer_.Init(worker_->loop(), [this] {
     Enter([this] { OnClientTimer(); });
-  }));
-  REALIP_RETURN_IF_ERROR(upstream_timer_.Init(worker_->loop(), [this] {
-    Enter([this] { OnUpstreamTimer(); });
-  }));
-  REALIP_RETURN_IF_ERROR(resume_timer_.Init(worker_->loop(), [this] {
-    Enter([this] {
-      ProcessClientInput();
-      if (!closed_ && client_read_paused_) ReadClient();
-    });
-  }));
-  REALIP_RETURN_IF_ERROR(limit_req_timer_.Init(worker_->loop(), [this] {
-    Enter([this] {
-      if (closed_ || !limit_req_delayed_) return;
-      limit_req_delayed_ = false;
-      ContinueRequest();
-      if (!closed_ && phase_ == Phase::kRequest) ParseAfterHead();
-      if (!closed_) ProcessClientInput();
-      if (!closed_ && client_read_paused_) ReadClient();
-    });
   }));
   bool expect_proxy = listener_->proxy_protocol == config::ProxyProtocolMode::kRequired;
   // An optional PROXY header is honoured only from peers trusted for it; from anyone else
@@ -224,7 +307,20 @@ void ClientSession::Enter(Fn&& fn) {
   ++depth_;
   fn();
   --depth_;
-  if (closed_ && depth_ == 0) worker_->DestroySession(this);  // deletes this
+  if (depth_ != 0) return;
+  if (closed_) {
+    worker_->DestroySession(this);  // deletes this
+    return;
+  }
+  if (release_active_) {
+    release_active_ = false;
+    // Still idle, and nothing of a next request arrived or waits to be read.
+    if (phase_ == Phase::kIdle && in_.empty() && !client_read_paused_ && upstream_ == nullptr &&
+        a_ != nullptr && !a_->parser_.message_started() && !a_->resume_timer_.armed() &&
+        !a_->limit_req_timer_.armed()) {
+      ReleaseActive();
+    }
+  }
 }
 
 void ClientSession::OnIo(bool readable, bool writable, bool peer_closed) {
@@ -261,7 +357,7 @@ void ClientSession::OnUpstreamIo(bool readable, bool writable) {
           return;
         }
         upstream_->set_connected();
-        ctx_.upstream_connect_time = absl::Now() - upstream_start_;
+        A().ctx_.upstream_connect_time = absl::Now() - upstream_start_;
         ArmUpstreamTimer(UpstreamTimer::kSend);
       }
       upstream_write_blocked_ = false;
@@ -277,10 +373,10 @@ bool ClientSession::ClientReadAllowed() const {
     case Phase::kClosing:
       return false;
     case Phase::kTunnel:
-      return up_out_.size() < kHighWater;
+      return A().up_out_.size() < kHighWater;
     case Phase::kRequest:
       if (limit_req_delayed_) return in_.size() < kInputCap;
-      if (up_out_.size() >= kHighWater) return false;
+      if (A().up_out_.size() >= kHighWater) return false;
       // The request itself is read; only buffer a bounded amount of what follows.
       if (request_complete_) return in_.size() < kInputCap;
       return true;
@@ -433,7 +529,7 @@ void ClientSession::ProcessClientInput() {
       continue;
     }
     if (phase_ == Phase::kTunnel) {
-      up_out_.Append(in_.view());
+      A().up_out_.Append(in_.view());
       in_.Clear();
       FlushUpstream();
       break;
@@ -442,32 +538,25 @@ void ClientSession::ProcessClientInput() {
     if (phase_ == Phase::kRequest && request_complete_) break;  // pipelined: wait our turn
     if (phase_ == Phase::kRequest && limit_req_delayed_) break;  // the body waits as well
     bool resume_after_head = phase_ == Phase::kRequest && !request_complete_ &&
-                             parser_.in_body() && in_.empty();
+                             A().parser_.in_body() && in_.empty();
     if (in_.empty() && !resume_after_head) break;
-    if (heads_released_) {
-      // The first bytes since the connection went idle: borrow warm header memory.
-      http::MessageHead spare = TakeSpareHead();
-      parser_.SwapHead(&spare);
-      request_ = TakeSpareHead();
-      heads_released_ = false;
-    }
-    http::MessageParser::Result r = parser_.Parse(in_.view(), request_sink_.get());
+    http::MessageParser::Result r = A().parser_.Parse(in_.view(), A().request_sink_.get());
     ConsumeRequestBytes(r.consumed);
     if (body_too_large_) {
       SendErrorAndClose(413, "client intended to send too large body");
       break;
     }
     if (r.event == http::MessageParser::Event::kError) {
-      SendErrorAndClose(parser_.error().status,
-                        absl::StrCat("client sent invalid request: ", parser_.error().message));
+      SendErrorAndClose(A().parser_.error().status,
+                        absl::StrCat("client sent invalid request: ", A().parser_.error().message));
       break;
     }
     if (r.event == http::MessageParser::Event::kNeedMore) {
-      if (phase_ == Phase::kIdle && parser_.message_started()) {
+      if (phase_ == Phase::kIdle && A().parser_.message_started()) {
         phase_ = Phase::kReadingHead;
         if (client_timer_kind_ != ClientTimer::kHeader) ArmClientTimer(ClientTimer::kHeader);
       }
-      if (phase_ == Phase::kRequest && !up_out_.empty()) FlushUpstream();
+      if (phase_ == Phase::kRequest && !A().up_out_.empty()) FlushUpstream();
       if (!in_.empty()) continue;
       break;
     }
@@ -486,19 +575,19 @@ void ClientSession::ProcessClientInput() {
 
 void ClientSession::ParseAfterHead() {
   // Parse again even without new bytes: a bodiless request completes right away.
-  http::MessageParser::Result next = parser_.Parse(in_.view(), request_sink_.get());
+  http::MessageParser::Result next = A().parser_.Parse(in_.view(), A().request_sink_.get());
   ConsumeRequestBytes(next.consumed);
   if (body_too_large_) {
     SendErrorAndClose(413, "client intended to send too large body");
     return;
   }
   if (next.event == http::MessageParser::Event::kError) {
-    SendErrorAndClose(parser_.error().status, parser_.error().message);
+    SendErrorAndClose(A().parser_.error().status, A().parser_.error().message);
     return;
   }
   if (next.event == http::MessageParser::Event::kMessageComplete) {
     OnRequestMessageComplete();
-  } else if (!up_out_.empty() && upstream_ != nullptr) {
+  } else if (!A().up_out_.empty() && upstream_ != nullptr) {
     FlushUpstream();
   }
 }
@@ -507,7 +596,7 @@ void ClientSession::ConsumeRequestBytes(size_t n) {
   in_.Consume(n);
   // $request_length: the head is parsed before the request has a context, the body after.
   if (phase_ == Phase::kRequest) {
-    ctx_.request_length += n;
+    A().ctx_.request_length += n;
   } else {
     head_bytes_ += n;
   }
@@ -519,8 +608,8 @@ void ClientSession::StartRequest() {
   phase_ = Phase::kRequest;
   client_timer_.Cancel();
   client_timer_kind_ = ClientTimer::kNone;
-  parser_.SwapHead(&request_);
-  head_request_ = request_.method == "HEAD";
+  A().parser_.SwapHead(&A().request_);
+  head_request_ = A().request_.method == "HEAD";
   request_complete_ = false;
   response_complete_ = false;
   response_started_ = false;
@@ -538,12 +627,12 @@ void ClientSession::StartRequest() {
     return;
   }
 
-  keep_alive_ = request_.keep_alive && !draining_ && !worker_->stopping() &&
+  keep_alive_ = A().request_.keep_alive && !draining_ && !worker_->stopping() &&
                 requests_ < settings_->keepalive_requests;
   uint64_t max = settings_->client_max_body_size;
-  if (max != 0 && request_.content_length.has_value() && *request_.content_length > max) {
+  if (max != 0 && A().request_.content_length.has_value() && *A().request_.content_length > max) {
     SendErrorAndClose(413, absl::StrCat("client intended to send too large body: ",
-                                        *request_.content_length, " bytes"));
+                                        *A().request_.content_length, " bytes"));
     return;
   }
   // nginx's rewrite phase (`return`) answers before the preaccess and access phases run.
@@ -556,14 +645,14 @@ bool ClientSession::RunLimitReq() {
           std::chrono::steady_clock::now().time_since_epoch())
           .count());
   LimitReqVerdict verdict =
-      ApplyLimitReq(settings_->access, ctx_, now_ms, &worker_->metrics());
-  ctx_.limit_req_status = verdict.status_name;
+      ApplyLimitReq(settings_->access, A().ctx_, now_ms, &worker_->metrics());
+  A().ctx_.limit_req_status = verdict.status_name;
   switch (verdict.action) {
     case LimitReqVerdict::Action::kContinue:
       return true;
     case LimitReqVerdict::Action::kDelay:
       limit_req_delayed_ = true;
-      limit_req_timer_.Arm(std::chrono::milliseconds(verdict.delay_ms));
+      A().limit_req_timer_.Arm(std::chrono::milliseconds(verdict.delay_ms));
       return false;
     case LimitReqVerdict::Action::kReject:
       discard_body_ = true;
@@ -575,26 +664,26 @@ bool ClientSession::RunLimitReq() {
 
 void ClientSession::ContinueRequest() {
   const bool access_phases = settings_->handler != config::ContentHandler::kReturn;
-  int refused = access_phases ? ApplyLimitConn(settings_->access, ctx_, &conn_leases_) : 0;
+  int refused = access_phases ? ApplyLimitConn(settings_->access, A().ctx_, &A().conn_leases_) : 0;
   if (refused != 0) {
     discard_body_ = true;
     SendLocal(refused, keep_alive_, "", false);
     return;
   }
-  if (access_phases && !AccessAllowed(settings_->access, ctx_, &worker_->metrics())) {
+  if (access_phases && !AccessAllowed(settings_->access, A().ctx_, &worker_->metrics())) {
     discard_body_ = true;
     SendLocal(403, keep_alive_, "", false);
     return;
   }
-  bool has_body = request_.chunked ||
-                  (request_.content_length.has_value() && *request_.content_length > 0);
+  bool has_body = A().request_.chunked ||
+                  (A().request_.content_length.has_value() && *A().request_.content_length > 0);
   if (has_body) ArmClientTimer(ClientTimer::kBody);
 
   switch (settings_->handler) {
     case config::ContentHandler::kReturn: {
       discard_body_ = true;
       const config::ReturnAction& ret = settings_->ret;
-      std::string text = ret.has_text ? Evaluate(ret.text, ctx_) : std::string();
+      std::string text = ret.has_text ? Evaluate(ret.text, A().ctx_) : std::string();
       SendLocal(ret.code, keep_alive_, text, ret.has_text);
       return;
     }
@@ -616,7 +705,7 @@ void ClientSession::ContinueRequest() {
     }
     case config::ContentHandler::kRealipEcho: {
       discard_body_ = true;
-      std::string text = RealipEchoJson(ctx_, EchoFacts{settings_, peer_, listener_->ssl});
+      std::string text = RealipEchoJson(A().ctx_, EchoFacts{settings_, peer_, listener_->ssl});
       SendLocal(200, keep_alive_, text, true, "application/json");
       return;
     }
@@ -627,14 +716,14 @@ void ClientSession::ContinueRequest() {
       SendLocal(404, keep_alive_, "", false);
       return;
   }
-  if (request_.upgrade && !head_request_) {
+  if (A().request_.upgrade && !head_request_) {
     // A tunnel cannot be followed by another request on this connection.
     keep_alive_ = false;
   }
   // Expect: 100-continue is answered here, as nginx does: the body is streamed upstream as it
   // arrives, so the client may send it right away (RFC 9110 section 10.1.1).
-  if (has_body && http::HasToken(request_.headers, "expect", "100-continue") &&
-      request_.version_minor >= 1) {
+  if (has_body && http::HasToken(A().request_.headers, "expect", "100-continue") &&
+      A().request_.version_minor >= 1) {
     out_.Append("HTTP/1.1 100 Continue\r\n\r\n");
     FlushClient();
     if (closed_) return;
@@ -643,56 +732,56 @@ void ClientSession::ContinueRequest() {
 }
 
 void ClientSession::RouteAndResolve() {
-  const http::Header* host = request_.headers.Find("host");
+  const http::Header* host = A().request_.headers.Find("host");
   const config::Server& server = listener_->FindServer(host != nullptr ? host->value : "");
-  TargetParts parts = SplitTarget(request_.target);
+  TargetParts parts = SplitTarget(A().request_.target);
   const config::Location& location = server.FindLocation(parts.path);
   settings_ = &location.settings;
 
   absl::InlinedVector<realip::HeaderField, 32> fields;
-  for (const http::Header& h : request_.headers) fields.push_back({h.name, h.value});
+  for (const http::Header& h : A().request_.headers) fields.push_back({h.name, h.value});
   realip::ResolveInput input;
   input.peer = peer_;
   input.proxy = proxy_header_.has_value() ? &*proxy_header_ : nullptr;
   input.headers = fields;
 
-  ctx_.Recycle();
-  ctx_.server = &server;
-  ctx_.location = &location;
-  ctx_.head = &request_;
-  ctx_.proxy_header = input.proxy;
-  realip::Resolve(settings_->realip, input, &ctx_.resolution);
-  ctx_.local = local_;
-  ctx_.https = listener_->ssl;
+  A().ctx_.Recycle();
+  A().ctx_.server = &server;
+  A().ctx_.location = &location;
+  A().ctx_.head = &A().request_;
+  A().ctx_.proxy_header = input.proxy;
+  realip::Resolve(settings_->realip, input, &A().ctx_.resolution);
+  A().ctx_.local = local_;
+  A().ctx_.https = listener_->ssl;
   if (tls_ != nullptr && tls_->connection().handshake_done() && !tls_->connection().plain_http()) {
-    ctx_.tls = &tls_->connection().info();
+    A().ctx_.tls = &tls_->connection().info();
   }
-  ctx_.connection_id = id_;
-  ctx_.connection_requests = requests_;
-  ctx_.start = absl::Now();
-  ctx_.access = &config_->access;
-  ctx_.request_length = head_bytes_;
+  A().ctx_.connection_id = id_;
+  A().ctx_.connection_requests = requests_;
+  A().ctx_.start = absl::Now();
+  A().ctx_.access = &config_->access;
+  A().ctx_.request_length = head_bytes_;
   head_bytes_ = 0;
-  CountResolution(worker_->metrics(), ctx_.resolution);
+  CountResolution(worker_->metrics(), A().ctx_.resolution);
 }
 
 void ClientSession::StartProxy() {
   const std::shared_ptr<const config::Upstream>& upstream = settings_->proxy_pass.upstream;
   upstream_config_ = upstream.get();
   balancer_ = worker_->balancers().For(upstream);
-  tried_ = upstream::TriedPeers();
-  hash_key_ = HashKeyFor(*upstream_config_, ctx_);
+  A().tried_ = upstream::TriedPeers();
+  A().hash_key_ = HashKeyFor(*upstream_config_, A().ctx_);
   upstream_attempt_ = 0;
   last_failure_status_ = 502;
   any_upstream_sent_ = false;
   fresh_retry_done_ = false;
-  request_idempotent_ = upstream::IsIdempotentMethod(request_.method);
-  request_has_body_ = request_.chunked ||
-                      (request_.content_length.has_value() && *request_.content_length > 0);
-  replay_.Clear();
+  request_idempotent_ = upstream::IsIdempotentMethod(A().request_.method);
+  request_has_body_ = A().request_.chunked ||
+                      (A().request_.content_length.has_value() && *A().request_.content_length > 0);
+  A().replay_.Clear();
   replay_overflow_ = false;
   const bool http10 = settings_->proxy_http_version_minor == 0;
-  if (http10 && request_.chunked) {
+  if (http10 && A().request_.chunked) {
     // The body is streamed, not buffered, so its length is unknown and HTTP/1.0 has no other
     // framing for it.
     SendErrorAndClose(411, "chunked request body needs proxy_http_version 1.1");
@@ -700,19 +789,19 @@ void ClientSession::StartProxy() {
   }
   UpstreamRequestOptions options;
   options.version_minor = settings_->proxy_http_version_minor;
-  options.keep_alive = upstream_config_->keepalive > 0 && !request_.upgrade && !http10;
-  options.upgrade = request_.upgrade && !head_request_ && !http10;
+  options.keep_alive = upstream_config_->keepalive > 0 && !A().request_.upgrade && !http10;
+  options.upgrade = A().request_.upgrade && !head_request_ && !http10;
   options.peer_trusted = settings_->realip.trusted != nullptr &&
-                         settings_->realip.trusted->Contains(ctx_.resolution.realip_remote);
-  upstream_proxy_header_.clear();
+                         settings_->realip.trusted->Contains(A().ctx_.resolution.realip_remote);
+  A().upstream_proxy_header_.clear();
   if (settings_->proxy_protocol) {
-    upstream_proxy_header_ = UpstreamProxyHeader(
-        settings_->proxy_protocol_version, ctx_.resolution.client, local_,
+    A().upstream_proxy_header_ = UpstreamProxyHeader(
+        settings_->proxy_protocol_version, A().ctx_.resolution.client, local_,
         proxy_header_.has_value() ? &*proxy_header_ : nullptr);
   }
-  up_out_.Clear();
+  A().up_out_.Clear();
   std::string& head = HeadScratch();
-  AppendUpstreamHead(ctx_, options, &head);
+  AppendUpstreamHead(A().ctx_, options, &head);
   QueueUpstream(head, false);
   if (!ConnectUpstream()) return;
   FlushUpstream();
@@ -720,18 +809,18 @@ void ClientSession::StartProxy() {
 
 void ClientSession::QueueUpstream(std::string_view bytes, bool chunk) {
   if (chunk) {
-    up_out_.AppendChunk(bytes);
+    A().up_out_.AppendChunk(bytes);
   } else {
-    up_out_.Append(bytes);
+    A().up_out_.Append(bytes);
   }
   if (replay_overflow_) return;
   if (chunk) {
-    replay_.AppendChunk(bytes);
+    A().replay_.AppendChunk(bytes);
   } else {
-    replay_.Append(bytes);
+    A().replay_.Append(bytes);
   }
-  if (replay_.size() > kReplayLimit) {
-    replay_.Release();
+  if (A().replay_.size() > kReplayLimit) {
+    A().replay_.Release();
     replay_overflow_ = true;
   }
 }
@@ -744,8 +833,8 @@ bool ClientSession::CanReplay() const {
 bool ClientSession::RestoreRequestBytes() {
   if (!CanReplay()) return false;
   if (!replay_overflow_) {
-    up_out_.Clear();
-    up_out_.Append(replay_.view());
+    A().up_out_.Clear();
+    A().up_out_.Append(A().replay_.view());
   }
   return true;
 }
@@ -763,8 +852,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       chosen.reset();
     } else {
       upstream::PickContext pick;
-      pick.key = hash_key_;
-      pick.tried = &tried_;
+      pick.key = A().hash_key_;
+      pick.tried = &A().tried_;
       pick.now = absl::Now();
       std::optional<upstream::PeerIndex> picked = balancer_->Pick(pick);
       if (!picked.has_value()) {
@@ -778,35 +867,35 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     }
     const net::SocketAddress& address = balancer_->peer(peer).address;
     const std::string& address_text = balancer_->peer(peer).address_text;
-    if (ctx_.upstream_addr.empty()) {
-      ctx_.upstream_addr = address_text;
+    if (A().ctx_.upstream_addr.empty()) {
+      A().ctx_.upstream_addr = address_text;
     } else if (!fresh_only) {
-      absl::StrAppend(&ctx_.upstream_addr, ", ", address_text);  // nginx's $upstream_addr
+      absl::StrAppend(&A().ctx_.upstream_addr, ", ", address_text);  // nginx's $upstream_addr
     }
     ++upstream_attempt_id_;
-    upstream_peer_ = address_text;
+    A().upstream_peer_ = address_text;
     upstream_start_ = absl::Now();
-    if (response_parser_ == nullptr) {
-      response_parser_ = TakeResponseParser();
+    if (A().response_parser_ == nullptr) {
+      A().response_parser_ = TakeResponseParser();
     } else {
-      response_parser_->Reset();
+      A().response_parser_->Reset();
     }
-    response_parser_->SetNextResponseHasNoBody(head_request_);
-    up_in_.Clear();
-    preamble_.Clear();
+    A().response_parser_->SetNextResponseHasNoBody(head_request_);
+    A().up_in_.Clear();
+    A().preamble_.Clear();
     upstream_got_bytes_ = false;
     upstream_write_blocked_ = false;
     upstream_read_paused_ = false;
     upstream_sent_ = false;
     if (!fresh_only) {
-      upstream_ = worker_->pool().Take(*upstream_config_, address, upstream_proxy_header_);
+      upstream_ = worker_->pool().Take(*upstream_config_, address, A().upstream_proxy_header_);
     }
     fresh_only = false;
     upstream_reused_ = upstream_ != nullptr;
-    ctx_.upstream_connect_time.reset();
-    ctx_.upstream_response_time.reset();
+    A().ctx_.upstream_connect_time.reset();
+    A().ctx_.upstream_response_time.reset();
     if (upstream_ != nullptr) {
-      ctx_.upstream_connect_time = absl::ZeroDuration();
+      A().ctx_.upstream_connect_time = absl::ZeroDuration();
       upstream_->set_delegate(this);
       upstream_->count_request();
       upstream_->SetLease(balancer_, peer);
@@ -818,7 +907,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     if (!conn.ok()) {
       std::string why = absl::StrCat("connect: ", conn.status().message());
       worker_->metrics().Add(metrics::Metric::kUpstreamFailures,
-                             {upstream_config_->name, upstream_peer_, "connect"});
+                             {upstream_config_->name, A().upstream_peer_, "connect"});
       REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", address_text, ": ", why);
       last_failure_status_ = 502;
       if (!NextAttempt(peer, upstream::FailureKind::kError, 502, why)) return false;
@@ -828,9 +917,9 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     upstream_->set_delegate(this);
     upstream_->count_request();
     upstream_->SetLease(balancer_, peer);
-    if (!upstream_proxy_header_.empty()) {
-      upstream_->set_proxy_header(upstream_proxy_header_);
-      preamble_.Append(upstream_proxy_header_);
+    if (!A().upstream_proxy_header_.empty()) {
+      upstream_->set_proxy_header(A().upstream_proxy_header_);
+      A().preamble_.Append(A().upstream_proxy_header_);
     }
     ArmUpstreamTimer(UpstreamTimer::kConnect);
     if (settings_->proxy_pass.scheme == "https") return StartUpstreamTls(address);
@@ -860,7 +949,7 @@ bool ClientSession::NextAttempt(upstream::PeerIndex peer, upstream::FailureKind 
                                 const std::string& why) {
   upstream::NextUpstreamDecision decision = DecideAndReport(peer, kind);
   if (decision.retry && phase_ == Phase::kRequest && RestoreRequestBytes()) {
-    tried_.Insert(peer);
+    A().tried_.Insert(peer);
     return true;
   }
   if (!response_started_ && phase_ != Phase::kTunnel) {
@@ -906,12 +995,12 @@ void ClientSession::OnRequestMessageComplete() {
     client_timer_.Cancel();
     client_timer_kind_ = ClientTimer::kNone;
   }
-  if (request_.chunked && !discard_body_ && upstream_ != nullptr) {
+  if (A().request_.chunked && !discard_body_ && upstream_ != nullptr) {
     QueueUpstream(http::kLastChunk, false);
   }
   if (upstream_ != nullptr) FlushUpstream();
   if (closed_) return;
-  if (request_.upgrade && upstream_ != nullptr) return;  // wait for the 101 or a refusal
+  if (A().request_.upgrade && upstream_ != nullptr) return;  // wait for the 101 or a refusal
   if (response_complete_) FinishRequest();
 }
 
@@ -919,15 +1008,15 @@ void ClientSession::FinishRequest() {
   // Both directions of this request are done: recycle the upstream, then either wait for the
   // next request or close.
   LogRequest();
-  conn_leases_.clear();
+  A().conn_leases_.clear();
   if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
-  upstream_timer_.Cancel();
+  A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
-  KeepResponseParser(std::move(response_parser_));
-  up_in_.Release();
-  up_out_.Release();
-  replay_.Release();
-  preamble_.Release();
+  KeepResponseParser(std::move(A().response_parser_));
+  A().up_in_.Release();
+  A().up_out_.Release();
+  A().replay_.Release();
+  A().preamble_.Release();
   if (!keep_alive_ || draining_ || worker_->stopping()) {
     CloseAfterFlush();
     return;
@@ -935,32 +1024,32 @@ void ClientSession::FinishRequest() {
   phase_ = Phase::kIdle;
   settings_ = nullptr;
   if (in_.empty()) {
-    // Idle: keep no buffers or headers (nginx keeps an idle connection under a kilobyte).
+    // Idle: keep no buffers, headers or request state (nginx keeps an idle connection under a
+    // kilobyte).
     in_.Release();
     if (out_.empty()) out_.Release();
-    if (!parser_.message_started()) {
-      KeepSpareHead(std::exchange(request_, {}));
-      http::MessageHead parser_head;
-      parser_.SwapHead(&parser_head);
-      KeepSpareHead(std::move(parser_head));
-      heads_released_ = true;
-    }
     ArmClientTimer(ClientTimer::kKeepalive);
-    if (client_eof_) CloseAfterFlush();
+    if (client_eof_) {
+      CloseAfterFlush();
+      return;
+    }
+    // Given back when the event that finished the request is done (see Enter): code up the
+    // stack may still look at the request state.
+    release_active_ = true;
   } else {
     ArmClientTimer(ClientTimer::kHeader);
   }
   // Work left from before: pipelined bytes, or a read loop that stopped at the input cap.
   if (!processing_input_ && (!in_.empty() || client_read_paused_)) {
-    resume_timer_.Arm(std::chrono::milliseconds(0));
+    A().resume_timer_.Arm(std::chrono::milliseconds(0));
   }
 }
 
 void ClientSession::ReleaseUpstream(bool reusable) {
   std::unique_ptr<UpstreamConnection> conn = std::move(upstream_);
   if (conn == nullptr) return;
-  if (reusable && response_parser_ != nullptr && response_parser_->head().keep_alive &&
-      up_out_.empty() && up_in_.empty() && upstream_config_->keepalive > 0 &&
+  if (reusable && A().response_parser_ != nullptr && A().response_parser_->head().keep_alive &&
+      A().up_out_.empty() && A().up_in_.empty() && upstream_config_->keepalive > 0 &&
       settings_->proxy_http_version_minor >= 1) {
     worker_->pool().Put(*upstream_config_, std::move(conn));
   }
@@ -970,7 +1059,7 @@ void ClientSession::FlushClient() {
   while (!out_.empty()) {
     IoResult r = transport_->Write(out_.view());
     if (r.kind == IoResult::Kind::kOk) {
-      ctx_.bytes_sent += r.bytes;
+      A().ctx_.bytes_sent += r.bytes;
       worker_->metrics().Add(metrics::Metric::kBytesSent, {}, static_cast<int64_t>(r.bytes));
       out_.Consume(r.bytes);
       if (client_timer_kind_ == ClientTimer::kSend) ArmClientTimer(ClientTimer::kSend);
@@ -1009,11 +1098,11 @@ void ClientSession::FlushClient() {
 void ClientSession::FlushUpstream() {
   if (upstream_ == nullptr || !upstream_->connected()) return;
   // A new connection's PROXY header goes first; it is not part of the request.
-  while (!preamble_.empty() || !up_out_.empty()) {
-    Buffer& out = preamble_.empty() ? up_out_ : preamble_;
+  while (!A().preamble_.empty() || !A().up_out_.empty()) {
+    Buffer& out = A().preamble_.empty() ? A().up_out_ : A().preamble_;
     IoResult r = upstream_->transport().Write(out.view());
     if (r.kind == IoResult::Kind::kOk) {
-      if (&out == &up_out_) {
+      if (&out == &A().up_out_) {
         upstream_sent_ = true;
         any_upstream_sent_ = true;
       }
@@ -1064,21 +1153,21 @@ void ClientSession::ReadUpstreamLoop() {
       upstream_read_paused_ = true;
       // Backpressure: the client is slow; its send_timeout is the clock now.
       if (upstream_timer_kind_ == UpstreamTimer::kRead) {
-        upstream_timer_.Cancel();
+        A().upstream_timer_.Cancel();
         upstream_timer_kind_ = UpstreamTimer::kNone;
       }
       return;
     }
-    const size_t room = up_in_.ReadRoom(kMinRead, kReadChunk);
-    IoResult r = upstream_->transport().Read(up_in_.tail(), room);
-    up_in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
+    const size_t room = A().up_in_.ReadRoom(kMinRead, kReadChunk);
+    IoResult r = upstream_->transport().Read(A().up_in_.tail(), room);
+    A().up_in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
     if (r.kind == IoResult::Kind::kWouldBlock) {
       if (upstream_timer_kind_ == UpstreamTimer::kNone) ArmUpstreamTimer(UpstreamTimer::kRead);
       return;
     }
     if (r.kind == IoResult::Kind::kOk) {
       upstream_got_bytes_ = true;
-      if (upstream_timer_kind_ != UpstreamTimer::kSend || up_out_.empty()) {
+      if (upstream_timer_kind_ != UpstreamTimer::kSend || A().up_out_.empty()) {
         ArmUpstreamTimer(UpstreamTimer::kRead);  // proxy_read_timeout: between two reads
       }
       bool drained = r.bytes < room && conn->short_read_drains() && !conn->peer_closed();
@@ -1096,8 +1185,8 @@ void ClientSession::ReadUpstreamLoop() {
       }
       return;
     }
-    if (r.kind == IoResult::Kind::kEof && response_parser_ != nullptr && response_started_) {
-      http::MessageParser::Result done = response_parser_->Finish(response_sink_.get());
+    if (r.kind == IoResult::Kind::kEof && A().response_parser_ != nullptr && response_started_) {
+      http::MessageParser::Result done = A().response_parser_->Finish(A().response_sink_.get());
       if (done.event == http::MessageParser::Event::kMessageComplete) {
         upstream_.reset();  // close-delimited: this connection is finished
         OnUpstreamMessageComplete();
@@ -1114,20 +1203,20 @@ void ClientSession::ReadUpstreamLoop() {
 
 void ClientSession::ProcessUpstreamInput() {
   if (phase_ == Phase::kTunnel) {
-    out_.Append(up_in_.view());
-    up_in_.Clear();
+    out_.Append(A().up_in_.view());
+    A().up_in_.Clear();
     FlushClient();
     return;
   }
   // A retry starts a new attempt (the parser is reused): what is parsed here is then stale.
   const uint64_t attempt = upstream_attempt_id_;
   while (!closed_ && upstream_ != nullptr && phase_ != Phase::kTunnel) {
-    if (response_parser_ == nullptr || upstream_attempt_id_ != attempt) return;
+    if (A().response_parser_ == nullptr || upstream_attempt_id_ != attempt) return;
     if (response_complete_) return;  // anything after a complete response is not ours
-    bool after_head = response_parser_->in_body() && up_in_.empty();
-    if (up_in_.empty() && !after_head) return;
-    http::MessageParser::Result r = response_parser_->Parse(up_in_.view(), response_sink_.get());
-    up_in_.Consume(r.consumed);
+    bool after_head = A().response_parser_->in_body() && A().up_in_.empty();
+    if (A().up_in_.empty() && !after_head) return;
+    http::MessageParser::Result r = A().response_parser_->Parse(A().up_in_.view(), A().response_sink_.get());
+    A().up_in_.Consume(r.consumed);
     switch (r.event) {
       case http::MessageParser::Event::kNeedMore:
         FlushClient();
@@ -1137,20 +1226,20 @@ void ClientSession::ProcessUpstreamInput() {
                                          : upstream::FailureKind::kInvalidHeader,
                        502,
                        absl::StrCat("upstream sent invalid response: ",
-                                    response_parser_->error().message));
+                                    A().response_parser_->error().message));
         return;
       case http::MessageParser::Event::kHeadComplete:
         OnUpstreamHead();
         // A retry on another peer started a new attempt: this response is dropped.
-        if (phase_ == Phase::kTunnel || closed_ || response_parser_ == nullptr ||
+        if (phase_ == Phase::kTunnel || closed_ || A().response_parser_ == nullptr ||
             upstream_attempt_id_ != attempt) {
           return;
         }
         // A bodiless response completes on the next Parse, even without new bytes.
         {
           http::MessageParser::Result next =
-              response_parser_->Parse(up_in_.view(), response_sink_.get());
-          up_in_.Consume(next.consumed);
+              A().response_parser_->Parse(A().up_in_.view(), A().response_sink_.get());
+          A().up_in_.Consume(next.consumed);
           if (next.event == http::MessageParser::Event::kMessageComplete) {
             OnUpstreamMessageComplete();
           } else if (next.event == http::MessageParser::Event::kError) {
@@ -1168,9 +1257,9 @@ void ClientSession::ProcessUpstreamInput() {
 }
 
 void ClientSession::OnUpstreamHead() {
-  const http::MessageHead& head = response_parser_->head();
+  const http::MessageHead& head = A().response_parser_->head();
   if (head.status == 101) {
-    if (!request_.upgrade) {
+    if (!A().request_.upgrade) {
       UpstreamFailed(upstream::FailureKind::kInvalidHeader, 502,
                      "upstream sent 101 without an upgrade request");
       return;
@@ -1183,12 +1272,12 @@ void ClientSession::OnUpstreamHead() {
   if (head.status < 200) return;  // interim responses: our own 100 was already sent
   if (RetryOnStatus(head.status)) return;
   response_started_ = true;
-  ctx_.status = head.status;
-  ctx_.upstream_status = absl::StrCat(head.status);
-  client_framing_ = ChooseClientFraming(head, head_request_, request_.version_minor);
+  A().ctx_.status = head.status;
+  A().ctx_.upstream_status = absl::StrCat(head.status);
+  client_framing_ = ChooseClientFraming(head, head_request_, A().request_.version_minor);
   if (client_framing_ == ClientFraming::kClose) keep_alive_ = false;
   // An upgrade refused by the upstream: nothing more may be read from this client.
-  if (request_.upgrade) keep_alive_ = false;
+  if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, client_framing_, keep_alive_, false, &bytes);
   out_.Append(bytes);
@@ -1196,12 +1285,12 @@ void ClientSession::OnUpstreamHead() {
 }
 
 void ClientSession::OnUpstreamMessageComplete() {
-  const http::MessageHead& head = response_parser_->head();
+  const http::MessageHead& head = A().response_parser_->head();
   if (head.status < 200) return;  // wait for the final response
   if (client_framing_ == ClientFraming::kChunked) out_.Append(http::kLastChunk);
   response_complete_ = true;
-  ctx_.upstream_response_time = absl::Now() - upstream_start_;
-  upstream_timer_.Cancel();
+  A().ctx_.upstream_response_time = absl::Now() - upstream_start_;
+  A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   FlushClient();
   if (closed_) return;
@@ -1240,11 +1329,11 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
   } else {
     worker_->metrics().Add(
         metrics::Metric::kUpstreamFailures,
-        {upstream_config_->name, upstream_peer_, UpstreamFailureReason(status, why)});
+        {upstream_config_->name, A().upstream_peer_, UpstreamFailureReason(status, why)});
     REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ",
                upstream_->peer().ToString(), ": ", why);
   }
-  ctx_.upstream_response_time = absl::Now() - upstream_start_;
+  A().ctx_.upstream_response_time = absl::Now() - upstream_start_;
   DropUpstream();
   last_failure_status_ = status;
   if (fresh && RestoreRequestBytes()) {
@@ -1257,8 +1346,8 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
 
 void ClientSession::DropUpstream() {
   upstream_.reset();
-  preamble_.Clear();
-  upstream_timer_.Cancel();
+  A().preamble_.Clear();
+  A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
 }
 
@@ -1273,17 +1362,17 @@ bool ClientSession::RetryOnStatus(int status) {
   upstream::NextUpstreamDecision decision = DecideAndReport(peer, *kind);
   if (!decision.retry || phase_ != Phase::kRequest || !CanReplay()) return false;
   // Another peer only if one is usable; otherwise this response is the answer (nginx).
-  upstream::TriedPeers tried = tried_;
+  upstream::TriedPeers tried = A().tried_;
   tried.Insert(peer);
   upstream::PickContext pick;
-  pick.key = hash_key_;
+  pick.key = A().hash_key_;
   pick.tried = &tried;
   pick.now = absl::Now();
   std::optional<upstream::PeerIndex> next = balancer_->Pick(pick);
   if (!next.has_value() || !RestoreRequestBytes()) return false;
   REALIP_LOG(kInfo, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
              ": answered ", status, ", trying the next peer");
-  tried_ = tried;
+  A().tried_ = tried;
   ++upstream_attempt_;
   DropUpstream();
   if (ConnectUpstream(next)) FlushUpstream();
@@ -1291,8 +1380,8 @@ bool ClientSession::RetryOnStatus(int status) {
 }
 
 void ClientSession::StartTunnel() {
-  const http::MessageHead& head = response_parser_->head();
-  ctx_.status = 101;
+  const http::MessageHead& head = A().response_parser_->head();
+  A().ctx_.status = 101;
   CountUpstreamResponse(101);
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
@@ -1300,14 +1389,14 @@ void ClientSession::StartTunnel() {
   phase_ = Phase::kTunnel;
   client_timer_.Cancel();
   client_timer_kind_ = ClientTimer::kNone;
-  upstream_timer_.Cancel();
+  A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   // Bytes that followed the 101 on the upstream side, or the request on the client side,
   // belong to the tunnel.
-  out_.Append(up_in_.view());
-  up_in_.Clear();
-  KeepResponseParser(std::move(response_parser_));
-  up_out_.Append(in_.view());
+  out_.Append(A().up_in_.view());
+  A().up_in_.Clear();
+  KeepResponseParser(std::move(A().response_parser_));
+  A().up_out_.Append(in_.view());
   in_.Clear();
   FlushClient();
   if (closed_) return;
@@ -1336,9 +1425,9 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   response.keep_alive = keep_alive;
   response.head_only = head_request_;
   response.server = ServerToken(settings_);
-  ctx_.status = status;
+  A().ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
-  ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
+  A().ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
   out_.Append(bytes);
   response_started_ = true;
   response_complete_ = true;
@@ -1351,17 +1440,17 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   if (request_logged_) {
     // An error before any request was read (bad head, header timeout): log it too, as
     // nginx does, with the connection's addresses and no request line.
-    ctx_ = RequestContext{};
-    ctx_.server = listener_->default_server.get();
-    ctx_.resolution.client = peer_;
-    ctx_.resolution.realip_remote = peer_;
-    ctx_.local = local_;
-    ctx_.start = absl::Now();
-    ctx_.access = &config_->access;
+    A().ctx_ = RequestContext{};
+    A().ctx_.server = listener_->default_server.get();
+    A().ctx_.resolution.client = peer_;
+    A().ctx_.resolution.realip_remote = peer_;
+    A().ctx_.local = local_;
+    A().ctx_.start = absl::Now();
+    A().ctx_.access = &config_->access;
     settings_ = nullptr;
     request_logged_ = false;
   }
-  if (!response_started_) ctx_.status = status;
+  if (!response_started_) A().ctx_.status = status;
   if (response_started_) {
     CloseAfterFlush();
     return;
@@ -1375,9 +1464,11 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
 
 void ClientSession::CloseAfterFlush() {
   LogRequest();
-  conn_leases_.clear();
   phase_ = Phase::kClosing;
-  upstream_timer_.Cancel();
+  if (a_ != nullptr) {
+    a_->conn_leases_.clear();
+    a_->upstream_timer_.Cancel();
+  }
   upstream_timer_kind_ = UpstreamTimer::kNone;
   if (out_.empty()) {
     Close();
@@ -1390,15 +1481,17 @@ void ClientSession::CloseAfterFlush() {
 
 void ClientSession::Close() {
   if (closed_) return;
-  if (!request_logged_ && ctx_.status == 0) ctx_.status = 499;  // nginx: client closed request
+  if (!request_logged_ && A().ctx_.status == 0) A().ctx_.status = 499;  // nginx: client closed request
   LogRequest();
   closed_ = true;
-  conn_leases_.clear();
   limit_req_delayed_ = false;
   client_timer_.Cancel();
-  upstream_timer_.Cancel();
-  resume_timer_.Cancel();
-  limit_req_timer_.Cancel();
+  if (a_ != nullptr) {
+    a_->conn_leases_.clear();
+    a_->upstream_timer_.Cancel();
+    a_->resume_timer_.Cancel();
+    a_->limit_req_timer_.Cancel();
+  }
   watcher_.Stop();
   upstream_.reset();
   if (depth_ == 0) worker_->DestroySession(this);
@@ -1450,16 +1543,16 @@ void ClientSession::ArmUpstreamTimer(UpstreamTimer kind) {
   if (settings_ == nullptr) return;
   switch (kind) {
     case UpstreamTimer::kNone:
-      upstream_timer_.Cancel();
+      A().upstream_timer_.Cancel();
       return;
     case UpstreamTimer::kConnect:
-      upstream_timer_.Arm(Ms(settings_->proxy_connect_timeout));
+      A().upstream_timer_.Arm(Ms(settings_->proxy_connect_timeout));
       return;
     case UpstreamTimer::kRead:
-      upstream_timer_.Arm(Ms(settings_->proxy_read_timeout));
+      A().upstream_timer_.Arm(Ms(settings_->proxy_read_timeout));
       return;
     case UpstreamTimer::kSend:
-      upstream_timer_.Arm(Ms(settings_->proxy_send_timeout));
+      A().upstream_timer_.Arm(Ms(settings_->proxy_send_timeout));
       return;
   }
 }
@@ -1484,14 +1577,14 @@ void ClientSession::OnClientTimer() {
       Close();
       return;
     case ClientTimer::kHeader:
-      if (phase_ == Phase::kIdle && !parser_.message_started()) {
+      if (phase_ == Phase::kIdle && (a_ == nullptr || !a_->parser_.message_started())) {
         Close();  // nothing was sent at all: no one to answer
       } else {
         SendErrorAndClose(408, "client timed out reading request header");
       }
       return;
     case ClientTimer::kBody:
-      if (up_out_.size() >= kHighWater) {
+      if (A().up_out_.size() >= kHighWater) {
         // We are not reading because the upstream is slow: its send timeout is the clock.
         ArmClientTimer(ClientTimer::kBody);
         return;
@@ -1517,14 +1610,14 @@ void ClientSession::LogRequest() {
   const config::HttpSettings& s =
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
   absl::Time now = absl::Now();
-  CountRequest(worker_->metrics(), ctx_, now);
-  if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, ctx_);
+  CountRequest(worker_->metrics(), A().ctx_, now);
+  if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, A().ctx_);
 }
 
 void ClientSession::CountUpstreamResponse(int status) {
   char code[12];
   worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
-                         {upstream_config_->name, ctx_.upstream_addr, StatusLabel(status, code)});
+                         {upstream_config_->name, A().ctx_.upstream_addr, StatusLabel(status, code)});
   worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {upstream_config_->name},
                              absl::ToDoubleSeconds(absl::Now() - upstream_start_));
 }

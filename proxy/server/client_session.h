@@ -140,6 +140,9 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void CountUpstreamResponse(int status);
   // Writes the access-log line of the current request once.
   void LogRequest();
+  // Callbacks of the Active timers.
+  void OnResumeTimer();
+  void OnLimitReqTimer();
 
   Worker* worker_;
   int fd_;
@@ -154,12 +157,6 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool handshake_noted_ = false;
   event::IoWatcher watcher_;
   event::Timer client_timer_;
-  event::Timer upstream_timer_;
-  // Starts the next pipelined request from a fresh loop iteration, never from inside the
-  // upstream callbacks that finished the previous one.
-  event::Timer resume_timer_;
-  // Holds a request that limit_req delayed; reading its body waits too.
-  event::Timer limit_req_timer_;
   ClientTimer client_timer_kind_ = ClientTimer::kNone;
   UpstreamTimer upstream_timer_kind_ = UpstreamTimer::kNone;
 
@@ -182,17 +179,9 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   Buffer in_;
   Buffer out_;
   std::optional<realip::ProxyHeader> proxy_header_;
-  http::MessageParser parser_;
-  std::unique_ptr<RequestBodySink> request_sink_;
-  std::unique_ptr<ResponseBodySink> response_sink_;
 
   // The request being served.
   int requests_ = 0;
-  // request_ and the parser's head gave their memory back while the connection was idle (and
-  // before the first request); the next request's bytes borrow spare ones.
-  bool heads_released_ = true;
-  http::MessageHead request_;
-  RequestContext ctx_;
   const config::HttpSettings* settings_ = nullptr;
   bool keep_alive_ = false;
   bool head_request_ = false;
@@ -204,21 +193,15 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool request_logged_ = true;  // false while a request awaits its access-log line
   uint64_t body_bytes_ = 0;
   bool limit_req_delayed_ = false;
-  // limit_conn slots of the request in flight; released when it finishes (zones are owned by
-  // config_, declared earlier, so they outlive these).
-  std::vector<access::ConnLimitLease> conn_leases_;
   uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
 
   // The upstream side of the request.
   std::unique_ptr<UpstreamConnection> upstream_;
   const config::Upstream* upstream_config_ = nullptr;
   upstream::Balancer* balancer_ = nullptr;  // the worker's, for upstream_config_
-  upstream::TriedPeers tried_;
-  std::string hash_key_;
   int upstream_attempt_ = 0;  // peers picked for this request
   uint64_t upstream_attempt_id_ = 0;  // bumped by every ConnectUpstream attempt
   int last_failure_status_ = 502;
-  std::string upstream_peer_;  // "ip:port" of the current attempt (metrics label)
   absl::Time upstream_start_;  // when the current attempt's connection was taken or opened
   bool upstream_reused_ = false;
   bool upstream_got_bytes_ = false;
@@ -228,16 +211,22 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool fresh_retry_done_ = false;   // the one retry after a stale pooled connection was used
   bool request_idempotent_ = true;
   bool request_has_body_ = false;
-  // Everything queued for the upstream for this request (head and body so far), for a retry,
-  // while it stays within kReplayLimit; then replay_overflow_.
-  Buffer replay_;
-  bool replay_overflow_ = false;
-  std::string upstream_proxy_header_;  // proxy_protocol on: what a new connection starts with
-  Buffer preamble_;                    // the PROXY header still to write on this connection
-  Buffer up_out_;
-  Buffer up_in_;
-  std::unique_ptr<http::MessageParser> response_parser_;
+  bool replay_overflow_ = false;  // the request outgrew Active::replay_
   ClientFraming client_framing_ = ClientFraming::kNone;
+
+  // The request-processing state (parser, heads, request context, upstream buffers, the
+  // per-request timers): attached from a per-thread pool when a request starts and given back
+  // when the connection goes idle, so that an idle keep-alive connection keeps little more than
+  // its socket, its watcher and its keep-alive timer. Defined in client_session.cc.
+  struct Active;
+  // The attached state, attaching one first if needed.
+  Active& A();
+  const Active& A() const;
+  // Gives the state back to the pool (idle connection, nothing of a request left).
+  void ReleaseActive();
+  static std::vector<std::unique_ptr<Active>>& SpareActives();
+  std::unique_ptr<Active> a_;
+  bool release_active_ = false;  // a request finished: release a_ when the event is done
 };
 
 }  // namespace realip::server
