@@ -26,7 +26,10 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles
       registry_(registry),
       shard_(registry->NewShard()),
       access_log_(*log_files),
-      config_(std::move(config)) {}
+      config_(std::move(config)) {
+  // Before the thread starts, which orders this write before the owner's reads.
+  shard_->set_collecting(config_->metrics_collection);
+}
 
 Worker::~Worker() {
   Join();
@@ -111,6 +114,9 @@ void Worker::OnWake() {
   }
   if (next != nullptr && !stopping_) {
     config_ = std::move(next);
+    // Workers pick metrics_collection up with the snapshot; connections still on the old
+    // one follow the new setting too (the switch is per worker, not per connection).
+    shard_->set_collecting(config_->metrics_collection);
     // Fresh balancers for the new snapshot's upstreams; those of snapshots no connection
     // uses any more go.
     balancers_.Prune();
@@ -202,23 +208,24 @@ void Worker::OnAcceptable(size_t listener_index) {
                                                    ++next_connection_id_);
     ClientSession* raw = session.get();
     sessions_.emplace(raw, std::move(session));
-    shard_->Add(metrics::Metric::kConnectionsActive, {}, 1);
+    shard_->AddLevel(metrics::Metric::kConnectionsActive, 1);
     absl::Status st = raw->Start();
     if (!st.ok()) {
       REALIP_LOG(kError, "connection setup failed: ", st.message());
       sessions_.erase(raw);
-      shard_->Add(metrics::Metric::kConnectionsActive, {}, -1);
+      shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
     }
   }
 }
 
 void Worker::DestroySession(ClientSession* session) {
-  if (sessions_.erase(session) != 0) shard_->Add(metrics::Metric::kConnectionsActive, {}, -1);
+  if (sessions_.erase(session) != 0) shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
   MaybeFinishStop();
 }
 
 void Worker::NotePeerState(const config::Upstream& upstream, const upstream::Balancer& balancer,
                            upstream::PeerIndex peer) {
+  if (!shard_->collecting()) return;
   bool up = balancer.IsUp(peer);
   const std::string& name = balancer.peer(peer).address_text;
   // Called for every response: the key is built in reused memory, and nothing is inserted or
