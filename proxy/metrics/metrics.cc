@@ -132,6 +132,17 @@ uint64_t Load32(const char* p) {
   return v;
 }
 
+// memcmp() == 0 without the call, for the short values labels are.
+bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n > 16) return std::memcmp(a, b, n) == 0;
+  if (n >= 8) return Load64(a) == Load64(b) && Load64(a + n - 8) == Load64(b + n - 8);
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 uint64_t HashValue(uint64_t h, std::string_view v) {
   const char* p = v.data();
   size_t n = v.size();
@@ -190,7 +201,7 @@ bool SeriesEq::operator()(const std::string& joined, const LabelValues& key) con
   for (std::string_view v : key.values) {
     // The cheap tests first: room for the value and its terminator, the terminator in place.
     if (static_cast<size_t>(end - p) <= v.size() || p[v.size()] != '\0') return false;
-    if (!v.empty() && std::memcmp(p, v.data(), v.size()) != 0) return false;
+    if (!SameBytes(p, v.data(), v.size())) return false;
     p += v.size() + 1;
   }
   return p == end;
