@@ -118,8 +118,9 @@ void Worker::OnWake() {
     // one follow the new setting too (the switch is per worker, not per connection).
     shard_->set_collecting(config_->metrics_collection);
     // Fresh balancers for the new snapshot's upstreams; those of snapshots no connection
-    // uses any more go.
+    // uses any more go (and with them the addresses peer_seen_ is keyed by).
     balancers_.Prune();
+    peer_seen_.clear();
     balancers_.Prepare(*config_);
     if (absl::Status st = WatchListeners(std::move(sockets)); !st.ok()) {
       REALIP_LOG(kError, "worker ", index_, ": watching listeners: ", st.message());
@@ -227,6 +228,11 @@ void Worker::NotePeerState(const config::Upstream& upstream, const upstream::Bal
                            upstream::PeerIndex peer) {
   if (!shard_->collecting()) return;
   bool up = balancer.IsUp(peer);
+  // The usual case, no change since the last report of this balancer's peer: one lookup of
+  // two words, no key built.
+  auto [seen, first] = peer_seen_.try_emplace(std::make_pair(&balancer, peer), up);
+  if (!first && seen->second == up) return;
+  seen->second = up;
   const std::string& name = balancer.peer(peer).address_text;
   // Called for every response: the key is built in reused memory, and nothing is inserted or
   // published unless the state changed.
