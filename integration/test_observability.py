@@ -120,9 +120,10 @@ class ObservabilityTest(EngineTestCase):
         self.echo = self.start_echo()
         self.scrapes = 0
 
-    def start_with_metrics(self, server_body, extra_servers="", http_extra="", listen_flags=""):
+    def start_with_metrics(self, server_body, extra_servers="", http_extra="", listen_flags="",
+                           workers=2):
         self.metrics_port = harness.free_port()
-        self.start(server_body, listen_flags=listen_flags, http_extra=f"""
+        self.start(server_body, listen_flags=listen_flags, workers=workers, http_extra=f"""
             {http_extra}
             {extra_servers}
             server {{
@@ -253,6 +254,67 @@ class ObservabilityTest(EngineTestCase):
         _, samples = self.scrape()
         self.assertEqual(value(samples, "realip_config_reloads_total", result="success"), 1)
         self.assertEqual(value(samples, "realip_config_reloads_total", result="failure"), 1)
+
+    def test_metrics_collection_off_then_on_by_reload(self):
+        # One worker: once a probe request is counted after the reload, every later one is.
+        self.start_with_metrics(f"""
+            server_name a;
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}""",
+                                http_extra="metrics_collection off;", workers=1)
+        get = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        for _ in range(3):
+            self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
+        types, samples = self.scrape()
+        # Off: the families are all there, but no worker counted anything.
+        for family, kind in FAMILIES.items():
+            self.assertEqual(types.get(family), kind, family)
+        for family in ("realip_http_requests_total", "realip_http_request_duration_seconds_count",
+                       "realip_upstream_requests_total", "realip_client_ip_source_total",
+                       "realip_connections_accepted_total", "realip_upstream_peer_up"):
+            self.assertEqual(total(samples, family), 0, family)
+        self.assertEqual(value(samples, "realip_bytes_sent_total"), 0)
+        self.assertEqual(value(samples, "realip_build_info", version="0.1.0"), 1)
+        # A level, not a count: kept right whatever the switch says (once the proxy has closed
+        # the earlier connections, only the scrape's own is open).
+        self.assertEqual(self.active_connections(), 1)
+
+        config_path = os.path.join(self.workdir, "realip-proxy.conf")
+        with open(config_path) as f:
+            text = f.read()
+        with open(config_path, "w") as f:
+            f.write(text.replace("metrics_collection off;", "metrics_collection on;"))
+        self.proxy.proc.send_signal(signal.SIGHUP)
+        self.proxy.wait_for_line(r"reconfiguring from")
+
+        def counted():
+            self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
+            _, samples = self.scrape()
+            return value(samples, "realip_http_requests_total", server="a", code="200")
+        before = wait_until(counted, "a request counted after metrics_collection on")
+        for _ in range(3):
+            self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
+        want = before + 3
+
+        def all_counted():
+            _, samples = self.scrape()
+            done = value(samples, "realip_http_requests_total", server="a", code="200") == want
+            return samples if done else None
+        samples = wait_until(all_counted, f"{want} requests counted")
+        self.assertEqual(value(samples, "realip_http_request_duration_seconds_count", server="a"),
+                         want)
+        echo_peer = f"127.0.0.1:{self.echo.port}"
+        self.assertEqual(value(samples, "realip_upstream_requests_total", upstream=echo_peer,
+                               peer=echo_peer, code="200"), want)
+        self.assertEqual(value(samples, "realip_upstream_peer_up", upstream=echo_peer,
+                               peer=echo_peer), 1)
+        self.assertGreater(value(samples, "realip_bytes_sent_total"), 0)
+        self.assertEqual(value(samples, "realip_config_reloads_total", result="success"), 1)
+        # Connections opened while off and closed while on leave the level right.
+        self.assertEqual(self.active_connections(), 1)
+
+    def active_connections(self):
+        return wait_until(lambda: value(self.scrape()[1], "realip_connections_active") == 1 and 1,
+                          "realip_connections_active 1")
 
     def test_access_log_combined_and_json(self):
         combined = os.path.join(self.workdir, "combined.log")

@@ -9,6 +9,9 @@ medians, because these machines are shared and noisy.
 
 Scenarios:
   A   keep-alive, 64 connections, GET with a 3-hop X-Forwarded-For (wrk -t1 -c64): peak req/s
+  A-nometrics  A for realip-proxy alone, started with `metrics_collection off;`; its ratios are
+      against nginx and HAProxy of A, and a line after the table gives the cost of metrics
+      (on/off). When it follows A, the two run interleaved, run by run.
   A50 the same, open loop at half of nginx's peak (realip-loadgen --rate): p50/p99 from schedule
   B   one request per connection, each opened with a PROXY v2 header (realip-loadgen)
   C   the same with PROXY v1
@@ -17,7 +20,8 @@ Scenarios:
       two per maxconn; --idle changes it)
   E   1 MiB downloads and uploads (wrk): MB/s and peak RSS
 
-Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5] [--scenarios A,B,C,D,E]
+Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5]
+                                [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up]
 """
 import argparse
 import json
@@ -36,6 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
 XFF = "203.0.113.7, 198.51.100.2, 127.0.0.5"
 TOOLS = ("realip-proxy", "nginx", "haproxy")
+# Scenarios that only realip-proxy runs, with the scenario whose peers they are compared with.
+REALIP_ONLY = {"A-nometrics": "A"}
 
 
 def free_port():
@@ -150,9 +156,11 @@ http {{
     return proc, port
 
 
-def make_tools(build, workdir, backend_port):
+def make_tools(build, workdir, backend_port, metrics_collection=True):
+    """The proxies under test; with metrics_collection false, realip-proxy alone, configured
+    with `metrics_collection off;`."""
     tools = {}
-    for name in TOOLS:
+    for name in TOOLS if metrics_collection else ("realip-proxy",):
         port, v1, v2 = free_port(), free_port(), free_port()
         if name in ("realip-proxy", "nginx"):
             extra = ("" if name == "realip-proxy" else
@@ -161,11 +169,13 @@ def make_tools(build, workdir, backend_port):
                      f"    client_body_temp_path {workdir}/n_body;\n"
                      f"    proxy_temp_path {workdir}/n_proxy;\n")
             head = (nginx_common(workdir) % ("n", "n")) if name == "nginx" else ""
-            conf = write(os.path.join(workdir, f"{name}.conf"), head + f"""
+            switch = "" if metrics_collection else "  metrics_collection off;\n"
+            conf_name = name if metrics_collection else f"{name}-nometrics"
+            conf = write(os.path.join(workdir, f"{conf_name}.conf"), head + f"""
 worker_processes 1;
 events {{ worker_connections 20000; }}
 http {{
-  access_log off;
+{switch}  access_log off;
   client_max_body_size 2m;
   keepalive_requests 1000000;
   set_real_ip_from 127.0.0.0/8;
@@ -278,7 +288,7 @@ def measure(tool, scenario, args, loadgen, nginx_peak):
         # Warm-up: a short run so that pools and caches are filled before measuring.
         run_wrk(tool.port, 1, connections=8)
         cpu0 = proc_cpu_seconds(tool.pid)
-        if scenario == "A":
+        if scenario in ("A", "A-nometrics"):
             r = run_wrk(tool.port, args.duration)
         elif scenario == "A50":
             rate = max(1000, int(nginx_peak / 2)) if nginx_peak else 10000
@@ -321,7 +331,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--idle", type=int, default=9000)
-    ap.add_argument("--scenarios", default="A,A50,B,C,D,E-down,E-up")
+    ap.add_argument("--scenarios", default="A,A-nometrics,A50,B,C,D,E-down,E-up")
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
@@ -338,18 +348,38 @@ def main():
     os.chmod(workdir, 0o755)  # nginx workers run as an unprivileged user
     backend, backend_port = make_backend(workdir)
     tools = make_tools(args.build, workdir, backend_port)
+    nometrics = make_tools(args.build, workdir, backend_port, metrics_collection=False)
     names = [t for t in args.tools.split(",") if t in tools]
+    # A realip-only scenario right after its peer scenario runs interleaved with it, run by
+    # run, so that both see the same machine (these machines are shared and drift).
+    groups = []
+    for scenario in args.scenarios.split(","):
+        if groups and REALIP_ONLY.get(scenario) == groups[-1][-1]:
+            groups[-1].append(scenario)
+        else:
+            groups.append([scenario])
     results = {}  # (scenario, tool) -> list of runs
     try:
-        for scenario in args.scenarios.split(","):
+        for group in groups:
             for run in range(args.runs):
-                order = names[run % len(names):] + names[:run % len(names)]  # alternate
-                for name in order:
-                    nginx_runs = results.get(("A", "nginx"), [])
-                    nginx_peak = statistics.median(r["rps"] for r in nginx_runs) if nginx_runs else 0
-                    r = measure(tools[name], scenario, args, loadgen, nginx_peak)
-                    results.setdefault((scenario, name), []).append(r)
-                    print(f"# {scenario} run {run + 1} {name}: {json.dumps(r)}", file=sys.stderr)
+                for scenario in group:
+                    if scenario in REALIP_ONLY:
+                        scenario_names = [n for n in names if n == "realip-proxy"]
+                        scenario_tools = nometrics
+                    else:
+                        scenario_names, scenario_tools = names, tools
+                    if not scenario_names:
+                        continue
+                    k = run % len(scenario_names)
+                    order = scenario_names[k:] + scenario_names[:k]  # alternate
+                    for name in order:
+                        nginx_runs = results.get(("A", "nginx"), [])
+                        nginx_peak = (statistics.median(r["rps"] for r in nginx_runs)
+                                      if nginx_runs else 0)
+                        r = measure(scenario_tools[name], scenario, args, loadgen, nginx_peak)
+                        results.setdefault((scenario, name), []).append(r)
+                        print(f"# {scenario} run {run + 1} {name}: {json.dumps(r)}",
+                              file=sys.stderr)
     finally:
         backend.terminate()
         backend.wait()
@@ -366,10 +396,11 @@ def med(runs, key):
 
 def print_table(results, args):
     print(f"\nmedians of {args.runs} alternating runs, {args.duration:g}s each")
-    print(f"{'scenario':9} {'tool':13} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'scenario':11} {'tool':13} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'cpu s/100k':>10} {'peak RSS':>10} {'B/conn':>8} {'vs nginx':>9} {'vs haproxy':>10}")
     for scenario in dict.fromkeys(s for s, _ in results):
-        base = {t: results.get((scenario, t)) for t in ("nginx", "haproxy")}
+        peers_of = REALIP_ONLY.get(scenario, scenario)
+        base = {t: results.get((peers_of, t)) for t in ("nginx", "haproxy")}
         for tool in TOOLS:
             runs = results.get((scenario, tool))
             if not runs:
@@ -388,12 +419,19 @@ def print_table(results, args):
                     ratios.append(f"{med(runs, key) / med(base[b], key):.2f}x")
                 else:
                     ratios.append("-")
-            print(f"{scenario:9} {tool:13} {med(runs, 'rps'):10.0f} {med(runs, 'mb_s'):8.1f} "
+            print(f"{scenario:11} {tool:13} {med(runs, 'rps'):10.0f} {med(runs, 'mb_s'):8.1f} "
                   f"{med(runs, 'p50_ms'):8.3f} {med(runs, 'p99_ms'):8.3f} "
                   f"{med(runs, 'cpu_per_100k'):10.2f} {med(runs, 'peak_rss_kb') / 1024:8.1f}MB "
                   f"{med(runs, 'bytes_per_conn'):8.0f} {ratios[0]:>9} {ratios[1]:>10}")
     print("ratios: realip-proxy / peer of the scenario's key figure (req/s; A50: p99, lower is "
-          "better; D: bytes per idle connection, lower is better; E: MB/s)")
+          "better; D: bytes per idle connection, lower is better; E: MB/s); A-nometrics against "
+          "the peers of A")
+    on, off = results.get(("A", "realip-proxy")), results.get(("A-nometrics", "realip-proxy"))
+    if on and off:
+        rps = med(on, "rps") / med(off, "rps") if med(off, "rps") else float("nan")
+        cpu = (med(on, "cpu_per_100k") / med(off, "cpu_per_100k") if med(off, "cpu_per_100k")
+               else float("nan"))
+        print(f"metrics cost in A: on/off req/s = {rps:.2f}x, cpu s/100k on/off = {cpu:.2f}x")
 
 
 if __name__ == "__main__":

@@ -265,6 +265,9 @@ struct Config {
   std::vector<std::shared_ptr<const Server>> servers;
   std::vector<Listener> listeners;    // each address appears once
   AccessConfig access;                // geo maps and limit zones
+  // metrics_collection (http): workers count into their metric shards. Off, every update is
+  // skipped; `metrics;` still answers with the families and what was counted before.
+  bool metrics_collection = true;
   std::vector<std::string> warnings;  // nginx [warn] messages, with " in FILE:LINE"
   std::vector<SourceFile> files;      // the main file first, then includes in read order
   // The OpenSSL contexts of this configuration (tls::LoadConfigWithTls); null without TLS.

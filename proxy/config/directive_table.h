@@ -163,6 +163,7 @@ struct Draft {
   std::vector<std::unique_ptr<ServerDraft>> servers;
   std::vector<std::string> warnings;
   AccessDraft access;  // limit zones and geo blocks
+  bool metrics_collection = true;
 };
 
 // Where a directive is being processed; pointers are null when not applicable.

@@ -81,6 +81,10 @@ template <>
 MainSettings* Holder<MainSettings>(Scope& s) {
   return &s.draft->main;
 }
+template <>
+Draft* Holder<Draft>(Scope& s) {
+  return s.draft;
+}
 
 template <typename C, typename T>
 C ClassOf(T C::*);
@@ -854,6 +858,7 @@ constexpr DirectiveSpec kTable[] = {
     {"log_format", kHttp, 2, kAnyArgs, false, true, &LogFormatDirective},
     {"upstream", kHttp, 1, 1, true, true, &UpstreamBlock},
     {"server", kHttp, 0, 0, true, true, &ServerBlock},
+    {"metrics_collection", kHttp, 1, 1, false, false, SetFlag<&Draft::metrics_collection>},
 
     {"access_log", kHttpServerLocation, 1, kAnyArgs, false, true, &AccessLogDirective},
     {"set_real_ip_from", kHttpServerLocation, 1, 1, false, true, &SetRealIpFrom},

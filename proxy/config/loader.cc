@@ -415,6 +415,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Finalize(Draft& draft, std::string
   config->path = std::move(path);
   config->files = std::move(files);
   config->main = draft.main;
+  config->metrics_collection = draft.metrics_collection;
   Finalizer finalizer(draft, *config);
   REALIP_RETURN_IF_ERROR(finalizer.Run());
   config->warnings.insert(config->warnings.begin(), draft.warnings.begin(), draft.warnings.end());

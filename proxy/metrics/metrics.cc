@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -86,8 +88,6 @@ const Entry& GetEntry(Metric metric) {
   return Entries()[static_cast<size_t>(metric)];
 }
 
-constexpr size_t kBucketCount = std::size(kLatencyBuckets) + 1;  // + the +Inf bucket
-
 std::string JoinLabels(std::initializer_list<std::string_view> labels) {
   std::string key;
   for (std::string_view v : labels) {
@@ -110,6 +110,62 @@ std::vector<prometheus::ClientMetric::Label> SplitLabels(const Definition& def,
   return labels;
 }
 
+// The hash of a series' label values, fed one value at a time, so that a stored key (values
+// joined, each followed by '\0') and a lookup's views hash alike. wyhash's mixing step: the
+// values are a few short strings, for which absl::Hash's per-value combine cost about three
+// times as many instructions; a flat_hash_map needs no more than well-mixed bits.
+constexpr uint64_t kSeed = 0xa0761d6478bd642f;
+constexpr uint64_t kMul = 0xe7037ed1a0b428db;
+
+uint64_t Mix(uint64_t a, uint64_t b) {
+  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+uint64_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// memcmp() == 0 without the call, for the short values labels are.
+bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n > 16) return std::memcmp(a, b, n) == 0;
+  if (n >= 8) return Load64(a) == Load64(b) && Load64(a + n - 8) == Load64(b + n - 8);
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+uint64_t HashValue(uint64_t h, std::string_view v) {
+  const char* p = v.data();
+  size_t n = v.size();
+  uint64_t a = 0;
+  uint64_t b = 0;
+  if (n > 16) {
+    for (; n > 16; p += 16, n -= 16) h = Mix(Load64(p) ^ kMul, Load64(p + 8) ^ h);
+    a = Load64(p + n - 16);  // the last 16 bytes, overlapping what the loop read
+    b = Load64(p + n - 8);
+  } else if (n >= 8) {
+    a = Load64(p);
+    b = Load64(p + n - 8);
+  } else if (n >= 4) {
+    a = Load32(p);
+    b = Load32(p + n - 4);
+  } else if (n > 0) {
+    a = (uint64_t{static_cast<unsigned char>(p[0])} << 16) |
+        (uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
+        static_cast<unsigned char>(p[n - 1]);
+  }
+  return Mix(a ^ kMul, b ^ h ^ v.size());
+}
+
 // Sums of all shards for one metric, keyed by label values; sorted for a stable output.
 struct Merged {
   int64_t value = 0;
@@ -121,34 +177,68 @@ struct Merged {
 
 const Definition& GetDefinition(Metric metric) { return GetEntry(metric).def; }
 
-Shard::Cell& Shard::CellFor(Metric metric, std::initializer_list<std::string_view> labels) {
-  REALIP_DCHECK(labels.size() == GetEntry(metric).def.labels.size());
-  key_.clear();
-  for (std::string_view v : labels) {
-    key_.append(v);
-    key_.push_back('\0');
+namespace internal {
+
+size_t SeriesHash::operator()(const std::string& joined) const {
+  uint64_t h = kSeed;
+  std::string_view rest = joined;
+  for (size_t end; (end = rest.find('\0')) != std::string_view::npos;
+       rest.remove_prefix(end + 1)) {
+    h = HashValue(h, rest.substr(0, end));
   }
-  Series& series = series_[static_cast<int>(metric)];
-  auto it = series.find(key_);
-  if (it != series.end()) return it->second;
-  return series[key_];
+  return h;
 }
 
-void Shard::Add(Metric metric, std::initializer_list<std::string_view> labels, int64_t n) {
-  absl::MutexLock lock(&mu_);
-  CellFor(metric, labels).value += n;
+size_t SeriesHash::operator()(const LabelValues& key) const {
+  uint64_t h = kSeed;
+  for (std::string_view v : key.values) h = HashValue(h, v);
+  return h;
 }
 
-void Shard::Observe(Metric metric, std::initializer_list<std::string_view> labels,
-                    double seconds) {
+bool SeriesEq::operator()(const std::string& joined, const LabelValues& key) const {
+  const char* p = joined.data();
+  const char* const end = p + joined.size();
+  for (std::string_view v : key.values) {
+    // The cheap tests first: room for the value and its terminator, the terminator in place.
+    if (static_cast<size_t>(end - p) <= v.size() || p[v.size()] != '\0') return false;
+    if (!SameBytes(p, v.data(), v.size())) return false;
+    p += v.size() + 1;
+  }
+  return p == end;
+}
+
+}  // namespace internal
+
+Shard::Shard() = default;
+Shard::~Shard() = default;
+
+Shard::Cell& Shard::LabeledCell(Metric metric, std::initializer_list<std::string_view> labels) {
+  REALIP_DCHECK(labels.size() == GetEntry(metric).def.labels.size());
+  const internal::LabelValues key{labels};
+  // Consecutive updates of a metric mostly carry the same values (one server, status 200):
+  // comparing with the last series found skips the hash and the probe.
+  Last& last = last_[Index(metric)];
+  if (last.key != nullptr && internal::SeriesEq()(*last.key, key)) return *last.cell;
+  Series& series = series_[Index(metric)];
+  // Lock-free: only this thread changes `series`.
+  auto it = series.find(key);
+  if (it == series.end()) {
+    absl::MutexLock lock(&mu_);
+    it = series.emplace(JoinLabels(labels), std::make_unique<Cell>()).first;
+  }
+  // Keys move when the map grows, which only an insert above does: `last` is set afresh here
+  // after every insert, so it never points at a moved key.
+  last = {&it->first, it->second.get()};
+  return *it->second;
+}
+
+void Shard::Record(Cell& cell, double seconds) {
   size_t bucket =
       std::lower_bound(std::begin(kLatencyBuckets), std::end(kLatencyBuckets), seconds) -
       std::begin(kLatencyBuckets);
-  absl::MutexLock lock(&mu_);
-  Cell& cell = CellFor(metric, labels);
-  if (cell.buckets.empty()) cell.buckets.resize(kBucketCount);
-  cell.buckets[bucket]++;
-  cell.sum += seconds;
+  std::atomic<uint64_t>& count = cell.buckets[bucket];
+  count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  cell.sum.store(cell.sum.load(std::memory_order_relaxed) + seconds, std::memory_order_relaxed);
 }
 
 Registry::Registry(std::string version) {
@@ -164,7 +254,7 @@ Shard* Registry::NewShard() {
 void Registry::Set(Metric metric, std::initializer_list<std::string_view> labels,
                    int64_t value) {
   absl::MutexLock lock(&mu_);
-  set_gauges_[static_cast<int>(metric)][JoinLabels(labels)] = value;
+  set_gauges_[static_cast<size_t>(metric)][JoinLabels(labels)] = value;
 }
 
 void Registry::Add(Metric metric, std::initializer_list<std::string_view> labels, int64_t n) {
@@ -174,26 +264,31 @@ void Registry::Add(Metric metric, std::initializer_list<std::string_view> labels
 std::string Registry::Scrape() const {
   absl::MutexLock lock(&mu_);
   std::vector<prometheus::MetricFamily> families;
-  for (size_t m = 0; m < static_cast<size_t>(Metric::kCount); ++m) {
+  for (size_t m = 0; m < kMetricCount; ++m) {
     const Entry& entry = Entries()[m];
     std::map<std::string, Merged> merged;
-    auto merge_shard = [&](const Shard& shard) {
-      absl::MutexLock shard_lock(&const_cast<Shard&>(shard).mu_);
-      for (const auto& [key, cell] : shard.series_[m]) {
-        Merged& out = merged[key];
-        out.value += cell.value;
-        out.sum += cell.sum;
-        if (!cell.buckets.empty()) {
-          out.buckets.resize(kBucketCount);
-          for (size_t i = 0; i < kBucketCount; ++i) out.buckets[i] += cell.buckets[i];
+    auto merge_cell = [&](const Shard::Cell& cell, Merged& out) {
+      if (entry.type == MetricType::Histogram) {
+        out.buckets.resize(kBucketCount);
+        for (size_t i = 0; i < kBucketCount; ++i) {
+          out.buckets[i] += cell.buckets[i].load(std::memory_order_relaxed);
         }
+        out.sum += cell.sum.load(std::memory_order_relaxed);
+      } else {
+        out.value += cell.value.load(std::memory_order_relaxed);
       }
+    };
+    auto merge_shard = [&](const Shard& shard) {
+      if (entry.def.labels.empty()) {
+        merge_cell(shard.fixed_[m], merged[std::string()]);
+        return;
+      }
+      absl::MutexLock shard_lock(&shard.mu_);
+      for (const auto& [key, cell] : shard.series_[m]) merge_cell(*cell, merged[key]);
     };
     merge_shard(main_);
     for (const auto& shard : shards_) merge_shard(*shard);
     for (const auto& [key, value] : set_gauges_[m]) merged[key].value = value;
-    // A family without labels always has its one series, so a scrape shows it from the start.
-    if (entry.def.labels.empty()) merged.try_emplace(std::string());
 
     prometheus::MetricFamily family;
     family.name = std::string(entry.def.name);

@@ -1609,12 +1609,12 @@ void ClientSession::LogRequest() {
   request_logged_ = true;
   const config::HttpSettings& s =
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
-  absl::Time now = absl::Now();
-  CountRequest(worker_->metrics(), A().ctx_, now);
+  if (worker_->metrics().collecting()) CountRequest(worker_->metrics(), A().ctx_, absl::Now());
   if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, A().ctx_);
 }
 
 void ClientSession::CountUpstreamResponse(int status) {
+  if (!worker_->metrics().collecting()) return;  // no clock read either
   char code[12];
   worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
                          {upstream_config_->name, A().ctx_.upstream_addr, StatusLabel(status, code)});

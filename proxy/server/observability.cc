@@ -246,6 +246,7 @@ std::string_view UpstreamFailureReason(int status, std::string_view why) {
 }
 
 void CountResolution(metrics::Shard& shard, const realip::Resolution& resolution) {
+  if (!shard.collecting()) return;  // skip the label work too
   // Lowercased on the stack: header names are short; a longer one takes the slow path.
   char lower[64];
   std::string_view source = resolution.source;
@@ -266,10 +267,12 @@ void CountResolution(metrics::Shard& shard, const realip::Resolution& resolution
 }
 
 void CountProxyHeader(metrics::Shard& shard, const realip::ProxyHeader& header) {
+  if (!shard.collecting()) return;
   shard.Add(Metric::kProxyProtocol, {header.version == 2 ? "2" : "1", header.command});
 }
 
 void CountRequest(metrics::Shard& shard, const RequestContext& ctx, absl::Time now) {
+  if (!shard.collecting()) return;
   std::string_view server = ServerLabel(ctx.server);
   char code[12];
   shard.Add(Metric::kHttpRequests, {server, StatusLabel(ctx.status, code)});

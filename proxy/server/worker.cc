@@ -26,7 +26,10 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles
       registry_(registry),
       shard_(registry->NewShard()),
       access_log_(*log_files),
-      config_(std::move(config)) {}
+      config_(std::move(config)) {
+  // Before the thread starts, which orders this write before the owner's reads.
+  shard_->set_collecting(config_->metrics_collection);
+}
 
 Worker::~Worker() {
   Join();
@@ -111,9 +114,13 @@ void Worker::OnWake() {
   }
   if (next != nullptr && !stopping_) {
     config_ = std::move(next);
+    // Workers pick metrics_collection up with the snapshot; connections still on the old
+    // one follow the new setting too (the switch is per worker, not per connection).
+    shard_->set_collecting(config_->metrics_collection);
     // Fresh balancers for the new snapshot's upstreams; those of snapshots no connection
-    // uses any more go.
+    // uses any more go (and with them the addresses peer_seen_ is keyed by).
     balancers_.Prune();
+    peer_seen_.clear();
     balancers_.Prepare(*config_);
     if (absl::Status st = WatchListeners(std::move(sockets)); !st.ok()) {
       REALIP_LOG(kError, "worker ", index_, ": watching listeners: ", st.message());
@@ -202,24 +209,30 @@ void Worker::OnAcceptable(size_t listener_index) {
                                                    ++next_connection_id_);
     ClientSession* raw = session.get();
     sessions_.emplace(raw, std::move(session));
-    shard_->Add(metrics::Metric::kConnectionsActive, {}, 1);
+    shard_->AddLevel(metrics::Metric::kConnectionsActive, 1);
     absl::Status st = raw->Start();
     if (!st.ok()) {
       REALIP_LOG(kError, "connection setup failed: ", st.message());
       sessions_.erase(raw);
-      shard_->Add(metrics::Metric::kConnectionsActive, {}, -1);
+      shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
     }
   }
 }
 
 void Worker::DestroySession(ClientSession* session) {
-  if (sessions_.erase(session) != 0) shard_->Add(metrics::Metric::kConnectionsActive, {}, -1);
+  if (sessions_.erase(session) != 0) shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
   MaybeFinishStop();
 }
 
 void Worker::NotePeerState(const config::Upstream& upstream, const upstream::Balancer& balancer,
                            upstream::PeerIndex peer) {
+  if (!shard_->collecting()) return;
   bool up = balancer.IsUp(peer);
+  // The usual case, no change since the last report of this balancer's peer: one lookup of
+  // two words, no key built.
+  auto [seen, first] = peer_seen_.try_emplace(std::make_pair(&balancer, peer), up);
+  if (!first && seen->second == up) return;
+  seen->second = up;
   const std::string& name = balancer.peer(peer).address_text;
   // Called for every response: the key is built in reused memory, and nothing is inserted or
   // published unless the state changed.

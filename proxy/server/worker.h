@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -88,6 +89,9 @@ class Worker {
   // Last reported state per "upstream\0peer": the shared gauge is only touched on a change.
   absl::flat_hash_map<std::string, bool> peer_up_;
   std::string peer_key_;  // NotePeerState's lookup key, reused
+  // The last state seen per balancer and peer, checked first; cleared when balancers are
+  // pruned, the only time one is destroyed.
+  absl::flat_hash_map<std::pair<const upstream::Balancer*, upstream::PeerIndex>, bool> peer_seen_;
   std::shared_ptr<const config::Config> config_;  // worker thread only
   std::mutex pending_mu_;
   std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_

@@ -248,6 +248,26 @@ TEST(ConfigTest, ObservabilityHandlers) {
   EXPECT_EQ(server.settings.access_logs.at(0).buffer_size, 0u);
 }
 
+TEST(ConfigTest, MetricsCollectionIsOnUnlessTurnedOff) {
+  auto defaults = MustLoad("http { }\n");
+  ASSERT_NE(defaults, nullptr);
+  EXPECT_TRUE(defaults->metrics_collection);
+  auto no_http = MustLoad("");
+  ASSERT_NE(no_http, nullptr);
+  EXPECT_TRUE(no_http->metrics_collection);
+  auto off = MustLoad(
+      "http { metrics_collection off;\n"
+      " server { listen 127.0.0.1:8001; location = /metrics { metrics; } } }\n");
+  ASSERT_NE(off, nullptr);
+  EXPECT_FALSE(off->metrics_collection);
+  // The handler is unaffected: the scrape still answers with what was counted before.
+  EXPECT_EQ(off->servers[0]->FindLocation("/metrics").settings.handler,
+            ContentHandler::kMetrics);
+  auto on = MustLoad("http { metrics_collection on; }\n");
+  ASSERT_NE(on, nullptr);
+  EXPECT_TRUE(on->metrics_collection);
+}
+
 // ---------------------------------------------------------------------------------------------
 // inheritance
 
@@ -716,7 +736,7 @@ http {
   proxy_set_header X-A a; proxy_hide_header X-B; proxy_http_version 1.1;
   proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;
   proxy_next_upstream error; proxy_next_upstream_tries 1; proxy_buffering on;
-  proxy_protocol off; proxy_protocol_version 1; server_tokens on;
+  proxy_protocol off; proxy_protocol_version 1; server_tokens on; metrics_collection on;
   allow 127.0.0.1; deny all; geo $g { default x; }
   limit_req_zone $binary_remote_addr zone=r:1m rate=1r/s; limit_req zone=r;
   limit_req_status 429; limit_req_dry_run off;
