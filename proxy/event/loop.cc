@@ -1,6 +1,7 @@
 #include "proxy/event/loop.h"
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -32,6 +33,9 @@ void FreeEvent(::event*& ev) {
 
 }  // namespace
 
+static_assert(sizeof(::event) <= kEventStorage, "kEventStorage is too small for struct event");
+static_assert(alignof(::event) <= 16, "struct event needs a larger alignment");
+
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   event_config* cfg = event_config_new();
   if (cfg == nullptr) return absl::ResourceExhaustedError("event loop: out of memory");
@@ -57,16 +61,19 @@ absl::Status IoWatcher::Watch(EventLoop& loop, int fd, IoHandler* handler) {
   reports_close_ = (event_base_get_features(loop.base()) & EV_FEATURE_EARLY_CLOSE) != 0;
   short what = EV_READ | EV_WRITE | EV_ET | EV_PERSIST;
   if (reports_close_) what |= EV_CLOSED;
-  ev_ = event_new(loop.base(), fd, what, &IoWatcher::Callback, this);
-  if (ev_ == nullptr) return absl::ResourceExhaustedError("event_new failed");
-  if (event_add(ev_, nullptr) != 0) {
-    FreeEvent(ev_);
-    return absl::InternalError("event_add failed");
+  if (event_assign(ev(), loop.base(), fd, what, &IoWatcher::Callback, this) != 0) {
+    return absl::InternalError("event_assign failed");
   }
+  if (event_add(ev(), nullptr) != 0) return absl::InternalError("event_add failed");
+  assigned_ = true;
   return absl::OkStatus();
 }
 
-void IoWatcher::Stop() { FreeEvent(ev_); }
+void IoWatcher::Stop() {
+  if (!assigned_) return;
+  event_del(ev());
+  assigned_ = false;
+}
 
 void IoWatcher::Callback(int, short what, void* arg) {
   auto* self = static_cast<IoWatcher*>(arg);
@@ -102,26 +109,33 @@ void ReadWatcher::Stop() {
 
 void ReadWatcher::Callback(int, short, void* arg) { static_cast<ReadWatcher*>(arg)->on_readable_(); }
 
-Timer::~Timer() { FreeEvent(ev_); }
+Timer::~Timer() {
+  if (assigned_) event_del(ev());
+}
 
 absl::Status Timer::Init(EventLoop& loop, std::function<void()> on_fire) {
-  FreeEvent(ev_);
+  if (assigned_) event_del(ev());
   on_fire_ = std::move(on_fire);
-  ev_ = evtimer_new(loop.base(), &Timer::Callback, this);
-  if (ev_ == nullptr) return absl::ResourceExhaustedError("evtimer_new failed");
+  if (evtimer_assign(ev(), loop.base(), &Timer::Callback, this) != 0) {
+    assigned_ = false;
+    return absl::InternalError("evtimer_assign failed");
+  }
+  assigned_ = true;
   return absl::OkStatus();
 }
 
 void Timer::Arm(std::chrono::milliseconds delay) {
   timeval tv = ToTimeval(delay);
-  evtimer_add(ev_, &tv);
+  evtimer_add(ev(), &tv);
 }
 
 void Timer::Cancel() {
-  if (ev_ != nullptr) evtimer_del(ev_);
+  if (assigned_) evtimer_del(ev());
 }
 
-bool Timer::armed() const { return ev_ != nullptr && evtimer_pending(ev_, nullptr) != 0; }
+bool Timer::armed() const {
+  return assigned_ && evtimer_pending(const_cast<::event*>(ev()), nullptr) != 0;
+}
 
 void Timer::Callback(int, short, void* arg) { static_cast<Timer*>(arg)->on_fire_(); }
 

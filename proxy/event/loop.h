@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 
@@ -12,6 +13,11 @@ struct event_base;
 struct event;
 
 namespace realip::event {
+
+// Room for a libevent `struct event` inside the objects below (checked in loop.cc): a watcher
+// or timer embeds its event instead of allocating one, so a connection's watcher and timer
+// live in the connection's own memory.
+inline constexpr size_t kEventStorage = 128;
 
 // Owns an event_base. Not thread-safe: use it from the thread that runs it, except through a
 // Waker.
@@ -59,7 +65,7 @@ class IoWatcher {
   [[nodiscard]] absl::Status Watch(EventLoop& loop, int fd, IoHandler* handler);
   // Stops watching; safe to call when not watching.
   void Stop();
-  bool watching() const { return ev_ != nullptr; }
+  bool watching() const { return assigned_; }
   // True when a peer's close is reported as an event of its own (epoll's EPOLLRDHUP). Then a
   // read shorter than the buffer means the socket is drained, and the EAGAIN read can be
   // skipped: new data or a close produces a new edge.
@@ -67,8 +73,10 @@ class IoWatcher {
 
  private:
   static void Callback(int fd, short what, void* arg);
-  ::event* ev_ = nullptr;
+  ::event* ev() { return reinterpret_cast<::event*>(storage_); }
+  alignas(16) unsigned char storage_[kEventStorage];
   IoHandler* handler_ = nullptr;
+  bool assigned_ = false;
   bool reports_close_ = false;
 };
 
@@ -109,7 +117,10 @@ class Timer {
 
  private:
   static void Callback(int fd, short what, void* arg);
-  ::event* ev_ = nullptr;
+  ::event* ev() { return reinterpret_cast<::event*>(storage_); }
+  const ::event* ev() const { return reinterpret_cast<const ::event*>(storage_); }
+  alignas(16) unsigned char storage_[kEventStorage];
+  bool assigned_ = false;
   std::function<void()> on_fire_;
 };
 

@@ -144,6 +144,7 @@ ClientSession::~ClientSession() {
   watcher_.Stop();
   upstream_.reset();
   // Not pooled: sessions are also destroyed outside their worker thread (at exit).
+  if (a_ != nullptr) worker_->NoteRequestState(-1);
   a_.reset();
   tls_.reset();  // may send close_notify: before the fd is closed
   if (fd_ >= 0) close(fd_);
@@ -235,6 +236,7 @@ ClientSession::Active& ClientSession::A() {
     a_->request_sink_ = std::make_unique<RequestBodySink>(this);
     a_->response_sink_ = std::make_unique<ResponseBodySink>(this);
   }
+  worker_->NoteRequestState(+1);
   a_->owner = this;
   a_->request_sink_->s_ = this;
   a_->response_sink_->s_ = this;
@@ -261,6 +263,7 @@ void ClientSession::ReleaseActive() {
   a.up_out_.Release();
   a.up_in_.Release();
   KeepResponseParser(std::move(a.response_parser_));
+  worker_->NoteRequestState(-1);
   std::vector<std::unique_ptr<Active>>& spares = SpareActives();
   if (spares.size() < kSpareCount) {
     spares.push_back(std::move(a_));
@@ -487,7 +490,7 @@ bool ClientSession::ProcessProxyHeader() {
       return false;
     case realip::DecodeStatus::kDone:
       CountProxyHeader(worker_->metrics(), r.header);
-      proxy_header_ = std::move(r.header);
+      proxy_header_ = std::make_unique<realip::ProxyHeader>(std::move(r.header));
       in_.Consume(r.consumed);
       phase_ = Phase::kIdle;
       ArmClientTimer(ClientTimer::kHeader);
@@ -742,7 +745,7 @@ void ClientSession::RouteAndResolve() {
   for (const http::Header& h : A().request_.headers) fields.push_back({h.name, h.value});
   realip::ResolveInput input;
   input.peer = peer_;
-  input.proxy = proxy_header_.has_value() ? &*proxy_header_ : nullptr;
+  input.proxy = proxy_header_.get();
   input.headers = fields;
 
   A().ctx_.Recycle();
@@ -797,7 +800,7 @@ void ClientSession::StartProxy() {
   if (settings_->proxy_protocol) {
     A().upstream_proxy_header_ = UpstreamProxyHeader(
         settings_->proxy_protocol_version, A().ctx_.resolution.client, local_,
-        proxy_header_.has_value() ? &*proxy_header_ : nullptr);
+        proxy_header_.get());
   }
   A().up_out_.Clear();
   std::string& head = HeadScratch();

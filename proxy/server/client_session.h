@@ -178,7 +178,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool client_write_blocked_ = false;
   Buffer in_;
   Buffer out_;
-  std::optional<realip::ProxyHeader> proxy_header_;
+  std::unique_ptr<realip::ProxyHeader> proxy_header_;  // only on PROXY connections
 
   // The request being served.
   int requests_ = 0;

@@ -4,20 +4,110 @@
 #include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <malloc.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/base/check.h"
 #include "proxy/base/logging.h"
 #include "proxy/base/status.h"
 #include "proxy/server/client_session.h"
 #include "proxy/server/socket.h"
 
 namespace realip::server {
+
+// A slot: the links, then the session (16-byte aligned, like any allocation).
+struct SessionStore::Slot {
+  Slot* prev = nullptr;
+  Slot* next = nullptr;
+  bool live = false;
+  alignas(16) std::byte session[sizeof(ClientSession)];
+};
+
+namespace {
+
+constexpr size_t kSessionBlockBytes = 64 * 1024;
+
+}  // namespace
+
+SessionStore::~SessionStore() {
+  Clear();
+  for (std::byte* block : blocks_) munmap(block, kSessionBlockBytes);
+}
+
+SessionStore::Slot* SessionStore::SlotOf(ClientSession* session) {
+  return reinterpret_cast<Slot*>(reinterpret_cast<std::byte*>(session) - offsetof(Slot, session));
+}
+
+void* SessionStore::Allocate() {
+  Slot* slot = free_;
+  if (slot != nullptr) {
+    free_ = slot->next;
+  } else {
+    // A new slot from the newest block, or a new block (not zeroed: untouched pages cost no
+    // memory until a session lands there).
+    constexpr size_t kPerBlock = kSessionBlockBytes / sizeof(Slot);
+    if (blocks_.empty() || unused_in_block_ == 0) {
+      // Straight from the kernel, not from malloc's heap: a block allocated in the middle of a
+      // burst would otherwise pin the heap around it after the burst's memory is freed.
+      void* block = mmap(nullptr, kSessionBlockBytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      REALIP_CHECK(block != MAP_FAILED);
+      blocks_.push_back(static_cast<std::byte*>(block));
+      unused_in_block_ = kPerBlock;
+    }
+    std::byte* base = blocks_.back() + (kPerBlock - unused_in_block_) * sizeof(Slot);
+    --unused_in_block_;
+    slot = new (base) Slot();
+  }
+  slot->prev = slot->next = nullptr;
+  return slot->session;
+}
+
+void SessionStore::Add(ClientSession* session) {
+  Slot* slot = SlotOf(session);
+  slot->live = true;
+  slot->prev = nullptr;
+  slot->next = live_;
+  if (live_ != nullptr) live_->prev = slot;
+  live_ = slot;
+  ++size_;
+}
+
+bool SessionStore::Destroy(ClientSession* session) {
+  Slot* slot = SlotOf(session);
+  if (!slot->live) return false;
+  slot->live = false;
+  if (slot->prev != nullptr) slot->prev->next = slot->next;
+  if (slot->next != nullptr) slot->next->prev = slot->prev;
+  if (live_ == slot) live_ = slot->next;
+  --size_;
+  session->~ClientSession();
+  slot->prev = nullptr;
+  slot->next = free_;
+  free_ = slot;
+  return true;
+}
+
+void SessionStore::Clear() {
+  for (ClientSession* s : All()) Destroy(s);
+}
+
+std::vector<ClientSession*> SessionStore::All() const {
+  std::vector<ClientSession*> all;
+  all.reserve(size_);
+  for (Slot* slot = live_; slot != nullptr; slot = slot->next) {
+    all.push_back(reinterpret_cast<ClientSession*>(slot->session));
+  }
+  return all;
+}
 
 Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files,
                const Lifecycle* lifecycle, metrics::Registry* registry)
@@ -33,7 +123,7 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles
 
 Worker::~Worker() {
   Join();
-  sessions_.clear();
+  sessions_.Clear();
   pool_.reset();
   listeners_.clear();
 }
@@ -46,9 +136,7 @@ absl::Status Worker::Init(WorkerSockets sockets) {
   REALIP_RETURN_IF_ERROR(access_log_.Init(*loop_));
   REALIP_RETURN_IF_ERROR(shutdown_timer_.Init(*loop_, [this] {
     // worker_shutdown_timeout passed: whatever is still open is closed now.
-    std::vector<ClientSession*> all;
-    for (auto& [ptr, session] : sessions_) all.push_back(ptr);
-    for (ClientSession* s : all) s->Abort();
+    for (ClientSession* s : sessions_.All()) s->Abort();
     MaybeFinishStop();
   }));
   REALIP_RETURN_IF_ERROR(accept_retry_timer_.Init(*loop_, [this] {
@@ -145,9 +233,7 @@ void Worker::BeginStop(bool graceful) {
       shutdown_timer_.Arm(std::chrono::milliseconds(absl::ToInt64Milliseconds(limit)));
     }
   }
-  std::vector<ClientSession*> all;
-  for (auto& [ptr, session] : sessions_) all.push_back(ptr);
-  for (ClientSession* s : all) {
+  for (ClientSession* s : sessions_.All()) {
     if (graceful) {
       s->Drain();
     } else {
@@ -205,22 +291,36 @@ void Worker::OnAcceptable(size_t listener_index) {
     }
     const config::Listener* listener = &config_->listeners[listener_index];
     shard_->Add(metrics::Metric::kConnectionsAccepted, {listener->text});
-    auto session = std::make_unique<ClientSession>(this, fd, *peer, config_, listener,
-                                                   ++next_connection_id_);
-    ClientSession* raw = session.get();
-    sessions_.emplace(raw, std::move(session));
+    ClientSession* raw = new (sessions_.Allocate())
+        ClientSession(this, fd, *peer, config_, listener, ++next_connection_id_);
+    sessions_.Add(raw);
     shard_->AddLevel(metrics::Metric::kConnectionsActive, 1);
     absl::Status st = raw->Start();
     if (!st.ok()) {
       REALIP_LOG(kError, "connection setup failed: ", st.message());
-      sessions_.erase(raw);
+      sessions_.Destroy(raw);
       shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
     }
   }
 }
 
+void Worker::NoteRequestState(int delta) {
+  // A burst this large freed at least some megabytes (request state and buffers).
+  constexpr size_t kTrimAfterPeak = 256;
+  if (delta > 0) {
+    ++request_states_;
+    request_states_peak_ = std::max(request_states_peak_, request_states_);
+    return;
+  }
+  if (request_states_ > 0) --request_states_;
+  if (request_states_ == 0 && request_states_peak_ >= kTrimAfterPeak) {
+    request_states_peak_ = 0;
+    malloc_trim(0);
+  }
+}
+
 void Worker::DestroySession(ClientSession* session) {
-  if (sessions_.erase(session) != 0) shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
+  if (sessions_.Destroy(session)) shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
   MaybeFinishStop();
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,39 @@
 namespace realip::server {
 
 class ClientSession;
+
+// The client sessions of one worker. Each lives in a fixed-size slot carved from 64 KiB blocks
+// that the store keeps for the worker's lifetime: long-lived sessions do not interleave with
+// the short-lived allocations of requests, so what a burst of requests allocated can go back
+// to the system afterwards, and an idle connection costs its slot and nothing else. Slots of
+// closed sessions are reused; the blocks are the high-water mark of open connections.
+class SessionStore {
+ public:
+  SessionStore() = default;
+  ~SessionStore();
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+
+  // Memory for one ClientSession: construct it there with placement new, then Add() it.
+  void* Allocate();
+  void Add(ClientSession* session);
+  // Destroys a live session and frees its slot; false if it is not live.
+  bool Destroy(ClientSession* session);
+  // Destroys every live session.
+  void Clear();
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::vector<ClientSession*> All() const;
+
+ private:
+  struct Slot;
+  Slot* SlotOf(ClientSession* session);
+  std::vector<std::byte*> blocks_;  // mmap'd, kSessionBlockBytes each
+  size_t unused_in_block_ = 0;  // slots of the newest block never handed out
+  Slot* free_ = nullptr;        // slots of closed sessions, linked through `next`
+  Slot* live_ = nullptr;  // live sessions, doubly linked
+  size_t size_ = 0;
+};
 
 // Per-worker counters the sessions increment; read by metrics when scraped (relaxed loads).
 class Worker {
@@ -73,6 +107,10 @@ class Worker {
   int index() const { return index_; }
   // Deletes a session that finished (called by the session itself, outside its callbacks).
   void DestroySession(ClientSession* session);
+  // A session attached (+1) or gave back (-1) its request state. When the last request of a
+  // burst ends, the memory the burst used goes back to the system (malloc_trim), so that idle
+  // keep-alive connections do not keep a busy moment's footprint.
+  void NoteRequestState(int delta);
 
  private:
   void OnAcceptable(size_t listener_index);
@@ -108,9 +146,11 @@ class Worker {
   event::Waker waker_;
   event::Timer shutdown_timer_;
   event::Timer accept_retry_timer_;  // re-enables accepting after running out of descriptors
-  std::unordered_map<ClientSession*, std::unique_ptr<ClientSession>> sessions_;
+  SessionStore sessions_;
   tls::ClientSessionCache tls_sessions_;
   uint64_t next_connection_id_ = 0;
+  size_t request_states_ = 0;       // sessions with request state attached
+  size_t request_states_peak_ = 0;  // since the last trim
   bool stopping_ = false;
   std::atomic<bool> finished_{false};
   std::thread thread_;
