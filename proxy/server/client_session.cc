@@ -2,6 +2,9 @@
 
 #include "proxy/base/build_config.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -39,6 +42,16 @@ constexpr size_t kMaxProxyHeader = 4096;
 // Request bytes (head and body) kept for sending again to another peer or on a fresh
 // connection. A larger request can be retried only while none of it was written.
 constexpr size_t kReplayLimit = 64 * 1024;
+
+// The accepted connection's local address: the listener's own when it is bound to one address
+// and port, without a getsockname() call; otherwise the socket is asked.
+net::SocketAddress AcceptedLocalAddress(int fd, const config::Listener& listener) {
+  const net::SocketAddress& a = listener.address;
+  std::string_view ip = a.ip.Bytes();
+  const bool wildcard = ip.find_first_not_of('\0') == std::string_view::npos;
+  if (!a.is_unix && a.port != 0 && !wildcard) return a;
+  return LocalAddress(fd);
+}
 
 std::chrono::milliseconds Ms(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return std::chrono::hours(24 * 365);
@@ -134,7 +147,7 @@ ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& p
     : worker_(worker),
       fd_(fd),
       peer_(peer),
-      local_(LocalAddress(fd)),
+      local_(AcceptedLocalAddress(fd, *listener)),
       config_(std::move(config)),
       listener_(listener),
       id_(id),
@@ -1024,6 +1037,7 @@ void ClientSession::FinishRequest() {
     CloseAfterFlush();
     return;
   }
+  EnsureNoDelay();  // the next responses follow earlier segments on this connection
   phase_ = Phase::kIdle;
   settings_ = nullptr;
   if (in_.empty()) {
@@ -1058,7 +1072,17 @@ void ClientSession::ReleaseUpstream(bool reusable) {
   }
 }
 
+void ClientSession::EnsureNoDelay() {
+  if (nodelay_) return;
+  nodelay_ = true;
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 void ClientSession::FlushClient() {
+  // A response written in pieces: Nagle would hold a small piece until the previous one is
+  // acknowledged.
+  if (phase_ == Phase::kRequest && !response_complete_ && !out_.empty()) EnsureNoDelay();
   while (!out_.empty()) {
     IoResult r = transport_->Write(out_.view());
     if (r.kind == IoResult::Kind::kOk) {
@@ -1383,6 +1407,7 @@ bool ClientSession::RetryOnStatus(int status) {
 }
 
 void ClientSession::StartTunnel() {
+  EnsureNoDelay();
   const http::MessageHead& head = A().response_parser_->head();
   A().ctx_.status = 101;
   CountUpstreamResponse(101);

@@ -115,6 +115,10 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void OnRequestMessageComplete();
   void FinishRequest();
   void FlushClient();
+  // TCP_NODELAY, set the first time the connection needs it (nginx's rule): a response written
+  // in pieces, a keep-alive connection's next responses, a tunnel. A connection that carries
+  // one response written at once never needs it and saves the system call.
+  void EnsureNoDelay();
   void FlushUpstream();
   void ReadUpstream();
   void ReadUpstreamLoop();
@@ -176,6 +180,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool client_peer_closed_ = false;
   bool client_eof_ = false;
   bool client_write_blocked_ = false;
+  bool nodelay_ = false;
   Buffer in_;
   Buffer out_;
   std::unique_ptr<realip::ProxyHeader> proxy_header_;  // only on PROXY connections

@@ -280,9 +280,6 @@ void Worker::OnAcceptable(size_t listener_index) {
       close(fd);
       continue;
     }
-    int one = 1;
-    // Responses are written whole; Nagle would only delay the last segment of each.
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     std::optional<net::SocketAddress> peer =
         net::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     if (!peer.has_value()) {
