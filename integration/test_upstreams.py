@@ -408,6 +408,37 @@ class KeepAliveTest(UpstreamTestCase):
         self.assertEqual(backend.connections, 3)
 
 
+    def test_idle_pooled_connection_is_closed_after_keepalive_timeout(self):
+        closed = threading.Event()
+
+        def wait_for_close(sock, backend):
+            req = read_request(sock)
+            if req is None:
+                return
+            backend.record(req[0])
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            sock.settimeout(30)
+            try:
+                more = sock.recv(1)
+            except socket.timeout:
+                more = b"timeout"
+            backend.record("proxy closed" if more == b"" else "unexpected")
+            closed.set()
+
+        backend = ScriptedBackend(wait_for_close)
+        self.addCleanup(backend.stop)
+        self.start_with(f"server 127.0.0.1:{backend.port}; keepalive 4; keepalive_timeout 1s;")
+        c = Client(self.port)
+        self.assertEqual(c.get(), (200, b"ok"))
+        # The pool closes the idle connection once keepalive_timeout passed, with no request
+        # coming to notice it.
+        self.assertTrue(closed.wait(20))
+        closed.clear()
+        self.assertEqual(c.get(), (200, b"ok"))
+        c.close()
+        self.assertEqual(backend.requests[:2], ["GET", "proxy closed"])
+        self.assertEqual(backend.connections, 2)
+
 class NextUpstreamTest(UpstreamTestCase):
     def status_backend(self, status):
         def handler(sock, backend):

@@ -622,7 +622,8 @@ void ClientSession::StartRequest() {
   ++requests_;
   request_logged_ = false;
   phase_ = Phase::kRequest;
-  client_timer_.Cancel();
+  // The header or keep-alive timer stays in the loop's heap: if it fires, kNone ignores it, and
+  // re-arming it at the end of the request moves it instead of adding it again.
   client_timer_kind_ = ClientTimer::kNone;
   A().parser_.SwapHead(&A().request_);
   head_request_ = A().request_.method == "HEAD";
@@ -915,7 +916,9 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       upstream_->set_delegate(this);
       upstream_->count_request();
       upstream_->SetLease(balancer_, peer);
-      ArmUpstreamTimer(UpstreamTimer::kSend);
+      // proxy_send_timeout runs only while a write waits (FlushUpstream, which follows).
+      A().upstream_timer_.Cancel();
+      upstream_timer_kind_ = UpstreamTimer::kSend;
       return true;
     }
     absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
@@ -1134,11 +1137,12 @@ void ClientSession::FlushUpstream() {
         any_upstream_sent_ = true;
       }
       out.Consume(r.bytes);
-      if (upstream_timer_kind_ == UpstreamTimer::kSend) ArmUpstreamTimer(UpstreamTimer::kSend);
       continue;
     }
     if (r.kind == IoResult::Kind::kWouldBlock) {
       upstream_write_blocked_ = true;
+      // proxy_send_timeout: from here to the next write that makes progress.
+      if (upstream_timer_kind_ == UpstreamTimer::kSend) ArmUpstreamTimer(UpstreamTimer::kSend);
       return;
     }
     // A reused keep-alive connection may have been closed by the upstream just before we
@@ -1194,11 +1198,15 @@ void ClientSession::ReadUpstreamLoop() {
     }
     if (r.kind == IoResult::Kind::kOk) {
       upstream_got_bytes_ = true;
-      if (upstream_timer_kind_ != UpstreamTimer::kSend || A().up_out_.empty()) {
-        ArmUpstreamTimer(UpstreamTimer::kRead);  // proxy_read_timeout: between two reads
-      }
       bool drained = r.bytes < room && conn->short_read_drains() && !conn->peer_closed();
       ProcessUpstreamInput();
+      // proxy_read_timeout: between two reads, while more is to come (a response that just
+      // completed does not need the timer re-armed only to be cancelled).
+      if (!closed_ && upstream_ != nullptr && upstream_.get() == conn &&
+          upstream_attempt_id_ == attempt && (phase_ == Phase::kTunnel || !response_complete_) &&
+          (upstream_timer_kind_ != UpstreamTimer::kSend || A().up_out_.empty())) {
+        ArmUpstreamTimer(UpstreamTimer::kRead);
+      }
       if (drained) return;
       continue;
     }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -166,7 +167,7 @@ struct UpstreamPool::Idle : public UpstreamDelegate {
   UpstreamPool* pool = nullptr;
   Key key;
   std::unique_ptr<UpstreamConnection> conn;
-  event::Timer timer;
+  int64_t expires_ms = 0;  // steady clock: keepalive_timeout after it was returned
   void OnUpstreamIo(bool readable, bool) override {
     // Idle HTTP/1.1 connections carry nothing; readability means close or garbage.
     if (readable) pool->Remove(this);
@@ -178,9 +179,21 @@ namespace {
 // Spare pool entries kept per worker beyond the idle connections themselves.
 constexpr size_t kSpareEntries = 64;
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
-UpstreamPool::UpstreamPool(event::EventLoop& loop) : loop_(loop) {}
+UpstreamPool::UpstreamPool(event::EventLoop& loop) : loop_(loop) {
+  absl::Status st = sweep_timer_.Init(loop_, [this] {
+    sweep_at_ms_ = 0;
+    Sweep();
+  });
+  REALIP_CHECK(st.ok());  // only fails when libevent cannot assign a timer
+}
 
 UpstreamPool::~UpstreamPool() { Clear(); }
 
@@ -191,9 +204,33 @@ size_t& UpstreamPool::CountFor(std::string_view upstream) {
 }
 
 void UpstreamPool::Recycle(std::unique_ptr<Idle> idle) {
-  idle->timer.Cancel();
   idle->conn.reset();
   if (spare_.size() < kSpareEntries) spare_.push_back(std::move(idle));
+}
+
+void UpstreamPool::ArmSweep(int64_t at_ms) {
+  if (sweep_at_ms_ != 0 && sweep_at_ms_ <= at_ms) return;
+  sweep_at_ms_ = at_ms;
+  sweep_timer_.Arm(std::chrono::milliseconds(std::max<int64_t>(0, at_ms - NowMs())));
+}
+
+void UpstreamPool::Sweep() {
+  const int64_t now = NowMs();
+  int64_t next = 0;
+  for (auto& [key, list] : idle_) {
+    // Oldest first: the expired ones form a prefix.
+    size_t expired = 0;
+    while (expired < list.size() && list[expired]->expires_ms <= now) ++expired;
+    if (expired > 0) {
+      CountFor(key.upstream) -= expired;
+      for (size_t i = 0; i < expired; ++i) Recycle(std::move(list[i]));
+      list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(expired));
+    }
+    if (!list.empty() && (next == 0 || list.front()->expires_ms < next)) {
+      next = list.front()->expires_ms;
+    }
+  }
+  if (next != 0) ArmSweep(next);
 }
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& upstream,
@@ -201,8 +238,16 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& u
                                                        std::string_view proxy_header) {
   auto it = idle_.find(KeyView{upstream.name, &peer, proxy_header});
   if (it == idle_.end() || it->second.empty()) return nullptr;
-  std::unique_ptr<Idle> idle = std::move(it->second.back());
-  it->second.pop_back();
+  // The newest first; if it expired (the sweep has not run yet), so did all the others.
+  std::vector<std::unique_ptr<Idle>>& list = it->second;
+  if (list.back()->expires_ms <= NowMs()) {
+    CountFor(upstream.name) -= list.size();
+    for (std::unique_ptr<Idle>& idle : list) Recycle(std::move(idle));
+    list.clear();
+    return nullptr;
+  }
+  std::unique_ptr<Idle> idle = std::move(list.back());
+  list.pop_back();
   --CountFor(upstream.name);
   std::unique_ptr<UpstreamConnection> conn = std::move(idle->conn);
   conn->set_delegate(nullptr);
@@ -219,8 +264,6 @@ void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<Upstrea
   } else {
     idle = std::make_unique<Idle>();
     idle->pool = this;
-    Idle* raw = idle.get();
-    if (!idle->timer.Init(loop_, [this, raw] { Remove(raw); }).ok()) return;
   }
   conn->ClearLease();
   idle->key.upstream.assign(upstream.name);
@@ -228,7 +271,8 @@ void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<Upstrea
   idle->key.proxy_header.assign(conn->proxy_header());
   idle->conn = std::move(conn);
   idle->conn->set_delegate(idle.get());
-  idle->timer.Arm(std::chrono::milliseconds(absl::ToInt64Milliseconds(upstream.keepalive_timeout)));
+  idle->expires_ms = NowMs() + absl::ToInt64Milliseconds(upstream.keepalive_timeout);
+  ArmSweep(idle->expires_ms);
   size_t& count = CountFor(upstream.name);
   if (count >= static_cast<size_t>(upstream.keepalive)) {
     // Close the oldest idle connection of this upstream to stay within `keepalive`.
@@ -273,6 +317,8 @@ void UpstreamPool::Clear() {
   idle_.clear();
   per_upstream_.clear();
   spare_.clear();
+  sweep_timer_.Cancel();
+  sweep_at_ms_ = 0;
 }
 
 }  // namespace realip::server

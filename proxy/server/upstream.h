@@ -180,11 +180,18 @@ class UpstreamPool {
   void Remove(Idle* idle);
   void Recycle(std::unique_ptr<Idle> idle);
   size_t& CountFor(std::string_view upstream);
+  // Closes the connections whose keepalive_timeout passed; re-arms for the next expiry.
+  void Sweep();
+  void ArmSweep(int64_t at_ms);
   event::EventLoop& loop_;
+  // One timer for the whole pool instead of one per idle connection (taking and returning a
+  // connection, every request, touches no timer): armed for the earliest expiry.
+  event::Timer sweep_timer_;
+  int64_t sweep_at_ms_ = 0;  // 0: not armed
   std::map<Key, std::vector<std::unique_ptr<Idle>>, KeyLess> idle_;
   std::map<std::string, size_t, std::less<>> per_upstream_;
-  // Entries whose connection was taken or closed, timer initialised: the next Put reuses one
-  // instead of allocating an entry and a timer event.
+  // Entries whose connection was taken or closed: the next Put reuses one instead of
+  // allocating.
   std::vector<std::unique_ptr<Idle>> spare_;
 };
 
