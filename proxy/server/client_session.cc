@@ -200,28 +200,61 @@ struct ClientSession::Active {
   std::string hash_key_;
   std::string upstream_peer_;  // "ip:port" of the current attempt (metrics label)
   // Everything queued for the upstream for this request (head and body so far), for a retry,
-  // while it stays within kReplayLimit; then replay_overflow_.
+  // while it stays within kReplayLimit; then A().replay_overflow_.
   Buffer replay_;
   std::string upstream_proxy_header_;  // proxy_protocol on: what a new connection starts with
   Buffer preamble_;                    // the PROXY header still to write on this connection
   Buffer up_out_;
   Buffer up_in_;
   std::unique_ptr<http::MessageParser> response_parser_;
+
+  // Scalars of the request; reset when the state goes back to the pool.
+  uint64_t body_bytes_ = 0;
+  const config::Upstream* upstream_config_ = nullptr;
+  upstream::Balancer* balancer_ = nullptr;  // the worker's, for upstream_config_
+  int upstream_attempt_ = 0;                // peers picked for this request
+  uint64_t upstream_attempt_id_ = 0;        // bumped by every ConnectUpstream attempt
+  int last_failure_status_ = 502;
+  absl::Time upstream_start_;  // when the current attempt's connection was taken or opened
+  bool upstream_reused_ = false;
+  bool upstream_got_bytes_ = false;
+  bool upstream_write_blocked_ = false;
+  bool upstream_sent_ = false;      // this attempt wrote request bytes
+  bool any_upstream_sent_ = false;  // some attempt of this request wrote request bytes
+  bool fresh_retry_done_ = false;   // the one retry after a stale pooled connection was used
+  bool request_idempotent_ = true;
+  bool request_has_body_ = false;
+  bool replay_overflow_ = false;  // the request outgrew replay_
+  ClientFraming client_framing_ = ClientFraming::kNone;
+
+  void ResetScalars() {
+    body_bytes_ = 0;
+    upstream_config_ = nullptr;
+    balancer_ = nullptr;
+    upstream_attempt_ = 0;
+    last_failure_status_ = 502;
+    upstream_start_ = absl::Time();
+    upstream_reused_ = upstream_got_bytes_ = upstream_write_blocked_ = false;
+    upstream_sent_ = any_upstream_sent_ = fresh_retry_done_ = false;
+    request_idempotent_ = true;
+    request_has_body_ = replay_overflow_ = false;
+    client_framing_ = ClientFraming::kNone;
+  }
 };
 
 void ClientSession::RequestBodySink::OnBody(std::string_view data) {
-  s_->body_bytes_ += data.size();
+  s_->A().body_bytes_ += data.size();
   uint64_t max = s_->settings_ != nullptr ? s_->settings_->client_max_body_size : 0;
-  if (max != 0 && s_->body_bytes_ > max) s_->body_too_large_ = true;
+  if (max != 0 && s_->A().body_bytes_ > max) s_->body_too_large_ = true;
   if (s_->discard_body_ || s_->body_too_large_) return;
   s_->QueueUpstream(data, s_->A().request_.chunked);
 }
 
 void ClientSession::ResponseBodySink::OnBody(std::string_view data) {
   s_->A().ctx_.body_bytes_sent += data.size();
-  if (s_->client_framing_ == ClientFraming::kChunked) {
+  if (s_->A().client_framing_ == ClientFraming::kChunked) {
     s_->out_.AppendChunk(data);
-  } else if (s_->client_framing_ != ClientFraming::kNone) {
+  } else if (s_->A().client_framing_ != ClientFraming::kNone) {
     s_->out_.Append(data);
   }
 }
@@ -276,6 +309,7 @@ void ClientSession::ReleaseActive() {
   a.up_out_.Release();
   a.up_in_.Release();
   KeepResponseParser(std::move(a.response_parser_));
+  a.ResetScalars();
   worker_->NoteRequestState(-1);
   std::vector<std::unique_ptr<Active>>& spares = SpareActives();
   if (spares.size() < kSpareCount) {
@@ -373,10 +407,10 @@ void ClientSession::OnUpstreamIo(bool readable, bool writable) {
           return;
         }
         upstream_->set_connected();
-        A().ctx_.upstream_connect_time = absl::Now() - upstream_start_;
+        A().ctx_.upstream_connect_time = absl::Now() - A().upstream_start_;
         ArmUpstreamTimer(UpstreamTimer::kSend);
       }
-      upstream_write_blocked_ = false;
+      A().upstream_write_blocked_ = false;
       FlushUpstream();
     }
     if (readable && !closed_ && upstream_ != nullptr && upstream_->connected()) ReadUpstream();
@@ -632,9 +666,9 @@ void ClientSession::StartRequest() {
   response_started_ = false;
   discard_body_ = false;
   body_too_large_ = false;
-  body_bytes_ = 0;
-  upstream_attempt_ = 0;
-  client_framing_ = ClientFraming::kNone;
+  A().body_bytes_ = 0;
+  A().upstream_attempt_ = 0;
+  A().client_framing_ = ClientFraming::kNone;
   RouteAndResolve();
   if (tls_ != nullptr && tls_->connection().plain_http()) {
     REALIP_LOG(kInfo, "client sent plain HTTP request to HTTPS port, client: ", peer_.ToString());
@@ -784,19 +818,19 @@ void ClientSession::RouteAndResolve() {
 
 void ClientSession::StartProxy() {
   const std::shared_ptr<const config::Upstream>& upstream = settings_->proxy_pass.upstream;
-  upstream_config_ = upstream.get();
-  balancer_ = worker_->balancers().For(upstream);
+  A().upstream_config_ = upstream.get();
+  A().balancer_ = worker_->balancers().For(upstream);
   A().tried_ = upstream::TriedPeers();
-  A().hash_key_ = HashKeyFor(*upstream_config_, A().ctx_);
-  upstream_attempt_ = 0;
-  last_failure_status_ = 502;
-  any_upstream_sent_ = false;
-  fresh_retry_done_ = false;
-  request_idempotent_ = upstream::IsIdempotentMethod(A().request_.method);
-  request_has_body_ = A().request_.chunked ||
+  A().hash_key_ = HashKeyFor(*A().upstream_config_, A().ctx_);
+  A().upstream_attempt_ = 0;
+  A().last_failure_status_ = 502;
+  A().any_upstream_sent_ = false;
+  A().fresh_retry_done_ = false;
+  A().request_idempotent_ = upstream::IsIdempotentMethod(A().request_.method);
+  A().request_has_body_ = A().request_.chunked ||
                       (A().request_.content_length.has_value() && *A().request_.content_length > 0);
   A().replay_.Clear();
-  replay_overflow_ = false;
+  A().replay_overflow_ = false;
   const bool http10 = settings_->proxy_http_version_minor == 0;
   if (http10 && A().request_.chunked) {
     // The body is streamed, not buffered, so its length is unknown and HTTP/1.0 has no other
@@ -806,7 +840,7 @@ void ClientSession::StartProxy() {
   }
   UpstreamRequestOptions options;
   options.version_minor = settings_->proxy_http_version_minor;
-  options.keep_alive = upstream_config_->keepalive > 0 && !A().request_.upgrade && !http10;
+  options.keep_alive = A().upstream_config_->keepalive > 0 && !A().request_.upgrade && !http10;
   options.upgrade = A().request_.upgrade && !head_request_ && !http10;
   options.peer_trusted = settings_->realip.trusted != nullptr &&
                          settings_->realip.trusted->Contains(A().ctx_.resolution.realip_remote);
@@ -830,7 +864,7 @@ void ClientSession::QueueUpstream(std::string_view bytes, bool chunk) {
   } else {
     A().up_out_.Append(bytes);
   }
-  if (replay_overflow_) return;
+  if (A().replay_overflow_) return;
   if (chunk) {
     A().replay_.AppendChunk(bytes);
   } else {
@@ -838,18 +872,18 @@ void ClientSession::QueueUpstream(std::string_view bytes, bool chunk) {
   }
   if (A().replay_.size() > kReplayLimit) {
     A().replay_.Release();
-    replay_overflow_ = true;
+    A().replay_overflow_ = true;
   }
 }
 
 bool ClientSession::CanReplay() const {
   // Too large to keep a copy: only a request none of whose bytes left is still whole.
-  return !replay_overflow_ || !any_upstream_sent_;
+  return !A().replay_overflow_ || !A().any_upstream_sent_;
 }
 
 bool ClientSession::RestoreRequestBytes() {
   if (!CanReplay()) return false;
-  if (!replay_overflow_) {
+  if (!A().replay_overflow_) {
     A().up_out_.Clear();
     A().up_out_.Append(A().replay_.view());
   }
@@ -857,8 +891,8 @@ bool ClientSession::RestoreRequestBytes() {
 }
 
 bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, bool fresh_only) {
-  if (balancer_ == nullptr) {
-    SendErrorAndClose(502, absl::StrCat("upstream \"", upstream_config_->name,
+  if (A().balancer_ == nullptr) {
+    SendErrorAndClose(502, absl::StrCat("upstream \"", A().upstream_config_->name,
                                         "\" has no usable peers"));
     return false;
   }
@@ -872,26 +906,26 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       pick.key = A().hash_key_;
       pick.tried = &A().tried_;
       pick.now = absl::Now();
-      std::optional<upstream::PeerIndex> picked = balancer_->Pick(pick);
+      std::optional<upstream::PeerIndex> picked = A().balancer_->Pick(pick);
       if (!picked.has_value()) {
         // Every peer is down or was tried: answer now, never wait for one to come back.
-        SendErrorAndClose(upstream_attempt_ == 0 ? 502 : last_failure_status_,
-                          absl::StrCat("no live upstreams in \"", upstream_config_->name, "\""));
+        SendErrorAndClose(A().upstream_attempt_ == 0 ? 502 : A().last_failure_status_,
+                          absl::StrCat("no live upstreams in \"", A().upstream_config_->name, "\""));
         return false;
       }
       peer = *picked;
-      ++upstream_attempt_;
+      ++A().upstream_attempt_;
     }
-    const net::SocketAddress& address = balancer_->peer(peer).address;
-    const std::string& address_text = balancer_->peer(peer).address_text;
+    const net::SocketAddress& address = A().balancer_->peer(peer).address;
+    const std::string& address_text = A().balancer_->peer(peer).address_text;
     if (A().ctx_.upstream_addr.empty()) {
       A().ctx_.upstream_addr = address_text;
     } else if (!fresh_only) {
       absl::StrAppend(&A().ctx_.upstream_addr, ", ", address_text);  // nginx's $upstream_addr
     }
-    ++upstream_attempt_id_;
+    ++A().upstream_attempt_id_;
     A().upstream_peer_ = address_text;
-    upstream_start_ = absl::Now();
+    A().upstream_start_ = absl::Now();
     if (A().response_parser_ == nullptr) {
       A().response_parser_ = TakeResponseParser();
     } else {
@@ -900,22 +934,22 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     A().response_parser_->SetNextResponseHasNoBody(head_request_);
     A().up_in_.Clear();
     A().preamble_.Clear();
-    upstream_got_bytes_ = false;
-    upstream_write_blocked_ = false;
+    A().upstream_got_bytes_ = false;
+    A().upstream_write_blocked_ = false;
     upstream_read_paused_ = false;
-    upstream_sent_ = false;
+    A().upstream_sent_ = false;
     if (!fresh_only) {
-      upstream_ = worker_->pool().Take(*upstream_config_, address, A().upstream_proxy_header_);
+      upstream_ = worker_->pool().Take(*A().upstream_config_, address, A().upstream_proxy_header_);
     }
     fresh_only = false;
-    upstream_reused_ = upstream_ != nullptr;
+    A().upstream_reused_ = upstream_ != nullptr;
     A().ctx_.upstream_connect_time.reset();
     A().ctx_.upstream_response_time.reset();
     if (upstream_ != nullptr) {
       A().ctx_.upstream_connect_time = absl::ZeroDuration();
       upstream_->set_delegate(this);
       upstream_->count_request();
-      upstream_->SetLease(balancer_, peer);
+      upstream_->SetLease(A().balancer_, peer);
       // proxy_send_timeout runs only while a write waits (FlushUpstream, which follows).
       A().upstream_timer_.Cancel();
       upstream_timer_kind_ = UpstreamTimer::kSend;
@@ -926,16 +960,16 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     if (!conn.ok()) {
       std::string why = absl::StrCat("connect: ", conn.status().message());
       worker_->metrics().Add(metrics::Metric::kUpstreamFailures,
-                             {upstream_config_->name, A().upstream_peer_, "connect"});
-      REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ", address_text, ": ", why);
-      last_failure_status_ = 502;
+                             {A().upstream_config_->name, A().upstream_peer_, "connect"});
+      REALIP_LOG(kError, "upstream \"", A().upstream_config_->name, "\" ", address_text, ": ", why);
+      A().last_failure_status_ = 502;
       if (!NextAttempt(peer, upstream::FailureKind::kError, 502, why)) return false;
       continue;
     }
     upstream_ = std::move(conn).value();
     upstream_->set_delegate(this);
     upstream_->count_request();
-    upstream_->SetLease(balancer_, peer);
+    upstream_->SetLease(A().balancer_, peer);
     if (!A().upstream_proxy_header_.empty()) {
       upstream_->set_proxy_header(A().upstream_proxy_header_);
       A().preamble_.Append(A().upstream_proxy_header_);
@@ -950,17 +984,17 @@ upstream::NextUpstreamDecision ClientSession::DecideAndReport(upstream::PeerInde
                                                               upstream::FailureKind kind) {
   upstream::AttemptFacts facts;
   facts.failure = kind;
-  facts.attempts = upstream_attempt_;
-  facts.request_sent = upstream_sent_;
+  facts.attempts = A().upstream_attempt_;
+  facts.request_sent = A().upstream_sent_;
   facts.response_started = response_started_;
-  facts.idempotent = request_idempotent_;
+  facts.idempotent = A().request_idempotent_;
   upstream::NextUpstreamDecision decision = upstream::DecideNextUpstream(
       settings_->proxy_next_upstream, settings_->proxy_next_upstream_tries, facts);
-  balancer_->Report(peer,
+  A().balancer_->Report(peer,
                     decision.peer_failed ? upstream::Outcome::kFailure
                                          : upstream::Outcome::kSuccess,
                     absl::Now());
-  worker_->NotePeerState(*upstream_config_, *balancer_, peer);
+  worker_->NotePeerState(*A().upstream_config_, *A().balancer_, peer);
   return decision;
 }
 
@@ -992,7 +1026,7 @@ bool ClientSession::StartUpstreamTls(const net::SocketAddress& peer) {
   // A session is offered only where it was made: same peer and same location settings (name,
   // verification, client certificate) of the same configuration. Resuming skips certificate
   // checks, so a session verified for one name must not serve another.
-  std::string key = absl::StrCat(upstream_config_->name, "/", peer.ToString(), "/",
+  std::string key = absl::StrCat(A().upstream_config_->name, "/", peer.ToString(), "/",
                                  absl::Hex(reinterpret_cast<uintptr_t>(settings_)));
   absl::StatusOr<std::unique_ptr<tls::Connection>> conn =
       config_->tls == nullptr
@@ -1069,9 +1103,9 @@ void ClientSession::ReleaseUpstream(bool reusable) {
   std::unique_ptr<UpstreamConnection> conn = std::move(upstream_);
   if (conn == nullptr) return;
   if (reusable && A().response_parser_ != nullptr && A().response_parser_->head().keep_alive &&
-      A().up_out_.empty() && A().up_in_.empty() && upstream_config_->keepalive > 0 &&
+      A().up_out_.empty() && A().up_in_.empty() && A().upstream_config_->keepalive > 0 &&
       settings_->proxy_http_version_minor >= 1) {
-    worker_->pool().Put(*upstream_config_, std::move(conn));
+    worker_->pool().Put(*A().upstream_config_, std::move(conn));
   }
 }
 
@@ -1133,14 +1167,14 @@ void ClientSession::FlushUpstream() {
     IoResult r = upstream_->transport().Write(out.view());
     if (r.kind == IoResult::Kind::kOk) {
       if (&out == &A().up_out_) {
-        upstream_sent_ = true;
-        any_upstream_sent_ = true;
+        A().upstream_sent_ = true;
+        A().any_upstream_sent_ = true;
       }
       out.Consume(r.bytes);
       continue;
     }
     if (r.kind == IoResult::Kind::kWouldBlock) {
-      upstream_write_blocked_ = true;
+      A().upstream_write_blocked_ = true;
       // proxy_send_timeout: from here to the next write that makes progress.
       if (upstream_timer_kind_ == UpstreamTimer::kSend) ArmUpstreamTimer(UpstreamTimer::kSend);
       return;
@@ -1175,10 +1209,10 @@ void ClientSession::ReadUpstreamLoop() {
   UpstreamConnection* conn = upstream_.get();
   // A retry inside this loop starts another attempt (whose connection may even reuse the
   // freed one's address): stop reading then.
-  const uint64_t attempt = upstream_attempt_id_;
+  const uint64_t attempt = A().upstream_attempt_id_;
   upstream_read_paused_ = false;
   while (!closed_ && upstream_ != nullptr && upstream_.get() == conn &&
-         upstream_attempt_id_ == attempt) {
+         A().upstream_attempt_id_ == attempt) {
     if (response_complete_ && phase_ != Phase::kTunnel) return;  // FinishRequest decides
     if (!UpstreamReadAllowed()) {
       upstream_read_paused_ = true;
@@ -1197,13 +1231,13 @@ void ClientSession::ReadUpstreamLoop() {
       return;
     }
     if (r.kind == IoResult::Kind::kOk) {
-      upstream_got_bytes_ = true;
+      A().upstream_got_bytes_ = true;
       bool drained = r.bytes < room && conn->short_read_drains() && !conn->peer_closed();
       ProcessUpstreamInput();
       // proxy_read_timeout: between two reads, while more is to come (a response that just
       // completed does not need the timer re-armed only to be cancelled).
       if (!closed_ && upstream_ != nullptr && upstream_.get() == conn &&
-          upstream_attempt_id_ == attempt && (phase_ == Phase::kTunnel || !response_complete_) &&
+          A().upstream_attempt_id_ == attempt && (phase_ == Phase::kTunnel || !response_complete_) &&
           (upstream_timer_kind_ != UpstreamTimer::kSend || A().up_out_.empty())) {
         ArmUpstreamTimer(UpstreamTimer::kRead);
       }
@@ -1244,9 +1278,9 @@ void ClientSession::ProcessUpstreamInput() {
     return;
   }
   // A retry starts a new attempt (the parser is reused): what is parsed here is then stale.
-  const uint64_t attempt = upstream_attempt_id_;
+  const uint64_t attempt = A().upstream_attempt_id_;
   while (!closed_ && upstream_ != nullptr && phase_ != Phase::kTunnel) {
-    if (A().response_parser_ == nullptr || upstream_attempt_id_ != attempt) return;
+    if (A().response_parser_ == nullptr || A().upstream_attempt_id_ != attempt) return;
     if (response_complete_) return;  // anything after a complete response is not ours
     bool after_head = A().response_parser_->in_body() && A().up_in_.empty();
     if (A().up_in_.empty() && !after_head) return;
@@ -1267,7 +1301,7 @@ void ClientSession::ProcessUpstreamInput() {
         OnUpstreamHead();
         // A retry on another peer started a new attempt: this response is dropped.
         if (phase_ == Phase::kTunnel || closed_ || A().response_parser_ == nullptr ||
-            upstream_attempt_id_ != attempt) {
+            A().upstream_attempt_id_ != attempt) {
           return;
         }
         // A bodiless response completes on the next Parse, even without new bytes.
@@ -1299,8 +1333,8 @@ void ClientSession::OnUpstreamHead() {
                      "upstream sent 101 without an upgrade request");
       return;
     }
-    balancer_->Report(*upstream_->lease_peer(), upstream::Outcome::kSuccess, absl::Now());
-    worker_->NotePeerState(*upstream_config_, *balancer_, *upstream_->lease_peer());
+    A().balancer_->Report(*upstream_->lease_peer(), upstream::Outcome::kSuccess, absl::Now());
+    worker_->NotePeerState(*A().upstream_config_, *A().balancer_, *upstream_->lease_peer());
     StartTunnel();
     return;
   }
@@ -1309,12 +1343,12 @@ void ClientSession::OnUpstreamHead() {
   response_started_ = true;
   A().ctx_.status = head.status;
   A().ctx_.upstream_status = absl::StrCat(head.status);
-  client_framing_ = ChooseClientFraming(head, head_request_, A().request_.version_minor);
-  if (client_framing_ == ClientFraming::kClose) keep_alive_ = false;
+  A().client_framing_ = ChooseClientFraming(head, head_request_, A().request_.version_minor);
+  if (A().client_framing_ == ClientFraming::kClose) keep_alive_ = false;
   // An upgrade refused by the upstream: nothing more may be read from this client.
   if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
-  AppendClientResponseHead(head, *settings_, client_framing_, keep_alive_, false, &bytes);
+  AppendClientResponseHead(head, *settings_, A().client_framing_, keep_alive_, false, &bytes);
   out_.Append(bytes);
   CountUpstreamResponse(head.status);
 }
@@ -1322,9 +1356,9 @@ void ClientSession::OnUpstreamHead() {
 void ClientSession::OnUpstreamMessageComplete() {
   const http::MessageHead& head = A().response_parser_->head();
   if (head.status < 200) return;  // wait for the final response
-  if (client_framing_ == ClientFraming::kChunked) out_.Append(http::kLastChunk);
+  if (A().client_framing_ == ClientFraming::kChunked) out_.Append(http::kLastChunk);
   response_complete_ = true;
-  A().ctx_.upstream_response_time = absl::Now() - upstream_start_;
+  A().ctx_.upstream_response_time = absl::Now() - A().upstream_start_;
   A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   FlushClient();
@@ -1349,30 +1383,30 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
   }
   upstream::PeerIndex peer = *upstream_->lease_peer();
   upstream::ReusedConnectionFacts reused;
-  reused.reused = upstream_reused_;
-  reused.response_byte_received = upstream_got_bytes_;
-  reused.idempotent = request_idempotent_;
-  reused.has_body = request_has_body_;
-  reused.already_retried = fresh_retry_done_;
+  reused.reused = A().upstream_reused_;
+  reused.response_byte_received = A().upstream_got_bytes_;
+  reused.idempotent = A().request_idempotent_;
+  reused.has_body = A().request_has_body_;
+  reused.already_retried = A().fresh_retry_done_;
   // A pooled connection the backend closed while idle is not the peer's fault: once, the same
   // peer gets the request again on a fresh connection, with no failure and no try counted.
   bool fresh = kind == upstream::FailureKind::kError && phase_ == Phase::kRequest &&
                !response_started_ && upstream::RetryOnFreshConnection(reused);
   if (fresh) {
-    REALIP_LOG(kInfo, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
+    REALIP_LOG(kInfo, "upstream \"", A().upstream_config_->name, "\" ", upstream_->peer().ToString(),
                ": ", why, " on a pooled connection, retrying on a fresh one");
   } else {
     worker_->metrics().Add(
         metrics::Metric::kUpstreamFailures,
-        {upstream_config_->name, A().upstream_peer_, UpstreamFailureReason(status, why)});
-    REALIP_LOG(kError, "upstream \"", upstream_config_->name, "\" ",
+        {A().upstream_config_->name, A().upstream_peer_, UpstreamFailureReason(status, why)});
+    REALIP_LOG(kError, "upstream \"", A().upstream_config_->name, "\" ",
                upstream_->peer().ToString(), ": ", why);
   }
-  A().ctx_.upstream_response_time = absl::Now() - upstream_start_;
+  A().ctx_.upstream_response_time = absl::Now() - A().upstream_start_;
   DropUpstream();
-  last_failure_status_ = status;
+  A().last_failure_status_ = status;
   if (fresh && RestoreRequestBytes()) {
-    fresh_retry_done_ = true;
+    A().fresh_retry_done_ = true;
     if (ConnectUpstream(peer, /*fresh_only=*/true)) FlushUpstream();
     return;
   }
@@ -1390,8 +1424,8 @@ bool ClientSession::RetryOnStatus(int status) {
   upstream::PeerIndex peer = *upstream_->lease_peer();
   std::optional<upstream::FailureKind> kind = StatusFailureKind(status);
   if (!kind.has_value()) {
-    balancer_->Report(peer, upstream::Outcome::kSuccess, absl::Now());
-    worker_->NotePeerState(*upstream_config_, *balancer_, peer);
+    A().balancer_->Report(peer, upstream::Outcome::kSuccess, absl::Now());
+    worker_->NotePeerState(*A().upstream_config_, *A().balancer_, peer);
     return false;
   }
   upstream::NextUpstreamDecision decision = DecideAndReport(peer, *kind);
@@ -1403,12 +1437,12 @@ bool ClientSession::RetryOnStatus(int status) {
   pick.key = A().hash_key_;
   pick.tried = &tried;
   pick.now = absl::Now();
-  std::optional<upstream::PeerIndex> next = balancer_->Pick(pick);
+  std::optional<upstream::PeerIndex> next = A().balancer_->Pick(pick);
   if (!next.has_value() || !RestoreRequestBytes()) return false;
-  REALIP_LOG(kInfo, "upstream \"", upstream_config_->name, "\" ", upstream_->peer().ToString(),
+  REALIP_LOG(kInfo, "upstream \"", A().upstream_config_->name, "\" ", upstream_->peer().ToString(),
              ": answered ", status, ", trying the next peer");
   A().tried_ = tried;
-  ++upstream_attempt_;
+  ++A().upstream_attempt_;
   DropUpstream();
   if (ConnectUpstream(next)) FlushUpstream();
   return true;
@@ -1653,9 +1687,9 @@ void ClientSession::CountUpstreamResponse(int status) {
   if (!worker_->metrics().collecting()) return;  // no clock read either
   char code[12];
   worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
-                         {upstream_config_->name, A().ctx_.upstream_addr, StatusLabel(status, code)});
-  worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {upstream_config_->name},
-                             absl::ToDoubleSeconds(absl::Now() - upstream_start_));
+                         {A().upstream_config_->name, A().ctx_.upstream_addr, StatusLabel(status, code)});
+  worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {A().upstream_config_->name},
+                             absl::ToDoubleSeconds(absl::Now() - A().upstream_start_));
 }
 
 }  // namespace realip::server

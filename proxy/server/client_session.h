@@ -196,28 +196,11 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool discard_body_ = false;       // read the request body but do not forward it
   bool body_too_large_ = false;
   bool request_logged_ = true;  // false while a request awaits its access-log line
-  uint64_t body_bytes_ = 0;
   bool limit_req_delayed_ = false;
   uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
 
   // The upstream side of the request.
   std::unique_ptr<UpstreamConnection> upstream_;
-  const config::Upstream* upstream_config_ = nullptr;
-  upstream::Balancer* balancer_ = nullptr;  // the worker's, for upstream_config_
-  int upstream_attempt_ = 0;  // peers picked for this request
-  uint64_t upstream_attempt_id_ = 0;  // bumped by every ConnectUpstream attempt
-  int last_failure_status_ = 502;
-  absl::Time upstream_start_;  // when the current attempt's connection was taken or opened
-  bool upstream_reused_ = false;
-  bool upstream_got_bytes_ = false;
-  bool upstream_write_blocked_ = false;
-  bool upstream_sent_ = false;      // this attempt wrote request bytes
-  bool any_upstream_sent_ = false;  // some attempt of this request wrote request bytes
-  bool fresh_retry_done_ = false;   // the one retry after a stale pooled connection was used
-  bool request_idempotent_ = true;
-  bool request_has_body_ = false;
-  bool replay_overflow_ = false;  // the request outgrew Active::replay_
-  ClientFraming client_framing_ = ClientFraming::kNone;
 
   // The request-processing state (parser, heads, request context, upstream buffers, the
   // per-request timers): attached from a per-thread pool when a request starts and given back
