@@ -40,6 +40,10 @@ void Free(char* data, size_t capacity) {
 
 }  // namespace
 
+void Buffer::FreeCachedBlocks() {
+  while (block_cache.count > 0) delete[] block_cache.blocks[--block_cache.count];
+}
+
 Buffer::Buffer(Buffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       capacity_(std::exchange(other.capacity_, 0)),

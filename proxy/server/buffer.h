@@ -51,6 +51,9 @@ class Buffer {
   void Clear() { begin_ = end_ = 0; }
   // Forgets the contents and returns the memory (idle keep-alive connections keep no buffers).
   void Release();
+  // Frees the blocks this thread keeps for reuse (after a burst, before returning memory to
+  // the system).
+  static void FreeCachedBlocks();
 
  private:
   // Room for `n` more bytes at end_, moving the contents to the front or to a larger block.

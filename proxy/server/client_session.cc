@@ -259,6 +259,11 @@ void ClientSession::ResponseBodySink::OnBody(std::string_view data) {
   }
 }
 
+void ClientSession::FreeSpares() {
+  SpareActives().clear();
+  spare_response_parsers.clear();
+}
+
 std::vector<std::unique_ptr<ClientSession::Active>>& ClientSession::SpareActives() {
   // Bounded by kSpareCount. A worker thread's spares go with the thread, whose loop outlives
   // it (the Worker owns the loop and joins the thread first).

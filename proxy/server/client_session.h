@@ -48,6 +48,10 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void OnIo(bool readable, bool writable, bool peer_closed) override;
   void OnUpstreamIo(bool readable, bool writable) override;
 
+  // Frees the request states and parsers this thread keeps for reuse (after a burst, before
+  // returning memory to the system).
+  static void FreeSpares();
+
  private:
   enum class Phase {
     kProxyHeader,  // waiting for the PROXY header

@@ -18,6 +18,7 @@
 #include "proxy/base/check.h"
 #include "proxy/base/logging.h"
 #include "proxy/base/status.h"
+#include "proxy/server/buffer.h"
 #include "proxy/server/client_session.h"
 #include "proxy/server/socket.h"
 
@@ -312,6 +313,9 @@ void Worker::NoteRequestState(int delta) {
   if (request_states_ > 0) --request_states_;
   if (request_states_ == 0 && request_states_peak_ >= kTrimAfterPeak) {
     request_states_peak_ = 0;
+    // The reuse caches refill within a few requests; until then, what they held goes back too.
+    ClientSession::FreeSpares();
+    Buffer::FreeCachedBlocks();
     malloc_trim(0);
   }
 }

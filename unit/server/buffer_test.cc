@@ -117,5 +117,19 @@ TEST(BufferTest, ChunkFramingAcrossAFullBlock) {
   EXPECT_EQ(b.view(), big + "a\r\n0123456789\r\n");
 }
 
+TEST(BufferTest, FreeingTheBlockCacheLeavesBuffersUsable) {
+  {
+    Buffer a, b;
+    a.Append("x");
+    b.Append("y");
+  }  // both blocks go to this thread's cache
+  Buffer::FreeCachedBlocks();
+  Buffer c;
+  c.Append("after");
+  EXPECT_EQ(c.view(), "after");
+  EXPECT_EQ(c.capacity(), Buffer::kBlockSize);
+  Buffer::FreeCachedBlocks();  // nothing cached: a no-op
+}
+
 }  // namespace
 }  // namespace realip::server
