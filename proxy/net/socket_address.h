@@ -23,6 +23,8 @@ struct SocketAddress {
   std::string ToString() const;
   // The host part alone, as nginx prints $remote_addr: "1.2.3.4", "2001:db8::1" or "unix:".
   std::string HostToString() const;
+  // Appends HostToString() to *out without a temporary.
+  void AppendHostTo(std::string* out) const;
   // AF_INET, AF_INET6 (mapped addresses become IPv4) and AF_UNIX; nullopt for anything else
   // or a length too short for the family.
   static std::optional<SocketAddress> FromSockaddr(const sockaddr* sa, socklen_t len);

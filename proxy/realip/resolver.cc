@@ -46,14 +46,6 @@ Lines CollectLines(std::span<const HeaderField> headers, std::string_view lower,
   return lines;
 }
 
-void AppendHost(const SocketAddress& a, std::string* out) {
-  if (a.is_unix) {
-    out->append("unix:");
-  } else {
-    a.ip.AppendTo(out);
-  }
-}
-
 void AddUntrusted(std::string_view lower, Resolution* res) {
   for (const std::string& seen : res->untrusted_headers) {
     if (seen == lower) return;
@@ -159,11 +151,11 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
   std::string& chain = res.realip_x_forwarded_for;
   for (size_t i = hops.size(); i-- > 0;) {
     if (!chain.empty()) chain.append(", ");
-    AppendHost(hops[i], &chain);
+    hops[i].AppendHostTo(&chain);
   }
   if (!first_hop_from_proxy) {
     if (!chain.empty()) chain.append(", ");
-    AppendHost(input.peer, &chain);
+    input.peer.AppendHostTo(&chain);
   }
 
   // $proxy_add_x_forwarded_for: nginx joins the incoming lines with ", " and appends
@@ -175,7 +167,7 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
     xff.append(h.value);
     xff.append(", ");
   }
-  AppendHost(connecting, &xff);
+  connecting.AppendHostTo(&xff);
 }
 
 }  // namespace realip::realip

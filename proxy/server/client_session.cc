@@ -364,7 +364,7 @@ void ClientSession::Enter(Fn&& fn) {
   --depth_;
   if (depth_ != 0) return;
   if (closed_) {
-    worker_->DestroySession(this);  // deletes this
+    Destroy();  // deletes this
     return;
   }
   if (release_active_) {
@@ -1569,7 +1569,14 @@ void ClientSession::Close() {
   }
   watcher_.Stop();
   upstream_.reset();
-  if (depth_ == 0) worker_->DestroySession(this);
+  if (depth_ == 0) Destroy();
+}
+
+void ClientSession::Destroy() {
+  // On the worker thread, with nothing up the stack: the request state goes back to the pool
+  // (a connection that carried one request never went idle to give it back).
+  ReleaseActive();
+  worker_->DestroySession(this);  // deletes this
 }
 
 void ClientSession::Drain() {

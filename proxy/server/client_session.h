@@ -138,6 +138,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void SendErrorAndClose(int status, const std::string& why);
   void CloseAfterFlush();
   void Close();
+  // Deletes the closed session (outside its callbacks).
+  void Destroy();
   void ArmClientTimer(ClientTimer kind);
   void ArmUpstreamTimer(UpstreamTimer kind);
   void OnClientTimer();

@@ -13,10 +13,6 @@ namespace {
 
 using config::VariableId;
 
-void AppendHostPart(const net::SocketAddress& addr, std::string* out) {
-  out->append(addr.HostToString());
-}
-
 void AppendPort(const net::SocketAddress& addr, std::string* out) {
   if (!addr.is_unix && addr.port != 0) absl::StrAppend(out, addr.port);
 }
@@ -85,7 +81,7 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       ctx.proxy_header != nullptr && !ctx.proxy_header->local ? ctx.proxy_header : nullptr;
   switch (ref.id) {
     case VariableId::kRemoteAddr:
-      AppendHostPart(r.client, out);
+      r.client.AppendHostTo(out);
       return;
     case VariableId::kBinaryRemoteAddr:
       if (!r.client.is_unix) out->append(r.client.ip.Bytes());
@@ -96,7 +92,7 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
     case VariableId::kRemoteUser:
       return;
     case VariableId::kRealipRemoteAddr:
-      AppendHostPart(r.realip_remote, out);
+      r.realip_remote.AppendHostTo(out);
       return;
     case VariableId::kRealipRemotePort:
       AppendPort(r.realip_remote, out);
@@ -105,13 +101,13 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       out->append(r.source);
       return;
     case VariableId::kProxyProtocolAddr:
-      if (pp != nullptr) AppendHostPart(pp->source, out);
+      if (pp != nullptr) pp->source.AppendHostTo(out);
       return;
     case VariableId::kProxyProtocolPort:
       if (pp != nullptr) absl::StrAppend(out, pp->source.port);
       return;
     case VariableId::kProxyProtocolServerAddr:
-      if (pp != nullptr) AppendHostPart(pp->destination, out);
+      if (pp != nullptr) pp->destination.AppendHostTo(out);
       return;
     case VariableId::kProxyProtocolServerPort:
       if (pp != nullptr) absl::StrAppend(out, pp->destination.port);
@@ -184,7 +180,7 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (head != nullptr) out->append(SplitTarget(head->target).query);
       return;
     case VariableId::kServerAddr:
-      AppendHostPart(ctx.local, out);
+      ctx.local.AppendHostTo(out);
       return;
     case VariableId::kServerPort:
       AppendPort(ctx.local, out);
