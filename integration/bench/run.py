@@ -26,10 +26,13 @@ Scenarios:
                    handshakes/s. wrk resumes its sessions when the server lets it, hence the
                    listeners' `ssl_session_tickets off; ssl_session_cache off;` and HAProxy's
                    `no-tls-tickets` and `tune.ssl.cachesize 0`.
+  S   not in the default list (strace slows the tools down): keep-alive load like A (16
+      connections, 2 s) under `strace -c -f -p PID` attached to the process doing the work,
+      then a second table of system calls per request, in total and for the main ones
 
 Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5]
                                 [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up,
-                                             F-keepalive,F-handshake]
+                                             F-keepalive,F-handshake]  (S: add it by name)
 """
 import argparse
 import json
@@ -37,6 +40,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -51,6 +55,7 @@ TOOLS = ("realip-proxy", "nginx", "haproxy")
 # Scenarios that only realip-proxy runs, with the scenario whose peers they are compared with.
 REALIP_ONLY = {"A-nometrics": "A"}
 DEFAULT_SCENARIOS = "A,A-nometrics,A50,B,C,D,E-down,E-up,F-keepalive,F-handshake"
+S_SECONDS = 2  # scenario S: keep-alive load under strace, this long whatever --duration says
 
 
 def free_port():
@@ -342,6 +347,41 @@ def idle_connections(port, count):
     return socks
 
 
+STRACE_GROUPS = (("read", ("read", "readv", "recvfrom", "recvmsg")),
+                 ("write", ("write", "writev", "sendto", "sendmsg")),
+                 ("epoll_wait", ("epoll_wait", "epoll_pwait", "epoll_pwait2")),
+                 ("epoll_ctl", ("epoll_ctl",)))
+
+
+def parse_strace_summary(text):
+    """{syscall: calls} from `strace -c -U name,calls,errors` output, without the total row."""
+    calls = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1].isdigit() and fields[0] not in ("total", "syscall"):
+            calls[fields[0]] = calls.get(fields[0], 0) + int(fields[1])
+    return calls
+
+
+def count_syscalls(tool, duration, connections=16):
+    """Keep-alive load like A under `strace -c -f` attached to the process doing the work (all
+    its threads); returns the wrk result with the per-syscall counts."""
+    out = os.path.join(tool.workdir, f"strace-{tool.name}.txt")
+    strace = subprocess.Popen(["strace", "-c", "-f", "-U", "name,calls,errors", "-o", out,
+                               "-p", str(tool.pid)], stderr=subprocess.PIPE, text=True)
+    try:
+        line = strace.stderr.readline()  # "strace: Process N attached ...": tracing from here
+        if "attached" not in line:
+            raise RuntimeError(f"strace did not attach to {tool.name}: {line.strip()}")
+        r = run_wrk(tool.port, duration, connections=connections)
+    finally:
+        strace.send_signal(signal.SIGINT)  # detaches and writes the summary
+        strace.communicate(timeout=30)
+    with open(out) as f:
+        r["syscalls"] = parse_strace_summary(f.read())
+    return r
+
+
 def measure(tool, scenario, args, loadgen, nginx_peak):
     tool.start()
     try:
@@ -386,6 +426,8 @@ def measure(tool, scenario, args, loadgen, nginx_peak):
             # refuses resumption; wrk would otherwise resume its sessions).
             r = run_wrk(tool.tls_port, args.duration, scheme="https",
                         headers=("Connection: close",))
+        elif scenario == "S":
+            r = count_syscalls(tool, S_SECONDS)
         cpu = proc_cpu_seconds(tool.pid) - cpu0
         r["cpu_per_100k"] = cpu / r["requests"] * 100000 if r.get("requests") else 0
         r["peak_rss_kb"] = proc_status_kb(tool.pid, "VmHWM")
@@ -410,12 +452,13 @@ def main():
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     scenarios = args.scenarios.split(",")
-    known = DEFAULT_SCENARIOS.split(",")
+    known = DEFAULT_SCENARIOS.split(",") + ["S"]
     for scenario in scenarios:
         if scenario not in known:
             sys.exit(f"bench: unknown scenario {scenario!r} (known: {','.join(known)})")
     needed = ["nginx", "haproxy", "wrk"]
     needed += ["openssl"] if any(s.startswith("F") for s in scenarios) else []
+    needed += ["strace"] if "S" in scenarios else []
     for prog in needed:
         if not shutil.which(prog):
             sys.exit(f"bench: {prog} is missing: run scripts/deps.sh all")
@@ -465,6 +508,7 @@ def main():
         backend.terminate()
         backend.wait()
     print_table(results, args)
+    print_syscalls(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{s}/{t}": v for (s, t), v in results.items()}, f, indent=1)
@@ -479,7 +523,7 @@ def print_table(results, args):
     print(f"\nmedians of {args.runs} alternating runs, {args.duration:g}s each")
     print(f"{'scenario':11} {'tool':13} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'cpu s/100k':>10} {'peak RSS':>10} {'B/conn':>8} {'vs nginx':>9} {'vs haproxy':>10}")
-    for scenario in dict.fromkeys(s for s, _ in results):
+    for scenario in dict.fromkeys(s for s, _ in results if s != "S"):
         peers_of = REALIP_ONLY.get(scenario, scenario)
         base = {t: results.get((peers_of, t)) for t in ("nginx", "haproxy")}
         for tool in TOOLS:
@@ -513,6 +557,40 @@ def print_table(results, args):
         cpu = (med(on, "cpu_per_100k") / med(off, "cpu_per_100k") if med(off, "cpu_per_100k")
                else float("nan"))
         print(f"metrics cost in A: on/off req/s = {rps:.2f}x, cpu s/100k on/off = {cpu:.2f}x")
+
+
+def print_syscalls(results):
+    """Scenario S: system calls per keep-alive request, from strace -c -f over the run."""
+    rows = [(t, results[("S", t)]) for t in TOOLS if ("S", t) in results]
+    if not rows:
+        return
+    groups = [g for g, _ in STRACE_GROUPS]
+    print(f"\nsyscalls per request under keep-alive load (scenario S, strace -c -f, "
+          f"{S_SECONDS}s, median of the runs' per-request counts)")
+    print(f"{'tool':13} {'requests':>9} {'total':>7} " + " ".join(f"{g:>10}" for g in groups)
+          + f" {'others':>7}  top others")
+    for tool, runs in rows:
+        per = []  # per run: {group or syscall: calls per request}
+        for r in runs:
+            n = max(1, r["requests"])
+            calls = dict(r["syscalls"])
+            row = {"total": sum(calls.values()) / n}
+            for g, names in STRACE_GROUPS:
+                row[g] = sum(calls.pop(x, 0) for x in names) / n
+            row["others"] = sum(calls.values()) / n
+            row.update({f"+{k}": v / n for k, v in calls.items()})
+            per.append(row)
+
+        def m(k):
+            return statistics.median(p.get(k, 0) for p in per)
+        others = sorted({k for p in per for k in p if k.startswith("+")}, key=m, reverse=True)
+        top = ", ".join(f"{k[1:]} {m(k):.2f}" for k in others[:4] if m(k) >= 0.005)
+        print(f"{tool:13} {statistics.median(r['requests'] for r in runs):9.0f} "
+              f"{m('total'):7.2f} " + " ".join(f"{m(g):10.2f}" for g in groups)
+              + f" {m('others'):7.2f}  {top}")
+    print("read = read/readv/recvfrom/recvmsg, write = write/writev/sendto/sendmsg, "
+          "epoll_wait includes epoll_pwait; both sides (client and backend) counted per client "
+          "request")
 
 
 if __name__ == "__main__":
