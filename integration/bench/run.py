@@ -19,9 +19,20 @@ Scenarios:
       (9,000, not 10,000: this sandbox's hard limit is 20,000 descriptors and HAProxy reserves
       two per maxconn; --idle changes it)
   E   1 MiB downloads and uploads (wrk): MB/s and peak RSS
+  F   TLS 1.3 on a listener of its own (self-signed EC P-256 certificate made with openssl, each
+      tool's TLS listener doing the plain listener's work, session resumption off):
+      F-keepalive  A over https: req/s, p50/p99, CPU per 100k requests
+      F-handshake  every request on a new connection (wrk -H "Connection: close"): full
+                   handshakes/s. wrk resumes its sessions when the server lets it, hence the
+                   listeners' `ssl_session_tickets off; ssl_session_cache off;` and HAProxy's
+                   `no-tls-tickets` and `tune.ssl.cachesize 0`.
+  S   not in the default list (strace slows the tools down): keep-alive load like A (16
+      connections, 2 s) under `strace -c -f -p PID` attached to the process doing the work,
+      then a second table of system calls per request, in total and for the main ones
 
 Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5]
-                                [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up]
+                                [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up,
+                                             F-keepalive,F-handshake]  (S: add it by name)
 """
 import argparse
 import json
@@ -29,6 +40,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +54,8 @@ XFF = "203.0.113.7, 198.51.100.2, 127.0.0.5"
 TOOLS = ("realip-proxy", "nginx", "haproxy")
 # Scenarios that only realip-proxy runs, with the scenario whose peers they are compared with.
 REALIP_ONLY = {"A-nometrics": "A"}
+DEFAULT_SCENARIOS = "A,A-nometrics,A50,B,C,D,E-down,E-up,F-keepalive,F-handshake"
+S_SECONDS = 2  # scenario S: keep-alive load under strace, this long whatever --duration says
 
 
 def free_port():
@@ -86,17 +100,19 @@ def children(pid):
 class Tool:
     """A proxy under test, started fresh for each measurement."""
 
-    def __init__(self, name, args, workdir, port, pp_v1_port, pp_v2_port):
+    def __init__(self, name, args, workdir, port, pp_v1_port, pp_v2_port, tls_port=None):
         self.name, self.args, self.workdir = name, args, workdir
         self.port, self.pp_v1_port, self.pp_v2_port = port, pp_v1_port, pp_v2_port
+        self.tls_port = tls_port
         self.proc = None
 
     def start(self):
         self.log = open(os.path.join(self.workdir, f"{self.name}.out"), "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
-        for p in (self.port, self.pp_v1_port, self.pp_v2_port):
-            wait_port(p)
+        for p in (self.port, self.pp_v1_port, self.pp_v2_port, self.tls_port):
+            if p:
+                wait_port(p)
         # nginx forks its worker: measure the worker, which does the work.
         self.pid = self.proc.pid
         if self.name == "nginx":
@@ -156,12 +172,30 @@ http {{
     return proc, port
 
 
-def make_tools(build, workdir, backend_port, metrics_collection=True):
+def make_tls(workdir):
+    """A self-signed certificate for 127.0.0.1 with an EC P-256 key (so that a handshake costs
+    what the protocol costs, not an RSA signature); returns the certificate, the key and both in
+    one file (HAProxy's `crt`)."""
+    crt, key = os.path.join(workdir, "tls.crt"), os.path.join(workdir, "tls.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "30", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    with open(crt) as c, open(key) as k:
+        pem = write(os.path.join(workdir, "tls.pem"), c.read() + k.read())
+    return {"crt": crt, "key": key, "pem": pem}
+
+
+def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None):
     """The proxies under test; with metrics_collection false, realip-proxy alone, configured
-    with `metrics_collection off;`."""
+    with `metrics_collection off;`. With `tls` (from make_tls), each also gets a TLS listener
+    doing the plain listener's work, TLS 1.3 only, with session resumption off (wrk would resume
+    every session otherwise, and scenario F-handshake counts full handshakes)."""
     tools = {}
     for name in TOOLS if metrics_collection else ("realip-proxy",):
         port, v1, v2 = free_port(), free_port(), free_port()
+        tls_port = free_port() if tls else None
         if name in ("realip-proxy", "nginx"):
             extra = ("" if name == "realip-proxy" else
                      "    proxy_set_header X-Real-IP $remote_addr;\n"
@@ -171,6 +205,25 @@ def make_tools(build, workdir, backend_port, metrics_collection=True):
             head = (nginx_common(workdir) % ("n", "n")) if name == "nginx" else ""
             switch = "" if metrics_collection else "  metrics_collection off;\n"
             conf_name = name if metrics_collection else f"{name}-nometrics"
+            tls_server = ""
+            if tls:
+                conf_name += "-tls"
+                tls_server = f"""  server {{
+    listen 127.0.0.1:{tls_port} ssl backlog=4096;
+    ssl_certificate {tls["crt"]};
+    ssl_certificate_key {tls["key"]};
+    ssl_protocols TLSv1.3;
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    real_ip_header X-Forwarded-For;
+    real_ip_recursive on;
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+{extra}    }}
+  }}
+"""
             conf = write(os.path.join(workdir, f"{conf_name}.conf"), head + f"""
 worker_processes 1;
 events {{ worker_connections 20000; }}
@@ -200,16 +253,26 @@ http {{
       proxy_set_header Connection "";
 {extra}    }}
   }}
-}}
+{tls_server}}}
 """)
             args = ([os.path.join(build, "proxy", "realip-proxy"), "-c", conf]
                     if name == "realip-proxy" else ["nginx", "-p", workdir, "-c", conf])
         else:
-            conf = write(os.path.join(workdir, "haproxy.cfg"), f"""
+            tls_global = tls_frontend = ""
+            if tls:
+                tls_global = "  tune.ssl.cachesize 0\n"
+                tls_frontend = f"""frontend tls
+  bind 127.0.0.1:{tls_port} ssl crt {tls["pem"]} ssl-min-ver TLSv1.3 no-tls-tickets
+  http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
+  option forwardfor
+  http-request set-header X-Real-IP %[src]
+  default_backend be
+"""
+            conf = write(os.path.join(workdir, "haproxy-tls.cfg" if tls else "haproxy.cfg"), f"""
 global
   nbthread 1
   maxconn 9900
-defaults
+{tls_global}defaults
   mode http
   timeout connect 5s
   timeout client 60s
@@ -228,20 +291,22 @@ frontend pp
   option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
-backend be
+{tls_frontend}backend be
   server s1 127.0.0.1:{backend_port} maxconn 1000
 """)
             args = ["haproxy", "-f", conf]
-        tools[name] = Tool(name, args, workdir, port, v1, v2)
+        tools[name] = Tool(name, args, workdir, port, v1, v2, tls_port)
     return tools
 
 
-def run_wrk(port, duration, path="/", connections=64, script=None):
+def run_wrk(port, duration, path="/", connections=64, script=None, scheme="http", headers=()):
     args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
             "-H", f"X-Forwarded-For: {XFF}"]
+    for h in headers:
+        args += ["-H", h]
     if script:
         args += ["-s", script]
-    out = subprocess.run(args + [f"http://127.0.0.1:{port}{path}"], capture_output=True,
+    out = subprocess.run(args + [f"{scheme}://127.0.0.1:{port}{path}"], capture_output=True,
                          text=True, timeout=duration + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -282,11 +347,49 @@ def idle_connections(port, count):
     return socks
 
 
+STRACE_GROUPS = (("read", ("read", "readv", "recvfrom", "recvmsg")),
+                 ("write", ("write", "writev", "sendto", "sendmsg")),
+                 ("epoll_wait", ("epoll_wait", "epoll_pwait", "epoll_pwait2")),
+                 ("epoll_ctl", ("epoll_ctl",)))
+
+
+def parse_strace_summary(text):
+    """{syscall: calls} from `strace -c -U name,calls,errors` output, without the total row."""
+    calls = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1].isdigit() and fields[0] not in ("total", "syscall"):
+            calls[fields[0]] = calls.get(fields[0], 0) + int(fields[1])
+    return calls
+
+
+def count_syscalls(tool, duration, connections=16):
+    """Keep-alive load like A under `strace -c -f` attached to the process doing the work (all
+    its threads); returns the wrk result with the per-syscall counts."""
+    out = os.path.join(tool.workdir, f"strace-{tool.name}.txt")
+    strace = subprocess.Popen(["strace", "-c", "-f", "-U", "name,calls,errors", "-o", out,
+                               "-p", str(tool.pid)], stderr=subprocess.PIPE, text=True)
+    try:
+        line = strace.stderr.readline()  # "strace: Process N attached ...": tracing from here
+        if "attached" not in line:
+            raise RuntimeError(f"strace did not attach to {tool.name}: {line.strip()}")
+        r = run_wrk(tool.port, duration, connections=connections)
+    finally:
+        strace.send_signal(signal.SIGINT)  # detaches and writes the summary
+        strace.communicate(timeout=30)
+    with open(out) as f:
+        r["syscalls"] = parse_strace_summary(f.read())
+    return r
+
+
 def measure(tool, scenario, args, loadgen, nginx_peak):
     tool.start()
     try:
         # Warm-up: a short run so that pools and caches are filled before measuring.
-        run_wrk(tool.port, 1, connections=8)
+        if scenario.startswith("F"):
+            run_wrk(tool.tls_port, 1, connections=8, scheme="https")
+        else:
+            run_wrk(tool.port, 1, connections=8)
         cpu0 = proc_cpu_seconds(tool.pid)
         if scenario in ("A", "A-nometrics"):
             r = run_wrk(tool.port, args.duration)
@@ -316,6 +419,15 @@ def measure(tool, scenario, args, loadgen, nginx_peak):
                            'wrk.method = "POST"\nwrk.body = string.rep("x", 1048576)\n')
             r = run_wrk(tool.port, args.duration, path="/upload", connections=8, script=script)
             r["mb_s"] = r["rps"]
+        elif scenario == "F-keepalive":
+            r = run_wrk(tool.tls_port, args.duration, scheme="https")
+        elif scenario == "F-handshake":
+            # Every request on a new connection, each a full TLS 1.3 handshake (the listener
+            # refuses resumption; wrk would otherwise resume its sessions).
+            r = run_wrk(tool.tls_port, args.duration, scheme="https",
+                        headers=("Connection: close",))
+        elif scenario == "S":
+            r = count_syscalls(tool, S_SECONDS)
         cpu = proc_cpu_seconds(tool.pid) - cpu0
         r["cpu_per_100k"] = cpu / r["requests"] * 100000 if r.get("requests") else 0
         r["peak_rss_kb"] = proc_status_kb(tool.pid, "VmHWM")
@@ -331,7 +443,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--idle", type=int, default=9000)
-    ap.add_argument("--scenarios", default="A,A-nometrics,A50,B,C,D,E-down,E-up")
+    ap.add_argument("--scenarios", default=DEFAULT_SCENARIOS)
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
@@ -339,7 +451,15 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    for prog in ("nginx", "haproxy", "wrk"):
+    scenarios = args.scenarios.split(",")
+    known = DEFAULT_SCENARIOS.split(",") + ["S"]
+    for scenario in scenarios:
+        if scenario not in known:
+            sys.exit(f"bench: unknown scenario {scenario!r} (known: {','.join(known)})")
+    needed = ["nginx", "haproxy", "wrk"]
+    needed += ["openssl"] if any(s.startswith("F") for s in scenarios) else []
+    needed += ["strace"] if "S" in scenarios else []
+    for prog in needed:
         if not shutil.which(prog):
             sys.exit(f"bench: {prog} is missing: run scripts/deps.sh all")
     loadgen = os.path.join(args.build, "integration", "bench", "realip-loadgen")
@@ -349,11 +469,14 @@ def main():
     backend, backend_port = make_backend(workdir)
     tools = make_tools(args.build, workdir, backend_port)
     nometrics = make_tools(args.build, workdir, backend_port, metrics_collection=False)
+    # TLS listeners only in the F configurations, so that the others stay as they were.
+    tls_tools = (make_tools(args.build, workdir, backend_port, tls=make_tls(workdir))
+                 if any(s.startswith("F") for s in scenarios) else {})
     names = [t for t in args.tools.split(",") if t in tools]
     # A realip-only scenario right after its peer scenario runs interleaved with it, run by
     # run, so that both see the same machine (these machines are shared and drift).
     groups = []
-    for scenario in args.scenarios.split(","):
+    for scenario in scenarios:
         if groups and REALIP_ONLY.get(scenario) == groups[-1][-1]:
             groups[-1].append(scenario)
         else:
@@ -367,7 +490,8 @@ def main():
                         scenario_names = [n for n in names if n == "realip-proxy"]
                         scenario_tools = nometrics
                     else:
-                        scenario_names, scenario_tools = names, tools
+                        scenario_names = names
+                        scenario_tools = tls_tools if scenario.startswith("F") else tools
                     if not scenario_names:
                         continue
                     k = run % len(scenario_names)
@@ -384,6 +508,7 @@ def main():
         backend.terminate()
         backend.wait()
     print_table(results, args)
+    print_syscalls(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{s}/{t}": v for (s, t), v in results.items()}, f, indent=1)
@@ -398,7 +523,7 @@ def print_table(results, args):
     print(f"\nmedians of {args.runs} alternating runs, {args.duration:g}s each")
     print(f"{'scenario':11} {'tool':13} {'req/s':>10} {'MB/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'cpu s/100k':>10} {'peak RSS':>10} {'B/conn':>8} {'vs nginx':>9} {'vs haproxy':>10}")
-    for scenario in dict.fromkeys(s for s, _ in results):
+    for scenario in dict.fromkeys(s for s, _ in results if s != "S"):
         peers_of = REALIP_ONLY.get(scenario, scenario)
         base = {t: results.get((peers_of, t)) for t in ("nginx", "haproxy")}
         for tool in TOOLS:
@@ -424,14 +549,48 @@ def print_table(results, args):
                   f"{med(runs, 'cpu_per_100k'):10.2f} {med(runs, 'peak_rss_kb') / 1024:8.1f}MB "
                   f"{med(runs, 'bytes_per_conn'):8.0f} {ratios[0]:>9} {ratios[1]:>10}")
     print("ratios: realip-proxy / peer of the scenario's key figure (req/s; A50: p99, lower is "
-          "better; D: bytes per idle connection, lower is better; E: MB/s); A-nometrics against "
-          "the peers of A")
+          "better; D: bytes per idle connection, lower is better; E: MB/s; F-handshake: req/s = "
+          "full TLS handshakes/s); A-nometrics against the peers of A")
     on, off = results.get(("A", "realip-proxy")), results.get(("A-nometrics", "realip-proxy"))
     if on and off:
         rps = med(on, "rps") / med(off, "rps") if med(off, "rps") else float("nan")
         cpu = (med(on, "cpu_per_100k") / med(off, "cpu_per_100k") if med(off, "cpu_per_100k")
                else float("nan"))
         print(f"metrics cost in A: on/off req/s = {rps:.2f}x, cpu s/100k on/off = {cpu:.2f}x")
+
+
+def print_syscalls(results):
+    """Scenario S: system calls per keep-alive request, from strace -c -f over the run."""
+    rows = [(t, results[("S", t)]) for t in TOOLS if ("S", t) in results]
+    if not rows:
+        return
+    groups = [g for g, _ in STRACE_GROUPS]
+    print(f"\nsyscalls per request under keep-alive load (scenario S, strace -c -f, "
+          f"{S_SECONDS}s, median of the runs' per-request counts)")
+    print(f"{'tool':13} {'requests':>9} {'total':>7} " + " ".join(f"{g:>10}" for g in groups)
+          + f" {'others':>7}  top others")
+    for tool, runs in rows:
+        per = []  # per run: {group or syscall: calls per request}
+        for r in runs:
+            n = max(1, r["requests"])
+            calls = dict(r["syscalls"])
+            row = {"total": sum(calls.values()) / n}
+            for g, names in STRACE_GROUPS:
+                row[g] = sum(calls.pop(x, 0) for x in names) / n
+            row["others"] = sum(calls.values()) / n
+            row.update({f"+{k}": v / n for k, v in calls.items()})
+            per.append(row)
+
+        def m(k):
+            return statistics.median(p.get(k, 0) for p in per)
+        others = sorted({k for p in per for k in p if k.startswith("+")}, key=m, reverse=True)
+        top = ", ".join(f"{k[1:]} {m(k):.2f}" for k in others[:4] if m(k) >= 0.005)
+        print(f"{tool:13} {statistics.median(r['requests'] for r in runs):9.0f} "
+              f"{m('total'):7.2f} " + " ".join(f"{m(g):10.2f}" for g in groups)
+              + f" {m('others'):7.2f}  {top}")
+    print("read = read/readv/recvfrom/recvmsg, write = write/writev/sendto/sendmsg, "
+          "epoll_wait includes epoll_pwait; both sides (client and backend) counted per client "
+          "request")
 
 
 if __name__ == "__main__":
