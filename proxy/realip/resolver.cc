@@ -81,15 +81,12 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
   static const net::CidrSet kNothingTrusted;
   const net::CidrSet& trusted = settings.trusted ? *settings.trusted : kNothingTrusted;
 
-  // A fresh value that keeps the memory of the two address chains.
+  // A fresh value that keeps the memory of the address chain.
   std::string chain_memory = std::move(out->realip_x_forwarded_for);
-  std::string xff_memory = std::move(out->proxy_add_x_forwarded_for);
   *out = Resolution{};
   Resolution& res = *out;
   res.realip_x_forwarded_for = std::move(chain_memory);
   res.realip_x_forwarded_for.clear();
-  res.proxy_add_x_forwarded_for = std::move(xff_memory);
-  res.proxy_add_x_forwarded_for.clear();
   res.client = input.peer;
   res.realip_remote = input.peer;
   res.source = "peer";
@@ -158,16 +155,17 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
     input.peer.AppendHostTo(&chain);
   }
 
-  // $proxy_add_x_forwarded_for: nginx joins the incoming lines with ", " and appends
-  // $remote_addr, which realip has already rewritten (repeating the client and losing the
-  // last hop); we append the connecting hop instead.
-  std::string& xff = res.proxy_add_x_forwarded_for;
-  for (const HeaderField& h : input.headers) {
+  res.connecting = connecting;
+}
+
+void AppendProxyAddXForwardedFor(std::span<const HeaderField> headers,
+                                 const Resolution& resolution, std::string* out) {
+  for (const HeaderField& h : headers) {
     if (!NameIs(h.name, kXffLower)) continue;
-    xff.append(h.value);
-    xff.append(", ");
+    out->append(h.value);
+    out->append(", ");
   }
-  connecting.AppendHostTo(&xff);
+  resolution.connecting.AppendHostTo(out);
 }
 
 }  // namespace realip::realip

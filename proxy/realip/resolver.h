@@ -56,7 +56,7 @@ struct Resolution {
   bool untrusted_forwarded = false;      // forwarded headers came from an untrusted sender
   std::vector<std::string> untrusted_headers;  // their lowercase names, each once
   std::string realip_x_forwarded_for;     // client, trusted hops passed, connecting hop
-  std::string proxy_add_x_forwarded_for;  // incoming XFF + connecting hop (no duplication)
+  net::SocketAddress connecting;          // the hop that connected (appended by the next call)
 };
 
 // Resolves the client address for one request. Each source runs nginx's walk from the
@@ -64,5 +64,12 @@ struct Resolution {
 Resolution Resolve(const RealIpSettings& settings, const ResolveInput& input);
 // The same into *out, reusing the memory of its strings (a connection's next request).
 void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resolution* out);
+
+// $proxy_add_x_forwarded_for, appended to *out: the incoming X-Forwarded-For lines joined with
+// ", ", then the connecting hop (nginx appends $remote_addr, which realip has already
+// rewritten: repeating the client and losing the last hop). Built on demand, since most
+// configurations never use it.
+void AppendProxyAddXForwardedFor(std::span<const HeaderField> headers,
+                                 const Resolution& resolution, std::string* out);
 
 }  // namespace realip::realip

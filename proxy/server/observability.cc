@@ -326,7 +326,9 @@ std::string RealipEchoJson(const RequestContext& ctx, const EchoFacts& facts) {
   for (const std::string& name : r.untrusted_headers) j.Str(name);
   j.Close(']');
   j.Key("realip_x_forwarded_for").Str(r.realip_x_forwarded_for);
-  j.Key("proxy_add_x_forwarded_for").Str(r.proxy_add_x_forwarded_for);
+  std::string proxy_add;
+  AppendProxyAddXForwardedFor(ctx, &proxy_add);
+  j.Key("proxy_add_x_forwarded_for").Str(proxy_add);
   j.Key("scheme").Str(ctx.https ? "https" : "http");
   j.Key("tls").Open('{');
   j.Key("listener_ssl").Bool(facts.listener_ssl);

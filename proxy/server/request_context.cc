@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proxy/http/headers.h"
@@ -25,6 +26,14 @@ void AppendSeconds(absl::Duration d, std::string* out) {
 
 }  // namespace
 
+void AppendProxyAddXForwardedFor(const RequestContext& ctx, std::string* out) {
+  absl::InlinedVector<realip::HeaderField, 16> fields;
+  if (ctx.head != nullptr) {
+    for (const http::Header& h : ctx.head->headers) fields.push_back({h.name, h.value});
+  }
+  realip::AppendProxyAddXForwardedFor(fields, ctx.resolution, out);
+}
+
 void RequestContext::Recycle() {
   RequestContext fresh;
   auto keep = [](std::string& from, std::string& to) {
@@ -35,7 +44,6 @@ void RequestContext::Recycle() {
   keep(upstream_addr, fresh.upstream_addr);
   keep(upstream_status, fresh.upstream_status);
   keep(resolution.realip_x_forwarded_for, fresh.resolution.realip_x_forwarded_for);
-  keep(resolution.proxy_add_x_forwarded_for, fresh.resolution.proxy_add_x_forwarded_for);
   *this = std::move(fresh);
 }
 
@@ -118,7 +126,7 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       }
       return;
     case VariableId::kProxyAddXForwardedFor:
-      out->append(r.proxy_add_x_forwarded_for);
+      AppendProxyAddXForwardedFor(ctx, out);
       return;
     case VariableId::kRealipXForwardedFor:
       out->append(r.realip_x_forwarded_for);

@@ -49,6 +49,9 @@ struct RequestContext {
   void Recycle();
 };
 
+// $proxy_add_x_forwarded_for of the request, appended to *out.
+void AppendProxyAddXForwardedFor(const RequestContext& ctx, std::string* out);
+
 // $request_id of the request: 32 hex digits, unique per process run.
 std::string_view RequestId(const RequestContext& ctx);
 

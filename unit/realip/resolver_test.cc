@@ -129,7 +129,9 @@ TEST_P(ResolveTest, Resolves) {
   EXPECT_EQ(r.untrusted_headers, c.untrusted);
   EXPECT_EQ(r.untrusted_forwarded, !c.untrusted.empty());
   EXPECT_EQ(r.realip_x_forwarded_for, c.realip_xff);
-  EXPECT_EQ(r.proxy_add_x_forwarded_for, c.proxy_add_xff);
+  std::string proxy_add;
+  AppendProxyAddXForwardedFor(headers, r, &proxy_add);
+  EXPECT_EQ(proxy_add, c.proxy_add_xff);
 }
 
 using H = std::vector<std::pair<const char*, const char*>>;
