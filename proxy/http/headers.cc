@@ -9,9 +9,8 @@ char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 
 }  // namespace
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
+bool EqualsIgnoreCaseSameLength(const char* a, const char* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
     if (Lower(a[i]) != Lower(b[i])) return false;
   }
   return true;

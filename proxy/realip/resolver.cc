@@ -21,7 +21,9 @@ constexpr std::string_view kForwardedLower = "forwarded";
 constexpr std::string_view kForwardedHeaders[] = {kXffLower, "x-real-ip", kForwardedLower};
 
 bool NameIs(std::string_view name, std::string_view lower) {
-  return absl::EqualsIgnoreCase(base::AsAbsl(name), base::AsAbsl(lower));
+  // The length test first, inline: most header names differ in length from the one sought.
+  return name.size() == lower.size() &&
+         absl::EqualsIgnoreCase(base::AsAbsl(name), base::AsAbsl(lower));
 }
 
 bool IsToken(std::string_view s) {
