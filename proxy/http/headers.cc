@@ -27,6 +27,14 @@ void HeaderList::Add(std::string_view name, std::string_view value) {
   ++size_;
 }
 
+Header& HeaderList::StartLine() {
+  if (size_ == headers_.size()) headers_.emplace_back();
+  Header& h = headers_[size_];
+  h.name.clear();
+  h.value.clear();
+  return h;
+}
+
 const Header* HeaderList::Find(std::string_view name) const {
   for (const Header& h : *this) {
     if (EqualsIgnoreCase(h.name, name)) return &h;

@@ -33,6 +33,11 @@ class HeaderList {
  public:
   void Add(std::string_view name, std::string_view value);
   void Clear() { size_ = 0; }
+  // Builds the next line in place (the parser appends fragments as they arrive, with no copy
+  // in between): its strings, emptied. The line counts once CommitLine() is called; until then
+  // nothing else may add lines.
+  Header& StartLine();
+  void CommitLine() { ++size_; }
 
   // The first line named `name`, or nullptr.
   const Header* Find(std::string_view name) const;

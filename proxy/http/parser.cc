@@ -9,10 +9,13 @@ namespace {
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsOws(s.back())) s.remove_suffix(1);
-  return s;
+void TrimOwsInPlace(std::string* s) {
+  size_t end = s->size();
+  while (end > 0 && IsOws((*s)[end - 1])) --end;
+  size_t begin = 0;
+  while (begin < end && IsOws((*s)[begin])) ++begin;
+  s->resize(end);
+  if (begin > 0) s->erase(0, begin);
 }
 
 }  // namespace
@@ -40,8 +43,7 @@ struct MessageParser::Callbacks {
     self->head_bytes_ = 0;
     self->line_bytes_ = 0;
     self->in_trailers_ = false;
-    self->field_.clear();
-    self->value_.clear();
+    self->line_ = nullptr;
     return 0;
   }
 
@@ -71,17 +73,24 @@ struct MessageParser::Callbacks {
     return 0;
   }
 
+  // The header line being parsed, built in place in the head's list.
+  static Header& Line(MessageParser* self) {
+    if (self->line_ == nullptr) self->line_ = &self->head_.headers.StartLine();
+    return *self->line_;
+  }
+
+  // Trailer fields are not kept: we re-frame bodies and never announce trailers.
   static int OnHeaderField(llhttp_t* p, const char* at, size_t len) {
     MessageParser* self = Self(p);
     if (int rc = CheckLine(self, len); rc != 0) return rc;
-    self->field_.append(at, len);
+    if (!self->in_trailers_) Line(self).name.append(at, len);
     return 0;
   }
 
   static int OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
     MessageParser* self = Self(p);
     if (int rc = CheckLine(self, len); rc != 0) return rc;
-    self->value_.append(at, len);
+    if (!self->in_trailers_) Line(self).value.append(at, len);
     return 0;
   }
 
@@ -91,11 +100,10 @@ struct MessageParser::Callbacks {
       if (self->head_.headers.size() >= self->limits_.max_headers) {
         return Error(self, self->kind_ == MessageKind::kRequest ? 431 : 502, "too many headers");
       }
-      self->head_.headers.Add(self->field_, TrimOws(self->value_));
+      TrimOwsInPlace(&Line(self).value);
+      self->head_.headers.CommitLine();
     }
-    // Trailer fields are not forwarded: we re-frame bodies and never announce trailers.
-    self->field_.clear();
-    self->value_.clear();
+    self->line_ = nullptr;
     self->line_bytes_ = 0;
     return 0;
   }
@@ -199,8 +207,7 @@ void MessageParser::Reset() {
   in_trailers_ = false;
   pending_error_status_ = 0;
   pending_error_.clear();
-  field_.clear();
-  value_.clear();
+  line_ = nullptr;
 }
 
 MessageParser::Result MessageParser::Fail(int status, std::string message) {

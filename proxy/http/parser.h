@@ -94,7 +94,10 @@ class MessageParser {
   // parser gets *other's storage to reuse for the next message (no allocation per message on
   // a keep-alive connection); head() is stale afterwards. Between messages it also lends the
   // parser a spare head's memory, or takes it back from an idle connection.
-  void SwapHead(MessageHead* other) { std::swap(head_, *other); }
+  void SwapHead(MessageHead* other) {
+    std::swap(head_, *other);
+    line_ = nullptr;
+  }
   // Makes the parser ready for a new message stream (a new connection's responses), keeping
   // its memory.
   void Reset();
@@ -130,8 +133,7 @@ class MessageParser {
   bool in_trailers_ = false;
   int pending_error_status_ = 0;
   std::string pending_error_;
-  std::string field_;
-  std::string value_;
+  Header* line_ = nullptr;  // the header line being parsed, in head_.headers
 };
 
 }  // namespace realip::http
