@@ -315,6 +315,22 @@ def closing_after_first(sock, backend):
         backend.record(("dropped", nxt[0], nxt[3]))
 
 
+def answer_once_then_wait(sock, backend, seconds):
+    """Answers one request with keep-alive, then waits up to `seconds` for more bytes. Returns
+    None if no request came, b"" if the proxy closed the connection, b"timeout" if nothing
+    came, or the first byte of what came next."""
+    req = read_request(sock)
+    if req is None:
+        return None
+    backend.record(req[0])
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1)
+    except socket.timeout:
+        return b"timeout"
+
+
 class KeepAliveTest(UpstreamTestCase):
     def test_keepalive_requests_bounds_reuse(self):
         e = self.echoes(["a"])
@@ -380,17 +396,10 @@ class KeepAliveTest(UpstreamTestCase):
         closed = threading.Event()
 
         def idle_closer(sock, backend):
-            req = read_request(sock)
-            if req is None:
+            more = answer_once_then_wait(sock, backend, 0.2)
+            if more is None:
                 return
-            backend.record(req[0])
-            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            sock.settimeout(0.2)
-            try:
-                more = sock.recv(1)
-            except socket.timeout:
-                more = b""
-            if more:
+            if more not in (b"", b"timeout"):
                 backend.record("used-after-idle")
             sock.close()
             closed.set()
@@ -407,21 +416,13 @@ class KeepAliveTest(UpstreamTestCase):
         self.assertNotIn("used-after-idle", backend.requests)
         self.assertEqual(backend.connections, 3)
 
-
     def test_idle_pooled_connection_is_closed_after_keepalive_timeout(self):
         closed = threading.Event()
 
         def wait_for_close(sock, backend):
-            req = read_request(sock)
-            if req is None:
+            more = answer_once_then_wait(sock, backend, 30)
+            if more is None:
                 return
-            backend.record(req[0])
-            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            sock.settimeout(30)
-            try:
-                more = sock.recv(1)
-            except socket.timeout:
-                more = b"timeout"
             backend.record("proxy closed" if more == b"" else "unexpected")
             closed.set()
 

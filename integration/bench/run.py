@@ -203,6 +203,12 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None):
                      f"    client_body_temp_path {workdir}/n_body;\n"
                      f"    proxy_temp_path {workdir}/n_proxy;\n")
             head = (nginx_common(workdir) % ("n", "n")) if name == "nginx" else ""
+            # The same proxying in every server block: plain, PROXY protocol and TLS.
+            location = ("    location / {\n"
+                        "      proxy_pass http://backend;\n"
+                        "      proxy_http_version 1.1;\n"
+                        "      proxy_set_header Connection \"\";\n"
+                        f"{extra}    }}\n")
             switch = "" if metrics_collection else "  metrics_collection off;\n"
             conf_name = name if metrics_collection else f"{name}-nometrics"
             tls_server = ""
@@ -217,12 +223,7 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None):
     ssl_session_tickets off;
     real_ip_header X-Forwarded-For;
     real_ip_recursive on;
-    location / {{
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-{extra}    }}
-  }}
+{location}  }}
 """
             conf = write(os.path.join(workdir, f"{conf_name}.conf"), head + f"""
 worker_processes 1;
@@ -237,22 +238,12 @@ http {{
     listen 127.0.0.1:{port} backlog=4096;
     real_ip_header X-Forwarded-For;
     real_ip_recursive on;
-    location / {{
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-{extra}    }}
-  }}
+{location}  }}
   server {{
     listen 127.0.0.1:{v1} proxy_protocol backlog=4096;
     listen 127.0.0.1:{v2} proxy_protocol backlog=4096;
     real_ip_header proxy_protocol;
-    location / {{
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-{extra}    }}
-  }}
+{location}  }}
 {tls_server}}}
 """)
             args = ([os.path.join(build, "proxy", "realip-proxy"), "-c", conf]
