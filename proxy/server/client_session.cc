@@ -153,7 +153,13 @@ ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& p
       id_(id),
       plain_transport_(fd) {}
 
+void ClientSession::OnClientDeadline(void* session) {
+  auto* s = static_cast<ClientSession*>(session);
+  s->Enter([s] { s->OnClientTimer(); });
+}
+
 ClientSession::~ClientSession() {
+  worker_->deadlines().Cancel(&client_deadline_);
   watcher_.Stop();
   upstream_.reset();
   // Not pooled: sessions are also destroyed outside their worker thread (at exit).
@@ -339,9 +345,6 @@ void ClientSession::OnLimitReqTimer() {
 }
 
 absl::Status ClientSession::Start() {
-  REALIP_RETURN_IF_ERROR(client_timer_.Init(worker_->loop(), [this] {
-    Enter([this] { OnClientTimer(); });
-  }));
   bool expect_proxy = listener_->proxy_protocol == config::ProxyProtocolMode::kRequired;
   // An optional PROXY header is honoured only from peers trusted for it; from anyone else
   // the bytes are parsed as HTTP, where "PROXY ..." is not a method and gets a 400.
@@ -661,8 +664,7 @@ void ClientSession::StartRequest() {
   ++requests_;
   request_logged_ = false;
   phase_ = Phase::kRequest;
-  // The header or keep-alive timer stays in the loop's heap: if it fires, kNone ignores it, and
-  // re-arming it at the end of the request moves it instead of adding it again.
+  worker_->deadlines().Cancel(&client_deadline_);
   client_timer_kind_ = ClientTimer::kNone;
   A().parser_.SwapHead(&A().request_);
   head_request_ = A().request_.method == "HEAD";
@@ -1050,7 +1052,7 @@ bool ClientSession::StartUpstreamTls(const net::SocketAddress& peer) {
 void ClientSession::OnRequestMessageComplete() {
   request_complete_ = true;
   if (client_timer_kind_ == ClientTimer::kBody) {
-    client_timer_.Cancel();
+    worker_->deadlines().Cancel(&client_deadline_);
     client_timer_kind_ = ClientTimer::kNone;
   }
   if (A().request_.chunked && !discard_body_ && upstream_ != nullptr) {
@@ -1146,7 +1148,7 @@ void ClientSession::FlushClient() {
     return;
   }
   if (client_timer_kind_ == ClientTimer::kSend) {
-    client_timer_.Cancel();
+    worker_->deadlines().Cancel(&client_deadline_);
     client_timer_kind_ = ClientTimer::kNone;
   }
   if (phase_ == Phase::kClosing) {
@@ -1462,7 +1464,7 @@ void ClientSession::StartTunnel() {
   AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
   out_.Append(bytes);
   phase_ = Phase::kTunnel;
-  client_timer_.Cancel();
+  worker_->deadlines().Cancel(&client_deadline_);
   client_timer_kind_ = ClientTimer::kNone;
   A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
@@ -1560,7 +1562,7 @@ void ClientSession::Close() {
   LogRequest();
   closed_ = true;
   limit_req_delayed_ = false;
-  client_timer_.Cancel();
+  worker_->deadlines().Cancel(&client_deadline_);
   if (a_ != nullptr) {
     a_->conn_leases_.clear();
     a_->upstream_timer_.Cancel();
@@ -1597,25 +1599,25 @@ void ClientSession::ArmClientTimer(ClientTimer kind) {
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
   switch (kind) {
     case ClientTimer::kNone:
-      client_timer_.Cancel();
+      worker_->deadlines().Cancel(&client_deadline_);
       return;
     case ClientTimer::kProxyHeader:
-      client_timer_.Arm(std::min(kProxyHeaderTimeout, Ms(s.client_header_timeout)));
+      worker_->deadlines().Arm(&client_deadline_, std::min(kProxyHeaderTimeout, Ms(s.client_header_timeout)));
       return;
     case ClientTimer::kHandshake:
-      client_timer_.Arm(Ms(listener_->default_server->settings.ssl.handshake_timeout));
+      worker_->deadlines().Arm(&client_deadline_, Ms(listener_->default_server->settings.ssl.handshake_timeout));
       return;
     case ClientTimer::kHeader:
-      client_timer_.Arm(Ms(s.client_header_timeout));
+      worker_->deadlines().Arm(&client_deadline_, Ms(s.client_header_timeout));
       return;
     case ClientTimer::kKeepalive:
-      client_timer_.Arm(Ms(s.keepalive_timeout));
+      worker_->deadlines().Arm(&client_deadline_, Ms(s.keepalive_timeout));
       return;
     case ClientTimer::kBody:
-      client_timer_.Arm(Ms(s.client_body_timeout));
+      worker_->deadlines().Arm(&client_deadline_, Ms(s.client_body_timeout));
       return;
     case ClientTimer::kSend:
-      client_timer_.Arm(Ms(s.send_timeout));
+      worker_->deadlines().Arm(&client_deadline_, Ms(s.send_timeout));
       return;
   }
 }

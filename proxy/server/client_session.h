@@ -11,6 +11,7 @@
 
 #include "proxy/access/conn_limiter.h"
 #include "proxy/config/config.h"
+#include "proxy/event/deadline_queue.h"
 #include "proxy/event/loop.h"
 #include "proxy/http/parser.h"
 #include "proxy/net/socket_address.h"
@@ -51,6 +52,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // Frees the request states and parsers this thread keeps for reuse (after a burst, before
   // returning memory to the system).
   static void FreeSpares();
+  // The worker's deadline queue calls this when a session's client timeout passed.
+  static void OnClientDeadline(void* session);
 
  private:
   enum class Phase {
@@ -166,7 +169,9 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   std::unique_ptr<TlsTransport> tls_;
   bool handshake_noted_ = false;
   event::IoWatcher watcher_;
-  event::Timer client_timer_;
+  // The client-side timeout (header, keep-alive, body, send...), in the worker's deadline
+  // queue: a list node, not a libevent event of its own.
+  event::DeadlineQueue::Node client_deadline_{this};
   ClientTimer client_timer_kind_ = ClientTimer::kNone;
   UpstreamTimer upstream_timer_kind_ = UpstreamTimer::kNone;
 

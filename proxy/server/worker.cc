@@ -125,6 +125,7 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles
 Worker::~Worker() {
   Join();
   sessions_.Clear();
+  deadlines_.reset();
   pool_.reset();
   listeners_.clear();
 }
@@ -132,6 +133,7 @@ Worker::~Worker() {
 absl::Status Worker::Init(WorkerSockets sockets) {
   REALIP_ASSIGN_OR_RETURN(loop_, event::EventLoop::Create());
   pool_ = std::make_unique<UpstreamPool>(*loop_);
+  deadlines_ = std::make_unique<event::DeadlineQueue>(*loop_, &ClientSession::OnClientDeadline);
   balancers_.Prepare(*config_);
   REALIP_RETURN_IF_ERROR(waker_.Init(*loop_, [this] { OnWake(); }));
   REALIP_RETURN_IF_ERROR(access_log_.Init(*loop_));

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "proxy/config/config.h"
+#include "proxy/event/deadline_queue.h"
 #include "proxy/event/loop.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/server/access_log.h"
@@ -90,6 +91,8 @@ class Worker {
   // For sessions, on the worker thread.
   event::EventLoop& loop() { return *loop_; }
   UpstreamPool& pool() { return *pool_; }
+  // The sessions' client timeouts.
+  event::DeadlineQueue& deadlines() { return *deadlines_; }
   UpstreamBalancers& balancers() { return balancers_; }
   // Sessions offered to TLS backends, per upstream peer (proxy_ssl_session_reuse).
   tls::ClientSessionCache& tls_sessions() { return tls_sessions_; }
@@ -137,6 +140,7 @@ class Worker {
   std::atomic<int> stop_request_{0};  // 0 none, 1 graceful, 2 fast
   std::unique_ptr<event::EventLoop> loop_;
   std::unique_ptr<UpstreamPool> pool_;
+  std::unique_ptr<event::DeadlineQueue> deadlines_;
   UpstreamBalancers balancers_;
   struct ListenSocket {
     std::shared_ptr<ListenFd> socket;

@@ -1,0 +1,93 @@
+#include "proxy/event/deadline_queue.h"
+
+#include "proxy/base/check.h"
+
+namespace realip::event {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct DeadlineQueue::List {
+  int64_t duration_ms = 0;
+  Node* head = nullptr;
+  Node* tail = nullptr;
+  Timer timer;  // armed for head's deadline whenever head is set
+};
+
+DeadlineQueue::DeadlineQueue(EventLoop& loop, void (*on_expire)(void* owner))
+    : loop_(loop), on_expire_(on_expire) {}
+
+DeadlineQueue::~DeadlineQueue() {
+  // Owners outlive their nodes' arming; whatever is still armed is simply forgotten.
+  for (auto& list : lists_) {
+    for (Node* n = list->head; n != nullptr; n = n->next) n->list = nullptr;
+  }
+}
+
+DeadlineQueue::List& DeadlineQueue::ListFor(int64_t duration_ms) {
+  for (auto& list : lists_) {
+    if (list->duration_ms == duration_ms) return *list;
+  }
+  auto list = std::make_unique<List>();
+  list->duration_ms = duration_ms;
+  List* raw = list.get();
+  absl::Status st = raw->timer.Init(loop_, [this, raw] { Expire(*raw); });
+  REALIP_CHECK(st.ok());  // only fails when libevent cannot assign a timer
+  lists_.push_back(std::move(list));
+  return *raw;
+}
+
+void DeadlineQueue::Arm(Node* node, std::chrono::milliseconds delay) {
+  Cancel(node);
+  List& list = ListFor(delay.count());
+  node->deadline_ms = NowMs() + delay.count();
+  node->list = &list;
+  node->prev = list.tail;
+  node->next = nullptr;
+  if (list.tail != nullptr) {
+    list.tail->next = node;
+  } else {
+    list.head = node;
+    list.timer.Arm(delay);
+  }
+  list.tail = node;
+}
+
+void DeadlineQueue::Cancel(Node* node) {
+  List* list = node->list;
+  if (list == nullptr) return;
+  if (node->prev != nullptr) {
+    node->prev->next = node->next;
+  } else {
+    list->head = node->next;
+  }
+  if (node->next != nullptr) {
+    node->next->prev = node->prev;
+  } else {
+    list->tail = node->prev;
+  }
+  node->prev = node->next = nullptr;
+  node->list = nullptr;
+  // The list's timer stays: when it fires early for a new head, Expire re-arms it.
+  if (list->head == nullptr) list->timer.Cancel();
+}
+
+void DeadlineQueue::Expire(List& list) {
+  const int64_t now = NowMs();
+  while (list.head != nullptr && list.head->deadline_ms <= now) {
+    Node* node = list.head;
+    Cancel(node);
+    on_expire_(node->owner);  // may arm, cancel, or destroy any owner
+  }
+  if (list.head != nullptr) {
+    list.timer.Arm(std::chrono::milliseconds(list.head->deadline_ms - now));
+  }
+}
+
+}  // namespace realip::event

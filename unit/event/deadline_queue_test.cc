@@ -1,0 +1,106 @@
+#include "proxy/event/deadline_queue.h"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace realip::event {
+namespace {
+
+using std::chrono::milliseconds;
+
+// An object with a deadline: records the order in which deadlines passed.
+struct Item {
+  explicit Item(std::string name) : name(std::move(name)), node(this) {}
+  std::string name;
+  DeadlineQueue::Node node;
+};
+
+struct Fixture {
+  std::unique_ptr<EventLoop> loop = std::move(EventLoop::Create()).value();
+  std::vector<std::string> fired;
+  std::function<void(Item*)> on_fire;
+};
+
+Fixture* current = nullptr;
+
+void OnExpire(void* owner) {
+  auto* item = static_cast<Item*>(owner);
+  current->fired.push_back(item->name);
+  if (current->on_fire) current->on_fire(item);
+}
+
+class DeadlineQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override { current = &f_; }
+  void TearDown() override { current = nullptr; }
+  // Runs the loop until `stop` fires (a plain timer, independent of the queue).
+  void RunFor(milliseconds d) {
+    Timer stop;
+    ASSERT_TRUE(stop.Init(*f_.loop, [this] { f_.loop->Stop(); }).ok());
+    stop.Arm(d);
+    f_.loop->Run();
+  }
+  Fixture f_;
+};
+
+TEST_F(DeadlineQueueTest, FiresInDeadlineOrderAcrossDurations) {
+  DeadlineQueue q(*f_.loop, &OnExpire);
+  Item a("a"), b("b"), c("c"), d("d");
+  q.Arm(&a.node, milliseconds(60));
+  q.Arm(&b.node, milliseconds(10));
+  q.Arm(&c.node, milliseconds(60));
+  q.Arm(&d.node, milliseconds(30));
+  EXPECT_TRUE(a.node.armed());
+  RunFor(milliseconds(200));
+  EXPECT_EQ(f_.fired, (std::vector<std::string>{"b", "d", "a", "c"}));
+  EXPECT_FALSE(a.node.armed());
+}
+
+TEST_F(DeadlineQueueTest, CancelAndRearmReplaceTheDeadline) {
+  DeadlineQueue q(*f_.loop, &OnExpire);
+  Item a("a"), b("b"), c("c");
+  q.Arm(&a.node, milliseconds(20));
+  q.Arm(&b.node, milliseconds(20));
+  q.Arm(&c.node, milliseconds(20));
+  q.Cancel(&a.node);  // the head
+  q.Cancel(&a.node);  // again: nothing
+  q.Arm(&b.node, milliseconds(80));  // moves to another list, later
+  q.Cancel(&c.node);  // the last of its list: the list's timer is cancelled too
+  RunFor(milliseconds(200));
+  EXPECT_EQ(f_.fired, (std::vector<std::string>{"b"}));  // a and c never, b once
+}
+
+TEST_F(DeadlineQueueTest, ExpiryMayRearmAndCancelOthers) {
+  DeadlineQueue q(*f_.loop, &OnExpire);
+  Item a("a"), b("b"), c("c");
+  q.Arm(&a.node, milliseconds(10));
+  q.Arm(&b.node, milliseconds(10));
+  q.Arm(&c.node, milliseconds(50));
+  int rearmed = 0;
+  f_.on_fire = [&](Item* item) {
+    if (item == &a) {
+      q.Cancel(&b.node);               // due at the same time: must not fire
+      q.Arm(&a.node, milliseconds(10));  // a again, once
+    }
+    if (item == &a && ++rearmed == 2) q.Cancel(&a.node);
+  };
+  RunFor(milliseconds(200));
+  EXPECT_EQ(f_.fired, (std::vector<std::string>{"a", "a", "c"}));
+}
+
+TEST_F(DeadlineQueueTest, DestroyingTheQueueDisarmsItsNodes) {
+  Item a("a");
+  {
+    DeadlineQueue q(*f_.loop, &OnExpire);
+    q.Arm(&a.node, milliseconds(10));
+  }
+  EXPECT_FALSE(a.node.armed());
+  RunFor(milliseconds(40));
+  EXPECT_TRUE(f_.fired.empty());
+}
+
+}  // namespace
+}  // namespace realip::event
