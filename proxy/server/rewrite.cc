@@ -20,12 +20,6 @@ bool Named(std::string_view name, std::initializer_list<std::string_view> names)
 
 }  // namespace
 
-std::string UpstreamTarget(const http::MessageHead& request, const config::Location& location) {
-  std::string storage;
-  std::string_view target = UpstreamTargetView(request, location, &storage);
-  return storage.empty() ? std::string(target) : storage;
-}
-
 std::string_view UpstreamTargetView(const http::MessageHead& request,
                                     const config::Location& location, std::string* storage) {
   const config::ProxyPass& pass = location.settings.proxy_pass;

@@ -13,9 +13,8 @@ namespace realip::server {
 
 // The request-target sent upstream. Without a URI part in proxy_pass the original target goes
 // unchanged; with one, the matched location prefix of the path is replaced by it (nginx's
-// rule), and the query string is kept.
-std::string UpstreamTarget(const http::MessageHead& request, const config::Location& location);
-// The same without a copy when the target goes unchanged; otherwise built in *storage.
+// rule), and the query string is kept. Returned without a copy when the target goes unchanged;
+// otherwise built in *storage.
 std::string_view UpstreamTargetView(const http::MessageHead& request,
                                     const config::Location& location, std::string* storage);
 
@@ -33,12 +32,6 @@ struct UpstreamRequestOptions {
 // Appended to *out (reused memory: no allocation per request once it has grown).
 void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions& options,
                         std::string* out);
-inline std::string BuildUpstreamHead(const RequestContext& ctx,
-                                     const UpstreamRequestOptions& options) {
-  std::string out;
-  AppendUpstreamHead(ctx, options, &out);
-  return out;
-}
 
 // How a response body is written to the client.
 enum class ClientFraming {
@@ -59,12 +52,5 @@ ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_r
 void AppendClientResponseHead(const http::MessageHead& response,
                               const config::HttpSettings& settings, ClientFraming framing,
                               bool keep_alive, bool tunnel, std::string* out);
-inline std::string BuildClientResponseHead(const http::MessageHead& response,
-                                           const config::HttpSettings& settings,
-                                           ClientFraming framing, bool keep_alive, bool tunnel) {
-  std::string out;
-  AppendClientResponseHead(response, settings, framing, keep_alive, tunnel, &out);
-  return out;
-}
 
 }  // namespace realip::server

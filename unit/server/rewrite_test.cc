@@ -70,7 +70,21 @@ Routed Route(const std::string& server_body, std::string_view raw, const char* p
 
 std::string Upstream(Routed& r, UpstreamRequestOptions options = {}) {
   r.ctx.head = &r.head;
-  return BuildUpstreamHead(r.ctx, options);
+  std::string out;
+  AppendUpstreamHead(r.ctx, options, &out);
+  return out;
+}
+
+std::string ResponseHead(const http::MessageHead& response, const config::HttpSettings& settings,
+                         ClientFraming framing, bool keep_alive, bool tunnel) {
+  std::string out;
+  AppendClientResponseHead(response, settings, framing, keep_alive, tunnel, &out);
+  return out;
+}
+
+std::string Target(const http::MessageHead& head, const config::Location& loc) {
+  std::string storage;
+  return std::string(UpstreamTargetView(head, loc, &storage));
 }
 
 TEST(SplitTargetTest, OriginAbsoluteAndQuery) {
@@ -108,7 +122,7 @@ TEST(UpstreamTargetTest, NginxUriReplacement) {
     http::MessageHead head;
     head.target = c.target;
     const config::Location& loc = server.FindLocation(SplitTarget(head.target).path);
-    EXPECT_EQ(UpstreamTarget(head, loc), c.want) << c.target;
+    EXPECT_EQ(Target(head, loc), c.want) << c.target;
   }
 }
 
@@ -213,18 +227,18 @@ TEST(BuildClientResponseHeadTest, HopByHopHiddenAndFraming) {
   http::MessageHead response = ParseResponse(
       "HTTP/1.1 200 Fine\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\n"
       "X-Internal: secret\r\nServer: backend\r\nTransfer-Encoding: chunked\r\n\r\n");
-  EXPECT_EQ(BuildClientResponseHead(response, settings, ClientFraming::kChunked, true, false),
+  EXPECT_EQ(ResponseHead(response, settings, ClientFraming::kChunked, true, false),
             "HTTP/1.1 200 Fine\r\nServer: backend\r\nTransfer-Encoding: chunked\r\n"
             "Connection: keep-alive\r\n\r\n");
-  EXPECT_EQ(BuildClientResponseHead(response, settings, ClientFraming::kClose, false, false),
+  EXPECT_EQ(ResponseHead(response, settings, ClientFraming::kClose, false, false),
             "HTTP/1.1 200 Fine\r\nServer: backend\r\nConnection: close\r\n\r\n");
   http::MessageHead head_reply =
       ParseResponse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
-  EXPECT_EQ(BuildClientResponseHead(head_reply, settings, ClientFraming::kNone, true, false),
+  EXPECT_EQ(ResponseHead(head_reply, settings, ClientFraming::kNone, true, false),
             "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: keep-alive\r\n\r\n");
   http::MessageHead upgrade = ParseResponse(
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-  EXPECT_EQ(BuildClientResponseHead(upgrade, settings, ClientFraming::kNone, false, true),
+  EXPECT_EQ(ResponseHead(upgrade, settings, ClientFraming::kNone, false, true),
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
             "Connection: upgrade\r\n\r\n");
 }
