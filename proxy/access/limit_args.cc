@@ -14,19 +14,7 @@ namespace realip::access {
 namespace {
 
 using base::AsAbsl;
-
-// ngx_atoi: one or more decimal digits, nothing else; nullopt above `max`.
-std::optional<uint64_t> ParseDecimal(std::string_view text, uint64_t max) {
-  if (text.empty()) return std::nullopt;
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (value > (max - digit) / 10) return std::nullopt;
-    value = value * 10 + digit;
-  }
-  return value;
-}
+using base::ParseDecimal;
 
 absl::Status InvalidParameter(std::string_view arg) {
   return absl::InvalidArgumentError(absl::StrCat("invalid parameter \"", AsAbsl(arg), "\""));

@@ -56,8 +56,13 @@ std::optional<uint64_t> ParseNginxSize(std::string_view text) {
     }
     if (scale != 1) text.remove_suffix(1);
   }
+  std::optional<uint64_t> value = ParseDecimal(text, kMax / scale);
+  if (!value.has_value()) return std::nullopt;
+  return *value * scale;
+}
+
+std::optional<uint64_t> ParseDecimal(std::string_view text, uint64_t max) {
   if (text.empty()) return std::nullopt;
-  const uint64_t max = kMax / scale;
   uint64_t value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -65,7 +70,7 @@ std::optional<uint64_t> ParseNginxSize(std::string_view text) {
     if (value > (max - digit) / 10) return std::nullopt;
     value = value * 10 + digit;
   }
-  return value * scale;
+  return value;
 }
 
 }  // namespace realip::base

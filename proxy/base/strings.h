@@ -22,6 +22,9 @@ inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}
 // Used by the config lexer and by geo files, which follow the same rules.
 std::string UnescapeNginxWord(std::string_view raw);
 
+// ngx_atoi: one or more decimal digits, nothing else; nullopt above `max`.
+std::optional<uint64_t> ParseDecimal(std::string_view text, uint64_t max);
+
 // nginx's sizes (ngx_parse_size): decimal digits with an optional single k/K, m/M or g/G
 // suffix; nullopt for anything else or a value above 2^62 bytes.
 std::optional<uint64_t> ParseNginxSize(std::string_view text);

@@ -27,5 +27,16 @@ TEST(ParseNginxSizeTest, Table) {
   for (const Case& c : cases) EXPECT_EQ(ParseNginxSize(c.text), c.want) << c.text;
 }
 
+TEST(ParseDecimalTest, DigitsOnlyUpToTheBound) {
+  EXPECT_EQ(ParseDecimal("0", 10), 0u);
+  EXPECT_EQ(ParseDecimal("10", 10), 10u);
+  EXPECT_EQ(ParseDecimal("11", 10), std::nullopt);
+  EXPECT_EQ(ParseDecimal("18446744073709551615", UINT64_MAX), UINT64_MAX);
+  EXPECT_EQ(ParseDecimal("18446744073709551616", UINT64_MAX), std::nullopt);
+  EXPECT_EQ(ParseDecimal("", 10), std::nullopt);
+  EXPECT_EQ(ParseDecimal("+1", 10), std::nullopt);
+  EXPECT_EQ(ParseDecimal("1 ", 10), std::nullopt);
+}
+
 }  // namespace
 }  // namespace realip::base
