@@ -20,7 +20,7 @@ struct DeadlineQueue::List {
   Timer timer;  // armed for head's deadline whenever head is set
 };
 
-DeadlineQueue::DeadlineQueue(EventLoop& loop, void (*on_expire)(void* owner))
+DeadlineQueue::DeadlineQueue(EventLoop& loop, void (*on_expire)(Node* node))
     : loop_(loop), on_expire_(on_expire) {}
 
 DeadlineQueue::~DeadlineQueue() {
@@ -83,7 +83,7 @@ void DeadlineQueue::Expire(List& list) {
   while (list.head != nullptr && list.head->deadline_ms <= now) {
     Node* node = list.head;
     Cancel(node);
-    on_expire_(node->owner);  // may arm, cancel, or destroy any owner
+    on_expire_(node);  // may arm, cancel, or destroy any node's object
   }
   if (list.head != nullptr) {
     list.timer.Arm(std::chrono::milliseconds(list.head->deadline_ms - now));

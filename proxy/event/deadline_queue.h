@@ -17,23 +17,23 @@ namespace realip::event {
 class DeadlineQueue {
  public:
   struct List;
-  // Embedded in the object that has a deadline; `owner` is what on_expire receives.
+  // A base of the object that has a deadline, which on_expire gets back with a static_cast
+  // (a base rather than a member holding an owner pointer: 8 bytes less per object).
   struct Node {
-    explicit Node(void* owner) : owner(owner) {}
+    Node() = default;
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
     bool armed() const { return list != nullptr; }
 
-    void* const owner;
     Node* prev = nullptr;
     Node* next = nullptr;
     int64_t deadline_ms = 0;  // steady clock
     List* list = nullptr;     // null while not armed
   };
 
-  // `on_expire(owner)` runs on the loop for each node whose deadline passed, after the node
-  // was disarmed; it may arm or cancel any node, and destroy owners.
-  DeadlineQueue(EventLoop& loop, void (*on_expire)(void* owner));
+  // `on_expire(node)` runs on the loop for each node whose deadline passed, after the node
+  // was disarmed; it may arm or cancel any node, and destroy the objects they belong to.
+  DeadlineQueue(EventLoop& loop, void (*on_expire)(Node* node));
   ~DeadlineQueue();
   DeadlineQueue(const DeadlineQueue&) = delete;
   DeadlineQueue& operator=(const DeadlineQueue&) = delete;
@@ -48,7 +48,7 @@ class DeadlineQueue {
   void Expire(List& list);
 
   EventLoop& loop_;
-  void (*on_expire_)(void* owner);
+  void (*on_expire_)(Node* node);
   std::vector<std::unique_ptr<List>> lists_;  // a handful: one per configured timeout value
 };
 

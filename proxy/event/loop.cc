@@ -34,6 +34,7 @@ void FreeEvent(::event*& ev) {
 }  // namespace
 
 static_assert(sizeof(::event) <= kEventStorage, "kEventStorage is too small for struct event");
+static_assert(alignof(::event) <= kEventAlignment, "kEventAlignment is too small for struct event");
 static_assert(alignof(::event) <= 16, "struct event needs a larger alignment");
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
@@ -57,11 +58,11 @@ IoWatcher::~IoWatcher() { Stop(); }
 
 absl::Status IoWatcher::Watch(EventLoop& loop, int fd, IoHandler* handler) {
   Stop();
-  handler_ = handler;
   reports_close_ = (event_base_get_features(loop.base()) & EV_FEATURE_EARLY_CLOSE) != 0;
   short what = EV_READ | EV_WRITE | EV_ET | EV_PERSIST;
   if (reports_close_) what |= EV_CLOSED;
-  if (event_assign(ev(), loop.base(), fd, what, &IoWatcher::Callback, this) != 0) {
+  // The handler is the callback's argument: the watcher keeps no pointer of its own.
+  if (event_assign(ev(), loop.base(), fd, what, &IoWatcher::Callback, handler) != 0) {
     return absl::InternalError("event_assign failed");
   }
   if (event_add(ev(), nullptr) != 0) return absl::InternalError("event_add failed");
@@ -76,8 +77,7 @@ void IoWatcher::Stop() {
 }
 
 void IoWatcher::Callback(int, short what, void* arg) {
-  auto* self = static_cast<IoWatcher*>(arg);
-  self->handler_->OnIo((what & EV_READ) != 0, (what & EV_WRITE) != 0, (what & EV_CLOSED) != 0);
+  static_cast<IoHandler*>(arg)->OnIo((what & EV_READ) != 0, (what & EV_WRITE) != 0, (what & EV_CLOSED) != 0);
 }
 
 ReadWatcher::~ReadWatcher() { Stop(); }

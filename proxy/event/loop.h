@@ -18,6 +18,7 @@ namespace realip::event {
 // or timer embeds its event instead of allocating one, so a connection's watcher and timer
 // live in the connection's own memory.
 inline constexpr size_t kEventStorage = 128;
+inline constexpr size_t kEventAlignment = alignof(void*);
 
 // Owns an event_base. Not thread-safe: use it from the thread that runs it, except through a
 // Waker.
@@ -74,8 +75,7 @@ class IoWatcher {
  private:
   static void Callback(int fd, short what, void* arg);
   ::event* ev() { return reinterpret_cast<::event*>(storage_); }
-  alignas(16) unsigned char storage_[kEventStorage];
-  IoHandler* handler_ = nullptr;
+  alignas(kEventAlignment) unsigned char storage_[kEventStorage];
   bool assigned_ = false;
   bool reports_close_ = false;
 };
@@ -119,7 +119,7 @@ class Timer {
   static void Callback(int fd, short what, void* arg);
   ::event* ev() { return reinterpret_cast<::event*>(storage_); }
   const ::event* ev() const { return reinterpret_cast<const ::event*>(storage_); }
-  alignas(16) unsigned char storage_[kEventStorage];
+  alignas(kEventAlignment) unsigned char storage_[kEventStorage];
   bool assigned_ = false;
   std::function<void()> on_fire_;
 };

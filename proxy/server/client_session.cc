@@ -141,25 +141,29 @@ class ClientSession::ResponseBodySink : public http::BodySink {
   void OnBody(std::string_view data) override;
 };
 
+// Every idle keep-alive connection costs this much (plus a 16-byte slot header, see
+// SessionStore): bench scenario D holds it to at most 512 bytes of RSS per connection.
+static_assert(sizeof(ClientSession) <= 384, "an idle connection grew: see docs/performance.md");
+
 ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& peer,
                              std::shared_ptr<const config::Config> config,
                              const config::Listener* listener, uint64_t id)
     : worker_(worker),
-      fd_(fd),
-      peer_(peer),
-      local_(AcceptedLocalAddress(fd, *listener)),
       config_(std::move(config)),
       listener_(listener),
       id_(id),
-      plain_transport_(fd) {}
+      plain_transport_(fd),
+      fd_(fd),
+      peer_(peer),
+      local_(AcceptedLocalAddress(fd, *listener)) {}
 
-void ClientSession::OnClientDeadline(void* session) {
-  auto* s = static_cast<ClientSession*>(session);
+void ClientSession::OnClientDeadline(event::DeadlineQueue::Node* node) {
+  auto* s = static_cast<ClientSession*>(node);
   s->Enter([s] { s->OnClientTimer(); });
 }
 
 ClientSession::~ClientSession() {
-  worker_->deadlines().Cancel(&client_deadline_);
+  worker_->deadlines().Cancel(this);
   watcher_.Stop();
   upstream_.reset();
   // Not pooled: sessions are also destroyed outside their worker thread (at exit).
@@ -212,6 +216,9 @@ struct ClientSession::Active {
   Buffer preamble_;                    // the PROXY header still to write on this connection
   Buffer up_out_;
   Buffer up_in_;
+  // The client side's input and output: an idle connection holds neither.
+  Buffer in_;
+  Buffer out_;
   std::unique_ptr<http::MessageParser> response_parser_;
 
   // Scalars of the request; reset when the state goes back to the pool.
@@ -259,9 +266,9 @@ void ClientSession::RequestBodySink::OnBody(std::string_view data) {
 void ClientSession::ResponseBodySink::OnBody(std::string_view data) {
   s_->A().ctx_.body_bytes_sent += data.size();
   if (s_->A().client_framing_ == ClientFraming::kChunked) {
-    s_->out_.AppendChunk(data);
+    s_->Out().AppendChunk(data);
   } else if (s_->A().client_framing_ != ClientFraming::kNone) {
-    s_->out_.Append(data);
+    s_->Out().Append(data);
   }
 }
 
@@ -276,6 +283,13 @@ std::vector<std::unique_ptr<ClientSession::Active>>& ClientSession::SpareActives
   thread_local std::vector<std::unique_ptr<Active>> spares;
   return spares;
 }
+
+Buffer& ClientSession::In() { return A().in_; }
+Buffer& ClientSession::Out() { return A().out_; }
+bool ClientSession::InEmpty() const { return a_ == nullptr || a_->in_.empty(); }
+bool ClientSession::OutEmpty() const { return a_ == nullptr || a_->out_.empty(); }
+size_t ClientSession::InSize() const { return a_ == nullptr ? 0 : a_->in_.size(); }
+size_t ClientSession::OutSize() const { return a_ == nullptr ? 0 : a_->out_.size(); }
 
 const ClientSession::Active& ClientSession::A() const {
   REALIP_DCHECK(a_ != nullptr);  // only asked while a request or tunnel is in progress
@@ -315,6 +329,8 @@ void ClientSession::ReleaseActive() {
   a.hash_key_.clear();
   a.upstream_peer_.clear();
   a.upstream_proxy_header_.clear();
+  a.in_.Release();
+  a.out_.Release();
   a.replay_.Release();
   a.preamble_.Release();
   a.up_out_.Release();
@@ -370,14 +386,14 @@ void ClientSession::Enter(Fn&& fn) {
     Destroy();  // deletes this
     return;
   }
-  if (release_active_) {
-    release_active_ = false;
-    // Still idle, and nothing of a next request arrived or waits to be read.
-    if (phase_ == Phase::kIdle && in_.empty() && !client_read_paused_ && upstream_ == nullptr &&
-        a_ != nullptr && !a_->parser_.message_started() && !a_->resume_timer_.armed() &&
-        !a_->limit_req_timer_.armed()) {
-      ReleaseActive();
-    }
+  // An idle connection keeps no request state: it goes back to the pool once the event that
+  // finished a request is done (code up the stack may still look at it), and after a read or
+  // write on an idle connection that needed its buffers. Not while anything of a next request
+  // arrived, waits to be read or to be written.
+  if (a_ != nullptr && phase_ == Phase::kIdle && a_->in_.empty() && a_->out_.empty() &&
+      !client_read_paused_ && upstream_ == nullptr && !a_->parser_.message_started() &&
+      !a_->resume_timer_.armed() && !a_->limit_req_timer_.armed()) {
+    ReleaseActive();
   }
 }
 
@@ -433,13 +449,13 @@ bool ClientSession::ClientReadAllowed() const {
     case Phase::kTunnel:
       return A().up_out_.size() < kHighWater;
     case Phase::kRequest:
-      if (limit_req_delayed_) return in_.size() < kInputCap;
+      if (limit_req_delayed_) return InSize() < kInputCap;
       if (A().up_out_.size() >= kHighWater) return false;
       // The request itself is read; only buffer a bounded amount of what follows.
-      if (request_complete_) return in_.size() < kInputCap;
+      if (request_complete_) return InSize() < kInputCap;
       return true;
     default:
-      return in_.size() < kInputCap;
+      return InSize() < kInputCap;
   }
 }
 
@@ -457,9 +473,9 @@ void ClientSession::ReadClientLoop() {
       client_read_paused_ = !closed_ && !client_eof_;
       return;
     }
-    const size_t room = in_.ReadRoom(kMinRead, kReadChunk);
-    IoResult r = transport_->Read(in_.tail(), room);
-    in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
+    const size_t room = In().ReadRoom(kMinRead, kReadChunk);
+    IoResult r = transport_->Read(In().tail(), room);
+    In().Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
     if (r.kind == IoResult::Kind::kOk) {
       worker_->metrics().Add(metrics::Metric::kBytesReceived, {},
                              static_cast<int64_t>(r.bytes));
@@ -502,12 +518,12 @@ void ClientSession::ReadClientLoop() {
 bool ClientSession::StartTls() {
   if (config_->tls == nullptr) return false;
   absl::StatusOr<std::unique_ptr<tls::Connection>> conn =
-      tls::Connection::Accept(*config_->tls, *listener_, fd_, std::string(in_.view()));
+      tls::Connection::Accept(*config_->tls, *listener_, fd_, std::string(In().view()));
   if (!conn.ok()) {
     REALIP_LOG(kError, "TLS on ", listener_->text, ": ", conn.status().message());
     return false;
   }
-  in_.Clear();
+  In().Clear();
   tls_ = std::make_unique<TlsTransport>(*std::move(conn));
   transport_ = tls_.get();
   ArmClientTimer(ClientTimer::kHandshake);
@@ -534,10 +550,10 @@ void ClientSession::CheckHandshake(const IoResult& r) {
 }
 
 bool ClientSession::ProcessProxyHeader() {
-  realip::DecodeResult r = realip::DecodeProxyHeader(in_.view());
+  realip::DecodeResult r = realip::DecodeProxyHeader(In().view());
   switch (r.status) {
     case realip::DecodeStatus::kNeedMore:
-      if (in_.size() > kMaxProxyHeader) {
+      if (In().size() > kMaxProxyHeader) {
         worker_->metrics().Add(metrics::Metric::kProxyProtocolErrors, {"too_large"});
         REALIP_LOG(kInfo, "broken header: PROXY header too large from ", peer_.ToString());
         Close();
@@ -546,7 +562,7 @@ bool ClientSession::ProcessProxyHeader() {
     case realip::DecodeStatus::kDone:
       CountProxyHeader(worker_->metrics(), r.header);
       proxy_header_ = std::make_unique<realip::ProxyHeader>(std::move(r.header));
-      in_.Consume(r.consumed);
+      In().Consume(r.consumed);
       phase_ = Phase::kIdle;
       ArmClientTimer(ClientTimer::kHeader);
       // The PROXY header comes before the TLS handshake (`listen ... ssl proxy_protocol`).
@@ -587,8 +603,8 @@ void ClientSession::ProcessClientInput() {
       continue;
     }
     if (phase_ == Phase::kTunnel) {
-      A().up_out_.Append(in_.view());
-      in_.Clear();
+      A().up_out_.Append(In().view());
+      In().Clear();
       FlushUpstream();
       break;
     }
@@ -596,9 +612,9 @@ void ClientSession::ProcessClientInput() {
     if (phase_ == Phase::kRequest && request_complete_) break;  // pipelined: wait our turn
     if (phase_ == Phase::kRequest && limit_req_delayed_) break;  // the body waits as well
     bool resume_after_head = phase_ == Phase::kRequest && !request_complete_ &&
-                             A().parser_.in_body() && in_.empty();
-    if (in_.empty() && !resume_after_head) break;
-    http::MessageParser::Result r = A().parser_.Parse(in_.view(), A().request_sink_.get());
+                             A().parser_.in_body() && InEmpty();
+    if (InEmpty() && !resume_after_head) break;
+    http::MessageParser::Result r = A().parser_.Parse(In().view(), A().request_sink_.get());
     ConsumeRequestBytes(r.consumed);
     if (body_too_large_) {
       SendErrorAndClose(413, "client intended to send too large body");
@@ -615,7 +631,7 @@ void ClientSession::ProcessClientInput() {
         if (client_timer_kind_ != ClientTimer::kHeader) ArmClientTimer(ClientTimer::kHeader);
       }
       if (phase_ == Phase::kRequest && !A().up_out_.empty()) FlushUpstream();
-      if (!in_.empty()) continue;
+      if (!In().empty()) continue;
       break;
     }
     if (r.event == http::MessageParser::Event::kHeadComplete) {
@@ -633,7 +649,7 @@ void ClientSession::ProcessClientInput() {
 
 void ClientSession::ParseAfterHead() {
   // Parse again even without new bytes: a bodiless request completes right away.
-  http::MessageParser::Result next = A().parser_.Parse(in_.view(), A().request_sink_.get());
+  http::MessageParser::Result next = A().parser_.Parse(In().view(), A().request_sink_.get());
   ConsumeRequestBytes(next.consumed);
   if (body_too_large_) {
     SendErrorAndClose(413, "client intended to send too large body");
@@ -651,7 +667,7 @@ void ClientSession::ParseAfterHead() {
 }
 
 void ClientSession::ConsumeRequestBytes(size_t n) {
-  in_.Consume(n);
+  In().Consume(n);
   // $request_length: the head is parsed before the request has a context, the body after.
   if (phase_ == Phase::kRequest) {
     A().ctx_.request_length += n;
@@ -664,7 +680,7 @@ void ClientSession::StartRequest() {
   ++requests_;
   request_logged_ = false;
   phase_ = Phase::kRequest;
-  worker_->deadlines().Cancel(&client_deadline_);
+  worker_->deadlines().Cancel(this);
   client_timer_kind_ = ClientTimer::kNone;
   A().parser_.SwapHead(&A().request_);
   head_request_ = A().request_.method == "HEAD";
@@ -782,7 +798,7 @@ void ClientSession::ContinueRequest() {
   // arrives, so the client may send it right away (RFC 9110 section 10.1.1).
   if (has_body && http::HasToken(A().request_.headers, "expect", "100-continue") &&
       A().request_.version_minor >= 1) {
-    out_.Append("HTTP/1.1 100 Continue\r\n\r\n");
+    Out().Append("HTTP/1.1 100 Continue\r\n\r\n");
     FlushClient();
     if (closed_) return;
   }
@@ -1052,7 +1068,7 @@ bool ClientSession::StartUpstreamTls(const net::SocketAddress& peer) {
 void ClientSession::OnRequestMessageComplete() {
   request_complete_ = true;
   if (client_timer_kind_ == ClientTimer::kBody) {
-    worker_->deadlines().Cancel(&client_deadline_);
+    worker_->deadlines().Cancel(this);
     client_timer_kind_ = ClientTimer::kNone;
   }
   if (A().request_.chunked && !discard_body_ && upstream_ != nullptr) {
@@ -1084,24 +1100,19 @@ void ClientSession::FinishRequest() {
   EnsureNoDelay();  // the next responses follow earlier segments on this connection
   phase_ = Phase::kIdle;
   settings_ = nullptr;
-  if (in_.empty()) {
-    // Idle: keep no buffers, headers or request state (nginx keeps an idle connection under a
-    // kilobyte).
-    in_.Release();
-    if (out_.empty()) out_.Release();
+  if (InEmpty()) {
+    // Idle: the request state, buffers included, goes back to the pool when this event is done
+    // (see Enter), so that an idle connection keeps well under a kilobyte, as nginx's does.
     ArmClientTimer(ClientTimer::kKeepalive);
     if (client_eof_) {
       CloseAfterFlush();
       return;
     }
-    // Given back when the event that finished the request is done (see Enter): code up the
-    // stack may still look at the request state.
-    release_active_ = true;
   } else {
     ArmClientTimer(ClientTimer::kHeader);
   }
   // Work left from before: pipelined bytes, or a read loop that stopped at the input cap.
-  if (!processing_input_ && (!in_.empty() || client_read_paused_)) {
+  if (!processing_input_ && (!InEmpty() || client_read_paused_)) {
     A().resume_timer_.Arm(std::chrono::milliseconds(0));
   }
 }
@@ -1126,13 +1137,13 @@ void ClientSession::EnsureNoDelay() {
 void ClientSession::FlushClient() {
   // A response written in pieces: Nagle would hold a small piece until the previous one is
   // acknowledged.
-  if (phase_ == Phase::kRequest && !response_complete_ && !out_.empty()) EnsureNoDelay();
-  while (!out_.empty()) {
-    IoResult r = transport_->Write(out_.view());
+  if (phase_ == Phase::kRequest && !response_complete_ && !OutEmpty()) EnsureNoDelay();
+  while (!OutEmpty()) {
+    IoResult r = transport_->Write(Out().view());
     if (r.kind == IoResult::Kind::kOk) {
       A().ctx_.bytes_sent += r.bytes;
       worker_->metrics().Add(metrics::Metric::kBytesSent, {}, static_cast<int64_t>(r.bytes));
-      out_.Consume(r.bytes);
+      Out().Consume(r.bytes);
       if (client_timer_kind_ == ClientTimer::kSend) ArmClientTimer(ClientTimer::kSend);
       continue;
     }
@@ -1148,7 +1159,7 @@ void ClientSession::FlushClient() {
     return;
   }
   if (client_timer_kind_ == ClientTimer::kSend) {
-    worker_->deadlines().Cancel(&client_deadline_);
+    worker_->deadlines().Cancel(this);
     client_timer_kind_ = ClientTimer::kNone;
   }
   if (phase_ == Phase::kClosing) {
@@ -1202,7 +1213,7 @@ void ClientSession::FlushUpstream() {
 }
 
 bool ClientSession::UpstreamReadAllowed() const {
-  return upstream_ != nullptr && out_.size() < kHighWater;
+  return upstream_ != nullptr && OutSize() < kHighWater;
 }
 
 void ClientSession::ReadUpstream() {
@@ -1254,7 +1265,7 @@ void ClientSession::ReadUpstreamLoop() {
     // EOF or error from the upstream.
     if (phase_ == Phase::kTunnel) {
       upstream_.reset();
-      if (out_.empty()) {
+      if (OutEmpty()) {
         Close();
       } else {
         phase_ = Phase::kClosing;
@@ -1279,7 +1290,7 @@ void ClientSession::ReadUpstreamLoop() {
 
 void ClientSession::ProcessUpstreamInput() {
   if (phase_ == Phase::kTunnel) {
-    out_.Append(A().up_in_.view());
+    Out().Append(A().up_in_.view());
     A().up_in_.Clear();
     FlushClient();
     return;
@@ -1356,14 +1367,14 @@ void ClientSession::OnUpstreamHead() {
   if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().client_framing_, keep_alive_, false, &bytes);
-  out_.Append(bytes);
+  Out().Append(bytes);
   CountUpstreamResponse(head.status);
 }
 
 void ClientSession::OnUpstreamMessageComplete() {
   const http::MessageHead& head = A().response_parser_->head();
   if (head.status < 200) return;  // wait for the final response
-  if (A().client_framing_ == ClientFraming::kChunked) out_.Append(http::kLastChunk);
+  if (A().client_framing_ == ClientFraming::kChunked) Out().Append(http::kLastChunk);
   response_complete_ = true;
   A().ctx_.upstream_response_time = absl::Now() - A().upstream_start_;
   A().upstream_timer_.Cancel();
@@ -1462,19 +1473,19 @@ void ClientSession::StartTunnel() {
   CountUpstreamResponse(101);
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
-  out_.Append(bytes);
+  Out().Append(bytes);
   phase_ = Phase::kTunnel;
-  worker_->deadlines().Cancel(&client_deadline_);
+  worker_->deadlines().Cancel(this);
   client_timer_kind_ = ClientTimer::kNone;
   A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   // Bytes that followed the 101 on the upstream side, or the request on the client side,
   // belong to the tunnel.
-  out_.Append(A().up_in_.view());
+  Out().Append(A().up_in_.view());
   A().up_in_.Clear();
   KeepResponseParser(std::move(A().response_parser_));
-  A().up_out_.Append(in_.view());
-  in_.Clear();
+  A().up_out_.Append(In().view());
+  In().Clear();
   FlushClient();
   if (closed_) return;
   FlushUpstream();
@@ -1505,7 +1516,7 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   A().ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
   A().ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
-  out_.Append(bytes);
+  Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
   FlushClient();
@@ -1533,7 +1544,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     return;
   }
   keep_alive_ = false;
-  out_.Append(http::ErrorResponse(
+  Out().Append(http::ErrorResponse(
       status, ServerToken(settings_ != nullptr ? settings_ : &listener_->default_server->settings)));
   response_started_ = true;
   CloseAfterFlush();
@@ -1547,7 +1558,7 @@ void ClientSession::CloseAfterFlush() {
     a_->upstream_timer_.Cancel();
   }
   upstream_timer_kind_ = UpstreamTimer::kNone;
-  if (out_.empty()) {
+  if (OutEmpty()) {
     Close();
     return;
   }
@@ -1562,7 +1573,7 @@ void ClientSession::Close() {
   LogRequest();
   closed_ = true;
   limit_req_delayed_ = false;
-  worker_->deadlines().Cancel(&client_deadline_);
+  worker_->deadlines().Cancel(this);
   if (a_ != nullptr) {
     a_->conn_leases_.clear();
     a_->upstream_timer_.Cancel();
@@ -1599,25 +1610,25 @@ void ClientSession::ArmClientTimer(ClientTimer kind) {
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
   switch (kind) {
     case ClientTimer::kNone:
-      worker_->deadlines().Cancel(&client_deadline_);
+      worker_->deadlines().Cancel(this);
       return;
     case ClientTimer::kProxyHeader:
-      worker_->deadlines().Arm(&client_deadline_, std::min(kProxyHeaderTimeout, Ms(s.client_header_timeout)));
+      worker_->deadlines().Arm(this, std::min(kProxyHeaderTimeout, Ms(s.client_header_timeout)));
       return;
     case ClientTimer::kHandshake:
-      worker_->deadlines().Arm(&client_deadline_, Ms(listener_->default_server->settings.ssl.handshake_timeout));
+      worker_->deadlines().Arm(this, Ms(listener_->default_server->settings.ssl.handshake_timeout));
       return;
     case ClientTimer::kHeader:
-      worker_->deadlines().Arm(&client_deadline_, Ms(s.client_header_timeout));
+      worker_->deadlines().Arm(this, Ms(s.client_header_timeout));
       return;
     case ClientTimer::kKeepalive:
-      worker_->deadlines().Arm(&client_deadline_, Ms(s.keepalive_timeout));
+      worker_->deadlines().Arm(this, Ms(s.keepalive_timeout));
       return;
     case ClientTimer::kBody:
-      worker_->deadlines().Arm(&client_deadline_, Ms(s.client_body_timeout));
+      worker_->deadlines().Arm(this, Ms(s.client_body_timeout));
       return;
     case ClientTimer::kSend:
-      worker_->deadlines().Arm(&client_deadline_, Ms(s.send_timeout));
+      worker_->deadlines().Arm(this, Ms(s.send_timeout));
       return;
   }
 }

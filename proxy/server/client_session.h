@@ -29,7 +29,11 @@ namespace realip::server {
 
 class Worker;
 
-class ClientSession : public event::IoHandler, public UpstreamDelegate {
+// The deadline queue's node is a private base: the client-side timeout (header, keep-alive,
+// body, send...) is a list node in the worker's queue, not a libevent event of its own.
+class ClientSession : public event::IoHandler,
+                      public UpstreamDelegate,
+                      private event::DeadlineQueue::Node {
  public:
   // Takes ownership of `fd`. `listener` belongs to `config`, which the session keeps alive.
   ClientSession(Worker* worker, int fd, const net::SocketAddress& peer,
@@ -53,10 +57,10 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   // returning memory to the system).
   static void FreeSpares();
   // The worker's deadline queue calls this when a session's client timeout passed.
-  static void OnClientDeadline(void* session);
+  static void OnClientDeadline(event::DeadlineQueue::Node* node);
 
  private:
-  enum class Phase {
+  enum class Phase : uint8_t {
     kProxyHeader,  // waiting for the PROXY header
     kIdle,         // between requests, nothing of the next one received
     kReadingHead,  // part of a request head received
@@ -64,8 +68,8 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
     kTunnel,       // bytes flow both ways unchanged after a 101
     kClosing,      // flushing the last bytes, then close
   };
-  enum class ClientTimer { kNone, kProxyHeader, kHandshake, kHeader, kKeepalive, kBody, kSend };
-  enum class UpstreamTimer { kNone, kConnect, kRead, kSend };
+  enum class ClientTimer : uint8_t { kNone, kProxyHeader, kHandshake, kHeader, kKeepalive, kBody, kSend };
+  enum class UpstreamTimer : uint8_t { kNone, kConnect, kRead, kSend };
 
   class RequestBodySink;
   class ResponseBodySink;
@@ -157,26 +161,53 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   void OnResumeTimer();
   void OnLimitReqTimer();
 
+  // Members are ordered by size: every idle keep-alive connection pays for this object
+  // (sizeof is checked in client_session.cc).
   Worker* worker_;
-  int fd_;
-  net::SocketAddress peer_;
-  net::SocketAddress local_;
   std::shared_ptr<const config::Config> config_;
   const config::Listener* listener_;
   uint64_t id_;
   PlainTransport plain_transport_;
   Transport* transport_ = &plain_transport_;  // plain_transport_ or *tls_
   std::unique_ptr<TlsTransport> tls_;
-  bool handshake_noted_ = false;
   event::IoWatcher watcher_;
-  // The client-side timeout (header, keep-alive, body, send...), in the worker's deadline
-  // queue: a list node, not a libevent event of its own.
-  event::DeadlineQueue::Node client_deadline_{this};
+  std::unique_ptr<realip::ProxyHeader> proxy_header_;  // only on PROXY connections
+  const config::HttpSettings* settings_ = nullptr;    // of the request being served
+  uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
+  // The upstream side of the request.
+  std::unique_ptr<UpstreamConnection> upstream_;
+
+  // The request-processing state (parser, heads, request context, the client's input and
+  // output buffers, upstream buffers, the per-request timers): attached from a per-thread pool
+  // when a request starts and given back when the connection goes idle, so that an idle
+  // keep-alive connection keeps little more than its socket, its watcher and its keep-alive
+  // timer. Defined in client_session.cc.
+  struct Active;
+  // The attached state, attaching one first if needed.
+  Active& A();
+  const Active& A() const;
+  // Gives the state back to the pool (idle connection, nothing of a request left).
+  void ReleaseActive();
+  static std::vector<std::unique_ptr<Active>>& SpareActives();
+  std::unique_ptr<Active> a_;
+  // The client's input and output (in the Active state; these attach it). The const ones do
+  // not attach: an idle connection has empty buffers.
+  Buffer& In();
+  Buffer& Out();
+  bool InEmpty() const;
+  bool OutEmpty() const;
+  size_t InSize() const;
+  size_t OutSize() const;
+
+  int fd_;
+  int requests_ = 0;
+  int depth_ = 0;
+  net::SocketAddress peer_;
+  net::SocketAddress local_;
   ClientTimer client_timer_kind_ = ClientTimer::kNone;
   UpstreamTimer upstream_timer_kind_ = UpstreamTimer::kNone;
-
   Phase phase_ = Phase::kIdle;
-  int depth_ = 0;
+  bool handshake_noted_ = false;
   bool closed_ = false;
   bool draining_ = false;
   bool processing_input_ = false;
@@ -192,13 +223,7 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool client_eof_ = false;
   bool client_write_blocked_ = false;
   bool nodelay_ = false;
-  Buffer in_;
-  Buffer out_;
-  std::unique_ptr<realip::ProxyHeader> proxy_header_;  // only on PROXY connections
-
   // The request being served.
-  int requests_ = 0;
-  const config::HttpSettings* settings_ = nullptr;
   bool keep_alive_ = false;
   bool head_request_ = false;
   bool request_complete_ = false;   // the whole request (with body) was read
@@ -208,24 +233,6 @@ class ClientSession : public event::IoHandler, public UpstreamDelegate {
   bool body_too_large_ = false;
   bool request_logged_ = true;  // false while a request awaits its access-log line
   bool limit_req_delayed_ = false;
-  uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
-
-  // The upstream side of the request.
-  std::unique_ptr<UpstreamConnection> upstream_;
-
-  // The request-processing state (parser, heads, request context, upstream buffers, the
-  // per-request timers): attached from a per-thread pool when a request starts and given back
-  // when the connection goes idle, so that an idle keep-alive connection keeps little more than
-  // its socket, its watcher and its keep-alive timer. Defined in client_session.cc.
-  struct Active;
-  // The attached state, attaching one first if needed.
-  Active& A();
-  const Active& A() const;
-  // Gives the state back to the pool (idle connection, nothing of a request left).
-  void ReleaseActive();
-  static std::vector<std::unique_ptr<Active>>& SpareActives();
-  std::unique_ptr<Active> a_;
-  bool release_active_ = false;  // a request finished: release a_ when the event is done
 };
 
 }  // namespace realip::server

@@ -24,12 +24,15 @@
 
 namespace realip::server {
 
-// A slot: the links, then the session (16-byte aligned, like any allocation).
+// A slot: the links, then the session. A live slot is in the doubly linked list of live
+// sessions; a free one points `prev` at itself (no flag, which would cost 8 bytes with padding)
+// and is linked into the free list through `next`.
 struct SessionStore::Slot {
-  Slot* prev = nullptr;
-  Slot* next = nullptr;
-  bool live = false;
-  alignas(16) std::byte session[sizeof(ClientSession)];
+  Slot* prev;
+  Slot* next;
+  alignas(ClientSession) std::byte session[sizeof(ClientSession)];
+
+  bool live() const { return prev != this; }
 };
 
 namespace {
@@ -66,15 +69,15 @@ void* SessionStore::Allocate() {
     }
     std::byte* base = blocks_.back() + (kPerBlock - unused_in_block_) * sizeof(Slot);
     --unused_in_block_;
-    slot = new (base) Slot();
+    slot = new (base) Slot;
   }
-  slot->prev = slot->next = nullptr;
+  slot->prev = slot;  // free until Add()
+  slot->next = nullptr;
   return slot->session;
 }
 
 void SessionStore::Add(ClientSession* session) {
   Slot* slot = SlotOf(session);
-  slot->live = true;
   slot->prev = nullptr;
   slot->next = live_;
   if (live_ != nullptr) live_->prev = slot;
@@ -84,14 +87,13 @@ void SessionStore::Add(ClientSession* session) {
 
 bool SessionStore::Destroy(ClientSession* session) {
   Slot* slot = SlotOf(session);
-  if (!slot->live) return false;
-  slot->live = false;
+  if (!slot->live()) return false;
   if (slot->prev != nullptr) slot->prev->next = slot->next;
   if (slot->next != nullptr) slot->next->prev = slot->prev;
   if (live_ == slot) live_ = slot->next;
   --size_;
   session->~ClientSession();
-  slot->prev = nullptr;
+  slot->prev = slot;
   slot->next = free_;
   free_ = slot;
   return true;

@@ -12,10 +12,9 @@ namespace {
 using std::chrono::milliseconds;
 
 // An object with a deadline: records the order in which deadlines passed.
-struct Item {
-  explicit Item(std::string name) : name(std::move(name)), node(this) {}
+struct Item : DeadlineQueue::Node {
+  explicit Item(std::string name) : name(std::move(name)) {}
   std::string name;
-  DeadlineQueue::Node node;
 };
 
 struct Fixture {
@@ -26,8 +25,8 @@ struct Fixture {
 
 Fixture* current = nullptr;
 
-void OnExpire(void* owner) {
-  auto* item = static_cast<Item*>(owner);
+void OnExpire(DeadlineQueue::Node* node) {
+  auto* item = static_cast<Item*>(node);
   current->fired.push_back(item->name);
   if (current->on_fire) current->on_fire(item);
 }
@@ -49,26 +48,26 @@ class DeadlineQueueTest : public ::testing::Test {
 TEST_F(DeadlineQueueTest, FiresInDeadlineOrderAcrossDurations) {
   DeadlineQueue q(*f_.loop, &OnExpire);
   Item a("a"), b("b"), c("c"), d("d");
-  q.Arm(&a.node, milliseconds(60));
-  q.Arm(&b.node, milliseconds(10));
-  q.Arm(&c.node, milliseconds(60));
-  q.Arm(&d.node, milliseconds(30));
-  EXPECT_TRUE(a.node.armed());
+  q.Arm(&a, milliseconds(60));
+  q.Arm(&b, milliseconds(10));
+  q.Arm(&c, milliseconds(60));
+  q.Arm(&d, milliseconds(30));
+  EXPECT_TRUE(a.armed());
   RunFor(milliseconds(200));
   EXPECT_EQ(f_.fired, (std::vector<std::string>{"b", "d", "a", "c"}));
-  EXPECT_FALSE(a.node.armed());
+  EXPECT_FALSE(a.armed());
 }
 
 TEST_F(DeadlineQueueTest, CancelAndRearmReplaceTheDeadline) {
   DeadlineQueue q(*f_.loop, &OnExpire);
   Item a("a"), b("b"), c("c");
-  q.Arm(&a.node, milliseconds(20));
-  q.Arm(&b.node, milliseconds(20));
-  q.Arm(&c.node, milliseconds(20));
-  q.Cancel(&a.node);  // the head
-  q.Cancel(&a.node);  // again: nothing
-  q.Arm(&b.node, milliseconds(80));  // moves to another list, later
-  q.Cancel(&c.node);  // the last of its list: the list's timer is cancelled too
+  q.Arm(&a, milliseconds(20));
+  q.Arm(&b, milliseconds(20));
+  q.Arm(&c, milliseconds(20));
+  q.Cancel(&a);  // the head
+  q.Cancel(&a);  // again: nothing
+  q.Arm(&b, milliseconds(80));  // moves to another list, later
+  q.Cancel(&c);  // the last of its list: the list's timer is cancelled too
   RunFor(milliseconds(200));
   EXPECT_EQ(f_.fired, (std::vector<std::string>{"b"}));  // a and c never, b once
 }
@@ -76,16 +75,16 @@ TEST_F(DeadlineQueueTest, CancelAndRearmReplaceTheDeadline) {
 TEST_F(DeadlineQueueTest, ExpiryMayRearmAndCancelOthers) {
   DeadlineQueue q(*f_.loop, &OnExpire);
   Item a("a"), b("b"), c("c");
-  q.Arm(&a.node, milliseconds(10));
-  q.Arm(&b.node, milliseconds(10));
-  q.Arm(&c.node, milliseconds(50));
+  q.Arm(&a, milliseconds(10));
+  q.Arm(&b, milliseconds(10));
+  q.Arm(&c, milliseconds(50));
   int rearmed = 0;
   f_.on_fire = [&](Item* item) {
     if (item == &a) {
-      q.Cancel(&b.node);               // due at the same time: must not fire
-      q.Arm(&a.node, milliseconds(10));  // a again, once
+      q.Cancel(&b);               // due at the same time: must not fire
+      q.Arm(&a, milliseconds(10));  // a again, once
     }
-    if (item == &a && ++rearmed == 2) q.Cancel(&a.node);
+    if (item == &a && ++rearmed == 2) q.Cancel(&a);
   };
   RunFor(milliseconds(200));
   EXPECT_EQ(f_.fired, (std::vector<std::string>{"a", "a", "c"}));
@@ -95,9 +94,9 @@ TEST_F(DeadlineQueueTest, DestroyingTheQueueDisarmsItsNodes) {
   Item a("a");
   {
     DeadlineQueue q(*f_.loop, &OnExpire);
-    q.Arm(&a.node, milliseconds(10));
+    q.Arm(&a, milliseconds(10));
   }
-  EXPECT_FALSE(a.node.armed());
+  EXPECT_FALSE(a.armed());
   RunFor(milliseconds(40));
   EXPECT_TRUE(f_.fired.empty());
 }
