@@ -8,6 +8,7 @@
 #include "proxy/base/build_config.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/config.h"
+#include "proxy/event/libevent_memory.h"
 #include "proxy/server/server.h"
 #include "proxy/tls/tls.h"
 
@@ -65,6 +66,8 @@ int TestConfig(const std::string& path, bool dump, bool quiet) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before libevent's first allocation: keeps its per-fd records off the workers' malloc heap.
+  realip::event::UseCompactLibeventMemory();
   std::string conf_path = realip::base::kDefaultConfPath;
   bool test_only = false;
   bool dump = false;
