@@ -396,7 +396,9 @@ def measure(tool, scenario, args, loadgen, nginx_peak):
         elif scenario == "D":
             before = proc_status_kb(tool.pid, "VmRSS")
             socks = idle_connections(tool.port, args.idle)
-            time.sleep(1)  # let the proxy settle any lazily freed buffers
+            # Let the proxies settle: realip-proxy returns a burst's memory once it has been
+            # quiet for half a second.
+            time.sleep(2)
             after = proc_status_kb(tool.pid, "VmRSS")
             for s in socks:
                 s.close()

@@ -143,7 +143,7 @@ class ClientSession::ResponseBodySink : public http::BodySink {
 
 // Every idle keep-alive connection costs this much (plus a 16-byte slot header, see
 // SessionStore): bench scenario D holds it to at most 512 bytes of RSS per connection.
-static_assert(sizeof(ClientSession) <= 384, "an idle connection grew: see docs/performance.md");
+static_assert(sizeof(ClientSession) <= 352, "an idle connection grew: see docs/performance.md");
 
 ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& peer,
                              std::shared_ptr<const config::Config> config,
@@ -223,6 +223,7 @@ struct ClientSession::Active {
 
   // Scalars of the request; reset when the state goes back to the pool.
   uint64_t body_bytes_ = 0;
+  uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
   const config::Upstream* upstream_config_ = nullptr;
   upstream::Balancer* balancer_ = nullptr;  // the worker's, for upstream_config_
   int upstream_attempt_ = 0;                // peers picked for this request
@@ -241,7 +242,7 @@ struct ClientSession::Active {
   ClientFraming client_framing_ = ClientFraming::kNone;
 
   void ResetScalars() {
-    body_bytes_ = 0;
+    body_bytes_ = head_bytes_ = 0;
     upstream_config_ = nullptr;
     balancer_ = nullptr;
     upstream_attempt_ = 0;
@@ -672,7 +673,7 @@ void ClientSession::ConsumeRequestBytes(size_t n) {
   if (phase_ == Phase::kRequest) {
     A().ctx_.request_length += n;
   } else {
-    head_bytes_ += n;
+    A().head_bytes_ += n;
   }
 }
 
@@ -834,8 +835,8 @@ void ClientSession::RouteAndResolve() {
   A().ctx_.connection_requests = requests_;
   A().ctx_.start = absl::Now();
   A().ctx_.access = &config_->access;
-  A().ctx_.request_length = head_bytes_;
-  head_bytes_ = 0;
+  A().ctx_.request_length = A().head_bytes_;
+  A().head_bytes_ = 0;
   CountResolution(worker_->metrics(), A().ctx_.resolution);
 }
 

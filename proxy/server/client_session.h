@@ -173,7 +173,6 @@ class ClientSession : public event::IoHandler,
   event::IoWatcher watcher_;
   std::unique_ptr<realip::ProxyHeader> proxy_header_;  // only on PROXY connections
   const config::HttpSettings* settings_ = nullptr;    // of the request being served
-  uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
   // The upstream side of the request.
   std::unique_ptr<UpstreamConnection> upstream_;
 
@@ -207,32 +206,33 @@ class ClientSession : public event::IoHandler,
   ClientTimer client_timer_kind_ = ClientTimer::kNone;
   UpstreamTimer upstream_timer_kind_ = UpstreamTimer::kNone;
   Phase phase_ = Phase::kIdle;
-  bool handshake_noted_ = false;
-  bool closed_ = false;
-  bool draining_ = false;
-  bool processing_input_ = false;
+  // Flags as single bits: every idle connection carries them.
+  bool handshake_noted_ : 1 = false;
+  bool closed_ : 1 = false;
+  bool draining_ : 1 = false;
+  bool processing_input_ : 1 = false;
   // Set while the read loops run, so that a flush inside them does not start a nested read
   // loop (which could leave read bytes unprocessed, or recurse once per 16 KiB).
-  bool reading_client_ = false;
-  bool reading_upstream_ = false;
+  bool reading_client_ : 1 = false;
+  bool reading_upstream_ : 1 = false;
   // A read loop stopped before the socket was drained (backpressure or the input cap); only
   // then does the session read again on its own, otherwise it waits for the next edge.
-  bool client_read_paused_ = false;
-  bool upstream_read_paused_ = false;
-  bool client_peer_closed_ = false;
-  bool client_eof_ = false;
-  bool client_write_blocked_ = false;
-  bool nodelay_ = false;
+  bool client_read_paused_ : 1 = false;
+  bool upstream_read_paused_ : 1 = false;
+  bool client_peer_closed_ : 1 = false;
+  bool client_eof_ : 1 = false;
+  bool client_write_blocked_ : 1 = false;
+  bool nodelay_ : 1 = false;
   // The request being served.
-  bool keep_alive_ = false;
-  bool head_request_ = false;
-  bool request_complete_ = false;   // the whole request (with body) was read
-  bool response_complete_ = false;  // the whole response was queued for the client
-  bool response_started_ = false;   // a response head was queued for the client
-  bool discard_body_ = false;       // read the request body but do not forward it
-  bool body_too_large_ = false;
-  bool request_logged_ = true;  // false while a request awaits its access-log line
-  bool limit_req_delayed_ = false;
+  bool keep_alive_ : 1 = false;
+  bool head_request_ : 1 = false;
+  bool request_complete_ : 1 = false;   // the whole request (with body) was read
+  bool response_complete_ : 1 = false;  // the whole response was queued for the client
+  bool response_started_ : 1 = false;   // a response head was queued for the client
+  bool discard_body_ : 1 = false;       // read the request body but do not forward it
+  bool body_too_large_ : 1 = false;
+  bool request_logged_ : 1 = true;  // false while a request awaits its access-log line
+  bool limit_req_delayed_ : 1 = false;
 };
 
 }  // namespace realip::server

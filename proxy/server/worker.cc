@@ -144,6 +144,7 @@ absl::Status Worker::Init(WorkerSockets sockets) {
     for (ClientSession* s : sessions_.All()) s->Abort();
     MaybeFinishStop();
   }));
+  REALIP_RETURN_IF_ERROR(trim_timer_.Init(*loop_, [this] { OnTrimTimer(); }));
   REALIP_RETURN_IF_ERROR(accept_retry_timer_.Init(*loop_, [this] {
     for (ListenSocket& l : listeners_) l.watcher->Enable();
   }));
@@ -307,21 +308,32 @@ void Worker::OnAcceptable(size_t listener_index) {
 }
 
 void Worker::NoteRequestState(int delta) {
-  // A burst this large freed at least some megabytes (request state and buffers).
-  constexpr size_t kTrimAfterPeak = 256;
   if (delta > 0) {
     ++request_states_;
-    request_states_peak_ = std::max(request_states_peak_, request_states_);
+    ++request_states_attached_;
     return;
   }
   if (request_states_ > 0) --request_states_;
-  if (request_states_ == 0 && request_states_peak_ >= kTrimAfterPeak) {
-    request_states_peak_ = 0;
-    // The reuse caches refill within a few requests; until then, what they held goes back too.
-    ClientSession::FreeSpares();
-    Buffer::FreeCachedBlocks();
-    malloc_trim(0);
+  if (request_states_ == 0 && !trim_timer_.armed() &&
+      request_states_attached_ - attached_at_last_trim_ >= kTrimAfterRequests) {
+    attached_at_trim_arm_ = request_states_attached_;
+    trim_timer_.Arm(kTrimAfterQuiet);
   }
+}
+
+void Worker::OnTrimTimer() {
+  if (request_states_ != 0) return;  // busy again: the next idle moment arms the timer again
+  if (request_states_attached_ != attached_at_trim_arm_) {
+    // Requests came and went meanwhile: wait for a quiet period.
+    attached_at_trim_arm_ = request_states_attached_;
+    trim_timer_.Arm(kTrimAfterQuiet);
+    return;
+  }
+  attached_at_last_trim_ = request_states_attached_;
+  // The reuse caches refill within a few requests; until then, what they held goes back too.
+  ClientSession::FreeSpares();
+  Buffer::FreeCachedBlocks();
+  malloc_trim(0);
 }
 
 void Worker::DestroySession(ClientSession* session) {

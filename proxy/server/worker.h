@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -110,9 +111,9 @@ class Worker {
   int index() const { return index_; }
   // Deletes a session that finished (called by the session itself, outside its callbacks).
   void DestroySession(ClientSession* session);
-  // A session attached (+1) or gave back (-1) its request state. When the last request of a
-  // burst ends, the memory the burst used goes back to the system (malloc_trim), so that idle
-  // keep-alive connections do not keep a busy moment's footprint.
+  // A session attached (+1) or gave back (-1) its request state. Once the load is over, the
+  // memory it used goes back to the system (see kTrimAfterQuiet), so that idle keep-alive
+  // connections do not keep a busy moment's footprint.
   void NoteRequestState(int delta);
 
  private:
@@ -153,8 +154,17 @@ class Worker {
   SessionStore sessions_;
   tls::ClientSessionCache tls_sessions_;
   uint64_t next_connection_id_ = 0;
-  size_t request_states_ = 0;       // sessions with request state attached
-  size_t request_states_peak_ = 0;  // since the last trim
+  // Returning memory after load: once at least kTrimAfterRequests request states were attached
+  // since the last trim and none was attached for kTrimAfterQuiet, the worker frees its reuse
+  // caches and calls malloc_trim(0). Never under steady load, where it would only churn.
+  static constexpr uint64_t kTrimAfterRequests = 64;
+  static constexpr std::chrono::milliseconds kTrimAfterQuiet{500};
+  void OnTrimTimer();
+  event::Timer trim_timer_;
+  size_t request_states_ = 0;             // sessions with request state attached now
+  uint64_t request_states_attached_ = 0;  // attachments ever
+  uint64_t attached_at_last_trim_ = 0;
+  uint64_t attached_at_trim_arm_ = 0;
   bool stopping_ = false;
   std::atomic<bool> finished_{false};
   std::thread thread_;
