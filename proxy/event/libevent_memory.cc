@@ -31,8 +31,8 @@ static_assert(sizeof(void*) <= CompactArena::kClassStep, "a free block holds a p
 CompactArena::CompactArena(size_t region_bytes) {
   const size_t pages = region_bytes / kPageSize;
   if (pages == 0) return;
-  // MAP_NORESERVE: the range is address space only; a page becomes resident (and counts
-  // against overcommit) when a block in it is first written.
+  // Address space only: MAP_NORESERVE skips the swap reservation (unless overcommit is
+  // strict), and a page becomes resident when a block in it is first written.
   void* p = mmap(nullptr, pages * kPageSize, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return;
