@@ -94,12 +94,28 @@ ConnectionOptionList ConnectionOptions(const HeaderList& headers) {
 bool IsHopByHop(std::string_view name, std::span<const std::string_view> connection_options) {
   // RFC 9110 section 7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE,
   // Transfer-Encoding and Upgrade; Trailer describes the hop's own framing (section 6.6.2).
-  static constexpr std::string_view kFixed[] = {
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-      "upgrade"};
-  for (std::string_view fixed : kFixed) {
-    if (EqualsIgnoreCase(name, fixed)) return true;
+  // Asked for every header of every request and response: the length picks the candidates.
+  bool fixed = false;
+  switch (name.size()) {
+    case 2:
+      fixed = EqualsIgnoreCase(name, "te");
+      break;
+    case 7:
+      fixed = EqualsIgnoreCase(name, "trailer") || EqualsIgnoreCase(name, "upgrade");
+      break;
+    case 10:
+      fixed = EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive");
+      break;
+    case 16:
+      fixed = EqualsIgnoreCase(name, "proxy-connection");
+      break;
+    case 17:
+      fixed = EqualsIgnoreCase(name, "transfer-encoding");
+      break;
+    default:
+      break;
   }
+  if (fixed) return true;
   for (std::string_view option : connection_options) {
     if (EqualsIgnoreCase(name, option)) return true;
   }

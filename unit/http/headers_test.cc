@@ -47,7 +47,10 @@ TEST(HeaderListTest, TokensAndConnectionOptions) {
   for (const Case& c : {Case{"Connection", true}, Case{"KEEP-ALIVE", true},
                         Case{"Proxy-Connection", true}, Case{"te", true}, Case{"Trailer", true},
                         Case{"Transfer-Encoding", true}, Case{"Upgrade", true},
-                        Case{"X-Secret", true}, Case{"Host", false}, Case{"X-Real-IP", false}}) {
+                        Case{"X-Secret", true}, Case{"Host", false}, Case{"X-Real-IP", false},
+                        // The lengths of hop-by-hop names, other names.
+                        Case{"t", false}, Case{"Referer", false}, Case{"Set-Cookie", false},
+                        Case{"Content-Location", false}, Case{"If-Modified-Since", false}}) {
     EXPECT_EQ(IsHopByHop(c.name, options), c.hop) << c.name;
   }
 }
