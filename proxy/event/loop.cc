@@ -35,7 +35,6 @@ void FreeEvent(::event*& ev) {
 
 static_assert(sizeof(::event) <= kEventStorage, "kEventStorage is too small for struct event");
 static_assert(alignof(::event) <= kEventAlignment, "kEventAlignment is too small for struct event");
-static_assert(alignof(::event) <= 16, "struct event needs a larger alignment");
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   event_config* cfg = event_config_new();
@@ -77,7 +76,8 @@ void IoWatcher::Stop() {
 }
 
 void IoWatcher::Callback(int, short what, void* arg) {
-  static_cast<IoHandler*>(arg)->OnIo((what & EV_READ) != 0, (what & EV_WRITE) != 0, (what & EV_CLOSED) != 0);
+  static_cast<IoHandler*>(arg)->OnIo((what & EV_READ) != 0, (what & EV_WRITE) != 0,
+                                     (what & EV_CLOSED) != 0);
 }
 
 ReadWatcher::~ReadWatcher() { Stop(); }

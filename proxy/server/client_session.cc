@@ -612,8 +612,8 @@ void ClientSession::ProcessClientInput() {
     if (phase_ == Phase::kClosing) break;
     if (phase_ == Phase::kRequest && request_complete_) break;  // pipelined: wait our turn
     if (phase_ == Phase::kRequest && limit_req_delayed_) break;  // the body waits as well
-    bool resume_after_head = phase_ == Phase::kRequest && !request_complete_ &&
-                             A().parser_.in_body() && InEmpty();
+    bool resume_after_head =
+        phase_ == Phase::kRequest && !request_complete_ && A().parser_.in_body() && InEmpty();
     if (InEmpty() && !resume_after_head) break;
     http::MessageParser::Result r = A().parser_.Parse(In().view(), A().request_sink_.get());
     ConsumeRequestBytes(r.consumed);
@@ -1546,7 +1546,8 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   }
   keep_alive_ = false;
   Out().Append(http::ErrorResponse(
-      status, ServerToken(settings_ != nullptr ? settings_ : &listener_->default_server->settings)));
+      status,
+      ServerToken(settings_ != nullptr ? settings_ : &listener_->default_server->settings)));
   response_started_ = true;
   CloseAfterFlush();
 }

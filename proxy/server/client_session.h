@@ -68,7 +68,15 @@ class ClientSession : public event::IoHandler,
     kTunnel,       // bytes flow both ways unchanged after a 101
     kClosing,      // flushing the last bytes, then close
   };
-  enum class ClientTimer : uint8_t { kNone, kProxyHeader, kHandshake, kHeader, kKeepalive, kBody, kSend };
+  enum class ClientTimer : uint8_t {
+    kNone,
+    kProxyHeader,
+    kHandshake,
+    kHeader,
+    kKeepalive,
+    kBody,
+    kSend
+  };
   enum class UpstreamTimer : uint8_t { kNone, kConnect, kRead, kSend };
 
   class RequestBodySink;
@@ -172,7 +180,7 @@ class ClientSession : public event::IoHandler,
   std::unique_ptr<TlsTransport> tls_;
   event::IoWatcher watcher_;
   std::unique_ptr<realip::ProxyHeader> proxy_header_;  // only on PROXY connections
-  const config::HttpSettings* settings_ = nullptr;    // of the request being served
+  const config::HttpSettings* settings_ = nullptr;     // of the request being served
   // The upstream side of the request.
   std::unique_ptr<UpstreamConnection> upstream_;
 

@@ -64,10 +64,10 @@ TEST_F(DeadlineQueueTest, CancelAndRearmReplaceTheDeadline) {
   q.Arm(&a, milliseconds(20));
   q.Arm(&b, milliseconds(20));
   q.Arm(&c, milliseconds(20));
-  q.Cancel(&a);  // the head
-  q.Cancel(&a);  // again: nothing
+  q.Cancel(&a);                 // the head
+  q.Cancel(&a);                 // again: nothing
   q.Arm(&b, milliseconds(80));  // moves to another list, later
-  q.Cancel(&c);  // the last of its list: the list's timer is cancelled too
+  q.Cancel(&c);                 // the last of its list: the list's timer is cancelled too
   RunFor(milliseconds(200));
   EXPECT_EQ(f_.fired, (std::vector<std::string>{"b"}));  // a and c never, b once
 }
@@ -81,7 +81,7 @@ TEST_F(DeadlineQueueTest, ExpiryMayRearmAndCancelOthers) {
   int rearmed = 0;
   f_.on_fire = [&](Item* item) {
     if (item == &a) {
-      q.Cancel(&b);               // due at the same time: must not fire
+      q.Cancel(&b);                 // due at the same time: must not fire
       q.Arm(&a, milliseconds(10));  // a again, once
     }
     if (item == &a && ++rearmed == 2) q.Cancel(&a);
