@@ -34,8 +34,9 @@ class ClientSession;
 // The client sessions of one worker. Each lives in a fixed-size slot carved from 64 KiB blocks
 // that the store keeps for the worker's lifetime: long-lived sessions do not interleave with
 // the short-lived allocations of requests, so what a burst of requests allocated can go back
-// to the system afterwards, and an idle connection costs its slot and nothing else. Slots of
-// closed sessions are reused; the blocks are the high-water mark of open connections.
+// to the system afterwards, and an idle connection costs its slot (plus libevent's record of
+// its descriptor, see event::UseCompactLibeventMemory). Slots of closed sessions are reused;
+// the blocks are the high-water mark of open connections.
 class SessionStore {
  public:
   SessionStore() = default;
