@@ -474,9 +474,10 @@ void ClientSession::ReadClientLoop() {
       client_read_paused_ = !closed_ && !client_eof_;
       return;
     }
-    const size_t room = In().ReadRoom(kMinRead, kReadChunk);
-    IoResult r = transport_->Read(In().tail(), room);
-    In().Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
+    Buffer& in = In();  // attaches the request state once for the three uses
+    const size_t room = in.ReadRoom(kMinRead, kReadChunk);
+    IoResult r = transport_->Read(in.tail(), room);
+    in.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
     if (r.kind == IoResult::Kind::kOk) {
       worker_->metrics().Add(metrics::Metric::kBytesReceived, {},
                              static_cast<int64_t>(r.bytes));
