@@ -110,11 +110,11 @@ void ReadWatcher::Stop() {
 void ReadWatcher::Callback(int, short, void* arg) { static_cast<ReadWatcher*>(arg)->on_readable_(); }
 
 Timer::~Timer() {
-  if (assigned_) event_del(ev());
+  if (armed_) event_del(ev());
 }
 
 absl::Status Timer::Init(EventLoop& loop, std::function<void()> on_fire) {
-  if (assigned_) event_del(ev());
+  Cancel();
   on_fire_ = std::move(on_fire);
   if (evtimer_assign(ev(), loop.base(), &Timer::Callback, this) != 0) {
     assigned_ = false;
@@ -126,18 +126,23 @@ absl::Status Timer::Init(EventLoop& loop, std::function<void()> on_fire) {
 
 void Timer::Arm(std::chrono::milliseconds delay) {
   timeval tv = ToTimeval(delay);
-  evtimer_add(ev(), &tv);
+  // On failure an armed timer stays armed (libevent keeps the earlier deadline).
+  if (evtimer_add(ev(), &tv) == 0) armed_ = true;
 }
 
 void Timer::Cancel() {
-  if (assigned_) evtimer_del(ev());
+  if (!armed_) return;
+  evtimer_del(ev());
+  armed_ = false;
 }
 
-bool Timer::armed() const {
-  return assigned_ && evtimer_pending(const_cast<::event*>(ev()), nullptr) != 0;
-}
+bool Timer::armed() const { return armed_; }
 
-void Timer::Callback(int, short, void* arg) { static_cast<Timer*>(arg)->on_fire_(); }
+void Timer::Callback(int, short, void* arg) {
+  Timer* timer = static_cast<Timer*>(arg);
+  timer->armed_ = false;  // a timer event is not persistent: libevent no longer holds it
+  timer->on_fire_();
+}
 
 Waker::~Waker() {
   FreeEvent(ev_);

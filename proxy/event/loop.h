@@ -121,6 +121,10 @@ class Timer {
   const ::event* ev() const { return reinterpret_cast<const ::event*>(storage_); }
   alignas(kEventAlignment) unsigned char storage_[kEventStorage];
   bool assigned_ = false;
+  // Pending in libevent: set by Arm(), cleared by Cancel() and before the callback runs. Most
+  // Cancel() calls find the timer idle (several per request); this spares them libevent's
+  // event_del, about 90 instructions each.
+  bool armed_ = false;
   std::function<void()> on_fire_;
 };
 

@@ -99,6 +99,44 @@ TEST(EventLoopTest, TimerFiresOnceAndRearmReplacesDeadline) {
   EXPECT_EQ(fired, 1);
 }
 
+// The timer keeps its own armed flag (so that cancelling an idle timer skips libevent): it must
+// follow firing, re-arming from the callback, cancelling and destruction.
+TEST(EventLoopTest, TimerArmedStateFollowsFiringRearmAndDestruction) {
+  auto loop = NewLoop();
+  int fired = 0;
+  bool armed_in_callback = true;
+  Timer timer;
+  ASSERT_TRUE(timer
+                  .Init(*loop,
+                        [&] {
+                          armed_in_callback = timer.armed();
+                          if (++fired == 1) timer.Arm(milliseconds(1));  // once more
+                        })
+                  .ok());
+  EXPECT_FALSE(timer.armed());
+  timer.Cancel();  // idle: nothing to do
+  timer.Arm(milliseconds(1));
+  loop->Run();
+  EXPECT_EQ(fired, 2);
+  EXPECT_FALSE(armed_in_callback);
+  EXPECT_FALSE(timer.armed());
+  timer.Cancel();  // after firing: nothing to do
+  // Re-initialising an armed timer disarms it first.
+  timer.Arm(milliseconds(60000));
+  ASSERT_TRUE(timer.Init(*loop, [&] { fired += 100; }).ok());
+  EXPECT_FALSE(timer.armed());
+  loop->Run();  // nothing pending: returns at once
+  EXPECT_EQ(fired, 2);
+  // A timer destroyed while armed leaves nothing behind in the loop.
+  {
+    Timer doomed;
+    ASSERT_TRUE(doomed.Init(*loop, [&] { fired += 1000; }).ok());
+    doomed.Arm(milliseconds(1));
+  }
+  loop->Run();
+  EXPECT_EQ(fired, 2);
+}
+
 TEST(EventLoopTest, WakerRunsCallbackOnLoopThread) {
   auto loop = NewLoop();
   std::thread::id ran_on;
