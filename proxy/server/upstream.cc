@@ -165,7 +165,7 @@ void UpstreamBalancers::Prune() {
 // An idle pooled connection: watches for the peer closing it and for its idle deadline.
 struct UpstreamPool::Idle : public UpstreamDelegate {
   UpstreamPool* pool = nullptr;
-  Key key;
+  Bucket* bucket = nullptr;  // while pooled
   std::unique_ptr<UpstreamConnection> conn;
   int64_t expires_ms = 0;  // steady clock: keepalive_timeout after it was returned
   void OnUpstreamIo(bool readable, bool) override {
@@ -197,14 +197,35 @@ UpstreamPool::UpstreamPool(event::EventLoop& loop) : loop_(loop) {
 
 UpstreamPool::~UpstreamPool() { Clear(); }
 
-size_t& UpstreamPool::CountFor(std::string_view upstream) {
-  auto it = per_upstream_.find(upstream);
-  if (it == per_upstream_.end()) it = per_upstream_.emplace(std::string(upstream), 0).first;
-  return it->second;
+UpstreamPool::Bucket* UpstreamPool::Find(std::string_view upstream, const net::SocketAddress& peer,
+                                         std::string_view proxy_header) {
+  if (last_valid_ && last_->first.upstream == upstream && last_->first.peer == peer &&
+      last_->first.proxy_header == proxy_header) {
+    return &last_->second;
+  }
+  auto it = idle_.find(KeyView{upstream, &peer, proxy_header});
+  if (it == idle_.end()) return nullptr;
+  last_ = it;
+  last_valid_ = true;
+  return &it->second;
+}
+
+UpstreamPool::Bucket& UpstreamPool::FindOrAdd(std::string_view upstream,
+                                              const net::SocketAddress& peer,
+                                              std::string_view proxy_header) {
+  if (Bucket* found = Find(upstream, peer, proxy_header)) return *found;
+  auto count = per_upstream_.find(upstream);
+  if (count == per_upstream_.end()) count = per_upstream_.emplace(std::string(upstream), 0).first;
+  last_ =
+      idle_.emplace(Key{std::string(upstream), peer, std::string(proxy_header)}, Bucket()).first;
+  last_valid_ = true;
+  last_->second.count = &count->second;
+  return last_->second;
 }
 
 void UpstreamPool::Recycle(std::unique_ptr<Idle> idle) {
   idle->conn.reset();
+  idle->bucket = nullptr;
   if (spare_.size() < kSpareEntries) spare_.push_back(std::move(idle));
 }
 
@@ -217,12 +238,13 @@ void UpstreamPool::ArmSweep(int64_t at_ms) {
 void UpstreamPool::Sweep() {
   const int64_t now = NowMs();
   int64_t next = 0;
-  for (auto& [key, list] : idle_) {
+  for (auto& [key, bucket] : idle_) {
+    std::vector<std::unique_ptr<Idle>>& list = bucket.list;
     // Oldest first: the expired ones form a prefix.
     size_t expired = 0;
     while (expired < list.size() && list[expired]->expires_ms <= now) ++expired;
     if (expired > 0) {
-      CountFor(key.upstream) -= expired;
+      *bucket.count -= expired;
       for (size_t i = 0; i < expired; ++i) Recycle(std::move(list[i]));
       list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(expired));
     }
@@ -236,19 +258,19 @@ void UpstreamPool::Sweep() {
 std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& upstream,
                                                        const net::SocketAddress& peer,
                                                        std::string_view proxy_header) {
-  auto it = idle_.find(KeyView{upstream.name, &peer, proxy_header});
-  if (it == idle_.end() || it->second.empty()) return nullptr;
+  Bucket* bucket = Find(upstream.name, peer, proxy_header);
+  if (bucket == nullptr || bucket->list.empty()) return nullptr;
   // The newest first; if it expired (the sweep has not run yet), so did all the others.
-  std::vector<std::unique_ptr<Idle>>& list = it->second;
+  std::vector<std::unique_ptr<Idle>>& list = bucket->list;
   if (list.back()->expires_ms <= NowMs()) {
-    CountFor(upstream.name) -= list.size();
+    *bucket->count -= list.size();
     for (std::unique_ptr<Idle>& idle : list) Recycle(std::move(idle));
     list.clear();
     return nullptr;
   }
   std::unique_ptr<Idle> idle = std::move(list.back());
   list.pop_back();
-  --CountFor(upstream.name);
+  --*bucket->count;
   std::unique_ptr<UpstreamConnection> conn = std::move(idle->conn);
   conn->set_delegate(nullptr);
   Recycle(std::move(idle));
@@ -266,40 +288,37 @@ void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<Upstrea
     idle->pool = this;
   }
   conn->ClearLease();
-  idle->key.upstream.assign(upstream.name);
-  idle->key.peer = conn->peer();
-  idle->key.proxy_header.assign(conn->proxy_header());
+  Bucket& bucket = FindOrAdd(upstream.name, conn->peer(), conn->proxy_header());
+  idle->bucket = &bucket;
   idle->conn = std::move(conn);
   idle->conn->set_delegate(idle.get());
   idle->expires_ms = NowMs() + absl::ToInt64Milliseconds(upstream.keepalive_timeout);
   ArmSweep(idle->expires_ms);
-  size_t& count = CountFor(upstream.name);
+  size_t& count = *bucket.count;
   if (count >= static_cast<size_t>(upstream.keepalive)) {
     // Close the oldest idle connection of this upstream to stay within `keepalive`.
-    for (auto& [key, list] : idle_) {
-      if (key.upstream == upstream.name && !list.empty()) {
-        std::unique_ptr<Idle> oldest = std::move(list.front());
-        list.erase(list.begin());
+    for (auto& [key, other] : idle_) {
+      if (key.upstream == upstream.name && !other.list.empty()) {
+        std::unique_ptr<Idle> oldest = std::move(other.list.front());
+        other.list.erase(other.list.begin());
         Recycle(std::move(oldest));
         --count;
         break;
       }
     }
   }
-  auto it = idle_.find(KeyView{idle->key.upstream, &idle->key.peer, idle->key.proxy_header});
-  if (it == idle_.end()) it = idle_.emplace(idle->key, std::vector<std::unique_ptr<Idle>>()).first;
-  it->second.push_back(std::move(idle));
+  bucket.list.push_back(std::move(idle));
   ++count;
 }
 
 void UpstreamPool::Remove(Idle* idle) {
-  auto it = idle_.find(KeyView{idle->key.upstream, &idle->key.peer, idle->key.proxy_header});
-  if (it == idle_.end()) return;
-  auto& list = it->second;
+  Bucket* bucket = idle->bucket;
+  if (bucket == nullptr) return;
+  auto& list = bucket->list;
   auto pos = std::find_if(list.begin(), list.end(),
                           [idle](const std::unique_ptr<Idle>& p) { return p.get() == idle; });
   if (pos == list.end()) return;
-  --CountFor(idle->key.upstream);
+  --*bucket->count;
   std::unique_ptr<Idle> entry = std::move(*pos);
   list.erase(pos);
   // Closes the connection; we may be inside its callback, which returns next without
@@ -309,11 +328,12 @@ void UpstreamPool::Remove(Idle* idle) {
 
 size_t UpstreamPool::idle() const {
   size_t n = 0;
-  for (const auto& [key, list] : idle_) n += list.size();
+  for (const auto& [key, bucket] : idle_) n += bucket.list.size();
   return n;
 }
 
 void UpstreamPool::Clear() {
+  last_valid_ = false;
   idle_.clear();
   per_upstream_.clear();
   spare_.clear();

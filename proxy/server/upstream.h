@@ -176,10 +176,22 @@ class UpstreamPool {
       return Tie(a) < Tie(b);
     }
   };
-  // Takes the entry out of its list and keeps it for reuse (its connection is closed).
+  // The idle connections of one key, oldest first.
+  struct Bucket {
+    std::vector<std::unique_ptr<Idle>> list;
+    size_t* count = nullptr;  // idle connections of the key's upstream, all keys (per_upstream_)
+  };
+  using Buckets = std::map<Key, Bucket, KeyLess>;
+  // The bucket of a key, or null (Find) / a new empty one (FindOrAdd). Consecutive requests
+  // mostly use the same key, so the bucket found last is compared first: buckets are only
+  // erased by Clear(), which forgets it.
+  Bucket* Find(std::string_view upstream, const net::SocketAddress& peer,
+               std::string_view proxy_header);
+  Bucket& FindOrAdd(std::string_view upstream, const net::SocketAddress& peer,
+                    std::string_view proxy_header);
+  // Takes the entry out of its bucket and keeps it for reuse (its connection is closed).
   void Remove(Idle* idle);
   void Recycle(std::unique_ptr<Idle> idle);
-  size_t& CountFor(std::string_view upstream);
   // Closes the connections whose keepalive_timeout passed; re-arms for the next expiry.
   void Sweep();
   void ArmSweep(int64_t at_ms);
@@ -188,7 +200,9 @@ class UpstreamPool {
   // connection, every request, touches no timer): armed for the earliest expiry.
   event::Timer sweep_timer_;
   int64_t sweep_at_ms_ = 0;  // 0: not armed
-  std::map<Key, std::vector<std::unique_ptr<Idle>>, KeyLess> idle_;
+  Buckets idle_;
+  Buckets::iterator last_;  // valid when last_valid_
+  bool last_valid_ = false;
   std::map<std::string, size_t, std::less<>> per_upstream_;
   // Entries whose connection was taken or closed: the next Put reuses one instead of
   // allocating.
