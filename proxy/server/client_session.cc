@@ -922,6 +922,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     return false;
   }
   while (true) {
+    // One clock read for the pick and the attempt's start.
+    const absl::Time now = absl::Now();
     upstream::PeerIndex peer = 0;
     if (chosen.has_value()) {
       peer = *chosen;
@@ -930,7 +932,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       upstream::PickContext pick;
       pick.key = A().hash_key_;
       pick.tried = &A().tried_;
-      pick.now = absl::Now();
+      pick.now = now;
       std::optional<upstream::PeerIndex> picked = A().balancer_->Pick(pick);
       if (!picked.has_value()) {
         // Every peer is down or was tried: answer now, never wait for one to come back.
@@ -950,7 +952,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     }
     ++A().upstream_attempt_id_;
     A().upstream_peer_ = address_text;
-    A().upstream_start_ = absl::Now();
+    A().upstream_start_ = now;
     if (A().response_parser_ == nullptr) {
       A().response_parser_ = TakeResponseParser();
     } else {
@@ -1359,7 +1361,8 @@ void ClientSession::OnUpstreamHead() {
     return;
   }
   if (head.status < 200) return;  // interim responses: our own 100 was already sent
-  if (RetryOnStatus(head.status)) return;
+  const absl::Time now = absl::Now();  // for the peer's health, a retry's pick and metrics
+  if (RetryOnStatus(head.status, now)) return;
   response_started_ = true;
   A().ctx_.status = head.status;
   A().ctx_.upstream_status = absl::StrCat(head.status);
@@ -1370,7 +1373,7 @@ void ClientSession::OnUpstreamHead() {
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().client_framing_, keep_alive_, false, &bytes);
   Out().Append(bytes);
-  CountUpstreamResponse(head.status);
+  CountUpstreamResponse(head.status, now);
 }
 
 void ClientSession::OnUpstreamMessageComplete() {
@@ -1440,11 +1443,11 @@ void ClientSession::DropUpstream() {
   upstream_timer_kind_ = UpstreamTimer::kNone;
 }
 
-bool ClientSession::RetryOnStatus(int status) {
+bool ClientSession::RetryOnStatus(int status, absl::Time now) {
   upstream::PeerIndex peer = *upstream_->lease_peer();
   std::optional<upstream::FailureKind> kind = StatusFailureKind(status);
   if (!kind.has_value()) {
-    A().balancer_->Report(peer, upstream::Outcome::kSuccess, absl::Now());
+    A().balancer_->Report(peer, upstream::Outcome::kSuccess, now);
     worker_->NotePeerState(*A().upstream_config_, *A().balancer_, peer);
     return false;
   }
@@ -1456,7 +1459,7 @@ bool ClientSession::RetryOnStatus(int status) {
   upstream::PickContext pick;
   pick.key = A().hash_key_;
   pick.tried = &tried;
-  pick.now = absl::Now();
+  pick.now = now;
   std::optional<upstream::PeerIndex> next = A().balancer_->Pick(pick);
   if (!next.has_value() || !RestoreRequestBytes()) return false;
   REALIP_LOG(kInfo, "upstream \"", A().upstream_config_->name, "\" ", upstream_->peer().ToString(),
@@ -1472,7 +1475,7 @@ void ClientSession::StartTunnel() {
   EnsureNoDelay();
   const http::MessageHead& head = A().response_parser_->head();
   A().ctx_.status = 101;
-  CountUpstreamResponse(101);
+  CountUpstreamResponse(101, absl::Now());
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
   Out().Append(bytes);
@@ -1711,13 +1714,13 @@ void ClientSession::LogRequest() {
   if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, A().ctx_);
 }
 
-void ClientSession::CountUpstreamResponse(int status) {
-  if (!worker_->metrics().collecting()) return;  // no clock read either
+void ClientSession::CountUpstreamResponse(int status, absl::Time now) {
+  if (!worker_->metrics().collecting()) return;
   char code[12];
   worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
                          {A().upstream_config_->name, A().ctx_.upstream_addr, StatusLabel(status, code)});
   worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {A().upstream_config_->name},
-                             absl::ToDoubleSeconds(absl::Now() - A().upstream_start_));
+                             absl::ToDoubleSeconds(now - A().upstream_start_));
 }
 
 }  // namespace realip::server

@@ -127,8 +127,8 @@ class ClientSession : public event::IoHandler,
   // Closes the attempt's connection (not pooled) and stops its timer.
   void DropUpstream();
   // A listed proxy_next_upstream status in the response head: true if the request went to
-  // another peer (this response is dropped).
-  bool RetryOnStatus(int status);
+  // another peer (this response is dropped). `now`: when the head arrived.
+  bool RetryOnStatus(int status, absl::Time now);
   // Wraps the new upstream connection to `peer` in TLS (`proxy_pass https://`).
   bool StartUpstreamTls(const net::SocketAddress& peer);
   void OnRequestMessageComplete();
@@ -161,8 +161,9 @@ class ClientSession : public event::IoHandler,
   void OnUpstreamTimer();
   bool ClientReadAllowed() const;
   bool UpstreamReadAllowed() const;
-  // realip_upstream_requests_total and realip_upstream_response_seconds for a response head.
-  void CountUpstreamResponse(int status);
+  // realip_upstream_requests_total and realip_upstream_response_seconds for a response head
+  // that arrived at `now`.
+  void CountUpstreamResponse(int status, absl::Time now);
   // Writes the access-log line of the current request once.
   void LogRequest();
   // Callbacks of the Active timers.
