@@ -30,6 +30,11 @@ Scenarios:
       connections, 2 s) under `strace -c -f -p PID` attached to the process doing the work,
       then a second table of system calls per request, in total and for the main ones
 
+After the main table, a "CPU budget" table for the throughput scenarios (A, A-nometrics, B, C,
+E, F): CPU per 100k requests of the proxy, of the driver (wrk or realip-loadgen) and of the
+backend's worker, how busy the machine was, and the ceiling: the rate at which the driver and
+the backend alone would fill all the cores, the most any proxy could reach in that run.
+
 Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5]
                                 [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up,
                                              F-keepalive,F-handshake]  (S: add it by name)
@@ -46,6 +51,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -81,6 +87,16 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_ticks():
+    """(busy, total) clock ticks of all CPUs since boot, from the first line of /proc/stat.
+    iowait counts as idle; guest time is left out, as it is already in user time."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = (
+            int(x) for x in f.readline().split()[1:9])
+    total = user + nice + system + idle + iowait + irq + softirq + steal
+    return total - idle - iowait, total
+
+
 def proc_status_kb(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -95,6 +111,36 @@ def children(pid):
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
+
+
+def nginx_worker(master):
+    """The pid of the (single) worker of an nginx master, or the master's if none shows up."""
+    for _ in range(100):
+        kids = children(master)
+        if kids:
+            return kids[0]
+        time.sleep(0.02)
+    return master
+
+
+def run_driver(args, timeout):
+    """Runs a load generator to its end. Returns its standard output and the CPU seconds it
+    used (user + system, all its threads), from the rusage that os.wait4 gives when it is
+    reaped: exact, and nothing else runs or reads /proc while it works."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, text=True)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        with proc.stdout:
+            out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        timer.cancel()
+    if proc.returncode == -signal.SIGKILL:
+        raise RuntimeError(f"{args[0]} still running after {timeout:g}s")
+    return out, usage.ru_utime + usage.ru_stime
 
 
 class Tool:
@@ -114,14 +160,7 @@ class Tool:
             if p:
                 wait_port(p)
         # nginx forks its worker: measure the worker, which does the work.
-        self.pid = self.proc.pid
-        if self.name == "nginx":
-            for _ in range(100):
-                kids = children(self.proc.pid)
-                if kids:
-                    self.pid = kids[0]
-                    break
-                time.sleep(0.02)
+        self.pid = nginx_worker(self.proc.pid) if self.name == "nginx" else self.proc.pid
 
     def stop(self):
         self.proc.terminate()
@@ -297,8 +336,7 @@ def run_wrk(port, duration, path="/", connections=64, script=None, scheme="http"
         args += ["-H", h]
     if script:
         args += ["-s", script]
-    out = subprocess.run(args + [f"{scheme}://127.0.0.1:{port}{path}"], capture_output=True,
-                         text=True, timeout=duration + 60).stdout
+    out, driver_cpu = run_driver(args + [f"{scheme}://127.0.0.1:{port}{path}"], duration + 60)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
@@ -310,15 +348,18 @@ def run_wrk(port, duration, path="/", connections=64, script=None, scheme="http"
             return 0.0
         scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
         return float(m.group(1)) * scale
-    return {"rps": rps, "requests": total, "errors": errors, "p50_ms": pct(50), "p99_ms": pct(99)}
+    return {"rps": rps, "requests": total, "errors": errors, "p50_ms": pct(50), "p99_ms": pct(99),
+            "driver_cpu_s": driver_cpu}
 
 
 def run_loadgen(loadgen, port, duration, **kw):
     args = [loadgen, "--port", str(port), "--duration", str(duration)]
     for k, v in kw.items():
         args += [f"--{k}", str(v)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60).stdout
-    return json.loads(out)
+    out, driver_cpu = run_driver(args, duration + 60)
+    r = json.loads(out)
+    r["driver_cpu_s"] = driver_cpu
+    return r
 
 
 def idle_connections(port, count):
@@ -373,7 +414,7 @@ def count_syscalls(tool, duration, connections=16):
     return r
 
 
-def measure(tool, scenario, args, loadgen, nginx_peak):
+def measure(tool, scenario, args, loadgen, nginx_peak, backend):
     tool.start()
     try:
         # Warm-up: a short run so that pools and caches are filled before measuring.
@@ -381,6 +422,11 @@ def measure(tool, scenario, args, loadgen, nginx_peak):
             run_wrk(tool.tls_port, 1, connections=8, scheme="https")
         else:
             run_wrk(tool.port, 1, connections=8)
+        # The window: /proc is read just before the load starts and just after it ends.
+        backend_pid = nginx_worker(backend.pid)
+        backend0 = proc_cpu_seconds(backend_pid)
+        busy0, total0 = machine_cpu_ticks()
+        wall0 = time.monotonic()
         cpu0 = proc_cpu_seconds(tool.pid)
         if scenario in ("A", "A-nometrics"):
             r = run_wrk(tool.port, args.duration)
@@ -422,11 +468,36 @@ def measure(tool, scenario, args, loadgen, nginx_peak):
         elif scenario == "S":
             r = count_syscalls(tool, S_SECONDS)
         cpu = proc_cpu_seconds(tool.pid) - cpu0
+        wall = time.monotonic() - wall0
+        busy1, total1 = machine_cpu_ticks()
+        backend_cpu = proc_cpu_seconds(backend_pid) - backend0
         r["cpu_per_100k"] = cpu / r["requests"] * 100000 if r.get("requests") else 0
         r["peak_rss_kb"] = proc_status_kb(tool.pid, "VmHWM")
+        add_budget(r, cpu, wall, backend_cpu,
+                   (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0)
         return r
     finally:
         tool.stop()
+
+
+def add_budget(r, cpu, wall, backend_cpu, busy):
+    """Adds the CPU budget of a run to its result: CPU seconds of the proxy, the backend's
+    worker and the driver (wrk or realip-loadgen; none in D), the machine's busy fraction over
+    the window and, per unit (request, or connection in B and C), the ceiling: the rate at which
+    the driver and the backend alone would fill all the cores."""
+    r.update({"cpu_s": cpu, "wall_s": wall, "proxy_core_share": cpu / wall if wall else 0,
+              "backend_cpu_s": backend_cpu, "machine_busy": busy})
+    n = r.get("requests")
+    if "driver_cpu_s" not in r or not n:
+        return
+    ncores = os.cpu_count() or 1
+    # The three processes of the run as a share of all cores: a machine busier than that was
+    # running something else too.
+    r["run_busy"] = (cpu + r["driver_cpu_s"] + backend_cpu) / (wall * ncores) if wall else 0
+    r["driver_per_100k"] = r["driver_cpu_s"] / n * 100000
+    r["backend_per_100k"] = backend_cpu / n * 100000
+    others = (r["driver_cpu_s"] + backend_cpu) / n
+    r["ceiling_rps"] = ncores / others if others else 0
 
 
 def main():
@@ -493,7 +564,8 @@ def main():
                         nginx_runs = results.get(("A", "nginx"), [])
                         nginx_peak = (statistics.median(r["rps"] for r in nginx_runs)
                                       if nginx_runs else 0)
-                        r = measure(scenario_tools[name], scenario, args, loadgen, nginx_peak)
+                        r = measure(scenario_tools[name], scenario, args, loadgen, nginx_peak,
+                                    backend)
                         results.setdefault((scenario, name), []).append(r)
                         print(f"# {scenario} run {run + 1} {name}: {json.dumps(r)}",
                               file=sys.stderr)
@@ -501,6 +573,7 @@ def main():
         backend.terminate()
         backend.wait()
     print_table(results, args)
+    print_budget(results)
     print_syscalls(results)
     if args.json:
         with open(args.json, "w") as f:
@@ -550,6 +623,42 @@ def print_table(results, args):
         cpu = (med(on, "cpu_per_100k") / med(off, "cpu_per_100k") if med(off, "cpu_per_100k")
                else float("nan"))
         print(f"metrics cost in A: on/off req/s = {rps:.2f}x, cpu s/100k on/off = {cpu:.2f}x")
+
+
+def is_throughput(scenario):
+    return scenario in ("A", "A-nometrics", "B", "C") or scenario[0] in "EF"
+
+
+def print_budget(results):
+    """The CPU budget of the throughput scenarios: where the cores went, and the most any
+    proxy could have reached, given what the driver and the backend cost per request."""
+    scenarios = [s for s in dict.fromkeys(s for s, _ in results) if is_throughput(s)]
+    if not scenarios:
+        return
+    ncores = os.cpu_count() or 1
+    print(f"\nCPU budget: medians, CPU seconds per 100k requests (B, C: connections), {ncores} "
+          f"cores")
+    print(f"{'scenario':11} {'tool':13} {'proxy':>7} {'driver':>7} {'backend':>7} "
+          f"{'busy %':>7} {'run %':>6} {'proxy core':>10} {'ceiling/s':>10} {'ceil/nginx':>10}")
+    for scenario in scenarios:
+        nginx = results.get((REALIP_ONLY.get(scenario, scenario), "nginx"))
+        for tool in TOOLS:
+            runs = [r for r in results.get((scenario, tool), ()) if "ceiling_rps" in r]
+            if not runs:
+                continue
+            ceiling = med(runs, "ceiling_rps")
+            vs = f"{ceiling / med(nginx, 'rps'):.2f}x" if nginx and med(nginx, "rps") else "-"
+            print(f"{scenario:11} {tool:13} {med(runs, 'cpu_per_100k'):7.2f} "
+                  f"{med(runs, 'driver_per_100k'):7.2f} {med(runs, 'backend_per_100k'):7.2f} "
+                  f"{med(runs, 'machine_busy') * 100:7.1f} {med(runs, 'run_busy') * 100:6.1f} "
+                  f"{med(runs, 'proxy_core_share') * 100:9.1f}% {ceiling:10.0f} {vs:>10}")
+    print("driver: wrk or realip-loadgen (its rusage at exit); backend: the backend's nginx "
+          "worker; busy: all cores, from /proc/stat; run: proxy + driver + backend as a share of "
+          "all cores (busy well above run: something else ran); proxy core: proxy CPU / wall time")
+    print(f"ceiling = {ncores} cores / (driver + backend CPU per request): the rate at which those "
+          "two alone fill the machine, the most any proxy could reach; ceil/nginx: the ceiling "
+          "over nginx's measured req/s, the best ratio against nginx possible in this run "
+          "(E: 1 MiB per request, req/s = MB/s)")
 
 
 def print_syscalls(results):
