@@ -49,9 +49,27 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
 
 EventLoop::~EventLoop() { event_base_free(base_); }
 
-void EventLoop::Run() { event_base_dispatch(base_); }
+void EventLoop::Run() {
+  stop_ = false;
+  if (!after_callbacks_) {
+    event_base_dispatch(base_);
+    return;
+  }
+  while (true) {
+    // One iteration: wait, then run every callback that became active (EVLOOP_ONCE goes on
+    // while callbacks activate others). 1: nothing left to watch; -1: the backend failed.
+    int rc = event_base_loop(base_, EVLOOP_ONCE);
+    after_callbacks_();
+    // event_base_loop clears libevent's break flag when it starts, so a Stop() from the hook
+    // is only seen here.
+    if (rc != 0 || stop_) return;
+  }
+}
 
-void EventLoop::Stop() { event_base_loopbreak(base_); }
+void EventLoop::Stop() {
+  stop_ = true;
+  event_base_loopbreak(base_);
+}
 
 IoWatcher::~IoWatcher() { Stop(); }
 

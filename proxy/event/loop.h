@@ -32,14 +32,21 @@ class EventLoop {
 
   // Dispatches events until Stop() is called or nothing is left to watch.
   void Run();
-  // Makes Run() return after the callbacks of the current iteration.
+  // Makes Run() return after the callbacks of the current iteration (and the after-callbacks
+  // hook). Loop thread only.
   void Stop();
+  // Runs once after the callbacks of each iteration, before the loop waits for events again.
+  // The worker sends there the writes its callbacks queued: one wakeup of a peer then carries
+  // every message the iteration produced for it. Set before Run().
+  void SetAfterCallbacks(std::function<void()> fn) { after_callbacks_ = std::move(fn); }
 
   event_base* base() const { return base_; }
 
  private:
   explicit EventLoop(event_base* base) : base_(base) {}
   event_base* base_;
+  std::function<void()> after_callbacks_;
+  bool stop_ = false;
 };
 
 // Receives readiness of a socket registered with IoWatcher. `peer_closed` reports that the

@@ -1138,7 +1138,33 @@ void ClientSession::EnsureNoDelay() {
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+void ClientSession::ScheduleFlush(bool client) {
+  if (!client_flush_scheduled_ && !upstream_flush_scheduled_) worker_->ScheduleFlush(this);
+  if (client) {
+    client_flush_scheduled_ = true;
+  } else {
+    upstream_flush_scheduled_ = true;
+  }
+}
+
+void ClientSession::RunScheduledFlush() {
+  Enter([this] {
+    const bool upstream = upstream_flush_scheduled_;
+    const bool client = client_flush_scheduled_;
+    upstream_flush_scheduled_ = false;
+    client_flush_scheduled_ = false;
+    if (upstream && !closed_) FlushUpstream();
+    if (client && !closed_) FlushClient();
+  });
+}
+
 void ClientSession::FlushClient() {
+  // Inside a callback the bytes wait for the end of the loop iteration, when the worker sends
+  // them (RunScheduledFlush). A blocked socket waits for its writable edge instead.
+  if (!OutEmpty() && worker_->deferring_writes()) {
+    if (!client_write_blocked_) ScheduleFlush(true);
+    return;
+  }
   // A response written in pieces: Nagle would hold a small piece until the previous one is
   // acknowledged.
   if (phase_ == Phase::kRequest && !response_complete_ && !OutEmpty()) EnsureNoDelay();
@@ -1183,6 +1209,10 @@ void ClientSession::FlushClient() {
 
 void ClientSession::FlushUpstream() {
   if (upstream_ == nullptr || !upstream_->connected()) return;
+  if ((!A().preamble_.empty() || !A().up_out_.empty()) && worker_->deferring_writes()) {
+    if (!A().upstream_write_blocked_) ScheduleFlush(false);
+    return;
+  }
   // A new connection's PROXY header goes first; it is not part of the request.
   while (!A().preamble_.empty() || !A().up_out_.empty()) {
     Buffer& out = A().preamble_.empty() ? A().up_out_ : A().preamble_;
@@ -1592,6 +1622,7 @@ void ClientSession::Close() {
 }
 
 void ClientSession::Destroy() {
+  if (client_flush_scheduled_ || upstream_flush_scheduled_) worker_->CancelFlush(this);
   // On the worker thread, with nothing up the stack: the request state goes back to the pool
   // (a connection that carried one request never went idle to give it back).
   ReleaseActive();

@@ -51,6 +51,8 @@ class ClientSession : public event::IoHandler,
   void Abort();
 
   void OnIo(bool readable, bool writable, bool peer_closed) override;
+  // The worker's end-of-iteration flush: sends what FlushClient/FlushUpstream left queued.
+  void RunScheduledFlush();
   void OnUpstreamIo(bool readable, bool writable) override;
 
   // Frees the request states and parsers this thread keeps for reuse (after a burst, before
@@ -155,6 +157,8 @@ class ClientSession : public event::IoHandler,
   void Close();
   // Deletes the closed session (outside its callbacks).
   void Destroy();
+  // Queues this session for the worker's flush (`client`: out_, else up_out_).
+  void ScheduleFlush(bool client);
   void ArmClientTimer(ClientTimer kind);
   void ArmUpstreamTimer(UpstreamTimer kind);
   void OnClientTimer();
@@ -231,6 +235,9 @@ class ClientSession : public event::IoHandler,
   bool client_peer_closed_ : 1 = false;
   bool client_eof_ : 1 = false;
   bool client_write_blocked_ : 1 = false;
+  // Bytes wait in out_ / up_out_ for the worker's flush at the end of the loop iteration.
+  bool client_flush_scheduled_ : 1 = false;
+  bool upstream_flush_scheduled_ : 1 = false;
   bool nodelay_ : 1 = false;
   // The request being served.
   bool keep_alive_ : 1 = false;

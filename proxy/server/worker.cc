@@ -134,6 +134,7 @@ Worker::~Worker() {
 
 absl::Status Worker::Init(WorkerSockets sockets) {
   REALIP_ASSIGN_OR_RETURN(loop_, event::EventLoop::Create());
+  loop_->SetAfterCallbacks([this] { RunFlushes(); });
   pool_ = std::make_unique<UpstreamPool>(*loop_);
   deadlines_ = std::make_unique<event::DeadlineQueue>(*loop_, &ClientSession::OnClientDeadline);
   balancers_.Prepare(*config_);
@@ -334,6 +335,25 @@ void Worker::OnTrimTimer() {
   ClientSession::FreeSpares();
   Buffer::FreeCachedBlocks();
   malloc_trim(0);
+}
+
+void Worker::CancelFlush(ClientSession* session) {
+  for (ClientSession*& scheduled : flush_queue_) {
+    if (scheduled == session) scheduled = nullptr;
+  }
+}
+
+void Worker::RunFlushes() {
+  deferring_writes_ = false;
+  // A flush can end a session (its Destroy nulls its entry, or another's) but adds none:
+  // writes made now go out at once.
+  for (size_t i = 0; i < flush_queue_.size(); ++i) {
+    ClientSession* session = flush_queue_[i];
+    flush_queue_[i] = nullptr;
+    if (session != nullptr) session->RunScheduledFlush();
+  }
+  flush_queue_.clear();
+  deferring_writes_ = true;
 }
 
 void Worker::DestroySession(ClientSession* session) {

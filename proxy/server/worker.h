@@ -112,6 +112,14 @@ class Worker {
   int index() const { return index_; }
   // Deletes a session that finished (called by the session itself, outside its callbacks).
   void DestroySession(ClientSession* session);
+  // Writes wait for the end of the loop iteration (see docs/engine.md, "Write batching"):
+  // while a callback runs, a session that has bytes to send schedules itself here, and the
+  // worker sends them for every scheduled session once the iteration's callbacks are done.
+  // Outside callbacks (during that flush), writes go out at once.
+  bool deferring_writes() const { return deferring_writes_; }
+  void ScheduleFlush(ClientSession* session) { flush_queue_.push_back(session); }
+  // A scheduled session that goes away before the flush (called from its Destroy).
+  void CancelFlush(ClientSession* session);
   // A session attached (+1) or gave back (-1) its request state. Once the load is over, the
   // memory it used goes back to the system (see kTrimAfterQuiet), so that idle keep-alive
   // connections do not keep a busy moment's footprint.
@@ -123,6 +131,8 @@ class Worker {
   void BeginStop(bool graceful);
   void MaybeFinishStop();
   [[nodiscard]] absl::Status WatchListeners(WorkerSockets sockets);
+  // The loop's after-callbacks hook: sends what the scheduled sessions queued.
+  void RunFlushes();
 
   int index_;
   const Lifecycle* lifecycle_;
@@ -153,6 +163,8 @@ class Worker {
   event::Timer shutdown_timer_;
   event::Timer accept_retry_timer_;  // re-enables accepting after running out of descriptors
   SessionStore sessions_;
+  std::vector<ClientSession*> flush_queue_;  // null: cancelled
+  bool deferring_writes_ = true;
   tls::ClientSessionCache tls_sessions_;
   uint64_t next_connection_id_ = 0;
   // Returning memory after load: once at least kTrimAfterRequests request states were attached
