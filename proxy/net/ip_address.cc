@@ -220,12 +220,6 @@ std::optional<IpAddress> IpAddress::FromBytes(std::string_view bytes) {
   return std::nullopt;
 }
 
-uint32_t IpAddress::v4_host_order() const {
-  REALIP_DCHECK(!v6_);
-  return static_cast<uint32_t>(bytes_[0]) << 24 | static_cast<uint32_t>(bytes_[1]) << 16 |
-         static_cast<uint32_t>(bytes_[2]) << 8 | bytes_[3];
-}
-
 std::array<uint8_t, 16> IpAddress::ToV6Bytes() const {
   if (v6_) return bytes_;
   std::array<uint8_t, 16> out{};

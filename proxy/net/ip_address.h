@@ -9,6 +9,8 @@
 #include <string_view>
 #include <utility>
 
+#include "proxy/base/check.h"
+
 namespace realip::net {
 
 // An IPv4 or IPv6 address. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is normalized to the
@@ -39,7 +41,11 @@ class IpAddress {
   bool is_v4() const { return !v6_; }
   bool is_v6() const { return v6_; }
   // The IPv4 value in host order. Requires is_v4().
-  uint32_t v4_host_order() const;
+  uint32_t v4_host_order() const {
+    REALIP_DCHECK(!v6_);
+    return static_cast<uint32_t>(bytes_[0]) << 24 | static_cast<uint32_t>(bytes_[1]) << 16 |
+           static_cast<uint32_t>(bytes_[2]) << 8 | bytes_[3];
+  }
 
   // Dotted quad, or IPv6 in RFC 5952 canonical form (lowercase, longest zero run compressed).
   std::string ToString() const;
