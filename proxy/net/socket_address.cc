@@ -31,12 +31,13 @@ std::string SocketAddress::HostToString() const {
   return ip.ToString();
 }
 
-void SocketAddress::AppendHostTo(std::string* out) const {
+size_t SocketAddress::FormatHost(char* buf) const {
   if (is_unix) {
-    out->append("unix:");
-  } else {
-    ip.AppendTo(out);
+    static constexpr std::string_view kUnix = "unix:";
+    std::memcpy(buf, kUnix.data(), kUnix.size());
+    return kUnix.size();
   }
+  return ip.Format(buf);
 }
 
 std::optional<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* sa, socklen_t len) {

@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,7 +25,15 @@ struct SocketAddress {
   // The host part alone, as nginx prints $remote_addr: "1.2.3.4", "2001:db8::1" or "unix:".
   std::string HostToString() const;
   // Appends HostToString() to *out without a temporary.
-  void AppendHostTo(std::string* out) const;
+  void AppendHostTo(std::string* out) const {
+    if (is_unix) {
+      out->append("unix:");
+    } else {
+      ip.AppendTo(out);
+    }
+  }
+  // Writes HostToString() to `buf` (IpAddress::kMaxStringLength bytes); returns the length.
+  size_t FormatHost(char* buf) const;
   // AF_INET, AF_INET6 (mapped addresses become IPv4) and AF_UNIX; nullopt for anything else
   // or a length too short for the family.
   static std::optional<SocketAddress> FromSockaddr(const sockaddr* sa, socklen_t len);
