@@ -4,7 +4,6 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "proxy/base/strings.h"
 #include "proxy/realip/forwarded.h"
@@ -21,9 +20,15 @@ constexpr std::string_view kForwardedLower = "forwarded";
 constexpr std::string_view kForwardedHeaders[] = {kXffLower, "x-real-ip", kForwardedLower};
 
 bool NameIs(std::string_view name, std::string_view lower) {
-  // The length test first, inline: most header names differ in length from the one sought.
-  return name.size() == lower.size() &&
-         absl::EqualsIgnoreCase(base::AsAbsl(name), base::AsAbsl(lower));
+  // The length test first: most header names differ in length from the one sought. Then an
+  // ASCII case-insensitive compare against a lowercase name, without a call per byte: a byte
+  // matches if it is the same, or if the sought byte is a letter and this is its upper case.
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i], l = lower[i];
+    if (c != l && !(l >= 'a' && l <= 'z' && static_cast<char>(c | 0x20) == l)) return false;
+  }
+  return true;
 }
 
 bool IsToken(std::string_view s) {
@@ -146,16 +151,22 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
   }
 
   // $realip_x_forwarded_for: only what the trust walk verified, client first. Entries left of
-  // the client were written by the client and are dropped.
+  // the client were written by the client and are dropped. Written in place: room for the
+  // longest text of every address, then cut to what was written.
   std::string& chain = res.realip_x_forwarded_for;
+  constexpr size_t kSlot = net::IpAddress::kMaxStringLength + 2;  // address and ", "
+  chain.resize((hops.size() + 1) * kSlot);
+  char* const begin = chain.data();
+  char* p = begin;
   for (size_t i = hops.size(); i-- > 0;) {
-    if (!chain.empty()) chain.append(", ");
-    hops[i].AppendHostTo(&chain);
+    if (p != begin) p = std::copy_n(", ", 2, p);
+    p += hops[i].FormatHost(p);
   }
   if (!first_hop_from_proxy) {
-    if (!chain.empty()) chain.append(", ");
-    input.peer.AppendHostTo(&chain);
+    if (p != begin) p = std::copy_n(", ", 2, p);
+    p += input.peer.FormatHost(p);
   }
+  chain.resize(static_cast<size_t>(p - begin));
 
   res.connecting = connecting;
 }

@@ -254,6 +254,48 @@ INSTANTIATE_TEST_SUITE_P(
                     "10.0.0.1"}),
     [](const testing::TestParamInfo<ResolveCase>& info) { return info.param.name; });
 
+constexpr const char* kTenHops =
+    "203.0.113.7, 10.0.0.10, 10.0.0.9, 10.0.0.8, 10.0.0.7, 10.0.0.6, 10.0.0.5, 10.0.0.4, "
+    "10.0.0.3, 10.0.0.2";
+const std::string kLongV6 = "1111:2222:3333:4444:5555:6666:7777:888";
+const std::string kLongV6Xff = kLongV6 + "9, [" + kLongV6 + "a]:65535";
+
+// Header-name matching and the in-place $realip_x_forwarded_for.
+INSTANTIATE_TEST_SUITE_P(
+    NamesAndChains, ResolveTest,
+    testing::Values(
+        // Header names match in any ASCII case, and only letters fold: "\r" is not "-".
+        ResolveCase{"HeaderNameAnyCase", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"x-FORWARDED-for", "1.1.1.1"},
+                      {"X\rForwarded-For", "10.0.0.7"},
+                      {"X-Forwarded-F\x4fR", "10.0.0.6"},
+                      {"X-Forwarded-Fo\x92", "2.2.2.2"}},
+                    "1.1.1.1:0", "X-Forwarded-For", 2, U{}, "1.1.1.1, 10.0.0.6, 10.0.0.1",
+                    "1.1.1.1, 10.0.0.6, 10.0.0.1"},
+        ResolveCase{
+            "UntrustedHeaderNamesAnyCase", kTen, kXff, true, "192.0.2.9:5000", nullptr,
+            H{{"X-REAL-ip", "1.1.1.1"}, {"X\rReal-IP", "1.1.1.1"}, {"fORWARDED", "for=1.1.1.1"}},
+            "192.0.2.9:5000", "peer", 0, U{"x-real-ip", "forwarded"}, "192.0.2.9", "192.0.2.9"},
+        // More hops than HopList keeps inline.
+        ResolveCase{"TenHopChain", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"X-Forwarded-For", kTenHops}}, "203.0.113.7:0", "X-Forwarded-For", 10, U{},
+                    std::string(kTenHops) + ", 10.0.0.1", std::string(kTenHops) + ", 10.0.0.1"},
+        // Addresses of the longest text form.
+        ResolveCase{"LongestIpv6Texts",
+                    {"::/0"},
+                    kXff,
+                    true,
+                    "[1111:2222:3333:4444:5555:6666:7777:8888]:5000",
+                    nullptr,
+                    H{{"X-Forwarded-For", kLongV6Xff.c_str()}},
+                    "[" + kLongV6 + "9]:0",
+                    "X-Forwarded-For",
+                    2,
+                    U{},
+                    kLongV6 + "9, " + kLongV6 + "a, " + kLongV6 + "8",
+                    kLongV6Xff + ", " + kLongV6 + "8"}),
+    [](const testing::TestParamInfo<ResolveCase>& info) { return info.param.name; });
+
 TEST(ResolveTest, EmptyNonNullSetDoesNothing) {
   RealIpSettings settings;
   settings.trusted = std::make_shared<net::CidrSet>();
