@@ -157,7 +157,7 @@ constexpr std::array<OctetText, 256> kOctetTexts = MakeOctetTexts();
 
 // Writes the dotted quad of `b` at `p` (which must have 16 writable bytes: the last copy
 // spills up to three bytes past the text); returns its length.
-size_t FormatV4(const uint8_t b[4], char* p) {
+size_t WriteDottedQuad(const uint8_t b[4], char* p) {
   char* const start = p;
   for (int i = 0; i < 4; ++i) {
     const OctetText& e = kOctetTexts[b[i]];
@@ -238,12 +238,15 @@ std::string IpAddress::ToString() const {
 void IpAddress::AppendTo(std::string* out) const {
   char buf[kMaxStringLength];
   // The IPv4 case inline: this is how the proxy prints the client for every request.
-  out->append(buf, v6_ ? Format(buf) : FormatV4(bytes_.data(), buf));
+  out->append(buf, v6_ ? FormatV6(buf) : WriteDottedQuad(bytes_.data(), buf));
 }
 
-size_t IpAddress::Format(char* buf) const {
-  static_assert(kMaxStringLength >= 16, "FormatV4 writes 16 bytes");
-  if (!v6_) return FormatV4(bytes_.data(), buf);
+size_t IpAddress::FormatV4(char* buf) const {
+  static_assert(kMaxStringLength >= 16, "WriteDottedQuad writes 16 bytes");
+  return WriteDottedQuad(bytes_.data(), buf);
+}
+
+size_t IpAddress::FormatV6(char* buf) const {
   char* p = buf;
   uint16_t groups[8];
   for (size_t i = 0; i < 8; ++i) {

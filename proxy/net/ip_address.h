@@ -52,7 +52,7 @@ class IpAddress {
   // Appends ToString() to *out without a temporary.
   void AppendTo(std::string* out) const;
   // Writes ToString() to `buf` (kMaxStringLength bytes); returns the length.
-  size_t Format(char* buf) const;
+  size_t Format(char* buf) const { return v6_ ? FormatV6(buf) : FormatV4(buf); }
   // 4 or 16 network-order bytes ($binary_remote_addr). Valid while this object lives.
   std::string_view Bytes() const {
     return {reinterpret_cast<const char*>(bytes_.data()), v6_ ? size_t{16} : size_t{4}};
@@ -69,6 +69,9 @@ class IpAddress {
   }
 
  private:
+  size_t FormatV4(char* buf) const;
+  size_t FormatV6(char* buf) const;
+
   bool v6_ = false;
   // IPv4 uses bytes_[0..3]; the rest stays zero so that defaulted comparisons are exact.
   std::array<uint8_t, 16> bytes_{};

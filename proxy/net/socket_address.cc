@@ -31,15 +31,6 @@ std::string SocketAddress::HostToString() const {
   return ip.ToString();
 }
 
-size_t SocketAddress::FormatHost(char* buf) const {
-  if (is_unix) {
-    static constexpr std::string_view kUnix = "unix:";
-    std::memcpy(buf, kUnix.data(), kUnix.size());
-    return kUnix.size();
-  }
-  return ip.Format(buf);
-}
-
 std::optional<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* sa, socklen_t len) {
   if (sa == nullptr || len < static_cast<socklen_t>(sizeof(sa_family_t))) return std::nullopt;
   SocketAddress out;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,13 @@ struct SocketAddress {
     }
   }
   // Writes HostToString() to `buf` (IpAddress::kMaxStringLength bytes); returns the length.
-  size_t FormatHost(char* buf) const;
+  size_t FormatHost(char* buf) const {
+    if (is_unix) {
+      std::memcpy(buf, "unix:", 5);
+      return 5;
+    }
+    return ip.Format(buf);
+  }
   // AF_INET, AF_INET6 (mapped addresses become IPv4) and AF_UNIX; nullopt for anything else
   // or a length too short for the family.
   static std::optional<SocketAddress> FromSockaddr(const sockaddr* sa, socklen_t len);

@@ -72,4 +72,12 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
 void AppendProxyAddXForwardedFor(std::span<const HeaderField> headers,
                                  const Resolution& resolution, std::string* out);
 
+namespace internal {
+
+// ASCII case-insensitive equality of a header name with `lower`, which must be lowercase
+// (how Resolve matches header names).
+bool HeaderNameIs(std::string_view name, std::string_view lower);
+
+}  // namespace internal
+
 }  // namespace realip::realip

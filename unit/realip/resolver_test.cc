@@ -2,9 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 
 namespace realip::realip {
 namespace {
@@ -295,6 +300,33 @@ INSTANTIATE_TEST_SUITE_P(
                     kLongV6 + "9, " + kLongV6 + "a, " + kLongV6 + "8",
                     kLongV6Xff + ", " + kLongV6 + "8"}),
     [](const testing::TestParamInfo<ResolveCase>& info) { return info.param.name; });
+
+// The word-at-a-time name compare against absl::EqualsIgnoreCase (what it replaced), for
+// names of every length up to 24 made of bytes around the letter ranges, in lowercase
+// sought names that are equal, case-flipped or one byte off.
+TEST(HeaderNameIsTest, MatchesEqualsIgnoreCase) {
+  const std::string bytes = std::string("@AMZ[`amz{\r-_09~", 16) + "\x80\xc1\xe1\xfa\xff";
+  std::mt19937 rng(4);
+  int equal = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const size_t len = rng() % 25;
+    std::string lower;
+    for (size_t j = 0; j < len; ++j) lower.push_back(bytes[rng() % bytes.size()]);
+    lower = absl::AsciiStrToLower(lower);
+    std::string name = lower;
+    for (char& c : name) {
+      if (rng() % 2) c = absl::ascii_toupper(static_cast<unsigned char>(c));
+    }
+    if (len > 0 && rng() % 3 == 0) name[rng() % len] = bytes[rng() % bytes.size()];
+    const bool want = absl::EqualsIgnoreCase(name, lower);
+    equal += want;
+    ASSERT_EQ(internal::HeaderNameIs(name, lower), want)
+        << absl::CEscape(name) << " " << absl::CEscape(lower);
+  }
+  EXPECT_GT(equal, 100000);
+  EXPECT_FALSE(internal::HeaderNameIs("x-forwarded-for", "x-forwarded-fo"));
+  EXPECT_TRUE(internal::HeaderNameIs("", ""));
+}
 
 TEST(ResolveTest, EmptyNonNullSetDoesNothing) {
   RealIpSettings settings;
