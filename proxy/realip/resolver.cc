@@ -121,15 +121,15 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
   static const net::CidrSet kNothingTrusted;
   const net::CidrSet& trusted = settings.trusted ? *settings.trusted : kNothingTrusted;
 
-  // A fresh value that keeps the memory of the address chain.
-  std::string chain_memory = std::move(out->realip_x_forwarded_for);
-  *out = Resolution{};
+  // Every member is set below, in place: the strings keep their memory (a connection's next
+  // request) and nothing is assigned twice.
   Resolution& res = *out;
-  res.realip_x_forwarded_for = std::move(chain_memory);
-  res.realip_x_forwarded_for.clear();
   res.client = input.peer;
   res.realip_remote = input.peer;
-  res.source = "peer";
+  res.trusted_hops = 0;
+  res.untrusted_forwarded = false;
+  res.untrusted_headers.clear();
+  const std::string* source_name = nullptr;  // null: "peer"
 
   // Every address the walks stepped onto, in order; each step passed a trusted address.
   HopList hops;
@@ -159,10 +159,16 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
         first_hop_from_proxy = true;
       }
       current = walk.client;
-      res.source = source.name;
+      source_name = &source.name;
     }
     res.client = current;
     res.trusted_hops = static_cast<int>(hops.size());
+  }
+
+  if (source_name != nullptr) {
+    res.source = *source_name;
+  } else {
+    res.source = "peer";
   }
 
   // The hop that connected to us: an accepted PROXY header names it (the load balancer in

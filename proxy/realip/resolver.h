@@ -62,7 +62,8 @@ struct Resolution {
 // Resolves the client address for one request. Each source runs nginx's walk from the
 // address the previous one produced; a single source behaves exactly as nginx. Pure function.
 Resolution Resolve(const RealIpSettings& settings, const ResolveInput& input);
-// The same into *out, reusing the memory of its strings (a connection's next request).
+// The same into *out, reusing the memory of its strings (a connection's next request). Every
+// member of Resolution is set there explicitly: a new member must be set there too.
 void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resolution* out);
 
 // $proxy_add_x_forwarded_for, appended to *out: the incoming X-Forwarded-For lines joined with

@@ -328,6 +328,57 @@ TEST(HeaderNameIsTest, MatchesEqualsIgnoreCase) {
   EXPECT_TRUE(internal::HeaderNameIs("", ""));
 }
 
+// One Resolution reused across requests of different shapes ends every time equal to a fresh
+// one: no member keeps a value from the request before.
+TEST(ResolveTest, ReusedResolutionEqualsFreshOne) {
+  RealIpSettings settings;
+  auto set = std::make_shared<net::CidrSet>();
+  ASSERT_TRUE(set->Add("10.0.0.0/8").ok());
+  settings.trusted = set;
+  settings.sources = {*ParseRealIpSource("proxy_protocol"), *ParseRealIpSource("X-Forwarded-For")};
+  settings.recursive = true;
+  ProxyHeader proxy;
+  proxy.version = 2;
+  proxy.command = "PROXY";
+  proxy.local = false;
+  proxy.source = Addr("10.9.9.9:7000");
+  proxy.destination = Addr("198.51.100.1:443");
+  const std::vector<HeaderField> long_chain = {
+      {"X-Forwarded-For", "203.0.113.7, 10.0.0.5, 10.0.0.4, 10.0.0.3, 10.0.0.2"}};
+  const std::vector<HeaderField> spoofed = {
+      {"X-Real-IP", "1.1.1.1"}, {"X-Forwarded-For", "1.1.1.1"}, {"Forwarded", "for=1.1.1.1"}};
+  const std::vector<HeaderField> none = {};
+  struct Request {
+    const char* peer;
+    const ProxyHeader* proxy;
+    const std::vector<HeaderField>* headers;
+  };
+  const Request requests[] = {
+      {"10.0.0.1:1", nullptr, &long_chain}, {"192.0.2.9:2", nullptr, &spoofed},
+      {"10.0.0.1:3", &proxy, &long_chain},  {"10.0.0.1:4", nullptr, &none},
+      {"unix:", nullptr, &spoofed},         {"192.0.2.9:5", &proxy, &none},
+      {"10.0.0.1:6", nullptr, &long_chain}};
+  Resolution reused;
+  for (int round = 0; round < 2; ++round) {
+    for (const Request& q : requests) {
+      ResolveInput input;
+      input.peer = Addr(q.peer);
+      input.proxy = q.proxy;
+      input.headers = *q.headers;
+      Resolution fresh = Resolve(settings, input);
+      Resolve(settings, input, &reused);
+      EXPECT_EQ(reused.client, fresh.client) << q.peer;
+      EXPECT_EQ(reused.source, fresh.source) << q.peer;
+      EXPECT_EQ(reused.realip_remote, fresh.realip_remote) << q.peer;
+      EXPECT_EQ(reused.trusted_hops, fresh.trusted_hops) << q.peer;
+      EXPECT_EQ(reused.untrusted_forwarded, fresh.untrusted_forwarded) << q.peer;
+      EXPECT_EQ(reused.untrusted_headers, fresh.untrusted_headers) << q.peer;
+      EXPECT_EQ(reused.realip_x_forwarded_for, fresh.realip_x_forwarded_for) << q.peer;
+      EXPECT_EQ(reused.connecting, fresh.connecting) << q.peer;
+    }
+  }
+}
+
 TEST(ResolveTest, EmptyNonNullSetDoesNothing) {
   RealIpSettings settings;
   settings.trusted = std::make_shared<net::CidrSet>();
