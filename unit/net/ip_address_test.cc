@@ -207,10 +207,10 @@ void ExpectSameAsReferenceV4(std::string_view text) {
   }
 }
 
-// Every text of up to eight bytes over digits, dots and a colon: valid quads, leading zeros,
-// out-of-range octets and empty octets at every position.
+// Every text of up to eight bytes over some digits and dots: valid quads, leading zeros,
+// out-of-range octets (259, 299) and empty octets at every position.
 TEST(IpAddressTest, ParseV4MatchesReferenceOnAllShortTexts) {
-  const std::string alphabet = "01256.:";
+  const std::string alphabet = "01259.";
   std::string s;
   std::function<void(size_t)> rec = [&](size_t left) {
     ExpectSameAsReferenceV4(s);
