@@ -134,6 +134,7 @@ TEST_P(ResolveTest, Resolves) {
   EXPECT_EQ(r.untrusted_headers, c.untrusted);
   EXPECT_EQ(r.untrusted_forwarded, !c.untrusted.empty());
   EXPECT_EQ(r.realip_x_forwarded_for, c.realip_xff);
+  EXPECT_EQ(r.client_host(), r.client.HostToString());
   std::string proxy_add;
   AppendProxyAddXForwardedFor(headers, r, &proxy_add);
   EXPECT_EQ(proxy_add, c.proxy_add_xff);
@@ -375,6 +376,7 @@ TEST(ResolveTest, ReusedResolutionEqualsFreshOne) {
       EXPECT_EQ(reused.untrusted_headers, fresh.untrusted_headers) << q.peer;
       EXPECT_EQ(reused.realip_x_forwarded_for, fresh.realip_x_forwarded_for) << q.peer;
       EXPECT_EQ(reused.connecting, fresh.connecting) << q.peer;
+      EXPECT_EQ(reused.client_host(), fresh.client.HostToString()) << q.peer;
     }
   }
 }
