@@ -3,6 +3,7 @@
 // metric updates of one request (docs/observability.md). Timings are reported, never asserted.
 #include <benchmark/benchmark.h>
 
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -166,6 +167,82 @@ void BM_CidrSetContains10k(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CidrSetContains10k);
+
+// The shape of the proxied-request benchmark (docs/performance.md, perf-tools/cgx.sh):
+// set_real_ip_from 127.0.0.0/8, real_ip_recursive on, a 3-entry X-Forwarded-For whose two
+// rightmost entries are trusted. Resolution plus the one address the upstream head prints.
+void BM_ResolveSmallTrustedSet(benchmark::State& state) {
+  auto trusted = std::make_shared<net::CidrSet>();
+  REALIP_CHECK(trusted->Add("127.0.0.0/8").ok());
+  RealIpSettings settings;
+  settings.trusted = trusted;
+  settings.sources = {*ParseRealIpSource("X-Forwarded-For")};
+  settings.recursive = true;
+  HeaderField headers[] = {{"Host", "127.0.0.1:8080"},
+                           {"User-Agent", "wrk"},
+                           {"X-Forwarded-For", "203.0.113.7, 198.51.100.2, 127.0.0.5"}};
+  ResolveInput input;
+  input.peer = Addr("127.0.0.1:40000");
+  input.headers = headers;
+  Resolution r;
+  Resolve(settings, input, &r);
+  REALIP_CHECK(r.client.ip == *IpAddress::Parse("198.51.100.2"));
+  std::string out;
+  for (auto _ : state) {
+    Resolve(settings, input, &r);
+    out.clear();
+    r.client.AppendHostTo(&out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_ResolveSmallTrustedSet);
+
+void BM_CidrSetContainsOnePrefix(benchmark::State& state) {
+  net::CidrSet trusted;
+  REALIP_CHECK(trusted.Add("127.0.0.0/8").ok());
+  std::vector<IpAddress> probes;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 1024; ++i) {
+    uint32_t v = static_cast<uint32_t>(rng());
+    probes.push_back(IpAddress::FromV4(i % 2 == 0 ? (v & 0x00ffffff) | 0x7f000000 : v));
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(trusted.Contains(probes[i++ & 1023]));
+  }
+}
+BENCHMARK(BM_CidrSetContainsOnePrefix);
+
+std::vector<std::string> DottedQuads() {
+  std::vector<std::string> texts;
+  std::mt19937 rng(11);
+  for (int i = 0; i < 1024; ++i) {
+    texts.push_back(IpAddress::FromV4(static_cast<uint32_t>(rng())).ToString());
+  }
+  return texts;
+}
+
+void BM_ParseDottedQuad(benchmark::State& state) {
+  const std::vector<std::string> texts = DottedQuads();
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(IpAddress::Parse(texts[i++ & 1023]));
+  }
+}
+BENCHMARK(BM_ParseDottedQuad);
+
+void BM_AppendDottedQuad(benchmark::State& state) {
+  std::vector<IpAddress> addrs;
+  for (const std::string& t : DottedQuads()) addrs.push_back(*IpAddress::Parse(t));
+  std::string out;
+  size_t i = 0;
+  for (auto _ : state) {
+    out.clear();
+    addrs[i++ & 1023].AppendTo(&out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_AppendDottedQuad);
 
 // The metric updates of one proxied keep-alive request (docs/observability.md, "Cost"): the
 // client-IP source, bytes in and out, the upstream request and latency, the request and its

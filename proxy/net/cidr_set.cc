@@ -114,6 +114,14 @@ bool CidrSet::Lookup(const absl::btree_map<K, K>& ranges, K key) {
   return std::prev(it)->second >= key;
 }
 
+template <typename K>
+size_t CidrSet::CopySmall(const absl::btree_map<K, K>& ranges, SmallRanges<K>& small) {
+  if (ranges.size() > kSmallRanges) return kLarge;
+  size_t n = 0;
+  for (const auto& [first, last] : ranges) small[n++] = Range<K>{first, last};
+  return n;
+}
+
 absl::Status CidrSet::Add(std::string_view entry) {
   if (entry == "unix:") {
     AddUnix();
@@ -131,11 +139,13 @@ void CidrSet::Add(const Cidr& cidr) {
     uint32_t mask = PrefixMask<uint32_t>(cidr.prefix_len);
     uint32_t first = cidr.address.v4_host_order() & mask;
     Insert<uint32_t>(v4_, first, first | ~mask);
+    v4_small_size_ = CopySmall<uint32_t>(v4_, v4_small_);
   } else {
     REALIP_CHECK(cidr.prefix_len >= 0 && cidr.prefix_len <= 128);
     Uint128 mask = PrefixMask<Uint128>(cidr.prefix_len);
     Uint128 first = ToUint128(cidr.address.Bytes()) & mask;
     Insert<Uint128>(v6_, first, first | ~mask);
+    v6_small_size_ = CopySmall<Uint128>(v6_, v6_small_);
   }
   ++entries_;
 }
@@ -145,14 +155,17 @@ void CidrSet::AddUnix() {
   ++entries_;
 }
 
-bool CidrSet::Contains(const IpAddress& ip) const {
-  if (ip.is_v4()) return !v4_.empty() && Lookup<uint32_t>(v4_, ip.v4_host_order());
-  return !v6_.empty() && Lookup<Uint128>(v6_, ToUint128(ip.Bytes()));
+bool CidrSet::LookupV4Tree(uint32_t key) const { return Lookup<uint32_t>(v4_, key); }
+
+bool CidrSet::ContainsV6(const IpAddress& ip) const {
+  const Uint128 key = ToUint128(ip.Bytes());
+  if (v6_small_size_ <= kSmallRanges) return ScanSmall(v6_small_, v6_small_size_, key);
+  return Lookup<Uint128>(v6_, key);
 }
 
-bool CidrSet::Contains(const SocketAddress& peer) const {
-  if (peer.is_unix) return unix_;
-  return Contains(peer.ip);
+bool CidrSet::ContainsInTreeForTesting(const IpAddress& ip) const {
+  if (ip.is_v4()) return !v4_.empty() && Lookup<uint32_t>(v4_, ip.v4_host_order());
+  return !v6_.empty() && Lookup<Uint128>(v6_, ToUint128(ip.Bytes()));
 }
 
 }  // namespace realip::net

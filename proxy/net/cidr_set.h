@@ -1,6 +1,7 @@
 // The trusted-address set behind set_real_ip_from.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -27,8 +28,9 @@ struct Cidr {
 [[nodiscard]] absl::StatusOr<Cidr> ParseCidr(std::string_view text);
 
 // A set of prefixes plus an optional "any Unix-socket peer" entry. Lookups are O(log n) in the
-// number of disjoint ranges (a B-tree of merged intervals per family). Not thread-safe to
-// modify; const lookups from many threads are safe.
+// number of disjoint ranges (a B-tree of merged intervals per family); a family with at most
+// kSmallRanges ranges (the usual set_real_ip_from list) is scanned linearly from a flat copy
+// instead. Not thread-safe to modify; const lookups from many threads are safe.
 class CidrSet {
  public:
   // Adds one set_real_ip_from value: an address, a CIDR (see ParseCidr) or "unix:". The error
@@ -40,25 +42,66 @@ class CidrSet {
   void AddUnix();
 
   // True if some prefix contains `ip`. IPv6 prefixes never contain IPv4 (or mapped) addresses.
-  bool Contains(const IpAddress& ip) const;
+  bool Contains(const IpAddress& ip) const {
+    if (ip.is_v4()) {
+      const uint32_t key = ip.v4_host_order();
+      if (v4_small_size_ <= kSmallRanges) return ScanSmall(v4_small_, v4_small_size_, key);
+      return LookupV4Tree(key);
+    }
+    return ContainsV6(ip);
+  }
   // As above for IP peers; a Unix peer matches only after AddUnix() / Add("unix:").
-  bool Contains(const SocketAddress& peer) const;
+  bool Contains(const SocketAddress& peer) const {
+    if (peer.is_unix) return unix_;
+    return Contains(peer.ip);
+  }
+  // Contains() answered by the B-trees alone, bypassing the small-set scan (for tests).
+  bool ContainsInTreeForTesting(const IpAddress& ip) const;
 
   // True if nothing was added.
   bool empty() const { return entries_ == 0; }
   // Number of entries added (before merging overlaps).
   size_t size() const { return entries_; }
 
+  // Most ranges per family that Contains() scans linearly (a scan of a few ranges costs less
+  // than a B-tree descent).
+  static constexpr size_t kSmallRanges = 8;
+
  private:
   using Uint128 = unsigned __int128;
+  template <typename K>
+  struct Range {
+    K first, last;
+  };
+  // A flat copy of a family's ranges; the size is kLarge once the B-tree holds more.
+  template <typename K>
+  using SmallRanges = std::array<Range<K>, kSmallRanges>;
+  static constexpr size_t kLarge = kSmallRanges + 1;
+
   template <typename K>
   static void Insert(absl::btree_map<K, K>& ranges, K first, K last);
   template <typename K>
   static bool Lookup(const absl::btree_map<K, K>& ranges, K key);
+  template <typename K>
+  static size_t CopySmall(const absl::btree_map<K, K>& ranges, SmallRanges<K>& small);
+  template <typename K>
+  static bool ScanSmall(const SmallRanges<K>& small, size_t size, K key) {
+    for (size_t i = 0; i < size; ++i) {
+      if (key >= small[i].first && key <= small[i].last) return true;
+    }
+    return false;
+  }
+  bool LookupV4Tree(uint32_t key) const;
+  bool ContainsV6(const IpAddress& ip) const;
 
   // Disjoint inclusive ranges, first -> last.
   absl::btree_map<uint32_t, uint32_t> v4_;
   absl::btree_map<Uint128, Uint128> v6_;
+  // The same ranges while a family has at most kSmallRanges of them.
+  SmallRanges<uint32_t> v4_small_{};
+  size_t v4_small_size_ = 0;
+  SmallRanges<Uint128> v6_small_{};
+  size_t v6_small_size_ = 0;
   bool unix_ = false;
   size_t entries_ = 0;
 };

@@ -19,31 +19,40 @@ int HexValue(char c) {
 // The dotted-quad grammar of inet_pton(AF_INET) (POSIX): exactly four decimal octets of
 // 0-255, no leading zeros ("01" is rejected because some libraries read it as octal), no
 // empty octets. nginx's ngx_inet_addr accepts both; we deliberately do not.
+// One octet at a time: at most three digits, so a fourth digit is always out of range (a
+// leading zero is rejected before it) and the value fits without overflow checks per digit.
 bool ParseV4Bytes(std::string_view s, uint8_t out[4]) {
-  int octets = 0;
-  bool saw_digit = false;
-  unsigned value = 0;
-  for (char c : s) {
-    if (c >= '0' && c <= '9') {
-      if (saw_digit && value == 0) return false;
-      value = value * 10 + static_cast<unsigned>(c - '0');
-      if (value > 255) return false;
-      if (!saw_digit) {
-        if (++octets > 4) return false;
-        saw_digit = true;
-      }
-    } else if (c == '.' && saw_digit) {
-      if (octets == 4) return false;
-      out[octets - 1] = static_cast<uint8_t>(value);
-      value = 0;
-      saw_digit = false;
-    } else {
-      return false;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) {
+      if (p == end || *p != '.') return false;
+      ++p;
     }
+    if (p == end) return false;
+    unsigned value = static_cast<unsigned char>(*p) - unsigned{'0'};
+    if (value > 9) return false;
+    ++p;
+    if (p != end) {
+      const unsigned d1 = static_cast<unsigned char>(*p) - unsigned{'0'};
+      if (d1 <= 9) {
+        if (value == 0) return false;
+        value = value * 10 + d1;
+        ++p;
+        if (p != end) {
+          const unsigned d2 = static_cast<unsigned char>(*p) - unsigned{'0'};
+          if (d2 <= 9) {
+            value = value * 10 + d2;
+            if (value > 255) return false;
+            ++p;
+            if (p != end && static_cast<unsigned char>(*p) - unsigned{'0'} <= 9) return false;
+          }
+        }
+      }
+    }
+    out[i] = static_cast<uint8_t>(value);
   }
-  if (octets < 4 || !saw_digit) return false;
-  out[3] = static_cast<uint8_t>(value);
-  return true;
+  return p == end;
 }
 
 // inet_pton(AF_INET6) (RFC 4291 section 2.2): groups of 1-4 hex digits, at most one "::",
@@ -125,19 +134,47 @@ char* WriteHex(uint16_t v, char* p) {
   return p;
 }
 
-// Writes `v` in decimal at `p`; returns the end.
-char* WriteDecimalOctet(uint8_t v, char* p) {
-  if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
-  if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
-  *p++ = static_cast<char>('0' + v % 10);
-  return p;
+// The decimal text of every octet followed by a '.', padded to four bytes, and its length
+// with the dot: a dotted quad is four 4-byte copies, no divisions.
+struct OctetText {
+  char text[4];
+  uint8_t len;
+};
+constexpr std::array<OctetText, 256> MakeOctetTexts() {
+  std::array<OctetText, 256> t{};
+  for (unsigned v = 0; v < 256; ++v) {
+    OctetText& e = t[v];
+    unsigned n = 0;
+    if (v >= 100) e.text[n++] = static_cast<char>('0' + v / 100);
+    if (v >= 10) e.text[n++] = static_cast<char>('0' + v / 10 % 10);
+    e.text[n++] = static_cast<char>('0' + v % 10);
+    e.text[n++] = '.';
+    e.len = static_cast<uint8_t>(n);
+  }
+  return t;
+}
+constexpr std::array<OctetText, 256> kOctetTexts = MakeOctetTexts();
+
+// Writes the dotted quad of `b` at `p` (which must have 16 writable bytes: the last copy
+// spills up to three bytes past the text); returns its length.
+size_t WriteDottedQuad(const uint8_t b[4], char* p) {
+  char* const start = p;
+  for (int i = 0; i < 4; ++i) {
+    const OctetText& e = kOctetTexts[b[i]];
+    std::memcpy(p, e.text, 4);
+    p += e.len;
+  }
+  return static_cast<size_t>(p - start) - 1;  // without the last dot
 }
 
 }  // namespace
 
 std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
-  // A dotted quad has no ':'; an IPv6 text always has one.
-  if (text.find(':') == std::string_view::npos) return ParseV4(text);
+  // A dotted quad has no ':'; an IPv6 text always has one. Try the common form first: it
+  // fails within five bytes of an IPv6 text, before any ':' or hex letter.
+  IpAddress a;
+  if (ParseV4Bytes(text, a.bytes_.data())) return a;
+  if (text.find(':') == std::string_view::npos) return std::nullopt;
   return ParseV6(text);
 }
 
@@ -183,12 +220,6 @@ std::optional<IpAddress> IpAddress::FromBytes(std::string_view bytes) {
   return std::nullopt;
 }
 
-uint32_t IpAddress::v4_host_order() const {
-  REALIP_DCHECK(!v6_);
-  return static_cast<uint32_t>(bytes_[0]) << 24 | static_cast<uint32_t>(bytes_[1]) << 16 |
-         static_cast<uint32_t>(bytes_[2]) << 8 | bytes_[3];
-}
-
 std::array<uint8_t, 16> IpAddress::ToV6Bytes() const {
   if (v6_) return bytes_;
   std::array<uint8_t, 16> out{};
@@ -206,18 +237,17 @@ std::string IpAddress::ToString() const {
 
 void IpAddress::AppendTo(std::string* out) const {
   char buf[kMaxStringLength];
-  out->append(buf, Format(buf));
+  // The IPv4 case inline: this is how the proxy prints the client for every request.
+  out->append(buf, v6_ ? FormatV6(buf) : WriteDottedQuad(bytes_.data(), buf));
 }
 
-size_t IpAddress::Format(char* buf) const {
+size_t IpAddress::FormatV4(char* buf) const {
+  static_assert(kMaxStringLength >= 16, "WriteDottedQuad writes 16 bytes");
+  return WriteDottedQuad(bytes_.data(), buf);
+}
+
+size_t IpAddress::FormatV6(char* buf) const {
   char* p = buf;
-  if (!v6_) {
-    for (size_t i = 0; i < 4; ++i) {
-      if (i > 0) *p++ = '.';
-      p = WriteDecimalOctet(bytes_[i], p);
-    }
-    return static_cast<size_t>(p - buf);
-  }
   uint16_t groups[8];
   for (size_t i = 0; i < 8; ++i) {
     groups[i] = static_cast<uint16_t>(bytes_[2 * i] << 8 | bytes_[2 * i + 1]);

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <utility>
 
+#include "proxy/base/check.h"
+
 namespace realip::net {
 
 // An IPv4 or IPv6 address. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is normalized to the
@@ -39,14 +41,18 @@ class IpAddress {
   bool is_v4() const { return !v6_; }
   bool is_v6() const { return v6_; }
   // The IPv4 value in host order. Requires is_v4().
-  uint32_t v4_host_order() const;
+  uint32_t v4_host_order() const {
+    REALIP_DCHECK(!v6_);
+    return static_cast<uint32_t>(bytes_[0]) << 24 | static_cast<uint32_t>(bytes_[1]) << 16 |
+           static_cast<uint32_t>(bytes_[2]) << 8 | bytes_[3];
+  }
 
   // Dotted quad, or IPv6 in RFC 5952 canonical form (lowercase, longest zero run compressed).
   std::string ToString() const;
   // Appends ToString() to *out without a temporary.
   void AppendTo(std::string* out) const;
   // Writes ToString() to `buf` (kMaxStringLength bytes); returns the length.
-  size_t Format(char* buf) const;
+  size_t Format(char* buf) const { return v6_ ? FormatV6(buf) : FormatV4(buf); }
   // 4 or 16 network-order bytes ($binary_remote_addr). Valid while this object lives.
   std::string_view Bytes() const {
     return {reinterpret_cast<const char*>(bytes_.data()), v6_ ? size_t{16} : size_t{4}};
@@ -63,6 +69,9 @@ class IpAddress {
   }
 
  private:
+  size_t FormatV4(char* buf) const;
+  size_t FormatV6(char* buf) const;
+
   bool v6_ = false;
   // IPv4 uses bytes_[0..3]; the rest stays zero so that defaulted comparisons are exact.
   std::array<uint8_t, 16> bytes_{};

@@ -31,14 +31,6 @@ std::string SocketAddress::HostToString() const {
   return ip.ToString();
 }
 
-void SocketAddress::AppendHostTo(std::string* out) const {
-  if (is_unix) {
-    out->append("unix:");
-  } else {
-    ip.AppendTo(out);
-  }
-}
-
 std::optional<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* sa, socklen_t len) {
   if (sa == nullptr || len < static_cast<socklen_t>(sizeof(sa_family_t))) return std::nullopt;
   SocketAddress out;

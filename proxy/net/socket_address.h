@@ -3,7 +3,9 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,7 +26,21 @@ struct SocketAddress {
   // The host part alone, as nginx prints $remote_addr: "1.2.3.4", "2001:db8::1" or "unix:".
   std::string HostToString() const;
   // Appends HostToString() to *out without a temporary.
-  void AppendHostTo(std::string* out) const;
+  void AppendHostTo(std::string* out) const {
+    if (is_unix) {
+      out->append("unix:");
+    } else {
+      ip.AppendTo(out);
+    }
+  }
+  // Writes HostToString() to `buf` (IpAddress::kMaxStringLength bytes); returns the length.
+  size_t FormatHost(char* buf) const {
+    if (is_unix) {
+      std::memcpy(buf, "unix:", 5);
+      return 5;
+    }
+    return ip.Format(buf);
+  }
   // AF_INET, AF_INET6 (mapped addresses become IPv4) and AF_UNIX; nullopt for anything else
   // or a length too short for the family.
   static std::optional<SocketAddress> FromSockaddr(const sockaddr* sa, socklen_t len);

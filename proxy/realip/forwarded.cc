@@ -1,5 +1,9 @@
 #include "proxy/realip/forwarded.h"
 
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
 #include "absl/strings/match.h"
 #include "proxy/base/strings.h"
 
@@ -183,28 +187,52 @@ std::optional<SocketAddress> ParseXffEntry(std::string_view entry) {
   return SocketAddress{*ip, port.value_or(0), false};
 }
 
+namespace {
+
+bool IsXffSeparator(char c) { return c == ' ' || c == ','; }
+
+// 0x80 in each byte of `x` that is zero, nothing elsewhere (no borrow between bytes).
+uint64_t ZeroBytes(uint64_t x) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7f;
+  return ~(((x & kLow7) + kLow7) | x | kLow7);
+}
+
+// The index of the last separator in s[1, p], or 0 if there is none. Eight bytes at a time
+// from the right, then byte by byte; s[0] is never looked at (see Next()).
+size_t LastXffSeparator(const char* s, size_t p) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  while (p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, s + p - 7, 8);
+    const uint64_t seps = ZeroBytes(w ^ (kOnes * ' ')) | ZeroBytes(w ^ (kOnes * ','));
+    // Little-endian: the highest set byte is the rightmost separator.
+    if (seps != 0) return p - 7 + static_cast<size_t>(63 - std::countl_zero(seps)) / 8;
+    p -= 8;
+  }
+  for (; p > 0; --p) {
+    if (IsXffSeparator(s[p])) return p;
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::optional<std::string_view> XffReverseSplitter::Next() {
   if (done_) return std::nullopt;
   // A transcription of ngx_http_get_forwarded_addr_internal's scan over value_[0, end_):
   // strip trailing separators (never index 0), then the entry starts after the last separator
   // found above index 0. An exhausted remainder yields an empty (invalid) entry.
-  auto is_sep = [](char c) { return c == ' ' || c == ','; };
   if (end_ == 0) {
     done_ = true;
     return std::string_view();
   }
   size_t p = end_ - 1;
-  while (p > 0 && is_sep(value_[p])) {
+  while (p > 0 && IsXffSeparator(value_[p])) {
     --p;
     --end_;
   }
-  while (p > 0) {
-    if (is_sep(value_[p])) {
-      ++p;
-      break;
-    }
-    --p;
-  }
+  const size_t sep = LastXffSeparator(value_.data(), p);
+  p = sep == 0 ? 0 : sep + 1;
   std::string_view entry = value_.substr(p, end_ - p);
   if (p == 0) {
     done_ = true;
@@ -216,21 +244,29 @@ std::optional<std::string_view> XffReverseSplitter::Next() {
 
 WalkResult WalkXff(std::span<const std::string_view> lines, const net::CidrSet& trusted,
                    bool recursive, const SocketAddress& start, HopList* hops) {
+  // Walk()'s loop written out: while the current address is trusted, step onto the next
+  // entry to the left; lines are walked from the last to the first (nginx 1.3.14+, ticket
+  // #106). A malformed entry stops the walk.
+  WalkResult r;
+  r.client = start;
   size_t line = lines.size();
-  std::optional<XffReverseSplitter> splitter;
-  return Walk(trusted, recursive, start, hops,
-              [&]() -> std::optional<std::optional<SocketAddress>> {
-                // Lines are walked from the last to the first (nginx 1.3.14+, ticket #106).
-                while (true) {
-                  if (splitter) {
-                    if (std::optional<std::string_view> e = splitter->Next()) {
-                      return ParseXffEntry(*e);
-                    }
-                  }
-                  if (line == 0) return std::nullopt;
-                  splitter.emplace(lines[--line]);
-                }
-              });
+  XffReverseSplitter splitter({});
+  bool splitting = false;
+  while (trusted.Contains(r.client)) {
+    std::optional<std::string_view> text;
+    while (!splitting || !(text = splitter.Next())) {
+      if (line == 0) return r;
+      splitter = XffReverseSplitter(lines[--line]);
+      splitting = true;
+    }
+    std::optional<SocketAddress> entry = ParseXffEntry(*text);
+    if (!entry) break;
+    r.client = *entry;
+    r.replaced = true;
+    if (hops != nullptr) hops->push_back(r.client);
+    if (!recursive) break;
+  }
+  return r;
 }
 
 std::optional<std::vector<ForwardedElement>> ParseForwarded(std::string_view value) {

@@ -1,10 +1,11 @@
 #include "proxy/realip/resolver.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "proxy/base/strings.h"
 #include "proxy/realip/forwarded.h"
@@ -20,10 +21,41 @@ constexpr std::string_view kForwardedLower = "forwarded";
 // attempt or a misconfiguration.
 constexpr std::string_view kForwardedHeaders[] = {kXffLower, "x-real-ip", kForwardedLower};
 
+// Eight bytes of `name` against eight of a lowercase name: equal where the sought byte is
+// not a lowercase ASCII letter, equal after setting 0x20 (folding A-Z to a-z) where it is.
+bool WordIs(const char* name, const char* lower) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHigh = 0x8080808080808080;
+  uint64_t n, l;
+  std::memcpy(&n, name, 8);
+  std::memcpy(&l, lower, 8);
+  // Per byte without carries between bytes (the high bit is cleared first and excluded
+  // after): the high bit of ge_a is set for bytes >= 'a', of ge_brace for bytes >= '{'.
+  const uint64_t low7 = l & ~kHigh;
+  const uint64_t ge_a = low7 + (0x80 - 'a') * kOnes;
+  const uint64_t ge_brace = low7 + (0x80 - '{') * kOnes;
+  const uint64_t letters = ge_a & ~ge_brace & ~l & kHigh;
+  return (n | (letters >> 2)) == l;
+}
+
 bool NameIs(std::string_view name, std::string_view lower) {
-  // The length test first, inline: most header names differ in length from the one sought.
-  return name.size() == lower.size() &&
-         absl::EqualsIgnoreCase(base::AsAbsl(name), base::AsAbsl(lower));
+  // The length test first: most header names differ in length from the one sought. Then an
+  // ASCII case-insensitive compare against a lowercase name, eight bytes at a time (the last
+  // word overlaps the one before it). A byte matches if it is the same, or if the sought
+  // byte is a letter and this is its upper case.
+  const size_t n = name.size();
+  if (n != lower.size()) return false;
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (!WordIs(name.data() + i, lower.data() + i)) return false;
+    }
+    return WordIs(name.data() + n - 8, lower.data() + n - 8);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const char c = name[i], l = lower[i];
+    if (c != l && !(l >= 'a' && l <= 'z' && static_cast<char>(c | 0x20) == l)) return false;
+  }
+  return true;
 }
 
 bool IsToken(std::string_view s) {
@@ -57,6 +89,12 @@ void AddUntrusted(std::string_view lower, Resolution* res) {
 
 }  // namespace
 
+namespace internal {
+
+bool HeaderNameIs(std::string_view name, std::string_view lower) { return NameIs(name, lower); }
+
+}  // namespace internal
+
 absl::StatusOr<RealIpSource> ParseRealIpSource(std::string_view value) {
   // nginx compares "proxy_protocol" case-sensitively; any other value is a header name.
   if (value == "proxy_protocol") {
@@ -83,15 +121,15 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
   static const net::CidrSet kNothingTrusted;
   const net::CidrSet& trusted = settings.trusted ? *settings.trusted : kNothingTrusted;
 
-  // A fresh value that keeps the memory of the address chain.
-  std::string chain_memory = std::move(out->realip_x_forwarded_for);
-  *out = Resolution{};
+  // Every member is set below, in place: the strings keep their memory (a connection's next
+  // request) and nothing is assigned twice.
   Resolution& res = *out;
-  res.realip_x_forwarded_for = std::move(chain_memory);
-  res.realip_x_forwarded_for.clear();
   res.client = input.peer;
   res.realip_remote = input.peer;
-  res.source = "peer";
+  res.trusted_hops = 0;
+  res.untrusted_forwarded = false;
+  res.untrusted_headers.clear();
+  const std::string* source_name = nullptr;  // null: "peer"
 
   // Every address the walks stepped onto, in order; each step passed a trusted address.
   HopList hops;
@@ -121,10 +159,16 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
         first_hop_from_proxy = true;
       }
       current = walk.client;
-      res.source = source.name;
+      source_name = &source.name;
     }
     res.client = current;
     res.trusted_hops = static_cast<int>(hops.size());
+  }
+
+  if (source_name != nullptr) {
+    res.source = *source_name;
+  } else {
+    res.source = "peer";
   }
 
   // The hop that connected to us: an accepted PROXY header names it (the load balancer in
@@ -146,16 +190,26 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
   }
 
   // $realip_x_forwarded_for: only what the trust walk verified, client first. Entries left of
-  // the client were written by the client and are dropped.
+  // the client were written by the client and are dropped. Written in place: room for the
+  // longest text of every address, then cut to what was written.
   std::string& chain = res.realip_x_forwarded_for;
-  for (size_t i = hops.size(); i-- > 0;) {
-    if (!chain.empty()) chain.append(", ");
-    hops[i].AppendHostTo(&chain);
-  }
-  if (!first_hop_from_proxy) {
-    if (!chain.empty()) chain.append(", ");
-    input.peer.AppendHostTo(&chain);
-  }
+  constexpr size_t kSlot = net::IpAddress::kMaxStringLength + 2;  // address and ", "
+  chain.resize((hops.size() + 1) * kSlot);
+  char* const begin = chain.data();
+  char* p = begin;
+  auto put = [&](const SocketAddress& a) {
+    if (p != begin) {
+      p = std::copy_n(", ", 2, p);
+      p += a.FormatHost(p);
+    } else {
+      // The first entry is the client: the last address stepped onto, or the peer.
+      res.client_host_length = a.FormatHost(p);
+      p += res.client_host_length;
+    }
+  };
+  for (size_t i = hops.size(); i-- > 0;) put(hops[i]);
+  if (!first_hop_from_proxy) put(input.peer);
+  chain.resize(static_cast<size_t>(p - begin));
 
   res.connecting = connecting;
 }

@@ -2,6 +2,7 @@
 // real_ip_recursive), extended with several sources in order, plus provenance.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,12 +58,20 @@ struct Resolution {
   std::vector<std::string> untrusted_headers;  // their lowercase names, each once
   std::string realip_x_forwarded_for;     // client, trusted hops passed, connecting hop
   net::SocketAddress connecting;          // the hop that connected (appended by the next call)
+  size_t client_host_length = 0;          // of the client's text, which the chain starts with
+
+  // client.HostToString() ($remote_addr) without formatting it again: the chain's first entry.
+  // Valid until realip_x_forwarded_for changes.
+  std::string_view client_host() const {
+    return std::string_view(realip_x_forwarded_for).substr(0, client_host_length);
+  }
 };
 
 // Resolves the client address for one request. Each source runs nginx's walk from the
 // address the previous one produced; a single source behaves exactly as nginx. Pure function.
 Resolution Resolve(const RealIpSettings& settings, const ResolveInput& input);
-// The same into *out, reusing the memory of its strings (a connection's next request).
+// The same into *out, reusing the memory of its strings (a connection's next request). Every
+// member of Resolution is set there explicitly: a new member must be set there too.
 void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resolution* out);
 
 // $proxy_add_x_forwarded_for, appended to *out: the incoming X-Forwarded-For lines joined with
@@ -71,5 +80,13 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
 // configurations never use it.
 void AppendProxyAddXForwardedFor(std::span<const HeaderField> headers,
                                  const Resolution& resolution, std::string* out);
+
+namespace internal {
+
+// ASCII case-insensitive equality of a header name with `lower`, which must be lowercase
+// (how Resolve matches header names).
+bool HeaderNameIs(std::string_view name, std::string_view lower);
+
+}  // namespace internal
 
 }  // namespace realip::realip

@@ -153,6 +153,81 @@ TEST(CidrSetTest, MatchesLinearScanOnRandomSets) {
   }
 }
 
+// Sets of 0 to 20 random IPv4 and IPv6 prefixes, so that each family crosses the small-set
+// limit: the linear scan, the B-tree and a naive scan of the prefixes agree on every probe.
+TEST(CidrSetTest, SmallSetScanMatchesTreeAndNaiveScan) {
+  using Uint128 = unsigned __int128;
+  auto v6_value = [](const IpAddress& ip) {
+    Uint128 v = 0;
+    for (char c : ip.Bytes()) v = v << 8 | static_cast<uint8_t>(c);
+    return v;
+  };
+  auto v6_address = [](Uint128 v) {
+    uint8_t b[16];
+    for (int i = 15; i >= 0; --i, v >>= 8) b[i] = static_cast<uint8_t>(v);
+    return IpAddress::FromV6Bytes(b);
+  };
+  std::mt19937_64 rng(9);
+  // Addresses from a few clusters, so that prefixes nest, overlap, touch and miss.
+  auto v4_addr = [&] {
+    static constexpr uint32_t kBases[] = {0x00000000, 0x0a000000, 0x7f000000, 0xc0a80000,
+                                          0xfffffff0};
+    return kBases[rng() % 5] + static_cast<uint32_t>(rng() % 1024) * (rng() % 2 ? 1 : 4096);
+  };
+  auto v6_addr = [&] {
+    // 2001:db8::/32 and ::/8-ish: never the mapped block, which FromV6Bytes turns into IPv4.
+    Uint128 base = rng() % 2 ? Uint128{0x20010db8} << 96 : 0;
+    return base | (Uint128{rng() % 4096} << (rng() % 2 ? 0 : 100)) | (rng() % 2);
+  };
+  for (int round = 0; round < 200; ++round) {
+    CidrSet set;
+    std::vector<std::pair<uint32_t, int>> v4;
+    std::vector<std::pair<Uint128, int>> v6;
+    const int n = static_cast<int>(rng() % 21);
+    for (int i = 0; i < n; ++i) {
+      if (rng() % 2) {
+        const int len = static_cast<int>(rng() % 33);
+        const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+        const uint32_t a = v4_addr();
+        v4.emplace_back(a & mask, len);
+        set.Add(Cidr{IpAddress::FromV4(a), len});
+      } else {
+        const int len = static_cast<int>(rng() % 129);
+        const Uint128 mask = len == 0 ? 0 : ~Uint128{0} << (128 - len);
+        const Uint128 a = v6_addr();
+        v6.emplace_back(a & mask, len);
+        set.Add(Cidr{v6_address(a), len});
+      }
+      for (int q = 0; q < 100; ++q) {
+        IpAddress probe;
+        bool want = false;
+        if (q % 2) {
+          uint32_t p = v4_addr();
+          if (q % 3 == 0 && !v4.empty()) p = v4[rng() % v4.size()].first + (rng() % 3) - 1;
+          probe = IpAddress::FromV4(p);
+          for (auto [a, len] : v4) {
+            const uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+            want |= (p & mask) == a;
+          }
+        } else {
+          Uint128 p = v6_addr();
+          if (q % 3 == 0 && !v6.empty()) p = v6[rng() % v6.size()].first + (rng() % 3) - 1;
+          probe = v6_address(p);
+          if (probe.is_v4()) continue;
+          p = v6_value(probe);
+          for (auto [a, len] : v6) {
+            const Uint128 mask = len == 0 ? 0 : ~Uint128{0} << (128 - len);
+            want |= (p & mask) == a;
+          }
+        }
+        ASSERT_EQ(set.Contains(probe), want) << round << " " << i << " " << probe.ToString();
+        ASSERT_EQ(set.ContainsInTreeForTesting(probe), want) << round << " " << probe.ToString();
+        ASSERT_EQ(set.Contains(SocketAddress{probe, 80, false}), want);
+      }
+    }
+  }
+}
+
 TEST(CidrSetTest, TenThousandEntries) {
   CidrSet set;
   for (uint32_t i = 0; i < 10000; ++i) {

@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <functional>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -158,6 +161,117 @@ TEST(IpAddressTest, MatchesInetPtonOnGeneratedInputs) {
     }
   }
   EXPECT_GT(accepted, 100);
+}
+
+// The dotted-quad parser as it was before the octet-at-a-time rewrite, kept as the reference:
+// the rewrite must accept and reject exactly the same texts.
+std::optional<std::array<uint8_t, 4>> ReferenceParseV4(std::string_view s) {
+  std::array<uint8_t, 4> out{};
+  int octets = 0;
+  bool saw_digit = false;
+  unsigned value = 0;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      if (saw_digit && value == 0) return std::nullopt;
+      value = value * 10 + static_cast<unsigned>(c - '0');
+      if (value > 255) return std::nullopt;
+      if (!saw_digit) {
+        if (++octets > 4) return std::nullopt;
+        saw_digit = true;
+      }
+    } else if (c == '.' && saw_digit) {
+      if (octets == 4) return std::nullopt;
+      out[static_cast<size_t>(octets - 1)] = static_cast<uint8_t>(value);
+      value = 0;
+      saw_digit = false;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (octets < 4 || !saw_digit) return std::nullopt;
+  out[3] = static_cast<uint8_t>(value);
+  return out;
+}
+
+void ExpectSameAsReferenceV4(std::string_view text) {
+  std::optional<std::array<uint8_t, 4>> want = ReferenceParseV4(text);
+  std::optional<IpAddress> got = IpAddress::ParseV4(text);
+  ASSERT_EQ(got.has_value(), want.has_value()) << "\"" << text << "\"";
+  if (got) {
+    ASSERT_EQ(got->Bytes(), std::string_view(reinterpret_cast<const char*>(want->data()), 4))
+        << text;
+  }
+  // Parse agrees for texts without ':'; with a ':' it is IPv6's business.
+  if (text.find(':') == std::string_view::npos) {
+    ASSERT_EQ(IpAddress::Parse(text), got) << text;
+  }
+}
+
+// Every text of up to eight bytes over some digits and dots: valid quads, leading zeros,
+// out-of-range octets (259, 299) and empty octets at every position.
+TEST(IpAddressTest, ParseV4MatchesReferenceOnAllShortTexts) {
+  const std::string alphabet = "01259.";
+  std::string s;
+  std::function<void(size_t)> rec = [&](size_t left) {
+    ExpectSameAsReferenceV4(s);
+    if (left == 0) return;
+    for (char c : alphabet) {
+      s.push_back(c);
+      rec(left - 1);
+      s.pop_back();
+    }
+  };
+  rec(8);
+}
+
+// Texts made of octet-like tokens (leading zeros, out of range, empty, long) and separators,
+// each whole, every prefix and every suffix of it.
+TEST(IpAddressTest, ParseV4MatchesReferenceOnOctetTokens) {
+  const std::string tokens[] = {"0",   "1",   "9",     "10",  "99",   "100",  "199",    "200",
+                                "249", "250", "255",   "256", "259",  "260",  "300",    "999",
+                                "00",  "01",  "000",   "010", "0255", "1000", "2555",   "",
+                                ".",   " ",   "1.2.3", "x",   "+1",   "-1",   "::ffff:"};
+  std::mt19937 rng(3);
+  for (int i = 0; i < 100000; ++i) {
+    std::string s;
+    const int parts = 1 + static_cast<int>(rng() % 6);
+    for (int j = 0; j < parts; ++j) {
+      if (j > 0) s.push_back(rng() % 8 == 0 ? ',' : '.');
+      s += tokens[rng() % std::size(tokens)];
+    }
+    ExpectSameAsReferenceV4(s);
+    for (size_t k = 0; k < s.size(); ++k) {
+      ExpectSameAsReferenceV4(std::string_view(s).substr(0, k));
+      ExpectSameAsReferenceV4(std::string_view(s).substr(k));
+    }
+  }
+}
+
+// Every value of every octet, and random addresses, against inet_ntop; text that parses back.
+TEST(IpAddressTest, FormatsDottedQuadsLikeInetNtop) {
+  std::mt19937 rng(5);
+  auto check = [](uint32_t v) {
+    IpAddress a = IpAddress::FromV4(v);
+    const uint32_t net = htonl(v);
+    char want[INET_ADDRSTRLEN];
+    ASSERT_NE(inet_ntop(AF_INET, &net, want, sizeof(want)), nullptr);
+    ASSERT_EQ(a.ToString(), want);
+    std::string appended = "x";
+    a.AppendTo(&appended);
+    ASSERT_EQ(appended.front(), 'x');
+    ASSERT_EQ(appended.substr(1), want);
+    char buf[IpAddress::kMaxStringLength];
+    ASSERT_EQ(std::string_view(buf, a.Format(buf)), want);
+    ASSERT_EQ(IpAddress::Parse(want), a);
+  };
+  for (int shift = 0; shift < 32; shift += 8) {
+    for (uint32_t octet = 0; octet < 256; ++octet) {
+      check(octet << shift);
+      check((octet << shift) | (static_cast<uint32_t>(rng()) & ~(uint32_t{0xff} << shift)));
+    }
+  }
+  for (int i = 0; i < 100000; ++i) check(static_cast<uint32_t>(rng()));
+  check(0xffffffff);
 }
 
 TEST(IpAddressTest, FormatsLikeInetNtopForRandomV6) {

@@ -64,6 +64,24 @@ TEST(SocketAddressTest, ToStringForms) {
             "2001:db8::1");
 }
 
+// FormatHost writes exactly what HostToString and AppendHostTo produce.
+TEST(SocketAddressTest, FormatHostMatchesHostToString) {
+  SocketAddress unix_peer;
+  unix_peer.is_unix = true;
+  for (const SocketAddress& a :
+       {unix_peer, SocketAddress{*IpAddress::Parse("1.2.3.4"), 80, false},
+        SocketAddress{*IpAddress::Parse("255.255.255.255"), 0, false},
+        SocketAddress{*IpAddress::Parse("1111:2222:3333:4444:5555:6666:7777:8888"), 1, false},
+        SocketAddress{*IpAddress::Parse("::ffff:10.0.0.1"), 1, false}}) {
+    char buf[IpAddress::kMaxStringLength];
+    EXPECT_EQ(std::string(buf, a.FormatHost(buf)), a.HostToString());
+    std::string appended = "x";
+    a.AppendHostTo(&appended);
+    EXPECT_EQ(appended.front(), 'x');
+    EXPECT_EQ(appended.substr(1), a.HostToString());
+  }
+}
+
 TEST(SocketAddressTest, SockaddrRoundTripV4) {
   SocketAddress a{*IpAddress::Parse("192.0.2.1"), 443, false};
   sockaddr_storage ss;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -91,6 +93,102 @@ TEST(XffReverseSplitterTest, NginxTokenization) {
   EXPECT_EQ(SplitAll(""), (V{""}));
   EXPECT_EQ(SplitAll(","), (V{","}));
   EXPECT_EQ(SplitAll(" "), (V{" "}));
+}
+
+// The splitter as it was before the word-at-a-time scan, kept as the reference.
+std::vector<std::string> ReferenceSplitAll(std::string_view value) {
+  std::vector<std::string> out;
+  auto is_sep = [](char c) { return c == ' ' || c == ','; };
+  size_t end = value.size();
+  while (true) {
+    if (end == 0) {
+      out.emplace_back();
+      return out;
+    }
+    size_t p = end - 1;
+    while (p > 0 && is_sep(value[p])) {
+      --p;
+      --end;
+    }
+    while (p > 0) {
+      if (is_sep(value[p])) {
+        ++p;
+        break;
+      }
+      --p;
+    }
+    out.emplace_back(value.substr(p, end - p));
+    if (p == 0) return out;
+    end = p - 1;
+  }
+}
+
+// Random values of 0 to 40 bytes (so that both the word and the byte scans run, with
+// separators at every position of a word) split alike, and so do all their prefixes.
+TEST(XffReverseSplitterTest, MatchesReferenceOnRandomValues) {
+  const std::string alphabet = "  ,,1.:a\t\xa0\xac";
+  std::mt19937 rng(6);
+  for (int i = 0; i < 20000; ++i) {
+    std::string value;
+    const size_t len = rng() % 41;
+    const size_t sep_every = 1 + rng() % 12;
+    for (size_t j = 0; j < len; ++j) {
+      value.push_back(rng() % sep_every == 0 ? alphabet[rng() % alphabet.size()]
+                                             : "0123456789."[rng() % 11]);
+    }
+    for (size_t k = 0; k <= value.size(); ++k) {
+      std::string_view v = std::string_view(value).substr(0, k);
+      ASSERT_EQ(SplitAll(v), ReferenceSplitAll(v)) << "\"" << v << "\"";
+    }
+  }
+}
+
+// WalkXff against the walk written from its definition over the reference splitter, on
+// random multi-line values of trusted, untrusted and malformed entries.
+TEST(XffWalkRandomTest, MatchesReferenceWalk) {
+  auto trusted = Trusted({"10.0.0.0/8", "2001:db8::/32"});
+  const char* entries[] = {"10.0.0.1", "10.1.2.3:80", "[2001:db8::5]", "2001:db8::7",
+                           "1.2.3.4",  "[::1]:443",   "010.0.0.1",     "unknown",
+                           "",         "10.0.0.9",    "203.0.113.7",   "10.0.0.300"};
+  const char* seps[] = {", ", ",", " ", ",, ", " ,"};
+  std::mt19937 rng(8);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<std::string> owned(rng() % 4);
+    for (std::string& line : owned) {
+      const size_t n = rng() % 5;
+      for (size_t j = 0; j < n; ++j) {
+        if (j > 0 || rng() % 8 == 0) line += seps[rng() % std::size(seps)];
+        line += entries[rng() % std::size(entries)];
+      }
+      if (rng() % 8 == 0) line += seps[rng() % std::size(seps)];
+    }
+    std::vector<std::string_view> lines(owned.begin(), owned.end());
+    const bool recursive = rng() % 4 != 0;
+    const SocketAddress start = Peer(rng() % 4 == 0 ? "192.0.2.1" : "10.0.0.2");
+
+    WalkResult want;
+    want.client = start;
+    std::vector<SocketAddress> want_hops;
+    std::vector<std::string> all;
+    for (size_t l = lines.size(); l-- > 0;) {
+      for (std::string& e : ReferenceSplitAll(lines[l])) all.push_back(std::move(e));
+    }
+    for (const std::string& e : all) {
+      if (!trusted->Contains(want.client)) break;
+      std::optional<SocketAddress> a = ParseXffEntry(e);
+      if (!a) break;
+      want.client = *a;
+      want.replaced = true;
+      want_hops.push_back(*a);
+      if (!recursive) break;
+    }
+
+    HopList hops;
+    WalkResult got = WalkXff(lines, *trusted, recursive, start, &hops);
+    ASSERT_EQ(got.client, want.client) << i;
+    ASSERT_EQ(got.replaced, want.replaced) << i;
+    ASSERT_EQ(std::vector<SocketAddress>(hops.begin(), hops.end()), want_hops) << i;
+  }
 }
 
 struct WalkCase {

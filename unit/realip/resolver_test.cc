@@ -2,9 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 
 namespace realip::realip {
 namespace {
@@ -129,6 +134,7 @@ TEST_P(ResolveTest, Resolves) {
   EXPECT_EQ(r.untrusted_headers, c.untrusted);
   EXPECT_EQ(r.untrusted_forwarded, !c.untrusted.empty());
   EXPECT_EQ(r.realip_x_forwarded_for, c.realip_xff);
+  EXPECT_EQ(r.client_host(), r.client.HostToString());
   std::string proxy_add;
   AppendProxyAddXForwardedFor(headers, r, &proxy_add);
   EXPECT_EQ(proxy_add, c.proxy_add_xff);
@@ -253,6 +259,127 @@ INSTANTIATE_TEST_SUITE_P(
                     "203.0.113.7:5555", H{}, "10.0.0.1:5000", "peer", 0, U{}, "10.0.0.1",
                     "10.0.0.1"}),
     [](const testing::TestParamInfo<ResolveCase>& info) { return info.param.name; });
+
+constexpr const char* kTenHops =
+    "203.0.113.7, 10.0.0.10, 10.0.0.9, 10.0.0.8, 10.0.0.7, 10.0.0.6, 10.0.0.5, 10.0.0.4, "
+    "10.0.0.3, 10.0.0.2";
+const std::string kLongV6 = "1111:2222:3333:4444:5555:6666:7777:888";
+const std::string kLongV6Xff = kLongV6 + "9, [" + kLongV6 + "a]:65535";
+
+// Header-name matching and the in-place $realip_x_forwarded_for.
+INSTANTIATE_TEST_SUITE_P(
+    NamesAndChains, ResolveTest,
+    testing::Values(
+        // Header names match in any ASCII case, and only letters fold: "\r" is not "-".
+        ResolveCase{"HeaderNameAnyCase", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"x-FORWARDED-for", "1.1.1.1"},
+                      {"X\rForwarded-For", "10.0.0.7"},
+                      {"X-Forwarded-F\x4fR", "10.0.0.6"},
+                      {"X-Forwarded-Fo\x92", "2.2.2.2"}},
+                    "1.1.1.1:0", "X-Forwarded-For", 2, U{}, "1.1.1.1, 10.0.0.6, 10.0.0.1",
+                    "1.1.1.1, 10.0.0.6, 10.0.0.1"},
+        ResolveCase{
+            "UntrustedHeaderNamesAnyCase", kTen, kXff, true, "192.0.2.9:5000", nullptr,
+            H{{"X-REAL-ip", "1.1.1.1"}, {"X\rReal-IP", "1.1.1.1"}, {"fORWARDED", "for=1.1.1.1"}},
+            "192.0.2.9:5000", "peer", 0, U{"x-real-ip", "forwarded"}, "192.0.2.9", "192.0.2.9"},
+        // More hops than HopList keeps inline.
+        ResolveCase{"TenHopChain", kTen, kXff, true, "10.0.0.1:5000", nullptr,
+                    H{{"X-Forwarded-For", kTenHops}}, "203.0.113.7:0", "X-Forwarded-For", 10, U{},
+                    std::string(kTenHops) + ", 10.0.0.1", std::string(kTenHops) + ", 10.0.0.1"},
+        // Addresses of the longest text form.
+        ResolveCase{"LongestIpv6Texts",
+                    {"::/0"},
+                    kXff,
+                    true,
+                    "[1111:2222:3333:4444:5555:6666:7777:8888]:5000",
+                    nullptr,
+                    H{{"X-Forwarded-For", kLongV6Xff.c_str()}},
+                    "[" + kLongV6 + "9]:0",
+                    "X-Forwarded-For",
+                    2,
+                    U{},
+                    kLongV6 + "9, " + kLongV6 + "a, " + kLongV6 + "8",
+                    kLongV6Xff + ", " + kLongV6 + "8"}),
+    [](const testing::TestParamInfo<ResolveCase>& info) { return info.param.name; });
+
+// The word-at-a-time name compare against absl::EqualsIgnoreCase (what it replaced), for
+// names of every length up to 24 made of bytes around the letter ranges, in lowercase
+// sought names that are equal, case-flipped or one byte off.
+TEST(HeaderNameIsTest, MatchesEqualsIgnoreCase) {
+  const std::string bytes = std::string("@AMZ[`amz{\r-_09~", 16) + "\x80\xc1\xe1\xfa\xff";
+  std::mt19937 rng(4);
+  int equal = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const size_t len = rng() % 25;
+    std::string lower;
+    for (size_t j = 0; j < len; ++j) lower.push_back(bytes[rng() % bytes.size()]);
+    lower = absl::AsciiStrToLower(lower);
+    std::string name = lower;
+    for (char& c : name) {
+      if (rng() % 2) c = absl::ascii_toupper(static_cast<unsigned char>(c));
+    }
+    if (len > 0 && rng() % 3 == 0) name[rng() % len] = bytes[rng() % bytes.size()];
+    const bool want = absl::EqualsIgnoreCase(name, lower);
+    equal += want;
+    ASSERT_EQ(internal::HeaderNameIs(name, lower), want)
+        << absl::CEscape(name) << " " << absl::CEscape(lower);
+  }
+  EXPECT_GT(equal, 100000);
+  EXPECT_FALSE(internal::HeaderNameIs("x-forwarded-for", "x-forwarded-fo"));
+  EXPECT_TRUE(internal::HeaderNameIs("", ""));
+}
+
+// One Resolution reused across requests of different shapes ends every time equal to a fresh
+// one: no member keeps a value from the request before.
+TEST(ResolveTest, ReusedResolutionEqualsFreshOne) {
+  RealIpSettings settings;
+  auto set = std::make_shared<net::CidrSet>();
+  ASSERT_TRUE(set->Add("10.0.0.0/8").ok());
+  settings.trusted = set;
+  settings.sources = {*ParseRealIpSource("proxy_protocol"), *ParseRealIpSource("X-Forwarded-For")};
+  settings.recursive = true;
+  ProxyHeader proxy;
+  proxy.version = 2;
+  proxy.command = "PROXY";
+  proxy.local = false;
+  proxy.source = Addr("10.9.9.9:7000");
+  proxy.destination = Addr("198.51.100.1:443");
+  const std::vector<HeaderField> long_chain = {
+      {"X-Forwarded-For", "203.0.113.7, 10.0.0.5, 10.0.0.4, 10.0.0.3, 10.0.0.2"}};
+  const std::vector<HeaderField> spoofed = {
+      {"X-Real-IP", "1.1.1.1"}, {"X-Forwarded-For", "1.1.1.1"}, {"Forwarded", "for=1.1.1.1"}};
+  const std::vector<HeaderField> none = {};
+  struct Request {
+    const char* peer;
+    const ProxyHeader* proxy;
+    const std::vector<HeaderField>* headers;
+  };
+  const Request requests[] = {
+      {"10.0.0.1:1", nullptr, &long_chain}, {"192.0.2.9:2", nullptr, &spoofed},
+      {"10.0.0.1:3", &proxy, &long_chain},  {"10.0.0.1:4", nullptr, &none},
+      {"unix:", nullptr, &spoofed},         {"192.0.2.9:5", &proxy, &none},
+      {"10.0.0.1:6", nullptr, &long_chain}};
+  Resolution reused;
+  for (int round = 0; round < 2; ++round) {
+    for (const Request& q : requests) {
+      ResolveInput input;
+      input.peer = Addr(q.peer);
+      input.proxy = q.proxy;
+      input.headers = *q.headers;
+      Resolution fresh = Resolve(settings, input);
+      Resolve(settings, input, &reused);
+      EXPECT_EQ(reused.client, fresh.client) << q.peer;
+      EXPECT_EQ(reused.source, fresh.source) << q.peer;
+      EXPECT_EQ(reused.realip_remote, fresh.realip_remote) << q.peer;
+      EXPECT_EQ(reused.trusted_hops, fresh.trusted_hops) << q.peer;
+      EXPECT_EQ(reused.untrusted_forwarded, fresh.untrusted_forwarded) << q.peer;
+      EXPECT_EQ(reused.untrusted_headers, fresh.untrusted_headers) << q.peer;
+      EXPECT_EQ(reused.realip_x_forwarded_for, fresh.realip_x_forwarded_for) << q.peer;
+      EXPECT_EQ(reused.connecting, fresh.connecting) << q.peer;
+      EXPECT_EQ(reused.client_host(), fresh.client.HostToString()) << q.peer;
+    }
+  }
+}
 
 TEST(ResolveTest, EmptyNonNullSetDoesNothing) {
   RealIpSettings settings;
