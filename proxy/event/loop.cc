@@ -55,15 +55,18 @@ void EventLoop::Run() {
     event_base_dispatch(base_);
     return;
   }
+  caching_now_ = true;
   while (true) {
+    now_valid_ = false;  // a fresh clock reading for each iteration, taken on first use
     // One iteration: wait, then run every callback that became active (EVLOOP_ONCE goes on
     // while callbacks activate others). 1: nothing left to watch; -1: the backend failed.
     int rc = event_base_loop(base_, EVLOOP_ONCE);
     after_callbacks_();
     // event_base_loop clears libevent's break flag when it starts, so a Stop() from the hook
     // is only seen here.
-    if (rc != 0 || stop_) return;
+    if (rc != 0 || stop_) break;
   }
+  caching_now_ = false;
 }
 
 void EventLoop::Stop() {

@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 struct event_base;
 struct event;
@@ -40,6 +42,19 @@ class EventLoop {
   // every message the iteration produced for it. Set before Run().
   void SetAfterCallbacks(std::function<void()> fn) { after_callbacks_ = std::move(fn); }
 
+  // The wall-clock time, read once per loop iteration: the first call in an iteration reads
+  // the clock and later calls in the same iteration (its callbacks and the after-callbacks
+  // hook) get that reading, as nginx's cached time does for $request_time. Without an
+  // after-callbacks hook, or outside Run(), every call reads the clock.
+  absl::Time Now() {
+    if (!caching_now_) return absl::Now();
+    if (!now_valid_) {
+      now_ = absl::Now();
+      now_valid_ = true;
+    }
+    return now_;
+  }
+
   event_base* base() const { return base_; }
 
  private:
@@ -47,6 +62,9 @@ class EventLoop {
   event_base* base_;
   std::function<void()> after_callbacks_;
   bool stop_ = false;
+  bool caching_now_ = false;
+  bool now_valid_ = false;
+  absl::Time now_;
 };
 
 // Receives readiness of a socket registered with IoWatcher. `peer_closed` reports that the

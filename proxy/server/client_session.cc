@@ -432,7 +432,7 @@ void ClientSession::OnUpstreamIo(bool readable, bool writable) {
           return;
         }
         upstream_->set_connected();
-        A().ctx_.upstream_connect_time = absl::Now() - A().upstream_start_;
+        A().ctx_.upstream_connect_time = worker_->loop().Now() - A().upstream_start_;
         ArmUpstreamTimer(UpstreamTimer::kSend);
       }
       A().upstream_write_blocked_ = false;
@@ -834,7 +834,7 @@ void ClientSession::RouteAndResolve() {
   }
   A().ctx_.connection_id = id_;
   A().ctx_.connection_requests = requests_;
-  A().ctx_.start = absl::Now();
+  A().ctx_.start = worker_->loop().Now();
   A().ctx_.access = &config_->access;
   A().ctx_.request_length = A().head_bytes_;
   A().head_bytes_ = 0;
@@ -923,7 +923,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
   }
   while (true) {
     // One clock read for the pick and the attempt's start.
-    const absl::Time now = absl::Now();
+    const absl::Time now = worker_->loop().Now();
     upstream::PeerIndex peer = 0;
     if (chosen.has_value()) {
       peer = *chosen;
@@ -1017,10 +1017,9 @@ upstream::NextUpstreamDecision ClientSession::DecideAndReport(upstream::PeerInde
   facts.idempotent = A().request_idempotent_;
   upstream::NextUpstreamDecision decision = upstream::DecideNextUpstream(
       settings_->proxy_next_upstream, settings_->proxy_next_upstream_tries, facts);
-  A().balancer_->Report(peer,
-                    decision.peer_failed ? upstream::Outcome::kFailure
-                                         : upstream::Outcome::kSuccess,
-                    absl::Now());
+  A().balancer_->Report(
+      peer, decision.peer_failed ? upstream::Outcome::kFailure : upstream::Outcome::kSuccess,
+      worker_->loop().Now());
   worker_->NotePeerState(*A().upstream_config_, *A().balancer_, peer);
   return decision;
 }
@@ -1385,13 +1384,15 @@ void ClientSession::OnUpstreamHead() {
                      "upstream sent 101 without an upgrade request");
       return;
     }
-    A().balancer_->Report(*upstream_->lease_peer(), upstream::Outcome::kSuccess, absl::Now());
+    A().balancer_->Report(*upstream_->lease_peer(), upstream::Outcome::kSuccess,
+                          worker_->loop().Now());
     worker_->NotePeerState(*A().upstream_config_, *A().balancer_, *upstream_->lease_peer());
     StartTunnel();
     return;
   }
   if (head.status < 200) return;  // interim responses: our own 100 was already sent
-  const absl::Time now = absl::Now();  // for the peer's health, a retry's pick and metrics
+  const absl::Time now =
+      worker_->loop().Now();  // for the peer's health, a retry's pick and metrics
   if (RetryOnStatus(head.status, now)) return;
   response_started_ = true;
   A().ctx_.status = head.status;
@@ -1411,7 +1412,7 @@ void ClientSession::OnUpstreamMessageComplete() {
   if (head.status < 200) return;  // wait for the final response
   if (A().client_framing_ == ClientFraming::kChunked) Out().Append(http::kLastChunk);
   response_complete_ = true;
-  A().ctx_.upstream_response_time = absl::Now() - A().upstream_start_;
+  A().ctx_.upstream_response_time = worker_->loop().Now() - A().upstream_start_;
   A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   FlushClient();
@@ -1455,7 +1456,7 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
     REALIP_LOG(kError, "upstream \"", A().upstream_config_->name, "\" ",
                upstream_->peer().ToString(), ": ", why);
   }
-  A().ctx_.upstream_response_time = absl::Now() - A().upstream_start_;
+  A().ctx_.upstream_response_time = worker_->loop().Now() - A().upstream_start_;
   DropUpstream();
   A().last_failure_status_ = status;
   if (fresh && RestoreRequestBytes()) {
@@ -1505,7 +1506,7 @@ void ClientSession::StartTunnel() {
   EnsureNoDelay();
   const http::MessageHead& head = A().response_parser_->head();
   A().ctx_.status = 101;
-  CountUpstreamResponse(101, absl::Now());
+  CountUpstreamResponse(101, worker_->loop().Now());
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
   Out().Append(bytes);
@@ -1568,7 +1569,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     A().ctx_.resolution.client = peer_;
     A().ctx_.resolution.realip_remote = peer_;
     A().ctx_.local = local_;
-    A().ctx_.start = absl::Now();
+    A().ctx_.start = worker_->loop().Now();
     A().ctx_.access = &config_->access;
     settings_ = nullptr;
     request_logged_ = false;
@@ -1741,7 +1742,8 @@ void ClientSession::LogRequest() {
   request_logged_ = true;
   const config::HttpSettings& s =
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
-  if (worker_->metrics().collecting()) CountRequest(worker_->metrics(), A().ctx_, absl::Now());
+  if (worker_->metrics().collecting())
+    CountRequest(worker_->metrics(), A().ctx_, worker_->loop().Now());
   if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, A().ctx_);
 }
 

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace realip::event {
@@ -186,6 +188,61 @@ TEST(EventLoopTest, AfterCallbacksRunsOncePerIterationAfterItsCallbacks) {
   ASSERT_EQ(trace.size(), 5u) << trace;
   EXPECT_EQ(trace.substr(2), "|a|");
   EXPECT_TRUE(trace.substr(0, 2) == "ab" || trace.substr(0, 2) == "ba") << trace;
+  wa.Stop();
+  wb.Stop();
+  for (int fd : {a[0], a[1], b[0], b[1]}) close(fd);
+}
+
+// Now() is read once per iteration while Run() has an after-callbacks hook: the callbacks of
+// one iteration and its hook share a reading; the next iteration reads the clock again.
+TEST(EventLoopTest, NowIsReadOncePerIteration) {
+  auto loop = NewLoop();
+  const absl::Time before = loop->Now();  // outside Run(): the clock itself
+  std::vector<absl::Time> seen;
+  struct Sampler : IoHandler {
+    EventLoop* loop;
+    std::vector<absl::Time>* seen;
+    int fd;
+    void OnIo(bool readable, bool, bool) override {
+      if (!readable) return;
+      char buf[16];
+      while (read(fd, buf, sizeof(buf)) > 0) {
+      }
+      seen->push_back(loop->Now());
+      std::this_thread::sleep_for(milliseconds(2));  // the clock moves on meanwhile
+    }
+  };
+  int a[2], b[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+  ASSERT_EQ(write(a[1], "x", 1), 1);
+  ASSERT_EQ(write(b[1], "y", 1), 1);
+  Sampler sa, sb;
+  sa.loop = sb.loop = loop.get();
+  sa.seen = sb.seen = &seen;
+  sa.fd = a[0];
+  sb.fd = b[0];
+  IoWatcher wa, wb;
+  ASSERT_TRUE(wa.Watch(*loop, a[0], &sa).ok());
+  ASSERT_TRUE(wb.Watch(*loop, b[0], &sb).ok());
+  int hooks = 0;
+  loop->SetAfterCallbacks([&] {
+    seen.push_back(loop->Now());
+    if (++hooks == 1) {
+      EXPECT_EQ(write(a[1], "z", 1), 1);  // one more iteration
+    } else {
+      loop->Stop();
+    }
+  });
+  loop->Run();
+  // Iteration 1: two callbacks and the hook; iteration 2: one callback and the hook.
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_GE(seen[0], before);
+  EXPECT_EQ(seen[1], seen[0]);
+  EXPECT_EQ(seen[2], seen[0]);
+  EXPECT_GT(seen[3], seen[0]);  // read again, after two 2 ms sleeps
+  EXPECT_EQ(seen[4], seen[3]);
+  EXPECT_GT(loop->Now(), seen[4]);  // outside Run() again: after another 2 ms sleep
   wa.Stop();
   wb.Stop();
   for (int fd : {a[0], a[1], b[0], b[1]}) close(fd);
