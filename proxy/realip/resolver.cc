@@ -197,18 +197,14 @@ void Resolve(const RealIpSettings& settings, const ResolveInput& input, Resoluti
   chain.resize((hops.size() + 1) * kSlot);
   char* const begin = chain.data();
   char* p = begin;
-  auto put = [&](const SocketAddress& a) {
-    if (p != begin) {
-      p = std::copy_n(", ", 2, p);
-      p += a.FormatHost(p);
-    } else {
-      // The first entry is the client: the last address stepped onto, or the peer.
-      res.client_host_length = a.FormatHost(p);
-      p += res.client_host_length;
-    }
-  };
-  for (size_t i = hops.size(); i-- > 0;) put(hops[i]);
-  if (!first_hop_from_proxy) put(input.peer);
+  for (size_t i = hops.size(); i-- > 0;) {
+    if (p != begin) p = std::copy_n(", ", 2, p);
+    p += hops[i].FormatHost(p);
+  }
+  if (!first_hop_from_proxy) {
+    if (p != begin) p = std::copy_n(", ", 2, p);
+    p += input.peer.FormatHost(p);
+  }
   chain.resize(static_cast<size_t>(p - begin));
 
   res.connecting = connecting;

@@ -2,7 +2,6 @@
 // real_ip_recursive), extended with several sources in order, plus provenance.
 #pragma once
 
-#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,13 +57,6 @@ struct Resolution {
   std::vector<std::string> untrusted_headers;  // their lowercase names, each once
   std::string realip_x_forwarded_for;     // client, trusted hops passed, connecting hop
   net::SocketAddress connecting;          // the hop that connected (appended by the next call)
-  size_t client_host_length = 0;          // of the client's text, which the chain starts with
-
-  // client.HostToString() ($remote_addr) without formatting it again: the chain's first entry.
-  // Valid until realip_x_forwarded_for changes.
-  std::string_view client_host() const {
-    return std::string_view(realip_x_forwarded_for).substr(0, client_host_length);
-  }
 };
 
 // Resolves the client address for one request. Each source runs nginx's walk from the

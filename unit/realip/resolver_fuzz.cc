@@ -78,7 +78,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string client_host = r.client.HostToString();
   REALIP_CHECK(std::string_view(r.realip_x_forwarded_for).substr(0, client_host.size()) ==
                client_host);
-  REALIP_CHECK(r.client_host() == client_host);
   std::string proxy_add;
   realip::realip::AppendProxyAddXForwardedFor(input.headers, r, &proxy_add);
   REALIP_CHECK(!proxy_add.empty());

@@ -37,7 +37,6 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.resolution.untrusted_headers = {"x-real-ip"};
   ctx.resolution.realip_x_forwarded_for = "203.0.113.7, 198.51.100.2, 127.0.0.5 and more text";
   ctx.resolution.connecting = Addr("127.0.0.5", 0);
-  ctx.resolution.client_host_length = 11;
   ctx.local = Addr("127.0.0.1", 8080);
   ctx.https = true;
   ctx.tls = kTls;
@@ -72,7 +71,6 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.resolution.untrusted_headers, fresh.resolution.untrusted_headers);
   EXPECT_EQ(ctx.resolution.realip_x_forwarded_for, fresh.resolution.realip_x_forwarded_for);
   EXPECT_EQ(ctx.resolution.connecting, fresh.resolution.connecting);
-  EXPECT_EQ(ctx.resolution.client_host_length, fresh.resolution.client_host_length);
   EXPECT_EQ(ctx.local, fresh.local);
   EXPECT_EQ(ctx.https, fresh.https);
   EXPECT_EQ(ctx.tls, fresh.tls);
