@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,44 +140,60 @@ TEST(EventLoopTest, TimerArmedStateFollowsFiringRearmAndDestruction) {
   EXPECT_EQ(fired, 2);
 }
 
-// The after-callbacks hook runs once per iteration, after every callback that iteration ran:
-// what two ready sockets' callbacks queue is seen together. Stop() from the hook ends Run().
-TEST(EventLoopTest, AfterCallbacksRunsOncePerIterationAfterItsCallbacks) {
-  auto loop = NewLoop();
-  std::string trace;
-  struct Recorder : IoHandler {
-    std::string* trace;
-    char name;
-    int fd;
+// Two socketpairs whose read ends are both readable before the loop first waits, so that one
+// iteration runs both callbacks. Each callback drains its socket and calls on_read('a' or 'b').
+class TwoReadySockets {
+ public:
+  TwoReadySockets(EventLoop& loop, std::function<void(char)> on_read) : on_read_(on_read) {
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a_), 0);
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b_), 0);
+    Write('a');
+    Write('b');
+    da_ = {this, 'a', a_[0]};
+    db_ = {this, 'b', b_[0]};
+    EXPECT_TRUE(wa_.Watch(loop, a_[0], &da_).ok());
+    EXPECT_TRUE(wb_.Watch(loop, b_[0], &db_).ok());
+  }
+  ~TwoReadySockets() {
+    wa_.Stop();
+    wb_.Stop();
+    for (int fd : {a_[0], a_[1], b_[0], b_[1]}) close(fd);
+  }
+  // Makes socket `name` readable again.
+  void Write(char name) { EXPECT_EQ(write(name == 'a' ? a_[1] : b_[1], "x", 1), 1); }
+
+ private:
+  struct Drainer : IoHandler {
+    Drainer() = default;
+    Drainer(TwoReadySockets* owner, char name, int fd) : owner(owner), name(name), fd(fd) {}
     void OnIo(bool readable, bool, bool) override {
       if (!readable) return;
       char buf[16];
       while (read(fd, buf, sizeof(buf)) > 0) {
       }
-      trace->push_back(name);
+      owner->on_read_(name);
     }
+    TwoReadySockets* owner = nullptr;
+    char name = 0;
+    int fd = -1;
   };
-  int a[2], b[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
-  // Both readable before the loop first waits: one iteration runs both callbacks.
-  ASSERT_EQ(write(a[1], "x", 1), 1);
-  ASSERT_EQ(write(b[1], "y", 1), 1);
-  Recorder ra, rb;
-  ra.trace = rb.trace = &trace;
-  ra.name = 'a';
-  rb.name = 'b';
-  ra.fd = a[0];
-  rb.fd = b[0];
-  IoWatcher wa, wb;
-  ASSERT_TRUE(wa.Watch(*loop, a[0], &ra).ok());
-  ASSERT_TRUE(wb.Watch(*loop, b[0], &rb).ok());
+  std::function<void(char)> on_read_;
+  int a_[2] = {-1, -1}, b_[2] = {-1, -1};
+  Drainer da_, db_;
+  IoWatcher wa_, wb_;
+};
+
+// The after-callbacks hook runs once per iteration, after every callback that iteration ran:
+// what two ready sockets' callbacks queue is seen together. Stop() from the hook ends Run().
+TEST(EventLoopTest, AfterCallbacksRunsOncePerIterationAfterItsCallbacks) {
+  auto loop = NewLoop();
+  std::string trace;
+  TwoReadySockets sockets(*loop, [&](char name) { trace.push_back(name); });
   int hooks = 0;
   loop->SetAfterCallbacks([&] {
     trace.push_back('|');
     if (++hooks == 1) {
-      // Writes seen by the next iteration.
-      EXPECT_EQ(write(a[1], "z", 1), 1);
+      sockets.Write('a');  // seen by the next iteration
     } else {
       loop->Stop();
     }
@@ -188,9 +205,6 @@ TEST(EventLoopTest, AfterCallbacksRunsOncePerIterationAfterItsCallbacks) {
   ASSERT_EQ(trace.size(), 5u) << trace;
   EXPECT_EQ(trace.substr(2), "|a|");
   EXPECT_TRUE(trace.substr(0, 2) == "ab" || trace.substr(0, 2) == "ba") << trace;
-  wa.Stop();
-  wb.Stop();
-  for (int fd : {a[0], a[1], b[0], b[1]}) close(fd);
 }
 
 // Now() is read once per iteration while Run() has an after-callbacks hook: the callbacks of
@@ -199,37 +213,15 @@ TEST(EventLoopTest, NowIsReadOncePerIteration) {
   auto loop = NewLoop();
   const absl::Time before = loop->Now();  // outside Run(): the clock itself
   std::vector<absl::Time> seen;
-  struct Sampler : IoHandler {
-    EventLoop* loop;
-    std::vector<absl::Time>* seen;
-    int fd;
-    void OnIo(bool readable, bool, bool) override {
-      if (!readable) return;
-      char buf[16];
-      while (read(fd, buf, sizeof(buf)) > 0) {
-      }
-      seen->push_back(loop->Now());
-      std::this_thread::sleep_for(milliseconds(2));  // the clock moves on meanwhile
-    }
-  };
-  int a[2], b[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
-  ASSERT_EQ(write(a[1], "x", 1), 1);
-  ASSERT_EQ(write(b[1], "y", 1), 1);
-  Sampler sa, sb;
-  sa.loop = sb.loop = loop.get();
-  sa.seen = sb.seen = &seen;
-  sa.fd = a[0];
-  sb.fd = b[0];
-  IoWatcher wa, wb;
-  ASSERT_TRUE(wa.Watch(*loop, a[0], &sa).ok());
-  ASSERT_TRUE(wb.Watch(*loop, b[0], &sb).ok());
+  TwoReadySockets sockets(*loop, [&](char) {
+    seen.push_back(loop->Now());
+    std::this_thread::sleep_for(milliseconds(2));  // the clock moves on meanwhile
+  });
   int hooks = 0;
   loop->SetAfterCallbacks([&] {
     seen.push_back(loop->Now());
     if (++hooks == 1) {
-      EXPECT_EQ(write(a[1], "z", 1), 1);  // one more iteration
+      sockets.Write('a');  // one more iteration
     } else {
       loop->Stop();
     }
@@ -243,9 +235,6 @@ TEST(EventLoopTest, NowIsReadOncePerIteration) {
   EXPECT_GT(seen[3], seen[0]);  // read again, after two 2 ms sleeps
   EXPECT_EQ(seen[4], seen[3]);
   EXPECT_GT(loop->Now(), seen[4]);  // outside Run() again: after another 2 ms sleep
-  wa.Stop();
-  wb.Stop();
-  for (int fd : {a[0], a[1], b[0], b[1]}) close(fd);
 }
 
 TEST(EventLoopTest, WakerRunsCallbackOnLoopThread) {
