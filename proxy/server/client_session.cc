@@ -1391,8 +1391,8 @@ void ClientSession::OnUpstreamHead() {
     return;
   }
   if (head.status < 200) return;  // interim responses: our own 100 was already sent
-  const absl::Time now =
-      worker_->loop().Now();  // for the peer's health, a retry's pick and metrics
+  // For the peer's health, a retry's pick and metrics.
+  const absl::Time now = worker_->loop().Now();
   if (RetryOnStatus(head.status, now)) return;
   response_started_ = true;
   A().ctx_.status = head.status;
@@ -1742,8 +1742,9 @@ void ClientSession::LogRequest() {
   request_logged_ = true;
   const config::HttpSettings& s =
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
-  if (worker_->metrics().collecting())
+  if (worker_->metrics().collecting()) {
     CountRequest(worker_->metrics(), A().ctx_, worker_->loop().Now());
+  }
   if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, A().ctx_);
 }
 
