@@ -596,14 +596,15 @@ def print_table(results, args):
             runs = results.get((scenario, tool))
             if not runs:
                 continue
+            # The footnote printed below says which of these are better lower.
             if scenario == "D":
-                key, better_low = "bytes_per_conn", True
+                key = "bytes_per_conn"
             elif scenario.startswith("E"):
-                key, better_low = "mb_s", False
+                key = "mb_s"
             elif scenario == "A50":
-                key, better_low = "p99_ms", True
+                key = "p99_ms"
             else:
-                key, better_low = "rps", False
+                key = "rps"
             ratios = []
             for b in ("nginx", "haproxy"):
                 if base[b] and med(base[b], key):
