@@ -4,6 +4,7 @@ rest (readiness, shutdown_delay, fast stop, listener reloads, log reopening, lim
 import resource
 import signal
 import socket
+import struct
 import threading
 import unittest
 
@@ -12,6 +13,10 @@ from test_engine_backends import held_backend, read_all, read_request
 from test_engine_headers import UNTRUSTED, EngineTestCase, connect
 
 
+
+
+# Offset of tcpi_segs_in in Linux's struct tcp_info (linux/tcp.h).
+TCPI_SEGS_IN = 140
 
 
 class LifecycleTest(EngineTestCase):
@@ -58,6 +63,24 @@ class LifecycleTest(EngineTestCase):
         old.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         self.assertEqual(harness.read_response(old)[2], b"one")
         old.close()
+
+    def test_a_close_the_client_asked_for_sends_the_last_bytes_and_the_fin_together(self):
+        # The response goes out with MSG_MORE and close() sends it with the FIN, so the client
+        # receives three segments in all: the SYN-ACK, the ACK of its request and the
+        # response with the FIN (four when the FIN follows on its own).
+        echo = self.start_echo()
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}")
+        for _ in range(5):
+            s = connect(self.port)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            status, _, body, rest = harness.read_response(s)
+            self.assertEqual(rest + read_all(s), b"")  # then the close, nothing else
+            info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+            s.close()
+            self.assertEqual(status, 200)
+            self.assertEqual(harness.echo_json(body)["method"], "GET")
+            segs_in = struct.unpack_from("I", info, TCPI_SEGS_IN)[0]
+            self.assertLessEqual(segs_in, 3)
 
     def test_proxy_protocol_to_the_upstream(self):
         for version, prefix in ((1, b"PROXY TCP4 127.0.0.3 127.0.0.1 "),

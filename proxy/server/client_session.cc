@@ -1168,7 +1168,14 @@ void ClientSession::FlushClient() {
   // acknowledged.
   if (phase_ == Phase::kRequest && !response_complete_ && !OutEmpty()) EnsureNoDelay();
   while (!OutEmpty()) {
-    IoResult r = transport_->Write(Out().view());
+    // Closing once this is out, as the client asked, its request read whole: the last bytes
+    // and the FIN can share a segment. Not after an early answer, nor when the close is ours
+    // (a limit, a graceful stop): request bytes may still be unread there, and a close with
+    // unread input resets the connection, which drops what is still queued.
+    const bool last = phase_ == Phase::kClosing && request_complete_ && InEmpty() &&
+                      a_ != nullptr && !a_->request_.keep_alive;
+    IoResult r =
+        last ? transport_->WriteBeforeClose(Out().view()) : transport_->Write(Out().view());
     if (r.kind == IoResult::Kind::kOk) {
       A().ctx_.bytes_sent += r.bytes;
       worker_->metrics().Add(metrics::Metric::kBytesSent, {}, static_cast<int64_t>(r.bytes));

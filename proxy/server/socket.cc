@@ -112,10 +112,17 @@ IoResult PlainTransport::Read(char* buf, size_t len) {
   }
 }
 
-IoResult PlainTransport::Write(std::string_view data) {
+IoResult PlainTransport::Write(std::string_view data) { return Send(data, 0); }
+
+IoResult PlainTransport::WriteBeforeClose(std::string_view data) {
+  // The kernel keeps a partial segment queued; close() appends the FIN to it and sends both.
+  return Send(data, MSG_MORE);
+}
+
+IoResult PlainTransport::Send(std::string_view data, int flags) {
   while (true) {
     // MSG_NOSIGNAL: a peer that went away is an EPIPE result, not a process-killing SIGPIPE.
-    ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL | flags);
     if (n >= 0) return IoResult{IoResult::Kind::kOk, static_cast<size_t>(n), 0};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult{IoResult::Kind::kWouldBlock};

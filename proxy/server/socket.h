@@ -43,6 +43,10 @@ class Transport {
   virtual ~Transport() = default;
   virtual IoResult Read(char* buf, size_t len) = 0;
   virtual IoResult Write(std::string_view data) = 0;
+  // Write() of the connection's last bytes: the caller closes the connection as soon as they
+  // are all written. Plain TCP holds them back (MSG_MORE) so that the close sends them and the
+  // FIN in one segment.
+  virtual IoResult WriteBeforeClose(std::string_view data) { return Write(data); }
   // Half-closes the sending direction (tunnels propagate a peer's FIN).
   virtual void ShutdownWrite() = 0;
   // A read shorter than asked means the socket is drained. TLS answers for its last recv():
@@ -60,9 +64,11 @@ class PlainTransport : public Transport {
   explicit PlainTransport(int fd) : fd_(fd) {}
   IoResult Read(char* buf, size_t len) override;
   IoResult Write(std::string_view data) override;
+  IoResult WriteBeforeClose(std::string_view data) override;
   void ShutdownWrite() override;
 
  private:
+  IoResult Send(std::string_view data, int flags);
   int fd_;
 };
 
