@@ -5,6 +5,7 @@
 // use std::string_view (DESIGN.md); convert at the call into Abseil with AsAbsl().
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,14 @@ inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}
 // control character; any other backslash is kept, so regex-like values such as "\d" survive.
 // Used by the config lexer and by geo files, which follow the same rules.
 std::string UnescapeNginxWord(std::string_view raw);
+
+// ASCII case-insensitive equality, the comparison HTTP uses for field names and tokens:
+// 'A'-'Z' match 'a'-'z', every other byte only itself. From eight bytes on it compares eight
+// at a time. Inline so that the common case, lengths that differ, costs a compare and no call.
+bool EqualsIgnoreCaseSameLength(const char* a, const char* b, size_t n);
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && EqualsIgnoreCaseSameLength(a.data(), b.data(), a.size());
+}
 
 // ngx_atoi: one or more decimal digits, nothing else; nullopt above `max`.
 std::optional<uint64_t> ParseDecimal(std::string_view text, uint64_t max);

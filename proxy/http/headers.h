@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "proxy/base/strings.h"
 
 namespace realip::http {
 
@@ -19,11 +20,7 @@ struct Header {
 };
 
 // ASCII case-insensitive equality, the comparison HTTP uses for field names and tokens.
-// Inline so that the common case, names of different lengths, costs a compare and no call.
-bool EqualsIgnoreCaseSameLength(const char* a, const char* b, size_t n);
-inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && EqualsIgnoreCaseSameLength(a.data(), b.data(), a.size());
-}
+using base::EqualsIgnoreCase;
 
 // Header lines in arrival order; duplicates are separate entries.
 //

@@ -1,8 +1,6 @@
 #include "proxy/realip/resolver.h"
 
 #include <algorithm>
-#include <cstdint>
-#include <cstring>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
@@ -21,41 +19,8 @@ constexpr std::string_view kForwardedLower = "forwarded";
 // attempt or a misconfiguration.
 constexpr std::string_view kForwardedHeaders[] = {kXffLower, "x-real-ip", kForwardedLower};
 
-// Eight bytes of `name` against eight of a lowercase name: equal where the sought byte is
-// not a lowercase ASCII letter, equal after setting 0x20 (folding A-Z to a-z) where it is.
-bool WordIs(const char* name, const char* lower) {
-  constexpr uint64_t kOnes = 0x0101010101010101;
-  constexpr uint64_t kHigh = 0x8080808080808080;
-  uint64_t n, l;
-  std::memcpy(&n, name, 8);
-  std::memcpy(&l, lower, 8);
-  // Per byte without carries between bytes (the high bit is cleared first and excluded
-  // after): the high bit of ge_a is set for bytes >= 'a', of ge_brace for bytes >= '{'.
-  const uint64_t low7 = l & ~kHigh;
-  const uint64_t ge_a = low7 + (0x80 - 'a') * kOnes;
-  const uint64_t ge_brace = low7 + (0x80 - '{') * kOnes;
-  const uint64_t letters = ge_a & ~ge_brace & ~l & kHigh;
-  return (n | (letters >> 2)) == l;
-}
-
 bool NameIs(std::string_view name, std::string_view lower) {
-  // The length test first: most header names differ in length from the one sought. Then an
-  // ASCII case-insensitive compare against a lowercase name, eight bytes at a time (the last
-  // word overlaps the one before it). A byte matches if it is the same, or if the sought
-  // byte is a letter and this is its upper case.
-  const size_t n = name.size();
-  if (n != lower.size()) return false;
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      if (!WordIs(name.data() + i, lower.data() + i)) return false;
-    }
-    return WordIs(name.data() + n - 8, lower.data() + n - 8);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const char c = name[i], l = lower[i];
-    if (c != l && !(l >= 'a' && l <= 'z' && static_cast<char>(c | 0x20) == l)) return false;
-  }
-  return true;
+  return base::EqualsIgnoreCase(name, lower);
 }
 
 bool IsToken(std::string_view s) {
