@@ -64,6 +64,44 @@ class LifecycleTest(EngineTestCase):
         self.assertEqual(harness.read_response(old)[2], b"one")
         old.close()
 
+    def test_a_half_close_seen_with_the_response_still_gets_the_response(self):
+        # The backend's response and the client's FIN reach the proxy in one loop iteration
+        # (the proxy is stopped while both arrive): the response finishes the request first,
+        # its bytes wait for the iteration's write flush, then the client's end of input is
+        # read. The proxy must send the response before it closes.
+        release = threading.Event()
+        sent = threading.Event()
+
+        def answer(sock, backend):
+            if read_request(sock) is None:
+                return
+            backend.record(b"request")
+            release.wait(60)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+            sent.set()
+
+        backend = self.scripted(answer)
+        self.addCleanup(release.set)
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}", workers=1)
+        s = connect(self.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        for _ in range(200):
+            if backend.requests:
+                break
+            threading.Event().wait(0.05)
+        self.assertEqual(backend.requests, [b"request"])
+        self.proxy.proc.send_signal(signal.SIGSTOP)
+        try:
+            release.set()
+            self.assertTrue(sent.wait(10))
+            s.shutdown(socket.SHUT_WR)
+        finally:
+            self.proxy.proc.send_signal(signal.SIGCONT)
+        status, _, body, rest = harness.read_response(s)
+        self.assertEqual((status, body), (200, b"done"))
+        self.assertEqual(rest + read_all(s), b"")
+        s.close()
+
     def test_a_close_the_client_asked_for_sends_the_last_bytes_and_the_fin_together(self):
         # The response goes out with MSG_MORE and close() sends it with the FIN, so the client
         # receives three segments in all: the SYN-ACK, the ACK of its request and the

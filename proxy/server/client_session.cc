@@ -502,7 +502,15 @@ void ClientSession::ReadClientLoop() {
       // A client that half-closes after a complete request still gets its response; one that
       // stops in the middle of a head or body cannot be answered sensibly (nginx: 499).
       bool request_read = phase_ == Phase::kRequest && request_complete_;
-      if (!closed_ && !request_read && phase_ != Phase::kClosing) Close();
+      if (closed_ || request_read || phase_ == Phase::kClosing) return;
+      if ((phase_ == Phase::kIdle || phase_ == Phase::kReadingHead) && !OutEmpty()) {
+        // The previous request is finished but its response still waits to be written (the
+        // iteration's write flush, or a full socket buffer): send it, then close. A partial
+        // next head is dropped, as by Close().
+        CloseAfterFlush();
+        return;
+      }
+      Close();
       return;
     }
     if (phase_ == Phase::kRequest && !request_complete_ &&
