@@ -30,6 +30,12 @@ Scenarios:
       connections, 2 s) under `strace -c -f -p PID` attached to the process doing the work,
       then a second table of system calls per request, in total and for the main ones
 
+In A, B and C a fourth tool runs too, "floor": realip-floor-relay, a one-thread relay that reads
+and writes on each side, keeps backend connections alive, drops the PROXY header and does no other
+work (no header rewriting, no client IP, no logs, no metrics). Its rate is the most a one-thread
+proxy making the same system calls could reach in that run; a line after the table gives
+realip-proxy / floor. `--tools realip-proxy,nginx,haproxy` leaves it out.
+
 After the main table, a "CPU budget" table for the throughput scenarios (A, A-nometrics, B, C,
 E, F): CPU per 100k requests of the proxy, of the driver (wrk or realip-loadgen) and of the
 backend's worker, how busy the machine was, and the ceiling: the rate at which the driver and
@@ -57,7 +63,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
 XFF = "203.0.113.7, 198.51.100.2, 127.0.0.5"
-TOOLS = ("realip-proxy", "nginx", "haproxy")
+TOOLS = ("realip-proxy", "nginx", "haproxy", "floor")
+# The floor (realip-floor-relay, floor_relay.cc) is a reference, not a peer: a relay making the
+# system calls a proxy must make and doing nothing else. It runs in these scenarios only.
+FLOOR_SCENARIOS = ("A", "B", "C")
 # Scenarios that only realip-proxy runs, with the scenario whose peers they are compared with.
 REALIP_ONLY = {"A-nometrics": "A"}
 DEFAULT_SCENARIOS = "A,A-nometrics,A50,B,C,D,E-down,E-up,F-keepalive,F-handshake"
@@ -287,6 +296,11 @@ http {{
 """)
             args = ([os.path.join(build, "proxy", "realip-proxy"), "-c", conf]
                     if name == "realip-proxy" else ["nginx", "-p", workdir, "-c", conf])
+        elif name == "floor":
+            if not metrics_collection or tls:
+                continue
+            args = [os.path.join(build, "integration", "bench", "realip-floor-relay"),
+                    str(backend_port), str(port), str(v1), str(v2)]
         else:
             tls_global = tls_frontend = ""
             if tls:
@@ -554,7 +568,8 @@ def main():
                         scenario_names = [n for n in names if n == "realip-proxy"]
                         scenario_tools = nometrics
                     else:
-                        scenario_names = names
+                        scenario_names = [n for n in names
+                                          if n != "floor" or scenario in FLOOR_SCENARIOS]
                         scenario_tools = tls_tools if scenario.startswith("F") else tools
                     if not scenario_names:
                         continue
@@ -624,6 +639,14 @@ def print_table(results, args):
         cpu = (med(on, "cpu_per_100k") / med(off, "cpu_per_100k") if med(off, "cpu_per_100k")
                else float("nan"))
         print(f"metrics cost in A: on/off req/s = {rps:.2f}x, cpu s/100k on/off = {cpu:.2f}x")
+    floor = []
+    for scenario in FLOOR_SCENARIOS:
+        ours, relay = results.get((scenario, "realip-proxy")), results.get((scenario, "floor"))
+        if ours and relay and med(relay, "rps"):
+            floor.append(f"{scenario} {med(ours, 'rps') / med(relay, 'rps'):.2f}x "
+                         f"(cpu {med(ours, 'cpu_per_100k') / med(relay, 'cpu_per_100k'):.2f}x)")
+    if floor:
+        print("realip-proxy / floor, req/s (cpu s/100k): " + ", ".join(floor))
 
 
 def is_throughput(scenario):

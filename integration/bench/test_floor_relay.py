@@ -1,0 +1,71 @@
+"""The bench's floor relay (realip-floor-relay) does what run.py's floor rows assume: keep-alive
+requests relayed both ways over shared backend connections, PROXY v1 and v2 headers dropped, and a
+"Connection: close" request answered and closed without that line reaching the backend. Run by
+CTest when the bench is built (REALIP_BENCH)."""
+import os
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+
+RELAY_BIN = os.environ.get("REALIP_FLOOR_BIN", "build/integration/bench/realip-floor-relay")
+
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2(src, dst, sport, dport):
+    addresses = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport)
+    return V2_SIGNATURE + bytes([0x21, 0x11]) + struct.pack("!H", len(addresses)) + addresses
+
+
+class FloorRelayTest(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.echo = self.start_echo()
+        self.plain, self.pp = harness.free_port(), harness.free_port()
+        p = self.spawn([RELAY_BIN, str(self.echo.port), str(self.plain), str(self.pp)], "relay")
+        for port in (self.plain, self.pp):
+            harness.wait_for_port("127.0.0.1", port, p.proc)
+
+    def test_keepalive_requests_share_backend_connections(self):
+        peers = set()
+        with socket.create_connection(("127.0.0.1", self.plain)) as s:
+            for i in range(3):
+                s.sendall(f"GET /r{i} HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n"
+                          .encode())
+                status, _, body, rest = harness.read_response(s)
+                self.assertEqual(status, 200)
+                self.assertEqual(rest, b"")
+                seen = harness.echo_json(body)
+                self.assertEqual(seen["uri"], f"/r{i}")
+                self.assertEqual(seen["headers"]["x-forwarded-for"], "203.0.113.7")
+                peers.add(seen["peer_port"])
+        self.assertEqual(len(peers), 1, "one backend connection kept alive for all three")
+
+    def test_proxy_headers_dropped_and_close_honoured(self):
+        request = b"GET /pp HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        for header in (b"PROXY TCP4 198.51.100.9 127.0.0.1 4000 80\r\n",
+                       proxy_v2("198.51.100.9", "127.0.0.1", 4000, 80)):
+            whole = header + request
+            # Whole, and split at every offset: header and request may arrive in pieces.
+            for cut in range(1, len(whole) + 1):
+                with socket.create_connection(("127.0.0.1", self.pp)) as s:
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    s.sendall(whole[:cut])
+                    if cut < len(whole):
+                        time.sleep(0.001)  # two segments, most of the time two reads
+                        s.sendall(whole[cut:])
+                    status, _, body, _ = harness.read_response(s)
+                    self.assertEqual(status, 200)
+                    seen = harness.echo_json(body)
+                    self.assertEqual(seen["uri"], "/pp")
+                    self.assertNotIn("connection", seen["headers"])
+                    self.assertEqual(s.recv(1), b"", "closed after the response")
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
