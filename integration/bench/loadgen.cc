@@ -58,7 +58,7 @@ struct Conn {
   size_t out_off = 0;
   std::string in;
   bool busy = false;
-  bool connected = false;
+  bool watch_write = false;
   bool sent_proxy = false;
   Clock::time_point started;  // scheduled (open loop) or sent (closed loop) time
   int index = 0;
@@ -115,27 +115,30 @@ std::string ProxyHeader(const std::string& kind, int index) {
 void OnEvent(evutil_socket_t, short what, void* arg) {
   Conn& c = *static_cast<Conn*>(arg);
   Loadgen& g = *c.gen;
-  if (what & EV_WRITE) {
-    if (!c.connected) {
-      int err = 0;
-      socklen_t len = sizeof(err);
-      getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) {
-        g.Close(c, true);
-        return;
-      }
-      c.connected = true;
-    }
-    g.Flush(c);
-  }
+  // A failed connect shows as an error on the write or the read that follows.
+  if (what & EV_WRITE) g.Flush(c);
   if ((what & EV_READ) && c.fd >= 0) g.OnReadable(c);
+}
+
+// The connection's event: readable only, or also writable while a write waits for room. A
+// connection registers once and is written to at once; only a write that would block (the
+// connection not yet established, or a full socket buffer) asks for writability.
+void Watch(Conn& c, bool write) {
+  if (c.ev != nullptr && c.watch_write == write) return;
+  if (c.ev != nullptr) event_free(c.ev);
+  c.watch_write = write;
+  c.ev = event_new(c.gen->base, c.fd, EV_READ | (write ? EV_WRITE : 0) | EV_ET | EV_PERSIST,
+                   OnEvent, &c);
+  event_add(c.ev, nullptr);
 }
 
 void Loadgen::Start(Conn& c) {
   c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  c.connected = false;
+  if (opt.keepalive) {
+    // Later requests follow a response; a connection that writes once needs no option.
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
   c.sent_proxy = false;
   c.in.clear();
   c.out.clear();
@@ -147,8 +150,7 @@ void Loadgen::Start(Conn& c) {
     c.fd = -1;
     return;
   }
-  c.ev = event_new(base, c.fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, OnEvent, &c);
-  event_add(c.ev, nullptr);
+  Watch(c, false);
 }
 
 void Loadgen::Close(Conn& c, bool error) {
@@ -161,6 +163,22 @@ void Loadgen::Close(Conn& c, bool error) {
   c.fd = -1;
   c.busy = false;
   if (stopping) return;
+  if (error) {
+    // Reopen a millisecond later from the event loop, not from here: a refused connection fails
+    // on its first write, and would otherwise reopen and fail again without ever returning to
+    // the loop (which would then never see the end of the run).
+    static const timeval kRetry{0, 1000};
+    event_base_once(
+        base, -1, EV_TIMEOUT,
+        [](evutil_socket_t, short, void* arg) {
+          Conn& conn = *static_cast<Conn*>(arg);
+          if (conn.gen->stopping || conn.fd >= 0) return;
+          conn.gen->Start(conn);
+          conn.gen->IssueNext(conn);
+        },
+        &c, &kRetry);
+    return;
+  }
   Start(c);
   IssueNext(c);
 }
@@ -186,14 +204,17 @@ void Loadgen::Issue(Conn& c, Clock::time_point scheduled) {
     c.sent_proxy = true;
   }
   c.out += request;
-  if (c.connected) Flush(c);
+  Flush(c);
 }
 
 void Loadgen::Flush(Conn& c) {
   while (c.out_off < c.out.size()) {
     ssize_t n = write(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off);
     if (n < 0) {
-      if (errno == EAGAIN) return;
+      if (errno == EAGAIN) {
+        Watch(c, true);
+        return;
+      }
       Close(c, true);
       return;
     }
@@ -201,15 +222,19 @@ void Loadgen::Flush(Conn& c) {
   }
   c.out.clear();
   c.out_off = 0;
+  Watch(c, false);
 }
 
 void Loadgen::OnReadable(Conn& c) {
   char buf[16384];
   bool eof = false;
+  // Edge-triggered: read until a short read, which emptied the socket. A connection that closes
+  // after its response reads it once and closes without waiting to read the end of input.
   for (;;) {
     ssize_t n = read(c.fd, buf, sizeof(buf));
     if (n > 0) {
       c.in.append(buf, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < sizeof(buf)) break;
       continue;
     }
     if (n < 0 && errno == EAGAIN) break;

@@ -1,10 +1,13 @@
-"""The bench's floor relay (realip-floor-relay) does what run.py's floor rows assume: keep-alive
+"""The bench's own tools do what run.py assumes. The floor relay (realip-floor-relay): keep-alive
 requests relayed both ways over shared backend connections, PROXY v1 and v2 headers dropped, and a
-"Connection: close" request answered and closed without that line reaching the backend. Run by
-CTest when the bench is built (REALIP_BENCH)."""
+"Connection: close" request answered and closed without that line reaching the backend. The load
+generator (realip-loadgen): every mode gets answers and counts no errors, and a refused port
+counts errors and still ends on time. Run by CTest when the bench is built (REALIP_BENCH)."""
+import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -12,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 
 RELAY_BIN = os.environ.get("REALIP_FLOOR_BIN", "build/integration/bench/realip-floor-relay")
+LOADGEN_BIN = os.environ.get("REALIP_LOADGEN_BIN", "build/integration/bench/realip-loadgen")
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -64,6 +68,28 @@ class FloorRelayTest(harness.TestCase):
                     self.assertEqual(seen["uri"], "/pp")
                     self.assertNotIn("connection", seen["headers"])
                     self.assertEqual(s.recv(1), b"", "closed after the response")
+
+    def loadgen(self, port, *args):
+        out = subprocess.run([LOADGEN_BIN, "--port", str(port), "--duration", "0.3",
+                              "--connections", "4", *args],
+                             capture_output=True, text=True, timeout=60, check=True)
+        return json.loads(out.stdout)
+
+    def test_load_generator_modes(self):
+        for args in ((), ("--mode", "close"), ("--rate", "500"),
+                     ("--xff", "203.0.113.7, 198.51.100.2")):
+            r = self.loadgen(self.plain, *args)
+            self.assertGreater(r["requests"], 0, args)
+            self.assertEqual(r["errors"], 0, args)
+        for proxy in ("v1", "v2"):
+            r = self.loadgen(self.pp, "--mode", "close", "--proxy", proxy)
+            self.assertGreater(r["requests"], 0, proxy)
+            self.assertEqual(r["errors"], 0, proxy)
+
+    def test_load_generator_counts_refused_connections(self):
+        r = self.loadgen(harness.free_port(), "--mode", "close")
+        self.assertEqual(r["requests"], 0)
+        self.assertGreater(r["errors"], 0)
 
 
 if __name__ == "__main__":
