@@ -540,6 +540,7 @@ class NextUpstreamTest(UpstreamTestCase):
         good = self.start_echo(name="good")
         dead = harness.free_port()
         log = os.path.join(self.workdir, "access.log")
+        metrics_port = harness.free_port()
         self.start_with(
             f"server 127.0.0.1:{dead} max_fails=0; server 127.0.0.1:{bad.port} max_fails=0; "
             f"server 127.0.0.1:{good.port} max_fails=0;",
@@ -547,7 +548,8 @@ class NextUpstreamTest(UpstreamTestCase):
             http_extra=f"""
   log_format up '$upstream_addr|$upstream_status|$upstream_connect_time|'
                 '$upstream_header_time|$upstream_response_time';
-  access_log {log} up buffer=0;""")
+  access_log {log} up buffer=0;
+  server {{ listen 127.0.0.1:{metrics_port}; access_log off; location / {{ metrics; }} }}""")
         # Round-robin over three peers: each request starts at another one, so one of three
         # meets the refused port first, and one the 502.
         for _ in range(3):
@@ -577,6 +579,16 @@ class NextUpstreamTest(UpstreamTestCase):
             self.assertEqual(kinds[addrs[-1]], "good", line)
         self.assertEqual(seen, {"refused", "502", "good"})
         self.assertTrue(any(", " in line for line in lines), lines)
+        # realip_upstream_requests_total counts the response passed on under its peer, never
+        # under the list of peers tried.
+        metrics = harness.http_request(
+            metrics_port, b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+        series = [l for l in metrics.decode().splitlines()
+                  if l.startswith("realip_upstream_requests_total{")]
+        self.assertTrue(series, metrics)
+        self.assertIn(f'realip_upstream_requests_total{{upstream="app",'
+                      f'peer="127.0.0.1:{good.port}",code="200"}} 3', series)
+        self.assertFalse([l for l in series if ", " in l], series)
 
     def test_request_bodies_are_sent_again_in_full(self):
         bad = self.status_backend(503)

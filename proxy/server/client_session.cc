@@ -1772,8 +1772,9 @@ void ClientSession::LogRequest() {
 void ClientSession::CountUpstreamResponse(int status, absl::Time now) {
   if (!worker_->metrics().collecting()) return;
   char code[12];
-  worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
-                         {A().upstream_config_->name, A().ctx_.upstream_addr, StatusLabel(status, code)});
+  worker_->metrics().Add(
+      metrics::Metric::kUpstreamRequests,
+      {A().upstream_config_->name, A().upstream_peer_, StatusLabel(status, code)});
   worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {A().upstream_config_->name},
                              absl::ToDoubleSeconds(now - A().upstream_start_));
 }
