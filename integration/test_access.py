@@ -3,6 +3,7 @@ real-IP resolution (a trusted X-Forwarded-For peer or PROXY v2 source), never on
 untrusted peer made up."""
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -220,6 +221,70 @@ class LimitReqTest(AccessTestCase):
         lines = self.log_lines(4)
         self.assertIn("[PASSED] 200", lines[0])
         self.assertEqual(sum("[REJECTED_DRY_RUN] 200" in line for line in lines), 3, lines)
+
+
+class ZoneReloadTest(AccessTestCase):
+    """A reload keeps a zone's state when its name, key and size stay; one that changes the key
+    of a zone that keeps its name and size is refused, as nginx refuses it."""
+    burst = LimitReqTest.burst
+    ZONES = ("limit_req_zone $binary_remote_addr zone=perip:1m rate=1r/m;\n"
+             "limit_conn_zone $binary_remote_addr zone=addr:1m;\n")
+
+    def setUp(self):
+        super().setUp()
+        # 1r/m: the bucket does not drain noticeably while the test runs.
+        self.start_access("limit_req zone=perip burst=2 nodelay; limit_req_status 429;"
+                          " limit_conn addr 10;", http_extra=self.ZONES)
+        statuses, _ = self.burst(4, UNTRUSTED)
+        self.assertEqual(statuses, [200, 200, 200, 429])
+
+    def reload(self, edits, expect):
+        """Applies the (old, new) text `edits` to the configuration, sends SIGHUP and waits for
+        one more line matching `expect`."""
+        path = os.path.join(self.workdir, "realip-proxy.conf")
+        with open(path) as f:
+            text = f.read()
+        for old, new in edits:
+            self.assertIn(old, text)
+            text = text.replace(old, new)
+        with open(path, "w") as f:
+            f.write(text)
+        before = len(re.findall(expect, self.proxy.output()))
+        self.proxy.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while len(re.findall(expect, self.proxy.output())) == before:
+            self.assertLess(time.monotonic(), deadline, self.proxy.output())
+            time.sleep(0.02)
+
+    def test_a_new_key_is_refused_and_the_zone_keeps_limiting(self):
+        self.reload([("$binary_remote_addr zone=perip", "$realip_remote_addr zone=perip"),
+                     ("limit_req_status 429", "limit_req_status 503")],
+                    re.escape('reload failed, keeping the running configuration: limit_req '
+                              '"perip" uses the "$realip_remote_addr" key while previously it '
+                              'used the "$binary_remote_addr" key in '))
+        # Still the old configuration (429), and the burst already used stays used.
+        self.assertEqual(self.status(get(), source=UNTRUSTED), 429)
+        self.assertEqual(self.status(get(), source=OTHER), 200)
+        # The same for limit_conn_zone (the limit_req key back as it was).
+        self.reload([("$realip_remote_addr zone=perip", "$binary_remote_addr zone=perip"),
+                     ("$binary_remote_addr zone=addr", "$remote_addr zone=addr")],
+                    re.escape('limit_conn_zone "addr" uses the "$remote_addr" key while '
+                              'previously it used the "$binary_remote_addr" key in '))
+        self.assertEqual(self.status(get(), source=UNTRUSTED), 429)
+
+    def test_the_same_key_keeps_the_state(self):
+        self.reload([("limit_req_status 429", "limit_req_status 503")], r"reconfiguring")
+        # Workers take the new configuration on their next loop iteration: wait for its 503.
+        # Until then the old one answers 429; the bucket never lets the client through.
+        deadline = time.monotonic() + 20
+        while True:
+            status = self.status(get(), source=UNTRUSTED)
+            self.assertIn(status, (429, 503))
+            if status == 503:
+                break
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        self.assertEqual(self.status(get(), source=OTHER), 200)
 
 
 class LimitConnTest(AccessTestCase):

@@ -3,6 +3,7 @@ end to end: realip-proxy in front of several realip-echo backends (each names it
 scripted python backends (slow, closing idle connections) and nginx / haproxy listeners that
 expect a PROXY header."""
 import collections
+import os
 import shutil
 import signal
 import socket
@@ -15,6 +16,19 @@ from test_engine_backends import ScriptedBackend, read_request
 
 # Requests come from 127.0.0.1 (trusted); the client address is the X-Forwarded-For value.
 REALIP = "set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;"
+
+
+def wait_for_lines(path, count, timeout=harness.READY_TIMEOUT):
+    """The lines of `path` once it has at least `count` of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                lines = f.read().splitlines()
+            if len(lines) >= count:
+                return lines
+        time.sleep(0.05)
+    raise TimeoutError(f"{path} did not reach {count} lines")
 
 
 class Client:
@@ -517,6 +531,64 @@ class NextUpstreamTest(UpstreamTestCase):
                 statuses.sort()
                 p.stop()
                 self.assertEqual(statuses, sorted([200, post_status]))
+
+    def test_access_log_lists_every_attempt(self):
+        """$upstream_status and the three times have one entry per attempt, aligned with
+        $upstream_addr, "-" for what an attempt did not reach (nginx's rules): a refused
+        connection has no connect or header time, a 502 answer has all three."""
+        bad = self.status_backend(502)
+        good = self.start_echo(name="good")
+        dead = harness.free_port()
+        log = os.path.join(self.workdir, "access.log")
+        metrics_port = harness.free_port()
+        self.start_with(
+            f"server 127.0.0.1:{dead} max_fails=0; server 127.0.0.1:{bad.port} max_fails=0; "
+            f"server 127.0.0.1:{good.port} max_fails=0;",
+            location_extra="proxy_next_upstream error http_502;",
+            http_extra=f"""
+  log_format up '$upstream_addr|$upstream_status|$upstream_connect_time|'
+                '$upstream_header_time|$upstream_response_time';
+  access_log {log} up buffer=0;
+  server {{ listen 127.0.0.1:{metrics_port}; access_log off; location / {{ metrics; }} }}""")
+        # Round-robin over three peers: each request starts at another one, so one of three
+        # meets the refused port first, and one the 502.
+        for _ in range(3):
+            c = Client(self.port)
+            self.assertEqual(c.get()[0], 200)
+            c.close()
+        lines = wait_for_lines(log, 3)
+        kinds = {f"127.0.0.1:{dead}": "refused", f"127.0.0.1:{bad.port}": "502",
+                 f"127.0.0.1:{good.port}": "good"}
+        time_re = r"\d+\.\d{3}"
+        seen = set()
+        for line in lines:
+            fields = [f.split(", ") for f in line.split("|")]
+            addrs, statuses, connect, header, response = fields
+            for field in fields[1:]:
+                self.assertEqual(len(field), len(addrs), line)
+            for i, addr in enumerate(addrs):
+                kind = kinds[addr]
+                seen.add(kind)
+                self.assertRegex(response[i], time_re, line)
+                if kind == "refused":
+                    self.assertEqual((statuses[i], connect[i], header[i]), ("502", "-", "-"), line)
+                else:
+                    self.assertEqual(statuses[i], "200" if kind == "good" else "502", line)
+                    self.assertRegex(connect[i], time_re, line)
+                    self.assertRegex(header[i], time_re, line)
+            self.assertEqual(kinds[addrs[-1]], "good", line)
+        self.assertEqual(seen, {"refused", "502", "good"})
+        self.assertTrue(any(", " in line for line in lines), lines)
+        # realip_upstream_requests_total counts the response passed on under its peer, never
+        # under the list of peers tried.
+        metrics = harness.http_request(
+            metrics_port, b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+        series = [l for l in metrics.decode().splitlines()
+                  if l.startswith("realip_upstream_requests_total{")]
+        self.assertTrue(series, metrics)
+        self.assertIn(f'realip_upstream_requests_total{{upstream="app",'
+                      f'peer="127.0.0.1:{good.port}",code="200"}} 3', series)
+        self.assertFalse([l for l in series if ", " in l], series)
 
     def test_request_bodies_are_sent_again_in_full(self):
         bad = self.status_backend(503)

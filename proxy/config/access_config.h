@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "proxy/access/access_rules.h"
 #include "proxy/access/conn_limiter.h"
 #include "proxy/access/geo_map.h"
@@ -24,6 +25,8 @@ struct LimitReqZone {
   size_t size = 0;
   uint64_t rate = 0;  // requests per second x 1000
   std::shared_ptr<access::RateLimiter> limiter;
+  std::string file;  // where limit_req_zone is (messages)
+  int line = 0;
 };
 
 // One limit_conn_zone; carried over on reload like LimitReqZone (same name, key and size).
@@ -32,6 +35,8 @@ struct LimitConnZone {
   CompiledString key;
   size_t size = 0;
   std::shared_ptr<access::ConnLimiter> limiter;
+  std::string file;  // where limit_conn_zone is (messages)
+  int line = 0;
 };
 
 // One `limit_req zone=NAME ...` after its zone was resolved.
@@ -61,6 +66,13 @@ struct AccessConfig {
   std::vector<std::shared_ptr<const LimitReqZone>> limit_req_zones;
   std::vector<std::shared_ptr<const LimitConnZone>> limit_conn_zones;
 };
+
+// Whether a reload may replace `running` by `next`, as nginx's ngx_http_limit_req_init_zone and
+// ngx_http_limit_conn_init_zone decide when a zone keeps its name and its size (nginx then keeps
+// the zone's state): its key must be unchanged too. A resized zone starts empty and may change
+// its key. The error is nginx's message with the new zone's file:line.
+[[nodiscard]] absl::Status CheckZonesOnReload(const AccessConfig& running,
+                                              const AccessConfig& next);
 
 // The merged settings of one http, server or location level. Lists are inherited whole by a
 // level that has none of its own (nginx's array merge).

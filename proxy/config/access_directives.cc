@@ -70,7 +70,8 @@ absl::StatusOr<CompiledString> CompileKey(const Directive& d, const std::string&
 // limit_req_zone / limit_conn_zone: a zone name may be bound once (nginx's message).
 template <typename Spec>
 absl::Status AddZone(const Directive& d, absl::StatusOr<Spec> spec, std::vector<Spec>* zones,
-                     std::vector<CompiledString>* keys) {
+                     std::vector<CompiledString>* keys,
+                     std::vector<std::pair<std::string, int>>* origins) {
   if (!spec.ok()) return Error(d, base::AsStd(spec.status().message()));
   for (const Spec& other : *zones) {
     if (other.name == spec->name) {
@@ -80,6 +81,7 @@ absl::Status AddZone(const Directive& d, absl::StatusOr<Spec> spec, std::vector<
   }
   REALIP_ASSIGN_OR_RETURN(CompiledString key, CompileKey(d, spec->key));
   keys->push_back(std::move(key));
+  origins->emplace_back(d.file, d.line);
   zones->push_back(*std::move(spec));
   return absl::OkStatus();
 }
@@ -168,7 +170,7 @@ absl::Status GeoBlock(Scope& s, const Directive& d) {
 absl::Status LimitReqZoneDirective(Scope& s, const Directive& d) {
   AccessDraft& draft = s.draft->access;
   return AddZone(d, access::ParseLimitReqZoneArgs(ArgViews(d)), &draft.limit_req_zones,
-                 &draft.limit_req_keys);
+                 &draft.limit_req_keys, &draft.limit_req_origins);
 }
 
 absl::Status LimitReqDirective(Scope& s, const Directive& d) {
@@ -191,7 +193,7 @@ absl::Status LimitReqDryRun(Scope& s, const Directive& d) {
 absl::Status LimitConnZoneDirective(Scope& s, const Directive& d) {
   AccessDraft& draft = s.draft->access;
   return AddZone(d, access::ParseLimitConnZoneArgs(ArgViews(d)), &draft.limit_conn_zones,
-                 &draft.limit_conn_keys);
+                 &draft.limit_conn_keys, &draft.limit_conn_origins);
 }
 
 absl::Status LimitConnDirective(Scope& s, const Directive& d) {
@@ -222,6 +224,8 @@ absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
     zone->key = draft.limit_req_keys[i];
     zone->size = spec.size;
     zone->rate = spec.rate;
+    zone->file = draft.limit_req_origins[i].first;
+    zone->line = draft.limit_req_origins[i].second;
     const std::string id =
         absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size, "\n", spec.rate);
     zone->limiter = Reuse(zones.req, id, [&] {
@@ -235,6 +239,8 @@ absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
     zone->name = spec.name;
     zone->key = draft.limit_conn_keys[i];
     zone->size = spec.size;
+    zone->file = draft.limit_conn_origins[i].first;
+    zone->line = draft.limit_conn_origins[i].second;
     const std::string id = absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size);
     zone->limiter = Reuse(zones.conn, id, [&] {
       return std::make_shared<access::ConnLimiter>(spec.name, spec.size);
@@ -292,3 +298,36 @@ absl::Status MergeAccess(const AccessConfig& config, const AccessLevelDraft& own
 }
 
 }  // namespace realip::config::internal
+
+namespace realip::config {
+namespace {
+
+// `what` is nginx's word for the zone in its message: "limit_req" for ngx_http_limit_req_module,
+// "limit_conn_zone" for ngx_http_limit_conn_module.
+template <typename Zone>
+absl::Status CheckKeysKept(std::string_view what,
+                           const std::vector<std::shared_ptr<const Zone>>& running,
+                           const std::vector<std::shared_ptr<const Zone>>& next) {
+  for (const auto& zone : next) {
+    for (const auto& old : running) {
+      // Another size is another shared memory zone in nginx (ngx_init_cycle): it starts empty.
+      if (old->name != zone->name || old->size != zone->size) continue;
+      if (old->key.source != zone->key.source) {
+        return absl::InvalidArgumentError(AtLocation(
+            absl::StrCat(base::AsAbsl(what), " \"", zone->name, "\" uses the \"", zone->key.source,
+                         "\" key while previously it used the \"", old->key.source, "\" key"),
+            zone->file, zone->line));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckZonesOnReload(const AccessConfig& running, const AccessConfig& next) {
+  REALIP_RETURN_IF_ERROR(CheckKeysKept("limit_req", running.limit_req_zones, next.limit_req_zones));
+  return CheckKeysKept("limit_conn_zone", running.limit_conn_zones, next.limit_conn_zones);
+}
+
+}  // namespace realip::config

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -44,6 +45,9 @@ struct AccessDraft {
   std::vector<access::LimitConnZoneSpec> limit_conn_zones;
   std::vector<CompiledString> limit_req_keys;   // parallel to limit_req_zones
   std::vector<CompiledString> limit_conn_keys;  // parallel to limit_conn_zones
+  // Where each zone is defined ("file", line), parallel to limit_req_zones / limit_conn_zones.
+  std::vector<std::pair<std::string, int>> limit_req_origins;
+  std::vector<std::pair<std::string, int>> limit_conn_origins;
   std::vector<GeoVariable> geo;
   std::vector<std::string> geo_names;  // parallel to geo: what ScopedConfigVariables installs
 };

@@ -56,6 +56,7 @@ constexpr Named kPlain[] = {
     {"upstream_addr", VariableId::kUpstreamAddr},
     {"upstream_status", VariableId::kUpstreamStatus},
     {"upstream_connect_time", VariableId::kUpstreamConnectTime},
+    {"upstream_header_time", VariableId::kUpstreamHeaderTime},
     {"upstream_response_time", VariableId::kUpstreamResponseTime},
     {"msec", VariableId::kMsec},
     {"time_local", VariableId::kTimeLocal},

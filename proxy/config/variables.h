@@ -51,8 +51,9 @@ enum class VariableId : uint8_t {
   kRequestLength,            // request head + body bytes received
   kRequestTime,              // seconds with millisecond resolution, "0.012"
   kUpstreamAddr,             // "ip:port" of each upstream tried, ", " separated
-  kUpstreamStatus,           //
-  kUpstreamConnectTime,      //
+  kUpstreamStatus,           // one entry per attempt, as $upstream_addr; "-": none
+  kUpstreamConnectTime,      // seconds per attempt, "0.002, -"; "-": not reached
+  kUpstreamHeaderTime,       //
   kUpstreamResponseTime,     //
   kMsec,                     // current time in seconds with millisecond resolution
   kTimeLocal,                // "26/Nov/2026:07:40:00 +0000"

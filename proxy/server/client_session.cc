@@ -432,7 +432,7 @@ void ClientSession::OnUpstreamIo(bool readable, bool writable) {
           return;
         }
         upstream_->set_connected();
-        A().ctx_.upstream_connect_time = worker_->loop().Now() - A().upstream_start_;
+        A().ctx_.NoteUpstreamConnected(worker_->loop().Now() - A().upstream_start_);
         ArmUpstreamTimer(UpstreamTimer::kSend);
       }
       A().upstream_write_blocked_ = false;
@@ -958,6 +958,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     } else if (!fresh_only) {
       absl::StrAppend(&A().ctx_.upstream_addr, ", ", address_text);  // nginx's $upstream_addr
     }
+    A().ctx_.BeginUpstreamAttempt(/*same_entry=*/fresh_only);
     ++A().upstream_attempt_id_;
     A().upstream_peer_ = address_text;
     A().upstream_start_ = now;
@@ -978,10 +979,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     }
     fresh_only = false;
     A().upstream_reused_ = upstream_ != nullptr;
-    A().ctx_.upstream_connect_time.reset();
-    A().ctx_.upstream_response_time.reset();
     if (upstream_ != nullptr) {
-      A().ctx_.upstream_connect_time = absl::ZeroDuration();
+      A().ctx_.NoteUpstreamConnected(absl::ZeroDuration());
       upstream_->set_delegate(this);
       upstream_->count_request();
       upstream_->SetLease(A().balancer_, peer);
@@ -998,6 +997,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
                              {A().upstream_config_->name, A().upstream_peer_, "connect"});
       REALIP_LOG(kError, "upstream \"", A().upstream_config_->name, "\" ", address_text, ": ", why);
       A().last_failure_status_ = 502;
+      A().ctx_.EndUpstreamAttempt(502, worker_->loop().Now() - now);
       if (!NextAttempt(peer, upstream::FailureKind::kError, 502, why)) return false;
       continue;
     }
@@ -1399,6 +1399,7 @@ void ClientSession::OnUpstreamHead() {
                      "upstream sent 101 without an upgrade request");
       return;
     }
+    A().ctx_.NoteUpstreamHead(101, worker_->loop().Now() - A().upstream_start_);
     A().balancer_->Report(*upstream_->lease_peer(), upstream::Outcome::kSuccess,
                           worker_->loop().Now());
     worker_->NotePeerState(*A().upstream_config_, *A().balancer_, *upstream_->lease_peer());
@@ -1408,10 +1409,10 @@ void ClientSession::OnUpstreamHead() {
   if (head.status < 200) return;  // interim responses: our own 100 was already sent
   // For the peer's health, a retry's pick and metrics.
   const absl::Time now = worker_->loop().Now();
+  A().ctx_.NoteUpstreamHead(head.status, now - A().upstream_start_);
   if (RetryOnStatus(head.status, now)) return;
   response_started_ = true;
   A().ctx_.status = head.status;
-  A().ctx_.upstream_status = absl::StrCat(head.status);
   A().client_framing_ = ChooseClientFraming(head, head_request_, A().request_.version_minor);
   if (A().client_framing_ == ClientFraming::kClose) keep_alive_ = false;
   // An upgrade refused by the upstream: nothing more may be read from this client.
@@ -1427,7 +1428,7 @@ void ClientSession::OnUpstreamMessageComplete() {
   if (head.status < 200) return;  // wait for the final response
   if (A().client_framing_ == ClientFraming::kChunked) Out().Append(http::kLastChunk);
   response_complete_ = true;
-  A().ctx_.upstream_response_time = worker_->loop().Now() - A().upstream_start_;
+  A().ctx_.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);
   A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   FlushClient();
@@ -1471,7 +1472,7 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
     REALIP_LOG(kError, "upstream \"", A().upstream_config_->name, "\" ",
                upstream_->peer().ToString(), ": ", why);
   }
-  A().ctx_.upstream_response_time = worker_->loop().Now() - A().upstream_start_;
+  A().ctx_.EndUpstreamAttempt(status, worker_->loop().Now() - A().upstream_start_);
   DropUpstream();
   A().last_failure_status_ = status;
   if (fresh && RestoreRequestBytes()) {
@@ -1512,6 +1513,7 @@ bool ClientSession::RetryOnStatus(int status, absl::Time now) {
              ": answered ", status, ", trying the next peer");
   A().tried_ = tried;
   ++A().upstream_attempt_;
+  A().ctx_.EndUpstreamAttempt(status, now - A().upstream_start_);
   DropUpstream();
   if (ConnectUpstream(next)) FlushUpstream();
   return true;
@@ -1757,6 +1759,10 @@ void ClientSession::LogRequest() {
   request_logged_ = true;
   const config::HttpSettings& s =
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  // An attempt still open (client gone, tunnel over) ends now, as in nginx's finalize.
+  if (A().ctx_.UpstreamAttemptOpen()) {
+    A().ctx_.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);
+  }
   if (worker_->metrics().collecting()) {
     CountRequest(worker_->metrics(), A().ctx_, worker_->loop().Now());
   }
@@ -1766,8 +1772,9 @@ void ClientSession::LogRequest() {
 void ClientSession::CountUpstreamResponse(int status, absl::Time now) {
   if (!worker_->metrics().collecting()) return;
   char code[12];
-  worker_->metrics().Add(metrics::Metric::kUpstreamRequests,
-                         {A().upstream_config_->name, A().ctx_.upstream_addr, StatusLabel(status, code)});
+  worker_->metrics().Add(
+      metrics::Metric::kUpstreamRequests,
+      {A().upstream_config_->name, A().upstream_peer_, StatusLabel(status, code)});
   worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {A().upstream_config_->name},
                              absl::ToDoubleSeconds(now - A().upstream_start_));
 }

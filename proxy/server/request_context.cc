@@ -1,5 +1,6 @@
 #include "proxy/server/request_context.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <utility>
@@ -24,6 +25,39 @@ void AppendSeconds(absl::Duration d, std::string* out) {
   out->append(buf, static_cast<size_t>(n));
 }
 
+int64_t WholeMs(absl::Duration d) { return std::max<int64_t>(0, absl::ToInt64Milliseconds(d)); }
+
+// One entry per attempt, ", " separated, as nginx's ngx_http_upstream_status_variable and
+// ngx_http_upstream_response_time_variable (" : " separates upstream groups after an internal
+// redirect, which we do not have). Nothing when no attempt was made.
+void AppendAttemptStatuses(const RequestContext& ctx, std::string* out) {
+  bool first = true;
+  for (const UpstreamAttempt& a : ctx.upstream_attempts) {
+    if (!first) out->append(", ");
+    first = false;
+    if (a.status != 0) {
+      absl::StrAppend(out, a.status);
+    } else {
+      out->push_back('-');
+    }
+  }
+}
+
+void AppendAttemptTimes(const RequestContext& ctx, int64_t UpstreamAttempt::*field,
+                        std::string* out) {
+  bool first = true;
+  for (const UpstreamAttempt& a : ctx.upstream_attempts) {
+    if (!first) out->append(", ");
+    first = false;
+    const int64_t ms = a.*field;
+    if (ms != UpstreamAttempt::kUnset) {
+      absl::StrAppend(out, ms / 1000, ".", absl::Dec(ms % 1000, absl::kZeroPad3));
+    } else {
+      out->push_back('-');
+    }
+  }
+}
+
 }  // namespace
 
 void AppendProxyAddXForwardedFor(const RequestContext& ctx, std::string* out) {
@@ -39,7 +73,7 @@ void RequestContext::Recycle() {
   // twice per request. The size check fails when a field is added: reset it here too, then
   // update the size (the unit test RequestContextTest.RecycleResetsEveryField checks the rest).
 #if defined(__GLIBCXX__) && defined(__x86_64__)
-  static_assert(sizeof(RequestContext) == 464 && sizeof(realip::Resolution) == 168,
+  static_assert(sizeof(RequestContext) == 424 && sizeof(realip::Resolution) == 168,
                 "RequestContext changed: reset the new field in Recycle() and update the sizes");
 #endif
   server = nullptr;
@@ -67,11 +101,40 @@ void RequestContext::Recycle() {
   bytes_sent = 0;
   request_length = 0;
   upstream_addr.clear();
-  upstream_status.clear();
   access = nullptr;
   limit_req_status = {};
-  upstream_connect_time.reset();
-  upstream_response_time.reset();
+  upstream_attempts.clear();  // frees only what a retry put on the heap
+}
+
+void RequestContext::BeginUpstreamAttempt(bool same_entry) {
+  if (same_entry && !upstream_attempts.empty()) {
+    upstream_attempts.back() = UpstreamAttempt();
+  } else {
+    upstream_attempts.emplace_back();
+  }
+}
+
+bool RequestContext::UpstreamAttemptOpen() const {
+  return !upstream_attempts.empty() &&
+         upstream_attempts.back().response_ms == UpstreamAttempt::kUnset;
+}
+
+void RequestContext::NoteUpstreamConnected(absl::Duration elapsed) {
+  if (!upstream_attempts.empty()) upstream_attempts.back().connect_ms = WholeMs(elapsed);
+}
+
+void RequestContext::NoteUpstreamHead(int status, absl::Duration elapsed) {
+  if (upstream_attempts.empty()) return;
+  UpstreamAttempt& a = upstream_attempts.back();
+  a.status = status;
+  a.header_ms = WholeMs(elapsed);
+}
+
+void RequestContext::EndUpstreamAttempt(int status, absl::Duration elapsed) {
+  if (!UpstreamAttemptOpen()) return;
+  UpstreamAttempt& a = upstream_attempts.back();
+  a.response_ms = WholeMs(elapsed);
+  if (a.status == 0) a.status = status;
 }
 
 std::string_view RequestId(const RequestContext& ctx) {
@@ -244,15 +307,16 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       out->append(ctx.upstream_addr);
       return;
     case VariableId::kUpstreamStatus:
-      out->append(ctx.upstream_status);
+      AppendAttemptStatuses(ctx, out);
       return;
     case VariableId::kUpstreamConnectTime:
-      if (ctx.upstream_connect_time.has_value()) AppendSeconds(*ctx.upstream_connect_time, out);
+      AppendAttemptTimes(ctx, &UpstreamAttempt::connect_ms, out);
+      return;
+    case VariableId::kUpstreamHeaderTime:
+      AppendAttemptTimes(ctx, &UpstreamAttempt::header_ms, out);
       return;
     case VariableId::kUpstreamResponseTime:
-      if (ctx.upstream_response_time.has_value()) {
-        AppendSeconds(*ctx.upstream_response_time, out);
-      }
+      AppendAttemptTimes(ctx, &UpstreamAttempt::response_ms, out);
       return;
     case VariableId::kMsec:
       AppendSeconds(absl::Now() - absl::UnixEpoch(), out);

@@ -3,10 +3,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "proxy/config/config.h"
 #include "proxy/config/variables.h"
@@ -17,6 +17,18 @@
 #include "proxy/tls/tls.h"
 
 namespace realip::server {
+
+// One upstream attempt, as nginx keeps one ngx_http_upstream_state_t per attempt: the list
+// variables ($upstream_status, $upstream_connect_time, ...) print one entry per attempt,
+// aligned with $upstream_addr. Times are whole milliseconds since the attempt started (nginx's
+// resolution); kUnset is what the attempt did not reach, printed "-".
+struct UpstreamAttempt {
+  static constexpr int64_t kUnset = -1;
+  int64_t connect_ms = kUnset;   // connected (0 on a pooled connection)
+  int64_t header_ms = kUnset;    // final response head (or 101) parsed
+  int64_t response_ms = kUnset;  // attempt over: response read, failed, or request finished
+  int status = 0;                // the response's status, or 502/504 for a failure; 0: "-"
+};
 
 // Pointers are borrowed from the session and must outlive every use of the context.
 struct RequestContext {
@@ -38,15 +50,27 @@ struct RequestContext {
   uint64_t bytes_sent = 0;
   uint64_t request_length = 0;
   std::string upstream_addr;
-  std::string upstream_status;
   const config::AccessConfig* access = nullptr;  // geo maps ($geo variables); null: none
   std::string_view limit_req_status;               // static text, or empty
-  // Of the last upstream attempt; unset when none was made (or it did not get that far).
-  std::optional<absl::Duration> upstream_connect_time;
-  std::optional<absl::Duration> upstream_response_time;
+  // One per attempt, in order; inline for the usual single attempt (no allocation per request).
+  absl::InlinedVector<UpstreamAttempt, 1> upstream_attempts;
 
   // Resets every field for the connection's next request, keeping the strings' memory.
   void Recycle();
+
+  // Starts the entry of a new attempt; `same_entry`: the attempt replaces the last one (a
+  // request sent again on a fresh connection after a stale pooled one, not listed twice in
+  // $upstream_addr either).
+  void BeginUpstreamAttempt(bool same_entry);
+  // Whether the last attempt has no end time yet.
+  bool UpstreamAttemptOpen() const;
+  // Marks the last attempt: connected / its response head (status) parsed, `elapsed` after it
+  // started.
+  void NoteUpstreamConnected(absl::Duration elapsed);
+  void NoteUpstreamHead(int status, absl::Duration elapsed);
+  // Ends the last attempt `elapsed` after it started, unless it already ended; `status` (502,
+  // 504, ...) is kept unless the attempt already has one (a response head).
+  void EndUpstreamAttempt(int status, absl::Duration elapsed);
 };
 
 // $proxy_add_x_forwarded_for of the request, appended to *out.

@@ -185,7 +185,10 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
       // Certificates and keys are read again: a bad one keeps the running configuration.
       absl::StatusOr<std::shared_ptr<const config::Config>> next =
           tls::LoadConfigWithTls(conf_path);
-      absl::Status applied = next.ok() ? listeners.Apply(**next) : next.status();
+      // Zones are checked before any listener changes: a refused reload leaves nothing behind.
+      absl::Status applied =
+          next.ok() ? config::CheckZonesOnReload(config->access, (*next)->access) : next.status();
+      if (applied.ok()) applied = listeners.Apply(**next);
       if (!applied.ok()) {
         REALIP_LOG(kError, "reload failed, keeping the running configuration: ", applied.message());
         lifecycle.ReloadFinished(false);

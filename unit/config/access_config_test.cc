@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "proxy/config/config.h"
 
 namespace realip::config {
@@ -140,6 +141,54 @@ TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
   auto fresh = MustLoad(base);
   ASSERT_NE(fresh, nullptr);
   EXPECT_EQ(fresh->access.limit_req_zones[0]->limiter->size(), 0u);
+}
+
+std::string Zones(const char* req_key, const char* req_size, const char* conn_key,
+                  const char* rate = "1r/s") {
+  return absl::StrCat("http {\n limit_req_zone ", req_key, " zone=one:", req_size, " rate=", rate,
+                      ";\n limit_conn_zone ", conn_key, " zone=addr:1m;\n}\n");
+}
+
+// nginx's ngx_http_limit_req_init_zone / ngx_http_limit_conn_init_zone: a zone that keeps its
+// name and size (so nginx keeps its shared memory) must keep its key, or the reload fails.
+TEST(AccessConfigTest, ReloadRefusesANewKeyForAZoneOfTheSameNameAndSize) {
+  auto running = MustLoad(Zones("$binary_remote_addr", "10m", "$binary_remote_addr"));
+  ASSERT_NE(running, nullptr);
+  struct Case {
+    const char* name;
+    std::string next;
+    std::string error;  // empty: accepted
+  };
+  const Case cases[] = {
+      {"unchanged", Zones("$binary_remote_addr", "10m", "$binary_remote_addr"), ""},
+      {"quoted", Zones("\"$binary_remote_addr\"", "10m", "$binary_remote_addr"), ""},
+      {"limit_req key", Zones("$realip_remote_addr", "10m", "$binary_remote_addr"),
+       "limit_req \"one\" uses the \"$realip_remote_addr\" key while previously it used the "
+       "\"$binary_remote_addr\" key in /etc/realip-proxy/realip-proxy.conf:2"},
+      {"limit_conn key", Zones("$binary_remote_addr", "10m", "$remote_addr"),
+       "limit_conn_zone \"addr\" uses the \"$remote_addr\" key while previously it used the "
+       "\"$binary_remote_addr\" key in /etc/realip-proxy/realip-proxy.conf:3"},
+      {"key and size", Zones("$realip_remote_addr", "20m", "$binary_remote_addr"), ""},
+      {"rate", Zones("$binary_remote_addr", "10m", "$binary_remote_addr", "5r/s"), ""},
+      {"zones renamed",
+       "http { limit_req_zone $remote_addr zone=two:10m rate=1r/s;"
+       " limit_conn_zone $remote_addr zone=other:1m; }\n",
+       ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto next = MustLoad(c.next);
+    ASSERT_NE(next, nullptr);
+    absl::Status st = CheckZonesOnReload(running->access, next->access);
+    if (c.error.empty()) {
+      EXPECT_TRUE(st.ok()) << st.message();
+    } else {
+      EXPECT_EQ(st.message(), c.error);
+    }
+  }
+  // A refused configuration took nothing from the running one's zones.
+  running->access.limit_req_zones[0]->limiter->Check("k", {}, 1000);
+  EXPECT_EQ(running->access.limit_req_zones[0]->limiter->size(), 1u);
 }
 
 TEST(AccessConfigTest, GeoWarningsCarryTheirLocation) {

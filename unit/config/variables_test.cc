@@ -108,6 +108,7 @@ TEST(VariablesTest, EveryIssueVariableIsKnown) {
                          "upstream_addr",
                          "upstream_status",
                          "upstream_connect_time",
+                         "upstream_header_time",
                          "upstream_response_time",
                          "msec",
                          "time_local",

@@ -49,11 +49,12 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.bytes_sent = 200;
   ctx.request_length = 300;
   ctx.upstream_addr = "127.0.0.1:9001, 127.0.0.1:9002, 127.0.0.1:9003";
-  ctx.upstream_status = "502, 502, 200 and some more text";
   ctx.access = kAccess;
   ctx.limit_req_status = "PASSED";
-  ctx.upstream_connect_time = absl::Milliseconds(3);
-  ctx.upstream_response_time = absl::Milliseconds(4);
+  ctx.BeginUpstreamAttempt(false);
+  ctx.EndUpstreamAttempt(502, absl::Milliseconds(4));
+  ctx.BeginUpstreamAttempt(false);
+  ctx.NoteUpstreamConnected(absl::Milliseconds(3));
   const size_t kept_capacity = ctx.upstream_addr.capacity();
 
   ctx.Recycle();
@@ -83,12 +84,78 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.bytes_sent, fresh.bytes_sent);
   EXPECT_EQ(ctx.request_length, fresh.request_length);
   EXPECT_EQ(ctx.upstream_addr, fresh.upstream_addr);
-  EXPECT_EQ(ctx.upstream_status, fresh.upstream_status);
   EXPECT_EQ(ctx.access, fresh.access);
   EXPECT_EQ(ctx.limit_req_status, fresh.limit_req_status);
-  EXPECT_EQ(ctx.upstream_connect_time, fresh.upstream_connect_time);
-  EXPECT_EQ(ctx.upstream_response_time, fresh.upstream_response_time);
+  EXPECT_EQ(ctx.upstream_attempts.size(), fresh.upstream_attempts.size());
   EXPECT_EQ(ctx.upstream_addr.capacity(), kept_capacity);
+}
+
+std::string Eval(const RequestContext& ctx, config::VariableId id) {
+  std::string out;
+  AppendVariable(config::VariableRef{id, "", 0}, ctx, &out);
+  return out;
+}
+
+// nginx's ngx_http_upstream_status_variable and ngx_http_upstream_response_time_variable: one
+// entry per attempt, ", " separated, "-" for what an attempt did not reach.
+TEST(RequestContextTest, UpstreamVariablesListEveryAttempt) {
+  using config::VariableId;
+  RequestContext ctx;
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamStatus), "");
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamConnectTime), "");
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamHeaderTime), "");
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamResponseTime), "");
+
+  // Connection refused.
+  ctx.BeginUpstreamAttempt(false);
+  ctx.EndUpstreamAttempt(502, absl::Microseconds(300));
+  // Connected, answered 502 (proxy_next_upstream http_502).
+  ctx.BeginUpstreamAttempt(false);
+  ctx.NoteUpstreamConnected(absl::Milliseconds(2));
+  ctx.NoteUpstreamHead(502, absl::Milliseconds(1234));
+  ctx.EndUpstreamAttempt(502, absl::Milliseconds(1240));
+  // Connected, timed out before a head.
+  ctx.BeginUpstreamAttempt(false);
+  ctx.NoteUpstreamConnected(absl::Milliseconds(1));
+  ctx.EndUpstreamAttempt(504, absl::Seconds(60));
+  // A pooled connection, 200.
+  ctx.BeginUpstreamAttempt(false);
+  ctx.NoteUpstreamConnected(absl::ZeroDuration());
+  ctx.NoteUpstreamHead(200, absl::Milliseconds(5));
+  EXPECT_TRUE(ctx.UpstreamAttemptOpen());
+  ctx.EndUpstreamAttempt(0, absl::Milliseconds(7));
+  EXPECT_FALSE(ctx.UpstreamAttemptOpen());
+  ctx.EndUpstreamAttempt(0, absl::Milliseconds(9));  // ended once only
+
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamStatus), "502, 502, 504, 200");
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamConnectTime), "-, 0.002, 0.001, 0.000");
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamHeaderTime), "-, 1.234, -, 0.005");
+  EXPECT_EQ(Eval(ctx, VariableId::kUpstreamResponseTime), "0.000, 1.240, 60.000, 0.007");
+}
+
+// A response head keeps its status when the attempt then fails (the body was cut short).
+TEST(RequestContextTest, FailureAfterHeadKeepsTheHeadStatus) {
+  RequestContext ctx;
+  ctx.BeginUpstreamAttempt(false);
+  ctx.NoteUpstreamConnected(absl::Milliseconds(1));
+  ctx.NoteUpstreamHead(200, absl::Milliseconds(2));
+  ctx.EndUpstreamAttempt(502, absl::Milliseconds(3));
+  EXPECT_EQ(Eval(ctx, config::VariableId::kUpstreamStatus), "200");
+}
+
+// The request sent again on a fresh connection after a stale pooled one is one entry, as in
+// $upstream_addr.
+TEST(RequestContextTest, FreshRetryReplacesTheEntry) {
+  RequestContext ctx;
+  ctx.BeginUpstreamAttempt(false);
+  ctx.NoteUpstreamConnected(absl::ZeroDuration());
+  ctx.EndUpstreamAttempt(502, absl::Milliseconds(1));
+  ctx.BeginUpstreamAttempt(/*same_entry=*/true);
+  ctx.NoteUpstreamConnected(absl::Milliseconds(1));
+  ctx.NoteUpstreamHead(200, absl::Milliseconds(2));
+  ctx.EndUpstreamAttempt(0, absl::Milliseconds(3));
+  EXPECT_EQ(Eval(ctx, config::VariableId::kUpstreamStatus), "200");
+  EXPECT_EQ(Eval(ctx, config::VariableId::kUpstreamConnectTime), "0.001");
 }
 
 }  // namespace
