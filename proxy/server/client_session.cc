@@ -1588,6 +1588,11 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     A().ctx_.access = &config_->access;
     settings_ = nullptr;
     request_logged_ = false;
+    // A keep-alive connection's previous response is not this one's start.
+    if (phase_ == Phase::kIdle || phase_ == Phase::kReadingHead) {
+      response_started_ = false;
+      response_complete_ = false;
+    }
   }
   if (!response_started_) A().ctx_.status = status;
   if (response_started_) {
