@@ -1688,6 +1688,7 @@ void ClientSession::StartLingering() {
   const config::HttpSettings& s =
       settings_ != nullptr ? *settings_ : listener_->default_server->settings;
   phase_ = Phase::kLingering;
+  limit_req_delayed_ = false;
   upstream_.reset();
   // nginx counts lingering_time in whole seconds from here. During a graceful stop a
   // connection lingers for one lingering_timeout at most, so that the stop does not wait
