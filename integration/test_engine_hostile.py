@@ -59,6 +59,16 @@ class SmugglingTest(EngineTestCase):
         reply = self.request(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply)
 
+    def test_bad_second_request_on_a_keepalive_connection_gets_its_400(self):
+        self.start_to(serve_fixed(OK_RESPONSE))
+        s = connect(self.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(harness.read_response(s)[0], 200)
+        s.sendall(self.VECTORS["nul_byte"])
+        reply = read_all(s)
+        s.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400 Bad Request\r\n"), reply[:200])
+
 
 class TimeoutTest(EngineTestCase):
     def setUp(self):

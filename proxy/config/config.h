@@ -149,6 +149,11 @@ struct ReturnAction {
 // kRealipEcho a JSON account of how the request's client address was resolved.
 enum class ContentHandler { kNone, kProxyPass, kReturn, kReadiness, kMetrics, kRealipEcho };
 
+// `lingering_close`: after an answer that closes the connection, whether to half-close and
+// read what the client still sends before closing (nginx's lingering close). kOn: only when
+// more input may come (body not read whole, unread or pipelined bytes, a request cut short).
+enum class LingeringClose : uint8_t { kOff, kOn, kAlways };
+
 // Every http/server/location setting after merging; plain values, no optionals.
 struct HttpSettings {
   ::realip::realip::RealIpSettings realip;  // `trusted` never null (empty set: trust nobody)
@@ -158,6 +163,9 @@ struct HttpSettings {
   absl::Duration client_header_timeout = absl::Seconds(60);
   absl::Duration client_body_timeout = absl::Seconds(60);
   absl::Duration send_timeout = absl::Seconds(60);
+  LingeringClose lingering_close = LingeringClose::kOn;
+  absl::Duration lingering_time = absl::Seconds(30);    // the whole lingering close
+  absl::Duration lingering_timeout = absl::Seconds(5);  // between two reads while lingering
   uint64_t client_max_body_size = 1024 * 1024;  // 0: unlimited
   uint64_t client_header_buffer_size = 1024;
   int large_client_header_buffers_number = 4;

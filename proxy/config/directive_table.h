@@ -69,6 +69,9 @@ struct LevelDraft {
   std::optional<absl::Duration> client_header_timeout;
   std::optional<absl::Duration> client_body_timeout;
   std::optional<absl::Duration> send_timeout;
+  std::optional<LingeringClose> lingering_close;
+  std::optional<absl::Duration> lingering_time;
+  std::optional<absl::Duration> lingering_timeout;
   std::optional<uint64_t> client_max_body_size;
   std::optional<uint64_t> client_header_buffer_size;
   std::optional<std::pair<int, uint64_t>> large_client_header_buffers;

@@ -406,6 +406,19 @@ absl::Status ProxyHttpVersion(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
+absl::Status LingeringCloseDirective(Scope& s, const Directive& d) {
+  if (d.args[0] == "off") {
+    s.level->lingering_close = LingeringClose::kOff;
+  } else if (d.args[0] == "on") {
+    s.level->lingering_close = LingeringClose::kOn;
+  } else if (d.args[0] == "always") {
+    s.level->lingering_close = LingeringClose::kAlways;
+  } else {
+    return InvalidValue(d, d.args[0], "it must be \"off\", \"on\" or \"always\"");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ProxyProtocolVersion(Scope& s, const Directive& d) {
   if (d.args[0] != "1" && d.args[0] != "2") {
     return InvalidValue(d, d.args[0], "it must be \"1\" or \"2\"");
@@ -873,6 +886,11 @@ constexpr DirectiveSpec kTable[] = {
     {"client_body_timeout", kHttpServerLocation, 1, 1, false, false,
      SetTime<&LevelDraft::client_body_timeout>},
     {"send_timeout", kHttpServerLocation, 1, 1, false, false, SetTime<&LevelDraft::send_timeout>},
+    {"lingering_close", kHttpServerLocation, 1, 1, false, false, &LingeringCloseDirective},
+    {"lingering_time", kHttpServerLocation, 1, 1, false, false,
+     SetTime<&LevelDraft::lingering_time>},
+    {"lingering_timeout", kHttpServerLocation, 1, 1, false, false,
+     SetTime<&LevelDraft::lingering_timeout>},
     {"client_max_body_size", kHttpServerLocation, 1, 1, false, false,
      SetSize<&LevelDraft::client_max_body_size>},
     {"client_header_buffer_size", kHttp | kServer, 1, 1, false, false, &ClientHeaderBufferSize},
@@ -932,8 +950,7 @@ constexpr DirectiveSpec kTable[] = {
     {"proxy_ssl_server_name", kHttpServerLocation, 1, 1, false, false, &ProxySslServerName},
     {"proxy_ssl_name", kHttpServerLocation, 1, 1, false, false, &ProxySslName},
     {"proxy_ssl_certificate", kHttpServerLocation, 1, 1, false, false, &ProxySslCertificate},
-    {"proxy_ssl_certificate_key", kHttpServerLocation, 1, 1, false, false,
-     &ProxySslCertificateKey},
+    {"proxy_ssl_certificate_key", kHttpServerLocation, 1, 1, false, false, &ProxySslCertificateKey},
     {"proxy_ssl_protocols", kHttpServerLocation, 1, kAnyArgs, false, false, &ProxySslProtocols},
     {"proxy_ssl_ciphers", kHttpServerLocation, 1, 1, false, false, &ProxySslCiphers},
     {"proxy_ssl_session_reuse", kHttpServerLocation, 1, 1, false, false, &ProxySslSessionReuse},

@@ -165,6 +165,9 @@ class Finalizer {
     Inherit(s.client_header_timeout, d.client_header_timeout);
     Inherit(s.client_body_timeout, d.client_body_timeout);
     Inherit(s.send_timeout, d.send_timeout);
+    Inherit(s.lingering_close, d.lingering_close);
+    Inherit(s.lingering_time, d.lingering_time);
+    Inherit(s.lingering_timeout, d.lingering_timeout);
     Inherit(s.client_max_body_size, d.client_max_body_size);
     Inherit(s.client_header_buffer_size, d.client_header_buffer_size);
     if (d.large_client_header_buffers.has_value()) {

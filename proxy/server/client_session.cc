@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -42,6 +44,19 @@ constexpr size_t kMaxProxyHeader = 4096;
 // Request bytes (head and body) kept for sending again to another peer or on a fresh
 // connection. A larger request can be retried only while none of it was written.
 constexpr size_t kReplayLimit = 64 * 1024;
+// A lingering connection reads into a buffer on the stack and drops what it read; after this
+// many reads in one event it goes on in the next loop iteration, so that a client sending
+// without pause cannot hold the worker.
+constexpr size_t kLingeringChunk = 16 * 1024;
+constexpr int kLingeringReadsPerEvent = 16;
+
+// The steady clock in whole seconds: lingering_time is kept in these units, as nginx keeps
+// r->lingering_time in ngx_time() seconds.
+uint32_t SteadySeconds() {
+  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
 
 // The accepted connection's local address: the listener's own when it is bound to one address
 // and port, without a getsockname() call; otherwise the socket is asked.
@@ -390,7 +405,12 @@ void ClientSession::Enter(Fn&& fn) {
   // An idle connection keeps no request state: it goes back to the pool once the event that
   // finished a request is done (code up the stack may still look at it), and after a read or
   // write on an idle connection that needed its buffers. Not while anything of a next request
-  // arrived, waits to be read or to be written.
+  // arrived, waits to be read or to be written. A lingering connection needs none of it: the
+  // input it still holds is dropped.
+  if (a_ != nullptr && phase_ == Phase::kLingering) {
+    ReleaseActive();
+    return;
+  }
   if (a_ != nullptr && phase_ == Phase::kIdle && a_->in_.empty() && a_->out_.empty() &&
       !client_read_paused_ && upstream_ == nullptr && !a_->parser_.message_started() &&
       !a_->resume_timer_.armed() && !a_->limit_req_timer_.armed()) {
@@ -407,6 +427,10 @@ void ClientSession::OnIo(bool readable, bool writable, bool peer_closed) {
   if (writable && transport_->ReadWantsWrite()) readable = true;
   if (readable && transport_->WriteWantsRead()) writable = true;
   Enter([&] {
+    if (phase_ == Phase::kLingering) {
+      if (readable && !closed_) ReadLingering();
+      return;
+    }
     if (writable && !closed_) {
       client_write_blocked_ = false;
       FlushClient();
@@ -446,6 +470,7 @@ bool ClientSession::ClientReadAllowed() const {
   if (closed_ || client_eof_) return false;
   switch (phase_) {
     case Phase::kClosing:
+    case Phase::kLingering:
       return false;
     case Phase::kTunnel:
       return A().up_out_.size() < kHighWater;
@@ -1207,7 +1232,7 @@ void ClientSession::FlushClient() {
     client_timer_kind_ = ClientTimer::kNone;
   }
   if (phase_ == Phase::kClosing) {
-    Close();
+    CloseOrLinger();
     return;
   }
   if (phase_ == Phase::kTunnel && upstream_ == nullptr) {
@@ -1590,6 +1615,11 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     A().ctx_.access = &config_->access;
     settings_ = nullptr;
     request_logged_ = false;
+    // A keep-alive connection's previous response is not this one's start.
+    if (phase_ == Phase::kIdle || phase_ == Phase::kReadingHead) {
+      response_started_ = false;
+      response_complete_ = false;
+    }
   }
   if (!response_started_) A().ctx_.status = status;
   if (response_started_) {
@@ -1601,6 +1631,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
       status,
       ServerToken(settings_ != nullptr ? settings_ : &listener_->default_server->settings)));
   response_started_ = true;
+  response_complete_ = true;
   CloseAfterFlush();
 }
 
@@ -1613,12 +1644,98 @@ void ClientSession::CloseAfterFlush() {
   }
   upstream_timer_kind_ = UpstreamTimer::kNone;
   if (OutEmpty()) {
-    Close();
+    CloseOrLinger();
     return;
   }
   // Bound the flush by send_timeout so a client that never reads cannot pin the connection.
   ArmClientTimer(ClientTimer::kSend);
   FlushClient();
+}
+
+void ClientSession::CloseOrLinger() {
+  if (ShouldLinger()) {
+    StartLingering();
+  } else {
+    Close();
+  }
+}
+
+bool ClientSession::ShouldLinger() const {
+  // The client closed its side: nothing more can come.
+  if (client_eof_) return false;
+  // A response cut short (a backend failed mid-response, a tunnel ended) is signalled by the
+  // close itself; nginx terminates such requests without lingering too.
+  if (response_started_ && !response_complete_) return false;
+  const config::HttpSettings& s =
+      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  switch (s.lingering_close) {
+    case config::LingeringClose::kOff:
+      return false;
+    case config::LingeringClose::kAlways:
+      return true;
+    case config::LingeringClose::kOn:
+      break;
+  }
+  // ngx_http_finalize_connection: the body is not read whole (r->lingering_close), bytes of a
+  // next request wait (header_in, r->connection->pipeline), the socket had more to read
+  // (read->ready; here a read stopped early or a readable event while closing), or the parser
+  // stopped inside a request (a timed-out head; a rejected one stays in the input, as the
+  // parser consumes nothing of what it rejects). A client's half-close may still have unread
+  // bytes before it.
+  return !request_complete_ || !InEmpty() || client_read_paused_ || client_peer_closed_ ||
+         (a_ != nullptr && a_->parser_.message_started());
+}
+
+void ClientSession::StartLingering() {
+  const config::HttpSettings& s =
+      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  phase_ = Phase::kLingering;
+  limit_req_delayed_ = false;
+  upstream_.reset();
+  // nginx counts lingering_time in whole seconds from here. During a graceful stop a
+  // connection lingers for one lingering_timeout at most, so that the stop does not wait
+  // lingering_time for it (those lingering when the stop begins close at once, see Drain).
+  int64_t budget_s = absl::ToInt64Seconds(s.lingering_time);
+  if (draining_ || worker_->stopping()) {
+    budget_s =
+        std::min(budget_s, absl::ToInt64Seconds(absl::Ceil(s.lingering_timeout, absl::Seconds(1))));
+  }
+  const uint32_t now = SteadySeconds();
+  lingering_end_s_ = static_cast<uint32_t>(
+      std::min<int64_t>(int64_t{now} + std::max<int64_t>(budget_s, 0), UINT32_MAX));
+  // TLS: close_notify first, as nginx's ngx_ssl_shutdown() before lingering; then what the
+  // client still sends is dropped undecrypted. No more is written: the TLS state has nothing
+  // left to send.
+  if (tls_ != nullptr) tls_->ShutdownWrite();
+  plain_transport_.ShutdownWrite();
+  // Bytes may already wait (their readable edge came while closing).
+  ReadLingering();
+}
+
+void ClientSession::ReadLingering() {
+  if (SteadySeconds() >= lingering_end_s_) {
+    Close();  // lingering_time is over
+    return;
+  }
+  char discard[kLingeringChunk];
+  for (int i = 0; i < kLingeringReadsPerEvent; ++i) {
+    IoResult r = plain_transport_.Read(discard, sizeof(discard));
+    if (r.kind == IoResult::Kind::kWouldBlock) {
+      ArmClientTimer(ClientTimer::kLingering);
+      return;
+    }
+    if (r.kind != IoResult::Kind::kOk) {
+      Close();  // the client closed, which is what lingering waits for, or reset
+      return;
+    }
+    worker_->metrics().Add(metrics::Metric::kBytesReceived, {}, static_cast<int64_t>(r.bytes));
+    // As in ReadClientLoop: with close reporting, a short read drained the socket.
+    if (r.bytes < sizeof(discard) && watcher_.reports_peer_close() && !client_peer_closed_) {
+      ArmClientTimer(ClientTimer::kLingering);
+      return;
+    }
+  }
+  ArmClientTimer(ClientTimer::kLingeringRead);
 }
 
 void ClientSession::Close() {
@@ -1651,7 +1768,10 @@ void ClientSession::Drain() {
   Enter([this] {
     draining_ = true;
     keep_alive_ = false;
-    if (phase_ == Phase::kIdle || phase_ == Phase::kProxyHeader) Close();
+    // A lingering connection's response is out: nginx closes it at shutdown as an idle one.
+    if (phase_ == Phase::kIdle || phase_ == Phase::kProxyHeader || phase_ == Phase::kLingering) {
+      Close();
+    }
   });
 }
 
@@ -1684,6 +1804,18 @@ void ClientSession::ArmClientTimer(ClientTimer kind) {
       return;
     case ClientTimer::kSend:
       worker_->deadlines().Arm(this, Ms(s.send_timeout));
+      return;
+    case ClientTimer::kLingering: {
+      // nginx: the rest of lingering_time in whole seconds, at most lingering_timeout (so the
+      // deadline queue sees a few distinct durations, not one per connection).
+      const uint32_t now = SteadySeconds();
+      const std::chrono::milliseconds left =
+          std::chrono::seconds(lingering_end_s_ > now ? lingering_end_s_ - now : 0);
+      worker_->deadlines().Arm(this, std::min(Ms(s.lingering_timeout), left));
+      return;
+    }
+    case ClientTimer::kLingeringRead:
+      worker_->deadlines().Arm(this, std::chrono::milliseconds(0));
       return;
   }
 }
@@ -1719,7 +1851,11 @@ void ClientSession::OnClientTimer() {
       return;
     case ClientTimer::kKeepalive:
     case ClientTimer::kSend:
+    case ClientTimer::kLingering:
       Close();
+      return;
+    case ClientTimer::kLingeringRead:
+      ReadLingering();
       return;
     case ClientTimer::kHandshake:
       worker_->metrics().Add(metrics::Metric::kSslHandshakes, {"timeout"});

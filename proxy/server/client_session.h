@@ -69,6 +69,8 @@ class ClientSession : public event::IoHandler,
     kRequest,      // a request is being served
     kTunnel,       // bytes flow both ways unchanged after a 101
     kClosing,      // flushing the last bytes, then close
+    kLingering,    // answered and half-closed: reading and dropping input until the client
+                   // closes (lingering_close)
   };
   enum class ClientTimer : uint8_t {
     kNone,
@@ -77,7 +79,9 @@ class ClientSession : public event::IoHandler,
     kHeader,
     kKeepalive,
     kBody,
-    kSend
+    kSend,
+    kLingering,      // lingering_timeout, or the end of lingering_time if sooner
+    kLingeringRead,  // a lingering read stopped before the socket was drained: go on
   };
   enum class UpstreamTimer : uint8_t { kNone, kConnect, kRead, kSend };
 
@@ -154,6 +158,16 @@ class ClientSession : public event::IoHandler,
                  std::string_view content_type = {});
   void SendErrorAndClose(int status, const std::string& why);
   void CloseAfterFlush();
+  // The last response is written: closes now, or lingers (ShouldLinger).
+  void CloseOrLinger();
+  // nginx's rule for a lingering close: lingering_close always, or on while more input may
+  // come (the body not read whole, unread or pipelined bytes, a request cut short).
+  bool ShouldLinger() const;
+  // Half-closes (TLS: close_notify first) and reads what the client still sends, dropping it,
+  // until it closes, lingering_timeout passes without a byte or lingering_time is over, so
+  // that a close with unread input does not reset the connection under the response.
+  void StartLingering();
+  void ReadLingering();
   void Close();
   // Deletes the closed session (outside its callbacks).
   void Destroy();
@@ -213,7 +227,7 @@ class ClientSession : public event::IoHandler,
 
   int fd_;
   int requests_ = 0;
-  int depth_ = 0;
+  uint16_t depth_ = 0;
   net::SocketAddress peer_;
   net::SocketAddress local_;
   ClientTimer client_timer_kind_ = ClientTimer::kNone;
@@ -249,6 +263,9 @@ class ClientSession : public event::IoHandler,
   bool body_too_large_ : 1 = false;
   bool request_logged_ : 1 = true;  // false while a request awaits its access-log line
   bool limit_req_delayed_ : 1 = false;
+  // While lingering: when lingering_time is over, in whole seconds of the steady clock (as
+  // nginx's r->lingering_time). Fits the padding at the end of the object.
+  uint32_t lingering_end_s_ = 0;
 };
 
 }  // namespace realip::server

@@ -97,6 +97,9 @@ TEST(ConfigTest, HttpDefaults) {
   EXPECT_EQ(s.keepalive_timeout, absl::Seconds(75));
   EXPECT_EQ(s.keepalive_requests, 1000);
   EXPECT_EQ(s.client_header_timeout, absl::Seconds(60));
+  EXPECT_EQ(s.lingering_close, LingeringClose::kOn);
+  EXPECT_EQ(s.lingering_time, absl::Seconds(30));
+  EXPECT_EQ(s.lingering_timeout, absl::Seconds(5));
   EXPECT_EQ(s.client_max_body_size, 1024u * 1024);
   EXPECT_EQ(s.client_header_buffer_size, 1024u);
   EXPECT_EQ(s.large_client_header_buffers_number, 4);
@@ -133,6 +136,9 @@ http {
       keepalive_requests 7;
       client_body_timeout 3s;
       send_timeout 4s;
+      lingering_close always;
+      lingering_time 1m;
+      lingering_timeout 1500ms;
       client_max_body_size 0;
       proxy_pass http://127.0.0.1:9000/base/;
       proxy_set_header X-Custom "id=$request_id";
@@ -175,6 +181,9 @@ http {
   EXPECT_EQ(s.keepalive_requests, 7);
   EXPECT_EQ(s.client_body_timeout, absl::Seconds(3));
   EXPECT_EQ(s.send_timeout, absl::Seconds(4));
+  EXPECT_EQ(s.lingering_close, LingeringClose::kAlways);
+  EXPECT_EQ(s.lingering_time, absl::Minutes(1));
+  EXPECT_EQ(s.lingering_timeout, absl::Milliseconds(1500));
   EXPECT_EQ(s.client_max_body_size, 0u);
   EXPECT_EQ(s.handler, ContentHandler::kProxyPass);
   ASSERT_NE(s.proxy_pass.upstream, nullptr);
@@ -293,6 +302,39 @@ http {
   EXPECT_EQ(s1.FindLocation("/b").settings.proxy_read_timeout, absl::Seconds(30));
   EXPECT_FALSE(s1.FindLocation("/b").settings.realip.recursive);
   EXPECT_EQ(c->servers[1]->settings.proxy_read_timeout, absl::Seconds(10));
+}
+
+TEST(InheritanceTest, LingeringSettingsFlowDownAndLowerLevelsOverride) {
+  auto c = MustLoad(R"(
+http {
+  lingering_close always;
+  lingering_timeout 2s;
+  server {
+    listen 127.0.0.1:8001;
+    lingering_time 10s;
+    location /a { }
+    location /b { lingering_close off; lingering_timeout 500ms; }
+  }
+  server { listen 127.0.0.1:8002; lingering_close on; }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s1 = *c->servers[0];
+  EXPECT_EQ(s1.settings.lingering_close, LingeringClose::kAlways);
+  EXPECT_EQ(s1.settings.lingering_time, absl::Seconds(10));
+  EXPECT_EQ(s1.settings.lingering_timeout, absl::Seconds(2));
+  const HttpSettings& a = s1.FindLocation("/a").settings;
+  EXPECT_EQ(a.lingering_close, LingeringClose::kAlways);
+  EXPECT_EQ(a.lingering_time, absl::Seconds(10));
+  EXPECT_EQ(a.lingering_timeout, absl::Seconds(2));
+  const HttpSettings& b = s1.FindLocation("/b").settings;
+  EXPECT_EQ(b.lingering_close, LingeringClose::kOff);
+  EXPECT_EQ(b.lingering_time, absl::Seconds(10));
+  EXPECT_EQ(b.lingering_timeout, absl::Milliseconds(500));
+  const HttpSettings& s2 = c->servers[1]->settings;
+  EXPECT_EQ(s2.lingering_close, LingeringClose::kOn);
+  EXPECT_EQ(s2.lingering_time, absl::Seconds(30));
+  EXPECT_EQ(s2.lingering_timeout, absl::Seconds(2));
 }
 
 TEST(InheritanceTest, ArraysReplaceInsteadOfMerging) {
@@ -732,6 +774,7 @@ http {
   proxy_ssl_verify_depth 3;
   keepalive_timeout 5s; keepalive_requests 10; client_header_timeout 5s;
   client_body_timeout 5s; send_timeout 5s; client_max_body_size 2m;
+  lingering_close on; lingering_time 30s; lingering_timeout 5s;
   client_header_buffer_size 2k; large_client_header_buffers 2 4k;
   proxy_set_header X-A a; proxy_hide_header X-B; proxy_http_version 1.1;
   proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;
