@@ -214,19 +214,21 @@ void OnBackendReadable(Conn* b) {
     if (client == nullptr) Fail("response with no request");
     std::string_view data(buf, static_cast<size_t>(r));
     if (b->remaining == std::string::npos) {
-      std::string_view head = data;
-      if (!b->head.empty()) head = (b->head.append(data), std::string_view(b->head));
-      if (!ParseHead(b, head)) {
+      // The head so far: this read, or the reads before it and this one.
+      if (!b->head.empty()) data = b->head.append(data);
+      if (!ParseHead(b, data)) {
         if (b->head.empty()) b->head.assign(data);
+        if (static_cast<size_t>(r) < sizeof buf) return;
         continue;
       }
-      b->head.clear();
     }
     b->remaining -= std::min(b->remaining, data.size());
     bool last = b->remaining == 0;
     iovec iov{const_cast<char*>(data.data()), data.size()};
     bool closing = last && client->close_after;
-    if (!SendAll(client, &iov, 1, closing ? MSG_MORE : 0)) {
+    bool sent = SendAll(client, &iov, 1, closing ? MSG_MORE : 0);
+    b->head.clear();  // sent, or copied into the client's pending bytes
+    if (!sent) {
       CloseClient(client);
       return;
     }

@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -68,6 +69,36 @@ class FloorRelayTest(harness.TestCase):
                     self.assertEqual(seen["uri"], "/pp")
                     self.assertNotIn("connection", seen["headers"])
                     self.assertEqual(s.recv(1), b"", "closed after the response")
+
+    def test_response_arriving_in_pieces(self):
+        # A backend that writes each response a few bytes at a time, head and body: the relay
+        # forwards all of it, including the bytes of a head that came in several reads.
+        response = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Pad: " + b"p" * 40 + b"\r\n\r\nhello world"
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for _ in range(2):
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(4096)
+                    for i in range(0, len(response), 5):
+                        conn.sendall(response[i:i + 5])
+                        time.sleep(0.002)
+
+        threading.Thread(target=serve, daemon=True).start()
+        port = harness.free_port()
+        p = self.spawn([RELAY_BIN, str(listener.getsockname()[1]), str(port)], "relay2")
+        harness.wait_for_port("127.0.0.1", port, p.proc)
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            for _ in range(2):
+                s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                status, headers, body, rest = harness.read_response(s)
+                self.assertEqual((status, body, rest), (200, b"hello world", b""))
+                self.assertIn(("X-Pad", "p" * 40), headers)
 
     def loadgen(self, port, *args):
         out = subprocess.run([LOADGEN_BIN, "--port", str(port), "--duration", "0.3",
