@@ -579,8 +579,8 @@ class NextUpstreamTest(UpstreamTestCase):
             self.assertEqual(kinds[addrs[-1]], "good", line)
         self.assertEqual(seen, {"refused", "502", "good"})
         self.assertTrue(any(", " in line for line in lines), lines)
-        # realip_upstream_requests_total counts the response passed on under its peer, never
-        # under the list of peers tried.
+        # realip_upstream_requests_total counts every response head under the peer that sent
+        # it, the 502s that were retried too, never under the list of peers tried.
         metrics = harness.http_request(
             metrics_port, b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
         series = [l for l in metrics.decode().splitlines()
@@ -588,6 +588,11 @@ class NextUpstreamTest(UpstreamTestCase):
         self.assertTrue(series, metrics)
         self.assertIn(f'realip_upstream_requests_total{{upstream="app",'
                       f'peer="127.0.0.1:{good.port}",code="200"}} 3', series)
+        retried = sum(line.split("|")[0].split(", ").count(f"127.0.0.1:{bad.port}")
+                      for line in lines)
+        self.assertGreater(retried, 0)
+        self.assertIn(f'realip_upstream_requests_total{{upstream="app",'
+                      f'peer="127.0.0.1:{bad.port}",code="502"}} {retried}', series)
         self.assertFalse([l for l in series if ", " in l], series)
 
     def test_request_bodies_are_sent_again_in_full(self):

@@ -1539,6 +1539,7 @@ bool ClientSession::RetryOnStatus(int status, absl::Time now) {
   A().tried_ = tried;
   ++A().upstream_attempt_;
   A().ctx_.EndUpstreamAttempt(status, now - A().upstream_start_);
+  CountUpstreamResponse(status, now);  // a response head, though not the one passed on
   DropUpstream();
   if (ConnectUpstream(next)) FlushUpstream();
   return true;
