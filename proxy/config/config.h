@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -227,6 +228,21 @@ struct Server {
 
 enum class ProxyProtocolMode { kOff, kRequired, kOptional };
 
+// Options of a listening socket that accepted connections inherit (`listen ... deferred
+// so_keepalive=... rcvbuf=... sndbuf=...`). An option not given leaves the kernel's default.
+struct ListenSocketOptions {
+  bool deferred = false;  // TCP_DEFER_ACCEPT: accept() once the first data arrived
+  // so_keepalive=on|off sets SO_KEEPALIVE; nullopt: not given.
+  std::optional<bool> keepalive;
+  int keepidle = 0;   // TCP_KEEPIDLE in seconds; 0: not given
+  int keepintvl = 0;  // TCP_KEEPINTVL in seconds; 0: not given
+  int keepcnt = 0;    // TCP_KEEPCNT; 0: not given
+  int rcvbuf = -1;    // SO_RCVBUF in bytes; -1: not given
+  int sndbuf = -1;    // SO_SNDBUF in bytes; -1: not given
+
+  bool operator==(const ListenSocketOptions&) const = default;
+};
+
 // One distinct listening address with its merged flags and the servers bound to it.
 struct Listener {
   net::SocketAddress address;  // is_unix: ip unused, `unix_path` set
@@ -236,6 +252,7 @@ struct Listener {
   bool reuseport = false;
   int backlog = 511;
   bool ipv6only = true;
+  ListenSocketOptions socket_options;
   ProxyProtocolMode proxy_protocol = ProxyProtocolMode::kOff;
   // Peers whose PROXY header is honoured when proxy_protocol is kOptional: the default
   // server's server-level set_real_ip_from. Never null.

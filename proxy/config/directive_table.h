@@ -118,6 +118,8 @@ struct ListenDraft {
   std::optional<bool> reuseport;
   std::optional<int> backlog;
   std::optional<bool> ipv6only;
+  // Set when deferred, so_keepalive, rcvbuf or sndbuf is given.
+  std::optional<ListenSocketOptions> socket_options;
   ProxyProtocolMode proxy_protocol = ProxyProtocolMode::kOff;
   std::string file;
   int line = 0;

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -594,6 +596,64 @@ absl::Status ServerBlock(Scope& s, const Directive& d) {
   return ProcessBlock(inner, d.block);
 }
 
+// `rcvbuf=SIZE` / `sndbuf=SIZE`: nginx sizes ("64k", "1m"); setsockopt() takes an int.
+std::optional<int> ParseSocketBuffer(std::string_view v) {
+  absl::StatusOr<uint64_t> size = ParseSize(v);
+  if (!size.ok() || *size > static_cast<uint64_t>(std::numeric_limits<int>::max())) {
+    return std::nullopt;
+  }
+  return static_cast<int>(*size);
+}
+
+// A so_keepalive time (ngx_parse_time() in seconds: no "ms"); 0 means "not given".
+std::optional<int> ParseKeepaliveTime(std::string_view v) {
+  if (absl::StrContains(AsAbsl(v), "ms")) return std::nullopt;
+  absl::StatusOr<absl::Duration> t = ParseTime(v);
+  if (!t.ok() || *t > absl::Seconds(std::numeric_limits<int>::max())) return std::nullopt;
+  return static_cast<int>(absl::ToInt64Seconds(*t));
+}
+
+// `so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]`, parsed as ngx_http_core_listen():
+// any of the three may be empty, not all of them (nor all zero). Sets only what is given.
+bool ParseSoKeepalive(std::string_view v, ListenSocketOptions& o) {
+  if (v == "on" || v == "off") {
+    o.keepalive = v == "on";
+    return true;
+  }
+  const size_t c1 = v.find(':');
+  const std::string_view idle = v.substr(0, c1);
+  const std::string_view rest = c1 == std::string_view::npos ? "" : v.substr(c1 + 1);
+  const size_t c2 = rest.find(':');
+  const std::string_view intvl = rest.substr(0, c2);
+  const std::string_view cnt = c2 == std::string_view::npos ? "" : rest.substr(c2 + 1);
+  if (!idle.empty()) {
+    std::optional<int> t = ParseKeepaliveTime(idle);
+    if (!t.has_value()) return false;
+    o.keepidle = *t;
+  }
+  if (!intvl.empty()) {
+    std::optional<int> t = ParseKeepaliveTime(intvl);
+    if (!t.has_value()) return false;
+    o.keepintvl = *t;
+  }
+  if (!cnt.empty()) {
+    // ngx_atoi(): digits only.
+    if (cnt.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    absl::StatusOr<int64_t> n = ParseInt(cnt, 0, std::numeric_limits<int>::max());
+    if (!n.ok()) return false;
+    o.keepcnt = static_cast<int>(*n);
+  }
+  if (o.keepidle == 0 && o.keepintvl == 0 && o.keepcnt == 0) return false;
+  o.keepalive = true;
+  return true;
+}
+
+// The listen's socket options, created by the first one given.
+ListenSocketOptions& SocketOptions(ListenDraft& listen) {
+  if (!listen.socket_options.has_value()) listen.socket_options.emplace();
+  return *listen.socket_options;
+}
+
 absl::Status Listen(Scope& s, const Directive& d) {
   ListenDraft listen;
   listen.text = d.args[0];
@@ -658,6 +718,21 @@ absl::Status Listen(Scope& s, const Directive& d) {
         return Error(d, absl::StrCat("ipv6only is not supported on addr \"", a, "\""));
       }
       listen.ipv6only = v == "on";
+    } else if (p == "deferred") {
+      // TCP_DEFER_ACCEPT; like the other socket options, it makes a `bind` listen.
+      SocketOptions(listen).deferred = true;
+    } else if (absl::StartsWith(p, "so_keepalive=")) {
+      ListenSocketOptions& o = SocketOptions(listen);
+      if (!ParseSoKeepalive(std::string_view(p).substr(13), o)) {
+        return Error(d, absl::StrCat("invalid so_keepalive value: \"", p.substr(13), "\""));
+      }
+    } else if (absl::StartsWith(p, "rcvbuf=") || absl::StartsWith(p, "sndbuf=")) {
+      const std::string name = p.substr(0, 6);
+      std::optional<int> size = ParseSocketBuffer(std::string_view(p).substr(7));
+      // nginx quotes the whole parameter here: `invalid rcvbuf "rcvbuf=x"`.
+      if (!size.has_value()) return Error(d, absl::StrCat("invalid ", name, " \"", p, "\""));
+      ListenSocketOptions& o = SocketOptions(listen);
+      (name == "rcvbuf" ? o.rcvbuf : o.sndbuf) = *size;
     } else {
       return Error(d, absl::StrCat("invalid parameter \"", p, "\""));
     }

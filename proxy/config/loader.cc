@@ -330,7 +330,8 @@ class Finalizer {
           }
           // Socket options belong to the socket: only one listen of an address may set them
           // (ngx_http_add_addresses: "duplicate listen options").
-          if (l.backlog.has_value() || l.reuseport.has_value() || l.ipv6only.has_value()) {
+          if (l.backlog.has_value() || l.reuseport.has_value() || l.ipv6only.has_value() ||
+              l.socket_options.has_value()) {
             if (g.options_set) {
               return ErrorAt(absl::StrCat("duplicate listen options for ", key), l.file, l.line);
             }
@@ -338,6 +339,7 @@ class Finalizer {
             if (l.backlog.has_value()) listener.backlog = *l.backlog;
             if (l.reuseport.has_value()) listener.reuseport = *l.reuseport;
             if (l.ipv6only.has_value()) listener.ipv6only = *l.ipv6only;
+            if (l.socket_options.has_value()) listener.socket_options = *l.socket_options;
           }
           // As nginx, "ssl" and "proxy_protocol" on any listen of an address apply to it.
           listener.ssl = listener.ssl || l.ssl;

@@ -641,6 +641,72 @@ http {
   EXPECT_EQ(c->listeners[4].text, "0.0.0.0:8004");
 }
 
+TEST(ListenerTest, SocketOptions) {
+  // nginx's deferred, so_keepalive, rcvbuf and sndbuf; given on one listen of an address, they
+  // apply to the address (the others share its socket).
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001 deferred so_keepalive=on rcvbuf=64k sndbuf=1m;
+    listen 127.0.0.1:8002 so_keepalive=30m::10;
+    listen 127.0.0.1:8003 so_keepalive=1h30m:75s:;
+    listen 127.0.0.1:8004 so_keepalive=:5:;
+    listen 127.0.0.1:8005 so_keepalive=off rcvbuf=1000;
+    listen 127.0.0.1:8006 so_keepalive=10;
+    listen 127.0.0.1:8007;
+  }
+  server {
+    listen 127.0.0.1:8001;
+    listen 127.0.0.1:8007 deferred;
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->listeners.size(), 7u);
+  const ListenSocketOptions& o1 = c->listeners[0].socket_options;
+  EXPECT_TRUE(o1.deferred);
+  EXPECT_EQ(o1.keepalive, true);
+  EXPECT_EQ(o1.keepidle, 0);
+  EXPECT_EQ(o1.rcvbuf, 64 * 1024);
+  EXPECT_EQ(o1.sndbuf, 1024 * 1024);
+
+  const ListenSocketOptions& o2 = c->listeners[1].socket_options;
+  EXPECT_FALSE(o2.deferred);
+  EXPECT_EQ(o2.keepalive, true);
+  EXPECT_EQ(o2.keepidle, 1800);
+  EXPECT_EQ(o2.keepintvl, 0);
+  EXPECT_EQ(o2.keepcnt, 10);
+  EXPECT_EQ(o2.rcvbuf, -1);
+  EXPECT_EQ(o2.sndbuf, -1);
+
+  const ListenSocketOptions& o3 = c->listeners[2].socket_options;
+  EXPECT_EQ(o3.keepidle, 5400);
+  EXPECT_EQ(o3.keepintvl, 75);
+  EXPECT_EQ(o3.keepcnt, 0);
+
+  const ListenSocketOptions& o4 = c->listeners[3].socket_options;
+  EXPECT_EQ(o4.keepalive, true);
+  EXPECT_EQ(o4.keepidle, 0);
+  EXPECT_EQ(o4.keepintvl, 5);
+
+  const ListenSocketOptions& o5 = c->listeners[4].socket_options;
+  EXPECT_EQ(o5.keepalive, false);
+  EXPECT_EQ(o5.rcvbuf, 1000);
+
+  EXPECT_EQ(c->listeners[5].socket_options.keepidle, 10);  // a bare number is seconds
+
+  // Set by the second server's listen of the address.
+  EXPECT_TRUE(c->listeners[6].socket_options.deferred);
+  EXPECT_FALSE(c->listeners[6].socket_options.keepalive.has_value());
+}
+
+TEST(ListenerTest, SocketOptionsDefaultToTheKernels) {
+  auto c = MustLoad("http { server { listen 127.0.0.1:8001 backlog=10; } }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->listeners[0].socket_options, ListenSocketOptions{});
+  EXPECT_EQ(c->listeners[0].socket_options.rcvbuf, -1);
+}
+
 TEST(ListenerTest, ServerWithoutListenUsesTheNginxDefault) {
   auto c = MustLoad("http { server { } }\n");
   ASSERT_NE(c, nullptr);
