@@ -37,6 +37,18 @@ absl::Status ListenerSet::Apply(const config::Config& config) {
         for (const auto& fd : kept.fds) listen(fd->fd(), l.backlog);
         kept.backlog = l.backlog;
       }
+      // As nginx on reload: changed options are set on the kept sockets, `deferred` is added
+      // or removed; rcvbuf, sndbuf and so_keepalive values no longer given stay until a
+      // restart (a socket cannot be told to go back to the kernel's defaults).
+      config::ListenSocketOptions now = kept.options;
+      for (const auto& fd : kept.fds) {
+        now = ConfigureListenSocket(fd->fd(), l.text, l.socket_options, kept.options);
+      }
+      if (now != l.socket_options) {
+        REALIP_LOG(kWarn, "rcvbuf, sndbuf or so_keepalive values no longer given for ", l.text,
+                   " stay on its socket until a restart");
+      }
+      kept.options = now;
       next.push_back(std::move(kept));
       continue;
     }
@@ -45,6 +57,7 @@ absl::Status ListenerSet::Apply(const config::Config& config) {
     e.reuseport = reuseport;
     e.ipv6only = l.ipv6only;
     e.backlog = l.backlog;
+    e.options = l.socket_options;
     const int count = reuseport ? workers_ : 1;
     for (int i = 0; i < count; ++i) {
       REALIP_ASSIGN_OR_RETURN(int fd, OpenListenSocket(l));

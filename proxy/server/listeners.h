@@ -38,9 +38,10 @@ class ListenerSet {
   explicit ListenerSet(int workers) : workers_(workers) {}
 
   // Makes the set match `config`'s listeners: an address listed before keeps its sockets
-  // (a changed backlog is applied with listen(); a changed reuseport or ipv6only is logged and
-  // needs a restart), new addresses are opened, the others are dropped (they close once the
-  // workers drop them too). On error nothing changes and the message names the address.
+  // (see ConfigureListenSocket for deferred, so_keepalive, rcvbuf and sndbuf; a changed backlog
+  // is applied with listen(); a changed reuseport or ipv6only is logged and needs a restart),
+  // new addresses are opened, the others are dropped (they close once the workers drop them
+  // too). On error nothing changes and the message names the address.
   [[nodiscard]] absl::Status Apply(const config::Config& config);
   // The sockets worker `worker` watches for the configuration last applied.
   WorkerSockets ForWorker(int worker) const;
@@ -53,6 +54,7 @@ class ListenerSet {
     bool reuseport = false;
     bool ipv6only = true;
     int backlog = 0;
+    config::ListenSocketOptions options;  // what the sockets have (see ConfigureListenSocket)
     std::vector<std::shared_ptr<ListenFd>> fds;  // one per worker with reuseport, else one
   };
   int workers_;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/base/logging.h"
 
 namespace realip::server {
 namespace {
@@ -20,7 +21,57 @@ absl::Status Errno(std::string_view what, std::string_view target, int err) {
                                              " failed (", err, ": ", std::strerror(err), ")"));
 }
 
+// setsockopt() of an int option; a failure is logged and ignored, as nginx does.
+void SetOption(int fd, int level, int name, const char* name_text, int value,
+               std::string_view target) {
+  if (setsockopt(fd, level, name, &value, sizeof(value)) == 0) return;
+  const int err = errno;
+  REALIP_LOG(kWarn, "setsockopt(", name_text, ", ", value, ") for ", std::string(target),
+             " failed (", err, ": ", std::strerror(err), "), ignored");
+}
+
 }  // namespace
+
+config::ListenSocketOptions ConfigureListenSocket(int fd, std::string_view target,
+                                                  const config::ListenSocketOptions& options,
+                                                  const config::ListenSocketOptions& previous) {
+  // Given options are set when they differ from what the socket has; one no longer given
+  // stays (ngx_configure_listening_sockets sets only what the configuration gives).
+  if (options.rcvbuf != -1 && options.rcvbuf != previous.rcvbuf) {
+    SetOption(fd, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", options.rcvbuf, target);
+  }
+  if (options.sndbuf != -1 && options.sndbuf != previous.sndbuf) {
+    SetOption(fd, SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", options.sndbuf, target);
+  }
+  if (options.keepalive.has_value() && options.keepalive != previous.keepalive) {
+    SetOption(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", *options.keepalive ? 1 : 0, target);
+  }
+  if (options.keepidle != 0 && options.keepidle != previous.keepidle) {
+    SetOption(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", options.keepidle, target);
+  }
+  if (options.keepintvl != 0 && options.keepintvl != previous.keepintvl) {
+    SetOption(fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", options.keepintvl, target);
+  }
+  if (options.keepcnt != 0 && options.keepcnt != previous.keepcnt) {
+    SetOption(fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", options.keepcnt, target);
+  }
+  if (options.deferred != previous.deferred) {
+    // nginx uses 1 second: how long a connection already waited cannot be known, and with
+    // SYN cookies a connection may bypass the deferred queue anyway. The kernel accepts a
+    // connection that sent nothing once the time (rounded to SYN-ACK retransmits) is over.
+    SetOption(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", options.deferred ? 1 : 0,
+              target);
+  }
+  config::ListenSocketOptions now = previous;
+  if (options.rcvbuf != -1) now.rcvbuf = options.rcvbuf;
+  if (options.sndbuf != -1) now.sndbuf = options.sndbuf;
+  if (options.keepalive.has_value()) now.keepalive = options.keepalive;
+  if (options.keepidle != 0) now.keepidle = options.keepidle;
+  if (options.keepintvl != 0) now.keepintvl = options.keepintvl;
+  if (options.keepcnt != 0) now.keepcnt = options.keepcnt;
+  now.deferred = options.deferred;
+  return now;
+}
 
 absl::StatusOr<int> OpenListenSocket(const config::Listener& listener) {
   if (listener.address.is_unix) {
@@ -41,6 +92,7 @@ absl::StatusOr<int> OpenListenSocket(const config::Listener& listener) {
       close(fd);
       return Errno("bind", listener.text, err);
     }
+    (void)ConfigureListenSocket(fd, listener.text, listener.socket_options, {});
     return fd;
   }
   sockaddr_storage ss{};
@@ -64,6 +116,7 @@ absl::StatusOr<int> OpenListenSocket(const config::Listener& listener) {
     close(fd);
     return Errno("listen", listener.text, err);
   }
+  (void)ConfigureListenSocket(fd, listener.text, listener.socket_options, {});
   return fd;
 }
 

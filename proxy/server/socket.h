@@ -15,9 +15,19 @@
 namespace realip::server {
 
 // Opens a non-blocking listening socket for `listener`. TCP sockets get SO_REUSEADDR, and
-// SO_REUSEPORT when the listener has `reuseport` (each worker then binds its own socket).
+// SO_REUSEPORT when the listener has `reuseport` (each worker then binds its own socket); the
+// listener's socket options are set after listen() (ConfigureListenSocket).
 // Errors read like nginx's: `bind() to 127.0.0.1:80 failed (98: Address already in use)`.
 [[nodiscard]] absl::StatusOr<int> OpenListenSocket(const config::Listener& listener);
+
+// Sets the `listen` socket options (SO_RCVBUF, SO_SNDBUF, SO_KEEPALIVE, TCP_KEEPIDLE,
+// TCP_KEEPINTVL, TCP_KEEPCNT, TCP_DEFER_ACCEPT) of `options` that differ from `previous`, what
+// the socket has now (`{}` for a new socket), and returns what it has then: an option not
+// given stays as it was, except `deferred`, which is turned off. Failures are logged with
+// `target` and ignored, as nginx does (ngx_configure_listening_sockets).
+config::ListenSocketOptions ConfigureListenSocket(int fd, std::string_view target,
+                                                  const config::ListenSocketOptions& options,
+                                                  const config::ListenSocketOptions& previous);
 
 // Starts a non-blocking connect; the fd becomes writable when the connect finished (check
 // ConnectResult()). Errors name the peer.

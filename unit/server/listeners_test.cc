@@ -1,6 +1,7 @@
 #include "proxy/server/listeners.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,6 +103,59 @@ TEST(ListenerSetTest, FailedApplyChangesNothing) {
   EXPECT_EQ(set.ForWorker(0), before);
   EXPECT_FALSE(Accepts(fresh));  // opened for the failed reload, closed again
   EXPECT_TRUE(Accepts(port));
+}
+
+int IntOption(int fd, int level, int name) {
+  int value = -1;
+  socklen_t len = sizeof(value);
+  EXPECT_EQ(getsockopt(fd, level, name, &value, &len), 0);
+  return value;
+}
+
+TEST(ListenerSetTest, SocketOptionsAreSetAndChangedOnReload) {
+  const int port = FreePort();
+  ListenerSet set(2);
+  ASSERT_TRUE(
+      set.Apply(*Load(Server(port, "deferred so_keepalive=2m:30s:4 rcvbuf=16k sndbuf=24k"))).ok());
+  const std::shared_ptr<ListenFd> socket = set.ForWorker(0)[0];
+  const int fd = socket->fd();
+  // The kernel doubles the buffer sizes it is given (socket(7)).
+  EXPECT_EQ(IntOption(fd, SOL_SOCKET, SO_RCVBUF), 2 * 16 * 1024);
+  EXPECT_EQ(IntOption(fd, SOL_SOCKET, SO_SNDBUF), 2 * 24 * 1024);
+  EXPECT_EQ(IntOption(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(IntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE), 120);
+  EXPECT_EQ(IntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL), 30);
+  EXPECT_EQ(IntOption(fd, IPPROTO_TCP, TCP_KEEPCNT), 4);
+  EXPECT_GT(IntOption(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT), 0);
+
+  // A reload keeps the socket and sets what changed; deferred not given any more is removed.
+  ASSERT_TRUE(set.Apply(*Load(Server(port, "so_keepalive=off rcvbuf=32k"))).ok());
+  ASSERT_EQ(set.ForWorker(0)[0], socket);
+  EXPECT_EQ(IntOption(fd, SOL_SOCKET, SO_RCVBUF), 2 * 32 * 1024);
+  EXPECT_EQ(IntOption(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
+  EXPECT_EQ(IntOption(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT), 0);
+  // As nginx: values no longer given stay on the socket until a restart.
+  EXPECT_EQ(IntOption(fd, SOL_SOCKET, SO_SNDBUF), 2 * 24 * 1024);
+  EXPECT_EQ(IntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE), 120);
+
+  ASSERT_TRUE(set.Apply(*Load(Server(port, "deferred"))).ok());
+  ASSERT_EQ(set.ForWorker(0)[0], socket);
+  EXPECT_GT(IntOption(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT), 0);
+  EXPECT_EQ(IntOption(fd, SOL_SOCKET, SO_RCVBUF), 2 * 32 * 1024);
+  EXPECT_TRUE(Accepts(port));
+}
+
+TEST(ListenerSetTest, SocketOptionsOnEveryReuseportSocket) {
+  const int port = FreePort();
+  ListenerSet set(2);
+  ASSERT_TRUE(set.Apply(*Load(Server(port, "reuseport sndbuf=20k"))).ok());
+  for (int w = 0; w < 2; ++w) {
+    EXPECT_EQ(IntOption(set.ForWorker(w)[0]->fd(), SOL_SOCKET, SO_SNDBUF), 2 * 20 * 1024);
+  }
+  ASSERT_TRUE(set.Apply(*Load(Server(port, "reuseport sndbuf=28k"))).ok());
+  for (int w = 0; w < 2; ++w) {
+    EXPECT_EQ(IntOption(set.ForWorker(w)[0]->fd(), SOL_SOCKET, SO_SNDBUF), 2 * 28 * 1024);
+  }
 }
 
 TEST(ListenerSetTest, UnixSocketFileGoesWithTheSocket) {
