@@ -304,6 +304,16 @@ void Worker::OnAcceptable(size_t listener_index) {
       REALIP_LOG(kError, "connection setup failed: ", st.message());
       sessions_.Destroy(raw);
       shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
+      continue;
+    }
+    if (listener->socket_options.deferred && !listener->address.is_unix) {
+      // TCP_DEFER_ACCEPT: the connection was accepted because data arrived, so it is read now
+      // rather than after the loop reports it readable (nginx sets rev->ready for deferred
+      // listeners). This is the read a readable event makes: PROXY header, TLS handshake and
+      // timers as usual. If it would block (the kernel passed on a connection that sent
+      // nothing once the deferral was over), the session waits for the event. The session
+      // may be gone afterwards.
+      raw->OnIo(/*readable=*/true, /*writable=*/false, /*peer_closed=*/false);
     }
   }
 }
