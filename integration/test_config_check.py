@@ -2,6 +2,7 @@
 configuration (also checked with nginx itself), and the exact error output of broken ones."""
 import glob
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -94,8 +95,8 @@ http {{
 
 REALISTIC_SITE = """\
 server {{
-    listen 127.0.0.1:{port} default_server backlog=1024;
-    listen 127.0.0.1:{pp_port} proxy_protocol;
+    listen 127.0.0.1:{port} default_server backlog=1024 deferred rcvbuf=64k sndbuf=128k;
+    listen 127.0.0.1:{pp_port} proxy_protocol so_keepalive=30m::10;
     server_name example.com www.example.com;
 
     access_log {dir}/example.access.log json;
@@ -230,6 +231,33 @@ class ConfigCheckTest(harness.TestCase):
                 self.assertEqual(r.returncode, 1)
                 self.assertEqual(r.stderr, failed_lines(path, f"{message} in {path}:{line}"))
                 self.assertEqual(r.stdout, "")
+
+    @unittest.skipUnless(shutil.which("nginx"), "nginx is not installed")
+    def test_listen_option_errors_are_nginxs(self):
+        # The same broken listen lines, checked by both: the same message and line.
+        cases = {
+            "so_keepalive": "listen 127.0.0.1:1 so_keepalive=1h:x:;",
+            "so_keepalive_empty": "listen 127.0.0.1:1 so_keepalive=::;",
+            "so_keepalive_ms": "listen 127.0.0.1:1 so_keepalive=500ms;",
+            "rcvbuf": "listen 127.0.0.1:1 rcvbuf=64q;",
+            "sndbuf": "listen 127.0.0.1:1 sndbuf=;",
+            "duplicate": "listen 127.0.0.1:1 deferred;\n  }\n  server {\n"
+                         "    listen 127.0.0.1:1 so_keepalive=on;",
+        }
+        for name, listen in cases.items():
+            with self.subTest(name=name):
+                path = self.write_config(
+                    f"events {{}}\nhttp {{\n  server {{\n    {listen}\n  }}\n}}\n",
+                    f"{name}.conf")
+                ours = self.run_proxy("-t", "-c", path)
+                nginx = subprocess.run(["nginx", "-t", "-c", path, "-p", self.workdir + "/",
+                                        "-e", "stderr"], capture_output=True, text=True,
+                                       timeout=30)
+                self.assertEqual(ours.returncode, 1)
+                self.assertEqual(nginx.returncode, 1)
+                emerg = re.compile(r"\[emerg\] (?:\d+#\d+: )?(.*)")
+                self.assertEqual(emerg.search(ours.stderr).group(1),
+                                 emerg.search(nginx.stderr).group(1), nginx.stderr)
 
     def test_include_loop_names_the_including_file(self):
         a = self.write_config("include b.conf;\n", "a.conf")
