@@ -235,13 +235,19 @@ def make_tls(workdir):
     return {"crt": crt, "key": key, "pem": pem}
 
 
-def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None):
+def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, deferred=False):
     """The proxies under test; with metrics_collection false, realip-proxy alone, configured
     with `metrics_collection off;`. With `tls` (from make_tls), each also gets a TLS listener
     doing the plain listener's work, TLS 1.3 only, with session resumption off (wrk would resume
     every session otherwise, and scenario F-handshake counts full handshakes)."""
     tools = {}
+    # --deferred: every client listener defers accepting until data arrives (nginx and
+    # realip-proxy `listen ... deferred`, HAProxy `defer-accept`); the floor does not, and is
+    # left out.
+    nginx_defer, haproxy_defer = (" deferred", " defer-accept") if deferred else ("", "")
     for name in TOOLS if metrics_collection else ("realip-proxy",):
+        if deferred and name == "floor":
+            continue
         port, v1, v2 = free_port(), free_port(), free_port()
         tls_port = free_port() if tls else None
         if name in ("realip-proxy", "nginx"):
@@ -263,7 +269,7 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None):
             if tls:
                 conf_name += "-tls"
                 tls_server = f"""  server {{
-    listen 127.0.0.1:{tls_port} ssl backlog=4096;
+    listen 127.0.0.1:{tls_port} ssl backlog=4096{nginx_defer};
     ssl_certificate {tls["crt"]};
     ssl_certificate_key {tls["key"]};
     ssl_protocols TLSv1.3;
@@ -283,13 +289,13 @@ http {{
   set_real_ip_from 127.0.0.0/8;
   upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 64; }}
   server {{
-    listen 127.0.0.1:{port} backlog=4096;
+    listen 127.0.0.1:{port} backlog=4096{nginx_defer};
     real_ip_header X-Forwarded-For;
     real_ip_recursive on;
 {location}  }}
   server {{
-    listen 127.0.0.1:{v1} proxy_protocol backlog=4096;
-    listen 127.0.0.1:{v2} proxy_protocol backlog=4096;
+    listen 127.0.0.1:{v1} proxy_protocol backlog=4096{nginx_defer};
+    listen 127.0.0.1:{v2} proxy_protocol backlog=4096{nginx_defer};
     real_ip_header proxy_protocol;
 {location}  }}
 {tls_server}}}
@@ -306,7 +312,7 @@ http {{
             if tls:
                 tls_global = "  tune.ssl.cachesize 0\n"
                 tls_frontend = f"""frontend tls
-  bind 127.0.0.1:{tls_port} ssl crt {tls["pem"]} ssl-min-ver TLSv1.3 no-tls-tickets
+  bind 127.0.0.1:{tls_port} ssl crt {tls["pem"]} ssl-min-ver TLSv1.3 no-tls-tickets{haproxy_defer}
   http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
   option forwardfor
   http-request set-header X-Real-IP %[src]
@@ -324,14 +330,14 @@ global
   option http-keep-alive
   http-reuse always
 frontend plain
-  bind 127.0.0.1:{port}
+  bind 127.0.0.1:{port}{haproxy_defer}
   http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
   option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
 frontend pp
-  bind 127.0.0.1:{v1} accept-proxy
-  bind 127.0.0.1:{v2} accept-proxy
+  bind 127.0.0.1:{v1} accept-proxy{haproxy_defer}
+  bind 127.0.0.1:{v2} accept-proxy{haproxy_defer}
   option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
@@ -524,6 +530,9 @@ def main():
     ap.add_argument("--scenarios", default=DEFAULT_SCENARIOS)
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--deferred", action="store_true",
+                    help="client listeners defer accepting until data arrives (nginx `deferred`, "
+                         "HAProxy `defer-accept`); the floor is left out")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)  # the tools run with the work dir as cwd
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -545,10 +554,12 @@ def main():
     workdir = tempfile.mkdtemp(prefix="realip-bench-")
     os.chmod(workdir, 0o755)  # nginx workers run as an unprivileged user
     backend, backend_port = make_backend(workdir)
-    tools = make_tools(args.build, workdir, backend_port)
-    nometrics = make_tools(args.build, workdir, backend_port, metrics_collection=False)
+    tools = make_tools(args.build, workdir, backend_port, deferred=args.deferred)
+    nometrics = make_tools(args.build, workdir, backend_port, metrics_collection=False,
+                           deferred=args.deferred)
     # TLS listeners only in the F configurations, so that the others stay as they were.
-    tls_tools = (make_tools(args.build, workdir, backend_port, tls=make_tls(workdir))
+    tls_tools = (make_tools(args.build, workdir, backend_port, tls=make_tls(workdir),
+                            deferred=args.deferred)
                  if any(s.startswith("F") for s in scenarios) else {})
     names = [t for t in args.tools.split(",") if t in tools]
     # A realip-only scenario right after its peer scenario runs interleaved with it, run by
