@@ -1,6 +1,7 @@
 """The engine end to end: what the backend receives, header by header, from real clients on
 different loopback addresses; keep-alive, pipelining, HTTP/1.0, HEAD, chunked, 100-continue,
 routing and URI rewriting."""
+import resource
 import socket
 import subprocess
 import time
@@ -39,6 +40,28 @@ http {{
         self.proxy = self.start_proxy(text, wait=((host, self.port),))
         self.host = host
         return self.proxy
+
+    def start_with_metrics(self, server_body, http_extra="", **kwargs):
+        """start(), plus a server on a port of its own (self.metrics_port) serving /metrics."""
+        self.metrics_port = harness.free_port()
+        self.start(server_body, http_extra=f"""
+            {http_extra}
+            server {{
+              listen 127.0.0.1:{self.metrics_port};
+              access_log off;
+              location = /metrics {{ metrics; }}
+            }}""", **kwargs)
+        harness.wait_for_port("127.0.0.1", self.metrics_port, self.proxy.proc)
+        return self.proxy
+
+    def raise_nofile(self, wanted):
+        """Raises this process's descriptor limit to `wanted` until the test ends; skips the
+        test when the hard limit is lower."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            self.skipTest(f"needs {wanted} descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
 
     def scripted(self, handler):
         """A scripted backend stopped at teardown."""

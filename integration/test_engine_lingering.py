@@ -4,7 +4,6 @@ what comes until the client closes, so that the client reads its whole answer in
 reset. Outcomes only: who got which bytes, whether a connection was reset or closed cleanly;
 no durations are asserted (timeouts are set far apart so that only one can end a case)."""
 import os
-import resource
 import signal
 import socket
 import ssl
@@ -17,7 +16,7 @@ import unittest
 
 import harness
 from test_engine_headers import EngineTestCase, connect
-from test_engine_lifecycle import proc_status_kb
+from test_engine_lifecycle import proc_status_kb, settled_rss_per_connection
 from test_observability import parse_prometheus, value, wait_until
 
 # Far more than a loopback connection's socket buffers hold (tcp_wmem and tcp_rmem at most a
@@ -65,21 +64,13 @@ def trickle_until_refused(s, every=0.1, limit=60.0):
 
 class LingeringTestCase(EngineTestCase):
     def start_lingering(self, extra="", server_extra="", listen_flags=""):
-        self.metrics_port = harness.free_port()
         self.log_path = os.path.join(self.workdir, "access.log")
-        self.start(f"""
+        self.start_with_metrics(f"""
             client_max_body_size 1k;
             access_log {self.log_path} combined buffer=0;
             {extra}
             location / {{ return 200 ok; }}""", workers=1, listen_flags=listen_flags,
-                   http_extra=f"""
-            {server_extra}
-            server {{
-              listen 127.0.0.1:{self.metrics_port};
-              access_log off;
-              location = /metrics {{ metrics; }}
-            }}""")
-        harness.wait_for_port("127.0.0.1", self.metrics_port, self.proxy.proc)
+                                http_extra=server_extra)
 
     def connect(self):
         s = connect(self.port)
@@ -286,26 +277,15 @@ class LingeringMemoryTest(LingeringTestCase):
     LIMIT = 768
 
     def test_lingering_connections_hold_no_request_memory(self):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         wanted = self.COUNT + 256
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            self.skipTest(f"needs {wanted} descriptors, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
-        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
-        self.metrics_port = harness.free_port()
+        self.raise_nofile(wanted)
         self.log_path = os.path.join(self.workdir, "access.log")
-        self.start("""
+        self.start_with_metrics("""
             client_max_body_size 1k;
             lingering_timeout 10m; lingering_time 10m;
             access_log off;
             location / { return 200 ok; }""", workers=1,
-                   events=f"worker_connections {wanted};", http_extra=f"""
-            server {{
-              listen 127.0.0.1:{self.metrics_port};
-              access_log off;
-              location = /metrics {{ metrics; }}
-            }}""")
-        harness.wait_for_port("127.0.0.1", self.metrics_port, self.proxy.proc)
+                                events=f"worker_connections {wanted};")
         pid = self.proxy.proc.pid
         if proc_status_kb(pid, "VmSize") > 1 << 30:
             self.skipTest("sanitizer build: its allocator and shadow memory decide RSS")
@@ -325,13 +305,8 @@ class LingeringMemoryTest(LingeringTestCase):
             data, clean = read_to_end(s)
             self.assertTrue(data.startswith(b"HTTP/1.1 413 ") and clean, data[:100])
         self.assertEqual(self.connections(), self.COUNT)  # all lingering
-        per_connection = None
-        for _ in range(100):
-            per_connection = (proc_status_kb(pid, "VmRSS") - before) * 1024 / self.COUNT
-            if per_connection <= self.LIMIT:
-                break
-            threading.Event().wait(0.1)
-        self.assertLessEqual(per_connection, self.LIMIT)
+        self.assertLessEqual(settled_rss_per_connection(pid, before, self.COUNT, self.LIMIT),
+                             self.LIMIT)
 
 
 if __name__ == "__main__":

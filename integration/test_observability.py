@@ -120,18 +120,9 @@ class ObservabilityTest(EngineTestCase):
         self.echo = self.start_echo()
         self.scrapes = 0
 
-    def start_with_metrics(self, server_body, extra_servers="", http_extra="", listen_flags="",
-                           workers=2):
-        self.metrics_port = harness.free_port()
-        self.start(server_body, listen_flags=listen_flags, workers=workers, http_extra=f"""
-            {http_extra}
-            {extra_servers}
-            server {{
-              listen 127.0.0.1:{self.metrics_port};
-              access_log off;
-              location = /metrics {{ metrics; }}
-            }}""")
-        harness.wait_for_port("127.0.0.1", self.metrics_port, self.proxy.proc)
+    def start_with_metrics(self, server_body, extra_servers="", http_extra="", **kwargs):
+        return super().start_with_metrics(server_body, http_extra=f"{http_extra}\n{extra_servers}",
+                                          **kwargs)
 
     def scrape(self):
         reply = harness.http_request(self.metrics_port,
