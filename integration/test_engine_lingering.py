@@ -10,7 +10,6 @@ import ssl
 import subprocess
 import tempfile
 import shutil
-import threading
 import time
 import unittest
 
