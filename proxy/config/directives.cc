@@ -706,8 +706,8 @@ absl::Status Listen(Scope& s, const Directive& d) {
       listen.proxy_protocol = ProxyProtocolMode::kOptional;
     } else if (absl::StartsWith(p, "backlog=")) {
       absl::StatusOr<int64_t> v = ParseInt(std::string_view(p).substr(8), -1, 1 << 20);
-      if (!v.ok() || *v == 0)
-        return Error(d, absl::StrCat("invalid backlog \"", p.substr(8), "\""));
+      // nginx quotes the whole parameter: `invalid backlog "backlog=x"`.
+      if (!v.ok() || *v == 0) return Error(d, absl::StrCat("invalid backlog \"", p, "\""));
       listen.backlog = static_cast<int>(*v);
     } else if (absl::StartsWith(p, "ipv6only=")) {
       const std::string_view v = std::string_view(p).substr(9);

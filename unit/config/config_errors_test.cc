@@ -128,7 +128,7 @@ const ErrorCase kErrorCases[] = {
     {"bad_listen_host", SRV("  listen nosuch.invalid:80;"),
      "host not found in \"nosuch.invalid:80\" of the \"listen\" directive", 3},
     {"bad_listen_param", SRV("  listen 8001 http2;"), "invalid parameter \"http2\"", 3},
-    {"bad_listen_backlog", SRV("  listen 8001 backlog=x;"), "invalid backlog \"x\"", 3},
+    {"bad_listen_backlog", SRV("  listen 8001 backlog=x;"), "invalid backlog \"backlog=x\"", 3},
     {"bad_listen_rcvbuf", SRV("  listen 8001 rcvbuf=x;"), "invalid rcvbuf \"rcvbuf=x\"", 3},
     {"bad_listen_rcvbuf_empty", SRV("  listen 8001 rcvbuf=;"), "invalid rcvbuf \"rcvbuf=\"", 3},
     {"bad_listen_rcvbuf_unit", SRV("  listen 8001 rcvbuf=64q;"), "invalid rcvbuf \"rcvbuf=64q\"",
