@@ -41,7 +41,7 @@ E, F): CPU per 100k requests of the proxy, of the driver (wrk or realip-loadgen)
 backend's worker, how busy the machine was, and the ceiling: the rate at which the driver and
 the backend alone would fill all the cores, the most any proxy could reach in that run.
 
-Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5]
+Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5] [--deferred]
                                 [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up,
                                              F-keepalive,F-handshake]  (S: add it by name)
 """
