@@ -1628,9 +1628,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     return;
   }
   keep_alive_ = false;
-  Out().Append(http::ErrorResponse(
-      status,
-      ServerToken(settings_ != nullptr ? settings_ : &listener_->default_server->settings)));
+  Out().Append(http::ErrorResponse(status, ServerToken(&EffectiveSettings())));
   response_started_ = true;
   response_complete_ = true;
   CloseAfterFlush();
@@ -1667,8 +1665,7 @@ bool ClientSession::ShouldLinger() const {
   // A response cut short (a backend failed mid-response, a tunnel ended) is signalled by the
   // close itself; nginx terminates such requests without lingering too.
   if (response_started_ && !response_complete_) return false;
-  const config::HttpSettings& s =
-      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  const config::HttpSettings& s = EffectiveSettings();
   switch (s.lingering_close) {
     case config::LingeringClose::kOff:
       return false;
@@ -1688,8 +1685,7 @@ bool ClientSession::ShouldLinger() const {
 }
 
 void ClientSession::StartLingering() {
-  const config::HttpSettings& s =
-      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  const config::HttpSettings& s = EffectiveSettings();
   phase_ = Phase::kLingering;
   limit_req_delayed_ = false;
   upstream_.reset();
@@ -1782,8 +1778,7 @@ void ClientSession::Abort() {
 
 void ClientSession::ArmClientTimer(ClientTimer kind) {
   client_timer_kind_ = kind;
-  const config::HttpSettings& s =
-      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  const config::HttpSettings& s = EffectiveSettings();
   switch (kind) {
     case ClientTimer::kNone:
       worker_->deadlines().Cancel(this);
@@ -1894,8 +1889,7 @@ void ClientSession::OnUpstreamTimer() {
 void ClientSession::LogRequest() {
   if (request_logged_) return;
   request_logged_ = true;
-  const config::HttpSettings& s =
-      settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  const config::HttpSettings& s = EffectiveSettings();
   // An attempt still open (client gone, tunnel over) ends now, as in nginx's finalize.
   if (A().ctx_.UpstreamAttemptOpen()) {
     A().ctx_.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);

@@ -163,6 +163,10 @@ class ClientSession : public event::IoHandler,
   // nginx's rule for a lingering close: lingering_close always, or on while more input may
   // come (the body not read whole, unread or pipelined bytes, a request cut short).
   bool ShouldLinger() const;
+  // The request's location settings once routed, before that the default server's.
+  const config::HttpSettings& EffectiveSettings() const {
+    return settings_ != nullptr ? *settings_ : listener_->default_server->settings;
+  }
   // Half-closes (TLS: close_notify first) and reads what the client still sends, dropping it,
   // until it closes, lingering_timeout passes without a byte or lingering_time is over, so
   // that a close with unread input does not reset the connection under the response.
