@@ -2,7 +2,8 @@
 listener does not accept a connection until it sends (then reads it at once, PROXY header and
 TLS handshake included, whole or split), the accepted sockets carry the keepalive timer, the
 listening socket the buffer sizes, and a reload changes them on the kept socket. What the kernel
-does is read with ss(8)."""
+does is read with ss(8). Also the events block's multi_accept, which decides how a listener's
+readable report is taken."""
 import os
 import re
 import signal
@@ -49,7 +50,7 @@ class ListenOptionsTestCase(harness.TestCase):
         super().setUp()
         self.echo = self.start_echo()
 
-    def start(self, listens, server_extra=""):
+    def start(self, listens, server_extra="", events_extra=""):
         """`listens`: {name: listen flags}; each gets a port in self.ports[name]. A metrics
         server is added; only its port is waited for, so that no probe connects to the others
         (both open before any worker starts)."""
@@ -60,7 +61,7 @@ class ListenOptionsTestCase(harness.TestCase):
         self.config_text = f"""
 worker_processes 2;
 error_log stderr info;
-events {{ worker_connections 64; }}
+events {{ worker_connections 64; {events_extra} }}
 http {{
   server {{
 {lines}
@@ -242,6 +243,35 @@ class KeepaliveAndBuffersTest(ListenOptionsTestCase):
                       self.proxy.output())
         with connect(port) as s:
             self.exchange(s, GET_CLOSE)
+
+
+class MultiAcceptTest(ListenOptionsTestCase):
+    """`multi_accept off` takes one connection per report of the (level-triggered) listener,
+    `on` what is queued; either way every connection of a burst is accepted and served, on a
+    plain and on a deferred listener."""
+
+    def burst(self, name, count=40):
+        sockets = [connect(self.ports[name]) for _ in range(count)]
+        try:
+            for s in sockets:
+                s.sendall(GET_CLOSE)
+            for s in sockets:
+                status, _, body, _ = harness.read_response(s)
+                self.assertEqual(status, 200)
+                self.assertEqual(harness.echo_json(body)["headers"]["x-real-ip"], "127.0.0.1")
+        finally:
+            for s in sockets:
+                s.close()
+        self.assertEqual(self.accepted(name), count)
+
+    def test_off_and_on_serve_a_burst(self):
+        for mode in ("off", "on"):
+            with self.subTest(multi_accept=mode):
+                self.start({"plain": "", "deferred": "deferred"},
+                           events_extra=f"multi_accept {mode};")
+                self.burst("plain")
+                self.burst("deferred")
+                self.proxy.stop()
 
 
 if __name__ == "__main__":

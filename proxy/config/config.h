@@ -46,7 +46,8 @@ struct MainSettings {
   // they close (lets a load balancer see the pod as not ready first). 0: close at once.
   absl::Duration shutdown_delay = absl::ZeroDuration();
   int worker_connections = 512;                                       // per worker thread
-  bool multi_accept = false;
+  // Accept what the listen queue holds per wakeup (64 at most); off: one (nginx's default).
+  bool multi_accept = true;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -259,8 +259,12 @@ void Worker::MaybeFinishStop() {
 
 void Worker::OnAcceptable(size_t listener_index) {
   const int listen_fd = listeners_[listener_index].socket->fd();
-  // Several accepts per wakeup, bounded so one busy listener cannot starve the loop.
-  for (int i = 0; i < 64 && !stopping_; ++i) {
+  // The listener is level-triggered, so connections left in the backlog are reported again by
+  // the next epoll_wait. `multi_accept off` (nginx's default) takes one connection per report:
+  // no accept4() that ends in EAGAIN. `multi_accept on` takes what is queued, up to 64 per
+  // report so that one busy listener cannot starve the loop.
+  const int max_accepts = config_->main.multi_accept ? 64 : 1;
+  for (int i = 0; i < max_accepts && !stopping_; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
     int fd =

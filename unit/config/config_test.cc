@@ -45,6 +45,7 @@ TEST(ConfigTest, EmptyConfigHasDefaults) {
   EXPECT_EQ(c->main.error_log_path, "stderr");
   EXPECT_EQ(c->main.error_log_level, base::LogLevel::kError);
   EXPECT_EQ(c->main.worker_connections, 512);
+  EXPECT_TRUE(c->main.multi_accept);  // nginx: off; see docs/configuration.md
   EXPECT_EQ(c->main.worker_shutdown_timeout, absl::InfiniteDuration());
   EXPECT_EQ(c->main.shutdown_delay, absl::ZeroDuration());
   EXPECT_TRUE(c->servers.empty());
@@ -56,7 +57,7 @@ TEST(ConfigTest, MainAndEventsDirectives) {
   auto c = MustLoad(
       "worker_processes 3;\ndaemon on;\npid /run/rp.pid;\nerror_log /var/log/rp.log info;\n"
       "worker_rlimit_nofile 65536;\nworker_shutdown_timeout 10s;\nshutdown_delay 5s;\n"
-      "events { worker_connections 4096; multi_accept on; use epoll; }\n");
+      "events { worker_connections 4096; multi_accept off; use epoll; }\n");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->main.worker_processes, 3);
   EXPECT_TRUE(c->main.daemon);
@@ -67,7 +68,7 @@ TEST(ConfigTest, MainAndEventsDirectives) {
   EXPECT_EQ(c->main.worker_shutdown_timeout, absl::Seconds(10));
   EXPECT_EQ(c->main.shutdown_delay, absl::Seconds(5));
   EXPECT_EQ(c->main.worker_connections, 4096);
-  EXPECT_TRUE(c->main.multi_accept);
+  EXPECT_FALSE(c->main.multi_accept);
 }
 
 TEST(ConfigTest, WorkerProcessesAutoIsHardwareThreads) {
