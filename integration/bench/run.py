@@ -42,6 +42,7 @@ backend's worker, how busy the machine was, and the ceiling: the rate at which t
 the backend alone would fill all the cores, the most any proxy could reach in that run.
 
 Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5] [--deferred]
+                                [--multi-accept]
                                 [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up,
                                              F-keepalive,F-handshake]  (S: add it by name)
 """
@@ -235,7 +236,8 @@ def make_tls(workdir):
     return {"crt": crt, "key": key, "pem": pem}
 
 
-def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, deferred=False):
+def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, deferred=False,
+               multi_accept=False):
     """The proxies under test; with metrics_collection false, realip-proxy alone, configured
     with `metrics_collection off;`. With `tls` (from make_tls), each also gets a TLS listener
     doing the plain listener's work, TLS 1.3 only, with session resumption off (wrk would resume
@@ -245,6 +247,9 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, 
     # realip-proxy `listen ... deferred`, HAProxy `defer-accept`); the floor does not, and is
     # left out.
     nginx_defer, haproxy_defer = (" deferred", " defer-accept") if deferred else ("", "")
+    # --multi-accept: nginx takes every queued connection per listener wakeup, as realip-proxy
+    # does by default and HAProxy does (tune.maxaccept); nginx's default takes one.
+    events_extra = " multi_accept on;" if multi_accept else ""
     for name in TOOLS if metrics_collection else ("realip-proxy",):
         if deferred and name == "floor":
             continue
@@ -281,7 +286,7 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, 
 """
             conf = write(os.path.join(workdir, f"{conf_name}.conf"), head + f"""
 worker_processes 1;
-events {{ worker_connections 20000; }}
+events {{ worker_connections 20000;{events_extra} }}
 http {{
 {switch}  access_log off;
   client_max_body_size 2m;
@@ -533,6 +538,9 @@ def main():
     ap.add_argument("--deferred", action="store_true",
                     help="client listeners defer accepting until data arrives (nginx `deferred`, "
                          "HAProxy `defer-accept`); the floor is left out")
+    ap.add_argument("--multi-accept", action="store_true",
+                    help="nginx gets `multi_accept on` (realip-proxy's default; HAProxy accepts "
+                         "several connections per wakeup by default)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)  # the tools run with the work dir as cwd
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -554,12 +562,13 @@ def main():
     workdir = tempfile.mkdtemp(prefix="realip-bench-")
     os.chmod(workdir, 0o755)  # nginx workers run as an unprivileged user
     backend, backend_port = make_backend(workdir)
-    tools = make_tools(args.build, workdir, backend_port, deferred=args.deferred)
+    tools = make_tools(args.build, workdir, backend_port, deferred=args.deferred,
+                       multi_accept=args.multi_accept)
     nometrics = make_tools(args.build, workdir, backend_port, metrics_collection=False,
-                           deferred=args.deferred)
+                           deferred=args.deferred, multi_accept=args.multi_accept)
     # TLS listeners only in the F configurations, so that the others stay as they were.
     tls_tools = (make_tools(args.build, workdir, backend_port, tls=make_tls(workdir),
-                            deferred=args.deferred)
+                            deferred=args.deferred, multi_accept=args.multi_accept)
                  if any(s.startswith("F") for s in scenarios) else {})
     names = [t for t in args.tools.split(",") if t in tools]
     # A realip-only scenario right after its peer scenario runs interleaved with it, run by
