@@ -25,6 +25,7 @@ FAMILIES = {
     "realip_connections_active": "gauge",
     "realip_connections_accepted_total": "counter",
     "realip_connections_rejected_total": "counter",
+    "realip_connections_reused_total": "counter",
     "realip_client_ip_source_total": "counter",
     "realip_untrusted_forwarded_headers_total": "counter",
     "realip_proxy_protocol_errors_total": "counter",

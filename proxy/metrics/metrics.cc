@@ -50,6 +50,11 @@ const std::array<Entry, static_cast<size_t>(Metric::kCount)>& Entries() {
       {{"realip_connections_rejected_total", "Client connections refused or dropped, by reason.",
         {"reason"}},
        MetricType::Counter},
+      {{"realip_connections_reused_total",
+        "Idle client connections closed to make room for new ones (worker_connections), by "
+        "the state they were in (new, keepalive, lingering).",
+        {"state"}},
+       MetricType::Counter},
       {{"realip_client_ip_source_total",
         "Requests by where their client address came from (peer, proxy_protocol, a header).",
         {"source"}},

@@ -50,6 +50,7 @@ enum class Metric : uint8_t {
   kConnectionsActive,          // gauge     realip_connections_active (summed over workers)
   kConnectionsAccepted,        // counter   realip_connections_accepted_total{listener}
   kConnectionsRejected,        // counter   realip_connections_rejected_total{reason}
+  kConnectionsReused,          // counter   realip_connections_reused_total{state}
   kClientIpSource,             // counter   realip_client_ip_source_total{source}
   kUntrustedForwardedHeaders,  // counter   realip_untrusted_forwarded_headers_total{header}
   kProxyProtocolErrors,        // counter   realip_proxy_protocol_errors_total{reason}

@@ -389,7 +389,10 @@ absl::Status ClientSession::Start() {
   if (listener_->ssl && !expect_proxy && !StartTls()) {
     return absl::InternalError("cannot start TLS on an accepted connection");
   }
-  return watcher_.Watch(worker_->loop(), fd_, this);
+  absl::Status st = watcher_.Watch(worker_->loop(), fd_, this);
+  // Nothing read yet: reusable, as nginx's ngx_http_init_connection makes it.
+  if (st.ok()) UpdateReusable();
+  return st;
 }
 
 template <typename Fn>
@@ -405,17 +408,61 @@ void ClientSession::Enter(Fn&& fn) {
   // An idle connection keeps no request state: it goes back to the pool once the event that
   // finished a request is done (code up the stack may still look at it), and after a read or
   // write on an idle connection that needed its buffers. Not while anything of a next request
-  // arrived, waits to be read or to be written. A lingering connection needs none of it: the
-  // input it still holds is dropped.
-  if (a_ != nullptr && phase_ == Phase::kLingering) {
-    ReleaseActive();
-    return;
+  // (or of a PROXY header) arrived, waits to be read or to be written. A lingering connection
+  // needs none of it: the input it still holds is dropped.
+  if (a_ != nullptr) {
+    if (phase_ == Phase::kLingering) {
+      ReleaseActive();
+    } else if ((phase_ == Phase::kIdle || phase_ == Phase::kProxyHeader) && a_->in_.empty() &&
+               a_->out_.empty() && !client_read_paused_ && upstream_ == nullptr &&
+               !a_->parser_.message_started() && !a_->resume_timer_.armed() &&
+               !a_->limit_req_timer_.armed()) {
+      ReleaseActive();
+    }
   }
-  if (a_ != nullptr && phase_ == Phase::kIdle && a_->in_.empty() && a_->out_.empty() &&
-      !client_read_paused_ && upstream_ == nullptr && !a_->parser_.message_started() &&
-      !a_->resume_timer_.armed() && !a_->limit_req_timer_.armed()) {
-    ReleaseActive();
+  UpdateReusable();
+}
+
+bool ClientSession::ComputeReusable() const {
+  // ngx_reusable_connection(c, 1) in nginx: waiting for the first request (or the PROXY
+  // header, or the ClientHello) with nothing received, idle keep-alive, lingering close.
+  switch (phase_) {
+    case Phase::kLingering:
+      return !closed_;
+    case Phase::kProxyHeader:
+      return !closed_ && InEmpty() && !client_read_paused_;
+    case Phase::kIdle:
+      break;
+    default:
+      return false;
   }
+  if (closed_ || !InEmpty() || !OutEmpty() || client_read_paused_ || upstream_ != nullptr) {
+    return false;
+  }
+  if (a_ != nullptr && (a_->parser_.message_started() || a_->resume_timer_.armed() ||
+                        a_->limit_req_timer_.armed())) {
+    return false;
+  }
+  // TLS: before the first byte of the ClientHello, or after the handshake; not in between.
+  if (tls_ != nullptr && !handshake_noted_) return tls_->connection().awaiting_first_byte();
+  return true;
+}
+
+void ClientSession::UpdateReusable() {
+  const bool reusable = ComputeReusable();
+  if (reusable == reusable_) return;
+  reusable_ = reusable;
+  worker_->SetReusable(this, reusable);
+}
+
+void ClientSession::Reuse() {
+  REALIP_DCHECK(reusable_ && depth_ == 0);
+  Enter([this] { Close(); });  // destroys this
+}
+
+std::string_view ClientSession::reuse_state() const {
+  if (phase_ == Phase::kLingering) return "lingering";
+  return requests_ > 0 ? "keepalive" : "new";
 }
 
 void ClientSession::OnIo(bool readable, bool writable, bool peer_closed) {
@@ -552,13 +599,13 @@ void ClientSession::ReadClientLoop() {
 
 bool ClientSession::StartTls() {
   if (config_->tls == nullptr) return false;
-  absl::StatusOr<std::unique_ptr<tls::Connection>> conn =
-      tls::Connection::Accept(*config_->tls, *listener_, fd_, std::string(In().view()));
+  absl::StatusOr<std::unique_ptr<tls::Connection>> conn = tls::Connection::Accept(
+      *config_->tls, *listener_, fd_, InEmpty() ? std::string() : std::string(In().view()));
   if (!conn.ok()) {
     REALIP_LOG(kError, "TLS on ", listener_->text, ": ", conn.status().message());
     return false;
   }
-  In().Clear();
+  if (a_ != nullptr) a_->in_.Clear();
   tls_ = std::make_unique<TlsTransport>(*std::move(conn));
   transport_ = tls_.get();
   ArmClientTimer(ClientTimer::kHandshake);

@@ -49,6 +49,16 @@ class ClientSession : public event::IoHandler,
   void Drain();
   // Closes the connection immediately (fast shutdown, shutdown timeout).
   void Abort();
+  // nginx's reusable connection: nothing of a request is under way (a new connection that
+  // received nothing, an idle keep-alive connection with nothing buffered, a lingering close),
+  // so the worker may close it for a newcomer when worker_connections runs out. Updated at the
+  // end of every event and by Start(); the worker's SessionStore lists follow it.
+  bool reusable() const { return reusable_; }
+  // Closes a reusable connection for a newcomer: a plain close, as its timeout would.
+  void Reuse();
+  // What a reusable connection is waiting in: "new" (no request yet), "keepalive" or
+  // "lingering" (the label of realip_connections_reused_total).
+  std::string_view reuse_state() const;
 
   void OnIo(bool readable, bool writable, bool peer_closed) override;
   // The worker's end-of-iteration flush: sends what FlushClient/FlushUpstream left queued.
@@ -173,6 +183,10 @@ class ClientSession : public event::IoHandler,
   void StartLingering();
   void ReadLingering();
   void Close();
+  // Whether the session is reusable now (see reusable()).
+  bool ComputeReusable() const;
+  // Moves the session to the worker's other list if ComputeReusable() changed.
+  void UpdateReusable();
   // Deletes the closed session (outside its callbacks).
   void Destroy();
   // Queues this session for the worker's flush (`client`: out_, else up_out_).
@@ -267,6 +281,7 @@ class ClientSession : public event::IoHandler,
   bool body_too_large_ : 1 = false;
   bool request_logged_ : 1 = true;  // false while a request awaits its access-log line
   bool limit_req_delayed_ : 1 = false;
+  bool reusable_ : 1 = false;  // on the worker's reusable list (see reusable())
   // While lingering: when lingering_time is over, in whole seconds of the steady clock (as
   // nginx's r->lingering_time). Fits the padding at the end of the object.
   uint32_t lingering_end_s_ = 0;

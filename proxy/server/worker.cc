@@ -1,11 +1,10 @@
 #include "proxy/server/worker.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <malloc.h>
-#include <sys/mman.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,78 +23,15 @@
 
 namespace realip::server {
 
-// A slot: the links, then the session. A live slot is in the doubly linked list of live
-// sessions; a free one points `prev` at itself (no flag, which would cost 8 bytes with padding)
-// and is linked into the free list through `next`.
-struct SessionStore::Slot {
-  Slot* prev;
-  Slot* next;
-  alignas(ClientSession) std::byte session[sizeof(ClientSession)];
+SessionStore::SessionStore() : slots_(sizeof(ClientSession), alignof(ClientSession)) {}
 
-  bool live() const { return prev != this; }
-};
-
-namespace {
-
-constexpr size_t kSessionBlockBytes = 64 * 1024;
-
-}  // namespace
-
-SessionStore::~SessionStore() {
-  Clear();
-  for (std::byte* block : blocks_) munmap(block, kSessionBlockBytes);
-}
-
-SessionStore::Slot* SessionStore::SlotOf(ClientSession* session) {
-  return reinterpret_cast<Slot*>(reinterpret_cast<std::byte*>(session) - offsetof(Slot, session));
-}
-
-void* SessionStore::Allocate() {
-  Slot* slot = free_;
-  if (slot != nullptr) {
-    free_ = slot->next;
-  } else {
-    // A new slot from the newest block, or a new block (not zeroed: untouched pages cost no
-    // memory until a session lands there).
-    constexpr size_t kPerBlock = kSessionBlockBytes / sizeof(Slot);
-    if (blocks_.empty() || unused_in_block_ == 0) {
-      // Straight from the kernel, not from malloc's heap: a block allocated in the middle of a
-      // burst would otherwise pin the heap around it after the burst's memory is freed.
-      void* block = mmap(nullptr, kSessionBlockBytes, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      REALIP_CHECK(block != MAP_FAILED);
-      blocks_.push_back(static_cast<std::byte*>(block));
-      unused_in_block_ = kPerBlock;
-    }
-    std::byte* base = blocks_.back() + (kPerBlock - unused_in_block_) * sizeof(Slot);
-    --unused_in_block_;
-    slot = new (base) Slot;
-  }
-  slot->prev = slot;  // free until Add()
-  slot->next = nullptr;
-  return slot->session;
-}
-
-void SessionStore::Add(ClientSession* session) {
-  Slot* slot = SlotOf(session);
-  slot->prev = nullptr;
-  slot->next = live_;
-  if (live_ != nullptr) live_->prev = slot;
-  live_ = slot;
-  ++size_;
-}
+SessionStore::~SessionStore() { Clear(); }
 
 bool SessionStore::Destroy(ClientSession* session) {
-  Slot* slot = SlotOf(session);
-  if (!slot->live()) return false;
-  if (slot->prev != nullptr) slot->prev->next = slot->next;
-  if (slot->next != nullptr) slot->next->prev = slot->prev;
-  if (live_ == slot) live_ = slot->next;
-  --size_;
+  // A slot's links come before the session, so a freed slot is recognised without touching
+  // the destroyed object: Release() first, with the list it was on.
+  if (!slots_.Release(session, session->reusable())) return false;
   session->~ClientSession();
-  slot->prev = slot;
-  slot->next = free_;
-  free_ = slot;
   return true;
 }
 
@@ -105,10 +41,8 @@ void SessionStore::Clear() {
 
 std::vector<ClientSession*> SessionStore::All() const {
   std::vector<ClientSession*> all;
-  all.reserve(size_);
-  for (Slot* slot = live_; slot != nullptr; slot = slot->next) {
-    all.push_back(reinterpret_cast<ClientSession*>(slot->session));
-  }
+  all.reserve(size());
+  for (void* s : slots_.All()) all.push_back(static_cast<ClientSession*>(s));
   return all;
 }
 
@@ -283,8 +217,10 @@ void Worker::OnAcceptable(size_t listener_index) {
       }
       return;
     }
-    if (sessions_.size() >= static_cast<size_t>(config_->main.worker_connections)) {
-      // worker_connections reached: refuse the newcomer, existing connections are untouched.
+    if (sessions_.size() >= static_cast<size_t>(config_->main.worker_connections) &&
+        !ReuseConnections()) {
+      // worker_connections reached and nothing to reuse: refuse the newcomer, existing
+      // connections are untouched.
       shard_->Add(metrics::Metric::kConnectionsRejected, {"worker_connections"});
       REALIP_LOG(kWarn, config_->main.worker_connections,
                  " worker_connections are not enough");
@@ -320,6 +256,27 @@ void Worker::OnAcceptable(size_t listener_index) {
       raw->OnIo(/*readable=*/true, /*writable=*/false, /*peer_closed=*/false);
     }
   }
+}
+
+bool Worker::ReuseConnections() {
+  const size_t reusable = sessions_.reusable_size();
+  if (reusable == 0) return false;
+  const int64_t now_s = absl::ToUnixSeconds(loop_->Now());
+  if (now_s != reuse_warned_s_) {
+    reuse_warned_s_ = now_s;
+    REALIP_LOG(kWarn, config_->main.worker_connections,
+               " worker_connections are not enough, reusing connections");
+  }
+  // nginx's batch: an eighth of the reusable connections, at least one and at most 32, so
+  // that the next newcomers find room without a close each.
+  const size_t n = std::max<size_t>(std::min<size_t>(32, reusable / 8), 1);
+  for (size_t i = 0; i < n; ++i) {
+    ClientSession* oldest = sessions_.OldestReusable();
+    if (oldest == nullptr) break;
+    shard_->Add(metrics::Metric::kConnectionsReused, {oldest->reuse_state()});
+    oldest->Reuse();  // destroys it, which takes it off the list
+  }
+  return sessions_.size() < static_cast<size_t>(config_->main.worker_connections);
 }
 
 void Worker::NoteRequestState(int delta) {

@@ -24,6 +24,7 @@
 #include "proxy/server/access_phase.h"
 #include "proxy/server/lifecycle.h"
 #include "proxy/server/listeners.h"
+#include "proxy/server/session_store.h"
 #include "proxy/server/upstream.h"
 #include "proxy/tls/tls.h"
 
@@ -31,38 +32,38 @@ namespace realip::server {
 
 class ClientSession;
 
-// The client sessions of one worker. Each lives in a fixed-size slot carved from 64 KiB blocks
-// that the store keeps for the worker's lifetime: long-lived sessions do not interleave with
-// the short-lived allocations of requests, so what a burst of requests allocated can go back
-// to the system afterwards, and an idle connection costs its slot (plus libevent's record of
-// its descriptor, see event::UseCompactLibeventMemory). Slots of closed sessions are reused;
-// the blocks are the high-water mark of open connections.
+// The client sessions of one worker, each in a slot of a SlotStore (see there): an idle
+// connection costs its slot (plus libevent's record of its descriptor, see
+// event::UseCompactLibeventMemory). A session is on the reusable list while nginx would call
+// it reusable (ClientSession::reusable()), so that a worker out of worker_connections can
+// close the oldest of them for a newcomer.
 class SessionStore {
  public:
-  SessionStore() = default;
+  SessionStore();
   ~SessionStore();
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;
 
-  // Memory for one ClientSession: construct it there with placement new, then Add() it.
-  void* Allocate();
-  void Add(ClientSession* session);
+  // Memory for one ClientSession: construct it there with placement new, then Add() it (busy).
+  void* Allocate() { return slots_.Allocate(); }
+  void Add(ClientSession* session) { slots_.Add(session); }
+  // The session's reusable() changed to `reusable`: to the tail of that list.
+  void SetReusable(ClientSession* session, bool reusable) { slots_.SetReusable(session, reusable); }
   // Destroys a live session and frees its slot; false if it is not live.
   bool Destroy(ClientSession* session);
   // Destroys every live session.
   void Clear();
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
+  size_t size() const { return slots_.size(); }
+  bool empty() const { return slots_.size() == 0; }
+  size_t reusable_size() const { return slots_.reusable_size(); }
+  // The session that became reusable longest ago, or nullptr.
+  ClientSession* OldestReusable() const {
+    return static_cast<ClientSession*>(slots_.OldestReusable());
+  }
   std::vector<ClientSession*> All() const;
 
  private:
-  struct Slot;
-  Slot* SlotOf(ClientSession* session);
-  std::vector<std::byte*> blocks_;  // mmap'd, kSessionBlockBytes each
-  size_t unused_in_block_ = 0;  // slots of the newest block never handed out
-  Slot* free_ = nullptr;        // slots of closed sessions, linked through `next`
-  Slot* live_ = nullptr;  // live sessions, doubly linked
-  size_t size_ = 0;
+  SlotStore slots_;
 };
 
 // Per-worker counters the sessions increment; read by metrics when scraped (relaxed loads).
@@ -112,6 +113,10 @@ class Worker {
   int index() const { return index_; }
   // Deletes a session that finished (called by the session itself, outside its callbacks).
   void DestroySession(ClientSession* session);
+  // The session's reusable() changed (called by the session itself).
+  void SetReusable(ClientSession* session, bool reusable) {
+    sessions_.SetReusable(session, reusable);
+  }
   // Writes wait for the end of the loop iteration (see docs/engine.md, "Write batching"):
   // while a callback runs, a session that has bytes to send schedules itself here, and the
   // worker sends them for every scheduled session once the iteration's callbacks are done.
@@ -127,6 +132,9 @@ class Worker {
 
  private:
   void OnAcceptable(size_t listener_index);
+  // worker_connections reached: closes the oldest reusable sessions, as nginx's
+  // ngx_drain_connections. False if none was reusable (the newcomer is refused).
+  bool ReuseConnections();
   void OnWake();
   void BeginStop(bool graceful);
   void MaybeFinishStop();
@@ -167,6 +175,8 @@ class Worker {
   bool deferring_writes_ = true;
   tls::ClientSessionCache tls_sessions_;
   uint64_t next_connection_id_ = 0;
+  // When the "reusing connections" warning was last logged (Unix seconds): once a second.
+  int64_t reuse_warned_s_ = -1;
   // Returning memory after load: once at least kTrimAfterRequests request states were attached
   // since the last trim and none was attached for kTrimAfterQuiet, the worker frees its reuse
   // caches and calls malloc_trim(0). Never under steady load, where it would only churn.

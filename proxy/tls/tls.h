@@ -121,6 +121,9 @@ class Connection {
   void Shutdown();
 
   bool handshake_done() const { return handshake_done_; }
+  // The accepting side has received nothing yet: its first read would block (nginx's
+  // MSG_PEEK in ngx_http_ssl_handshake, which makes such a connection reusable).
+  bool awaiting_first_byte() const { return server_ && !sniffed_ && prefix_.empty(); }
   // The first byte from the client was not a TLS handshake record: the connection is plain
   // from then on (the caller answers nginx's 400 "plain HTTP request was sent to HTTPS port").
   bool plain_http() const { return plain_; }
