@@ -228,9 +228,8 @@ absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
     zone->line = draft.limit_req_origins[i].second;
     const std::string id =
         absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size, "\n", spec.rate);
-    zone->limiter = Reuse(zones.req, id, [&] {
-      return std::make_shared<access::RateLimiter>(spec.name, spec.rate, spec.size);
-    });
+    zone->limiter = Reuse(
+        zones.req, id, [&] { return std::make_shared<access::RateLimiter>(spec.name, spec.size); });
     out->limit_req_zones.push_back(std::move(zone));
   }
   for (size_t i = 0; i < draft.limit_conn_zones.size(); ++i) {

@@ -135,7 +135,7 @@ TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
   EXPECT_NE(first->access.limit_conn_zones[0]->limiter,
             resized->access.limit_conn_zones[0]->limiter);
   // Once no configuration holds a zone, a new load starts it afresh.
-  first->access.limit_req_zones[0]->limiter->Check("k", {}, 1000);
+  first->access.limit_req_zones[0]->limiter->Check("k", 10000, {}, 1000);
   first.reset();
   same.reset();
   auto fresh = MustLoad(base);
@@ -187,7 +187,7 @@ TEST(AccessConfigTest, ReloadRefusesANewKeyForAZoneOfTheSameNameAndSize) {
     }
   }
   // A refused configuration took nothing from the running one's zones.
-  running->access.limit_req_zones[0]->limiter->Check("k", {}, 1000);
+  running->access.limit_req_zones[0]->limiter->Check("k", 10000, {}, 1000);
   EXPECT_EQ(running->access.limit_req_zones[0]->limiter->size(), 1u);
 }
 
