@@ -287,6 +287,43 @@ class ZoneReloadTest(AccessTestCase):
         self.assertEqual(self.status(get(), source=OTHER), 200)
 
 
+class ZoneRateReloadTest(AccessTestCase):
+    """A reload that changes only a limit_req_zone's rate keeps its states, as nginx does; the
+    new rate applies from then on. A resized zone starts empty."""
+    reload = ZoneReloadTest.reload
+    ZONE = "limit_req_zone $binary_remote_addr zone=perip:1m rate=1r/m;\n"
+
+    def status_once_reloaded(self, want, meanwhile):
+        """Requests until one is answered `want` (workers take the new configuration on their
+        next loop iteration); until then each answer must be one of `meanwhile`."""
+        deadline = time.monotonic() + 20
+        while True:
+            status = self.status(get(), source=UNTRUSTED)
+            if status == want:
+                return
+            self.assertIn(status, meanwhile)
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+
+    def test_a_new_rate_keeps_the_state_and_a_new_size_does_not(self):
+        self.start_access("limit_req zone=perip;", http_extra=self.ZONE)
+        self.assertEqual(self.status(get(), source=UNTRUSTED), 200)
+        self.assertEqual(self.status(get(), source=UNTRUSTED), 503)
+        # 2r/m drains the first request's 1000 units in 30 s, far longer than this test: the
+        # bucket kept over the reload still refuses. An emptied zone would answer 200. The new
+        # status tells the new configuration's answers from the old one's.
+        self.reload([("rate=1r/m", "rate=2r/m"), ("limit_req zone=perip;",
+                                                   "limit_req zone=perip; limit_req_status 429;")],
+                    r"reconfiguring")
+        self.status_once_reloaded(429, (503,))
+        self.assertEqual(self.status(get(), source=OTHER), 200)
+        # Another size is another zone (nginx: another shared memory zone): it starts empty.
+        self.reload([("zone=perip:1m", "zone=perip:2m"),
+                     ("limit_req_status 429;", "limit_req_status 503;")], r"reconfiguring")
+        self.status_once_reloaded(200, (429,))
+        self.assertEqual(self.status(get(), source=UNTRUSTED), 503)
+
+
 class LimitConnTest(AccessTestCase):
     def test_the_n_plus_first_concurrent_request_is_refused(self):
         release = threading.Event()

@@ -26,13 +26,11 @@ int64_t ElapsedMs(uint64_t now, uint64_t last) {
 
 }  // namespace
 
-RateLimiter::RateLimiter(std::string name, uint64_t rate, size_t zone_size, size_t shards)
+RateLimiter::RateLimiter(std::string name, size_t zone_size, size_t shards)
     : name_(std::move(name)),
-      rate_(rate),
       shard_budget_(zone_size / std::max<size_t>(shards, 1)),
       shard_count_(shards),
       shards_(std::make_unique<Shard[]>(shards)) {
-  REALIP_CHECK(rate > 0);
   REALIP_CHECK(shards > 0);
 }
 
@@ -46,16 +44,18 @@ RateLimiter::Shard& RateLimiter::ShardFor(std::string_view key) const {
   return shards_[internal::ShardIndex(key, shard_count_)];
 }
 
-uint64_t RateLimiter::Drain(uint64_t excess, uint64_t last, uint64_t now, uint64_t add) const {
+uint64_t RateLimiter::Drain(uint64_t excess, uint64_t rate, uint64_t last, uint64_t now,
+                            uint64_t add) {
   // excess - rate * ms / 1000 + add, floored at zero (ngx_http_limit_req_lookup). 128-bit
   // so that a long idle period cannot overflow the product.
   const __int128 level = static_cast<__int128>(excess) -
-                         static_cast<__int128>(rate_) * ElapsedMs(now, last) / 1000 + add;
+                         static_cast<__int128>(rate) * ElapsedMs(now, last) / 1000 + add;
   return level < 0 ? 0 : static_cast<uint64_t>(level);
 }
 
-RateLimiter::Lookup RateLimiter::LookupState(std::string_view key, uint64_t burst, bool charge,
-                                             uint64_t now, uint64_t* excess, Pin* pin) {
+RateLimiter::Lookup RateLimiter::LookupState(std::string_view key, uint64_t rate, uint64_t burst,
+                                             bool charge, uint64_t now, uint64_t* excess,
+                                             Pin* pin) {
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
   if (auto it = shard.index.find(base::AsAbsl(key)); it != shard.index.end()) {
@@ -64,7 +64,7 @@ RateLimiter::Lookup RateLimiter::LookupState(std::string_view key, uint64_t burs
     // A state created by a pending lookup has never been charged: nginx stamps it with time 0,
     // so with any real clock it has fully drained.
     const int64_t ms = state.fresh ? 1 : ElapsedMs(now, state.last);
-    const uint64_t level = state.fresh ? 0 : Drain(state.excess, state.last, now, 1000);
+    const uint64_t level = state.fresh ? 0 : Drain(state.excess, rate, state.last, now, 1000);
     *excess = level;
     if (level > burst) return Lookup::kBusy;
     if (charge) {
@@ -80,9 +80,9 @@ RateLimiter::Lookup RateLimiter::LookupState(std::string_view key, uint64_t burs
 
   *excess = 0;
   const size_t cost = StateSize(key.size());
-  Expire(shard, 1, now);
+  Expire(shard, rate, 1, now);
   if (shard.used + cost > shard_budget_) {
-    Expire(shard, 0, now);
+    Expire(shard, rate, 0, now);
     if (shard.used + cost > shard_budget_) return Lookup::kNoMemory;
   }
   shard.lru.push_front(State{});
@@ -101,11 +101,11 @@ RateLimiter::Lookup RateLimiter::LookupState(std::string_view key, uint64_t burs
   return Lookup::kPinned;
 }
 
-uint64_t RateLimiter::ChargePinned(const Pin& pin, uint64_t now) {
+uint64_t RateLimiter::ChargePinned(const Pin& pin, uint64_t rate, uint64_t now) {
   absl::MutexLock lock(&pin.shard->mu);
   State& state = *pin.state;
   const int64_t ms = state.fresh ? 1 : ElapsedMs(now, state.last);
-  const uint64_t level = state.fresh ? 0 : Drain(state.excess, state.last, now, 1000);
+  const uint64_t level = state.fresh ? 0 : Drain(state.excess, rate, state.last, now, 1000);
   if (ms != 0) state.last = now;
   state.fresh = false;
   state.excess = level;
@@ -118,7 +118,7 @@ void RateLimiter::Unpin(const Pin& pin) {
   --pin.state->count;
 }
 
-void RateLimiter::Expire(Shard& shard, int n, uint64_t now) {
+void RateLimiter::Expire(Shard& shard, uint64_t rate, int n, uint64_t now) {
   // ngx_http_limit_req_expire: looking past a pinned LRU state is pointless because lookups
   // move states to the front; an unforced removal needs a minute of idleness and an empty
   // bucket.
@@ -131,7 +131,7 @@ void RateLimiter::Expire(Shard& shard, int n, uint64_t now) {
       const int64_t ms = signed_ms < 0 ? -signed_ms : signed_ms;
       if (ms < 60000) return;
       const __int128 level =
-          static_cast<__int128>(state.excess) - static_cast<__int128>(rate_) * ms / 1000;
+          static_cast<__int128>(state.excess) - static_cast<__int128>(rate) * ms / 1000;
       if (level > 0) return;
     }
     shard.index.erase(base::AsAbsl(state.key));
@@ -140,9 +140,9 @@ void RateLimiter::Expire(Shard& shard, int n, uint64_t now) {
   }
 }
 
-LimitReqDecision RateLimiter::Check(std::string_view key, const LimitReqPolicy& policy,
-                                    uint64_t now_ms) {
-  const LimitReqCheck check{this, key, policy};
+LimitReqDecision RateLimiter::Check(std::string_view key, uint64_t rate,
+                                    const LimitReqPolicy& policy, uint64_t now_ms) {
+  const LimitReqCheck check{this, rate, key, policy};
   return CheckLimitReq(std::span<const LimitReqCheck>(&check, 1), now_ms);
 }
 
@@ -176,9 +176,10 @@ LimitReqDecision CheckLimitReq(std::span<const LimitReqCheck> checks, uint64_t n
   for (; n < checks.size(); ++n) {
     const LimitReqCheck& check = checks[n];
     if (check.key.empty() || check.key.size() > RateLimiter::kMaxKeyLength) continue;
+    REALIP_CHECK(check.rate > 0);
     last_looked_up = n;
-    rc = check.zone->LookupState(check.key, check.policy.burst, n + 1 == checks.size(), now_ms,
-                                 &excess, &pins[n]);
+    rc = check.zone->LookupState(check.key, check.rate, check.policy.burst, n + 1 == checks.size(),
+                                 now_ms, &excess, &pins[n]);
     if (rc != Lookup::kPinned) break;
   }
   if (last_looked_up == SIZE_MAX) return decision;
@@ -200,7 +201,7 @@ LimitReqDecision CheckLimitReq(std::span<const LimitReqCheck> checks, uint64_t n
   if (rc == Lookup::kCharged) {
     const LimitReqCheck& charged = checks[n];
     if (excess > charged.policy.delay) {
-      max_delay = (excess - charged.policy.delay) * 1000 / charged.zone->rate();
+      max_delay = (excess - charged.policy.delay) * 1000 / charged.rate;
     }
   } else {
     excess = 0;
@@ -208,9 +209,9 @@ LimitReqDecision CheckLimitReq(std::span<const LimitReqCheck> checks, uint64_t n
   uint64_t max_excess = excess;
   while (n-- > 0) {
     if (pins[n].state == nullptr) continue;
-    const uint64_t level = checks[n].zone->ChargePinned(pins[n], now_ms);
+    const uint64_t level = RateLimiter::ChargePinned(pins[n], checks[n].rate, now_ms);
     if (level <= checks[n].policy.delay) continue;
-    const uint64_t delay = (level - checks[n].policy.delay) * 1000 / checks[n].zone->rate();
+    const uint64_t delay = (level - checks[n].policy.delay) * 1000 / checks[n].rate;
     if (delay > max_delay) {
       max_delay = delay;
       max_excess = level;

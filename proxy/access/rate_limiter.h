@@ -30,10 +30,12 @@ struct LimitReqPolicy {
   uint64_t delay = 0;
 };
 
-// One limit_req rule applied to one request: the zone, the evaluated key (for
-// $binary_remote_addr, net::IpAddress::Bytes()) and the rule's policy.
+// One limit_req rule applied to one request: the zone, the zone's rate in the configuration the
+// request runs on (requests per second x 1000, > 0), the evaluated key (for $binary_remote_addr,
+// net::IpAddress::Bytes()) and the rule's policy.
 struct LimitReqCheck {
   RateLimiter* zone = nullptr;
+  uint64_t rate = 0;
   std::string_view key;
   LimitReqPolicy policy;
 };
@@ -53,14 +55,18 @@ struct LimitReqDecision {
 
 // Applies a location's limit_req rules in order, exactly as nginx's preaccess handler: earlier
 // zones are only looked up, the last non-empty key is charged at once; a rejection by any
-// zone charges no zone, otherwise every zone is charged and the longest delay wins. `now_ms` is a monotonic millisecond clock, read once per request by the caller.
+// zone charges no zone, otherwise every zone is charged and the longest delay wins. `now_ms` is
+// a monotonic millisecond clock, read once per request by the caller.
 LimitReqDecision CheckLimitReq(std::span<const LimitReqCheck> checks, uint64_t now_ms);
 
 // $limit_req_status: "PASSED", "DELAYED", "REJECTED", "DELAYED_DRY_RUN", "REJECTED_DRY_RUN";
 // "" for kDeclined.
 std::string_view LimitReqStatusName(LimitReqResult result, bool dry_run);
 
-// One limit_req_zone: a leaky bucket per key draining at `rate` (requests per second x 1000).
+// The states of one limit_req_zone: a leaky bucket per key (excess and time of the last charge).
+// The rate is not the zone's but each check's, as nginx keeps it in the configuration's ctx and
+// not in the shared zone: a reload that changes only the rate keeps the zone, and each request
+// drains and charges the buckets at the rate of its own configuration.
 // Thread-safe. States live in `shards` independent shards (each a mutex, a hash map and an
 // LRU list); each shard may hold zone_size / shards bytes of states, a state costing
 // StateSize(key length) bytes as in nginx, and evicts as nginx does when it is full.
@@ -70,9 +76,8 @@ class RateLimiter {
   // Longest key nginx accepts; longer keys are skipped (CheckLimitReq declines them).
   static constexpr size_t kMaxKeyLength = 65535;
 
-  // Requires rate > 0 and shards > 0.
-  RateLimiter(std::string name, uint64_t rate, size_t zone_size,
-              size_t shards = kDefaultShards);
+  // Requires shards > 0.
+  RateLimiter(std::string name, size_t zone_size, size_t shards = kDefaultShards);
   ~RateLimiter();
   RateLimiter(const RateLimiter&) = delete;
   RateLimiter& operator=(const RateLimiter&) = delete;
@@ -81,11 +86,11 @@ class RateLimiter {
   // slab size (128 for $binary_remote_addr, so 1 MB holds 8192 states).
   static size_t StateSize(size_t key_length);
 
-  // A single rule: CheckLimitReq with one check.
-  LimitReqDecision Check(std::string_view key, const LimitReqPolicy& policy, uint64_t now_ms);
+  // A single rule at `rate` (requests per second x 1000, > 0): CheckLimitReq with one check.
+  LimitReqDecision Check(std::string_view key, uint64_t rate, const LimitReqPolicy& policy,
+                         uint64_t now_ms);
 
   const std::string& name() const { return name_; }
-  uint64_t rate() const { return rate_; }
   // Number of states held now (locks each shard in turn).
   size_t size() const;
   // True if a state for `key` is held.
@@ -118,20 +123,21 @@ class RateLimiter {
 
   Shard& ShardFor(std::string_view key) const;
   // ngx_http_limit_req_lookup: charges the state if `charge`, else pins it in *pin.
-  Lookup LookupState(std::string_view key, uint64_t burst, bool charge, uint64_t now,
+  Lookup LookupState(std::string_view key, uint64_t rate, uint64_t burst, bool charge, uint64_t now,
                      uint64_t* excess, Pin* pin);
   // ngx_http_limit_req_account for one pinned state: charges it, returns its new excess.
-  uint64_t ChargePinned(const Pin& pin, uint64_t now);
+  static uint64_t ChargePinned(const Pin& pin, uint64_t rate, uint64_t now);
   // Releases a pin without charging (a later zone rejected the request).
   static void Unpin(const Pin& pin);
   // ngx_http_limit_req_expire: n == 1 drops up to two idle drained LRU states; n == 0 first
   // drops the LRU state by force.
-  void Expire(Shard& shard, int n, uint64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // The bucket level after `now - last` ms of draining plus this request (nginx's formula).
-  uint64_t Drain(uint64_t excess, uint64_t last, uint64_t now, uint64_t add) const;
+  static void Expire(Shard& shard, uint64_t rate, int n, uint64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // The bucket level after `now - last` ms of draining at `rate` plus this request (nginx's
+  // formula).
+  static uint64_t Drain(uint64_t excess, uint64_t rate, uint64_t last, uint64_t now, uint64_t add);
 
   const std::string name_;
-  const uint64_t rate_;
   const size_t shard_budget_;
   const size_t shard_count_;
   std::unique_ptr<Shard[]> shards_;

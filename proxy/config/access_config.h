@@ -18,7 +18,8 @@
 namespace realip::config {
 
 // One limit_req_zone. The limiter is shared by every worker thread and carried over to the
-// next configuration when a reload keeps the zone's name, key, size and rate.
+// next configuration when a reload keeps the zone's name, key and size; `rate` belongs to this
+// configuration, and requests running on it charge the shared states at that rate.
 struct LimitReqZone {
   std::string name;
   CompiledString key;

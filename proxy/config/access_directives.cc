@@ -226,11 +226,11 @@ absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
     zone->rate = spec.rate;
     zone->file = draft.limit_req_origins[i].first;
     zone->line = draft.limit_req_origins[i].second;
-    const std::string id =
-        absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size, "\n", spec.rate);
-    zone->limiter = Reuse(zones.req, id, [&] {
-      return std::make_shared<access::RateLimiter>(spec.name, spec.rate, spec.size);
-    });
+    // The rate is not part of the identity: as in nginx (ngx_http_limit_req_init_zone), a new
+    // rate keeps the states, and each configuration charges them at its own rate.
+    const std::string id = absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size);
+    zone->limiter = Reuse(
+        zones.req, id, [&] { return std::make_shared<access::RateLimiter>(spec.name, spec.size); });
     out->limit_req_zones.push_back(std::move(zone));
   }
   for (size_t i = 0; i < draft.limit_conn_zones.size(); ++i) {

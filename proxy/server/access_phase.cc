@@ -40,7 +40,8 @@ LimitReqVerdict ApplyLimitReq(const config::AccessSettings& settings, const Requ
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     const config::LimitReqRule& rule = settings.limit_req[i];
-    checks.push_back(access::LimitReqCheck{rule.zone->limiter.get(), keys[i], rule.policy});
+    checks.push_back(
+        access::LimitReqCheck{rule.zone->limiter.get(), rule.zone->rate, keys[i], rule.policy});
   }
   const access::LimitReqDecision d = access::CheckLimitReq(checks, now_ms);
   if (d.result == access::LimitReqResult::kDeclined) return verdict;

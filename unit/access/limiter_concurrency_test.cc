@@ -30,13 +30,13 @@ TEST(LimiterConcurrencyTest, RateLimiterAdmitsExactlyBurstPlusOnePerKey) {
   // however the threads interleave.
   constexpr uint32_t kKeys = 64;
   constexpr int kRequestsPerThread = 2000;
-  RateLimiter zone("z", 10000, 1 << 20);
+  RateLimiter zone("z", 1 << 20);
   std::atomic<int> passed{0};
   std::atomic<int> rejected{0};
   RunThreads([&](int t) {
     for (int i = 0; i < kRequestsPerThread; ++i) {
       const std::string key = Key(static_cast<uint32_t>(i + t) % kKeys);
-      const LimitReqDecision d = zone.Check(key, {5000, kNoDelay}, 1000);
+      const LimitReqDecision d = zone.Check(key, 10000, {5000, kNoDelay}, 1000);
       (d.result == LimitReqResult::kPassed ? passed : rejected).fetch_add(1);
     }
   });
@@ -45,17 +45,38 @@ TEST(LimiterConcurrencyTest, RateLimiterAdmitsExactlyBurstPlusOnePerKey) {
   EXPECT_EQ(zone.size(), kKeys);
 }
 
+TEST(LimiterConcurrencyTest, RateLimiterSharedByTwoConfigurations) {
+  // After a reload that changed only the rate, connections on the old and on the new
+  // configuration charge the same states, each at its own rate. The clock stands still, so
+  // each key still admits exactly its first request and its burst.
+  constexpr uint32_t kKeys = 64;
+  RateLimiter zone("z", 1 << 20);
+  std::atomic<int> passed{0};
+  RunThreads([&](int t) {
+    const uint64_t rate = t % 2 == 0 ? 10000 : 500;
+    for (int i = 0; i < 2000; ++i) {
+      const std::string key = Key(static_cast<uint32_t>(i + t) % kKeys);
+      if (zone.Check(key, rate, {5000, kNoDelay}, 1000).result == LimitReqResult::kPassed) {
+        passed.fetch_add(1);
+      }
+    }
+  });
+  EXPECT_EQ(passed.load(), static_cast<int>(kKeys) * 6);
+  EXPECT_EQ(zone.size(), kKeys);
+}
+
 TEST(LimiterConcurrencyTest, RateLimiterEvictsUnderContention) {
   // Many more keys than the zone holds, two zones per request: eviction, pinning and
   // charging race across shards; the zone stays within its bound.
-  RateLimiter small("small", 10000, 64 * 1024);
-  RateLimiter other("other", 1000, 64 * 1024);
+  RateLimiter small("small", 64 * 1024);
+  RateLimiter other("other", 64 * 1024);
   const size_t capacity = 64 * 1024 / RateLimiter::StateSize(4);
   std::atomic<int> decided{0};
   RunThreads([&](int t) {
     for (uint32_t i = 0; i < 5000; ++i) {
       const std::string key = Key(i * kThreads + static_cast<uint32_t>(t));
-      const LimitReqCheck checks[] = {{&other, key, {1000, 0}}, {&small, key, {1000, 0}}};
+      const LimitReqCheck checks[] = {{&other, 1000, key, {1000, 0}},
+                                      {&small, 10000, key, {1000, 0}}};
       const LimitReqDecision d = CheckLimitReq(checks, i);
       if (d.result != LimitReqResult::kDeclined) decided.fetch_add(1);
     }

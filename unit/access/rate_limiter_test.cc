@@ -37,10 +37,10 @@ class RateLimiterSequenceTest : public ::testing::TestWithParam<SequenceCase> {}
 
 TEST_P(RateLimiterSequenceTest, FollowsNginxLeakyBucket) {
   const SequenceCase& c = GetParam();
-  RateLimiter zone("z", c.rate, kZone);
+  RateLimiter zone("z", kZone);
   for (size_t i = 0; i < c.steps.size(); ++i) {
     const Step& step = c.steps[i];
-    const LimitReqDecision d = zone.Check("\xc0\x00\x02\x01", c.policy, step.at_ms);
+    const LimitReqDecision d = zone.Check("\xc0\x00\x02\x01", c.rate, c.policy, step.at_ms);
     EXPECT_EQ(d.result, step.want) << "request " << i;
     EXPECT_EQ(d.delay_ms, step.want_delay_ms) << "request " << i;
     EXPECT_EQ(d.excess, step.want_excess) << "request " << i;
@@ -133,10 +133,11 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(RateLimiterTest, WindowAdmitsBurstThenRate) {
   // rate=10r/s burst=5 nodelay, a request every 10 ms for one second: the first request and
   // the burst of five pass at once (0..50 ms), then exactly one every 100 ms.
-  RateLimiter zone("z", kTenPerSecond, kZone);
+  RateLimiter zone("z", kZone);
   std::vector<uint64_t> admitted;
   for (uint64_t t = 0; t < 1000; t += 10) {
-    if (zone.Check("client", {5000, kNoDelay}, t).result == LimitReqResult::kPassed) {
+    if (zone.Check("client", kTenPerSecond, {5000, kNoDelay}, t).result ==
+        LimitReqResult::kPassed) {
       admitted.push_back(t);
     }
   }
@@ -145,25 +146,29 @@ TEST(RateLimiterTest, WindowAdmitsBurstThenRate) {
 }
 
 TEST(RateLimiterTest, KeysHaveSeparateBuckets) {
-  RateLimiter zone("z", kTenPerSecond, kZone);
-  EXPECT_EQ(zone.Check("a", {}, 0).result, LimitReqResult::kPassed);
-  EXPECT_EQ(zone.Check("a", {}, 0).result, LimitReqResult::kRejected);
-  EXPECT_EQ(zone.Check("b", {}, 0).result, LimitReqResult::kPassed);
+  RateLimiter zone("z", kZone);
+  EXPECT_EQ(zone.Check("a", kTenPerSecond, {}, 0).result, LimitReqResult::kPassed);
+  EXPECT_EQ(zone.Check("a", kTenPerSecond, {}, 0).result, LimitReqResult::kRejected);
+  EXPECT_EQ(zone.Check("b", kTenPerSecond, {}, 0).result, LimitReqResult::kPassed);
   // Keys are bytes: a 4-byte and a 16-byte $binary_remote_addr never collide.
-  EXPECT_EQ(zone.Check(std::string_view("\0\0\0\0", 4), {}, 0).result, LimitReqResult::kPassed);
-  EXPECT_EQ(zone.Check(std::string(16, '\0'), {}, 0).result, LimitReqResult::kPassed);
+  EXPECT_EQ(zone.Check(std::string_view("\0\0\0\0", 4), kTenPerSecond, {}, 0).result,
+            LimitReqResult::kPassed);
+  EXPECT_EQ(zone.Check(std::string(16, '\0'), kTenPerSecond, {}, 0).result,
+            LimitReqResult::kPassed);
   EXPECT_EQ(zone.size(), 4u);
 }
 
 TEST(RateLimiterTest, EmptyOrOversizedKeyIsDeclined) {
-  RateLimiter zone("z", kTenPerSecond, kZone);
-  EXPECT_EQ(zone.Check("", {}, 0).result, LimitReqResult::kDeclined);
-  EXPECT_EQ(zone.Check("", {}, 0).zone_index, SIZE_MAX);
-  EXPECT_EQ(zone.Check(std::string(65536, 'k'), {}, 0).result, LimitReqResult::kDeclined);
+  RateLimiter zone("z", kZone);
+  EXPECT_EQ(zone.Check("", kTenPerSecond, {}, 0).result, LimitReqResult::kDeclined);
+  EXPECT_EQ(zone.Check("", kTenPerSecond, {}, 0).zone_index, SIZE_MAX);
+  EXPECT_EQ(zone.Check(std::string(65536, 'k'), kTenPerSecond, {}, 0).result,
+            LimitReqResult::kDeclined);
   EXPECT_EQ(zone.size(), 0u);
   // The longest accepted key costs a 128 KiB state: it needs a shard that large.
-  RateLimiter one_shard("z", kTenPerSecond, kZone, /*shards=*/1);
-  EXPECT_EQ(one_shard.Check(std::string(65535, 'k'), {}, 0).result, LimitReqResult::kPassed);
+  RateLimiter one_shard("z", kZone, /*shards=*/1);
+  EXPECT_EQ(one_shard.Check(std::string(65535, 'k'), kTenPerSecond, {}, 0).result,
+            LimitReqResult::kPassed);
   EXPECT_EQ(one_shard.size(), 1u);
   EXPECT_EQ(CheckLimitReq({}, 0).result, LimitReqResult::kDeclined);
 }
@@ -180,41 +185,41 @@ TEST(RateLimiterTest, StateSizeIsNginxSlabSize) {
 TEST(RateLimiterTest, OneMegabyteHoldsNginxsStateCount) {
   // nginx: "One megabyte zone can keep about 8 thousand 128-byte states". Each of the 16
   // shards holds 64 KiB / 128 = 512; 20000 distinct keys overfill every shard.
-  RateLimiter zone("z", kTenPerSecond, 1 << 20);
+  RateLimiter zone("z", 1 << 20);
   for (uint32_t i = 0; i < 20000; ++i) {
     const std::string_view key(reinterpret_cast<const char*>(&i), sizeof(i));
-    ASSERT_EQ(zone.Check(key, {}, 0).result, LimitReqResult::kPassed);
+    ASSERT_EQ(zone.Check(key, kTenPerSecond, {}, 0).result, LimitReqResult::kPassed);
   }
   EXPECT_EQ(zone.size(), 8192u);
 }
 
 TEST(RateLimiterTest, FullZoneEvictsLeastRecentlyUsed) {
-  RateLimiter zone("z", kTenPerSecond, 3 * RateLimiter::StateSize(1), /*shards=*/1);
+  RateLimiter zone("z", 3 * RateLimiter::StateSize(1), /*shards=*/1);
   for (std::string_view key : {"a", "b", "c"}) {
-    EXPECT_EQ(zone.Check(key, {}, 0).result, LimitReqResult::kPassed);
+    EXPECT_EQ(zone.Check(key, kTenPerSecond, {}, 0).result, LimitReqResult::kPassed);
   }
-  EXPECT_EQ(zone.Check("d", {}, 0).result, LimitReqResult::kPassed);
+  EXPECT_EQ(zone.Check("d", kTenPerSecond, {}, 0).result, LimitReqResult::kPassed);
   EXPECT_FALSE(zone.Contains("a"));
   EXPECT_EQ(zone.size(), 3u);
   // A lookup, even a rejected one, makes "b" the most recently used: "c" goes next.
-  EXPECT_EQ(zone.Check("b", {}, 0).result, LimitReqResult::kRejected);
-  EXPECT_EQ(zone.Check("e", {}, 0).result, LimitReqResult::kPassed);
+  EXPECT_EQ(zone.Check("b", kTenPerSecond, {}, 0).result, LimitReqResult::kRejected);
+  EXPECT_EQ(zone.Check("e", kTenPerSecond, {}, 0).result, LimitReqResult::kPassed);
   EXPECT_FALSE(zone.Contains("c"));
   EXPECT_TRUE(zone.Contains("b"));
   EXPECT_TRUE(zone.Contains("d"));
   EXPECT_TRUE(zone.Contains("e"));
   // An evicted key starts over with an empty bucket.
-  EXPECT_EQ(zone.Check("a", {}, 0).result, LimitReqResult::kPassed);
+  EXPECT_EQ(zone.Check("a", kTenPerSecond, {}, 0).result, LimitReqResult::kPassed);
 }
 
 TEST(RateLimiterTest, NewKeyDropsUpToTwoIdleDrainedStates) {
-  RateLimiter zone("z", kTenPerSecond, kZone, /*shards=*/1);
-  for (std::string_view key : {"a", "b", "c"}) zone.Check(key, {}, 0);
+  RateLimiter zone("z", kZone, /*shards=*/1);
+  for (std::string_view key : {"a", "b", "c"}) zone.Check(key, kTenPerSecond, {}, 0);
   // nginx's expire(1): a new state first frees up to two LRU states idle for a minute with an
   // empty bucket, even when the zone has room.
-  zone.Check("d", {}, 59999);
+  zone.Check("d", kTenPerSecond, {}, 59999);
   EXPECT_EQ(zone.size(), 4u);
-  zone.Check("e", {}, 60000);
+  zone.Check("e", kTenPerSecond, {}, 60000);
   EXPECT_FALSE(zone.Contains("a"));
   EXPECT_FALSE(zone.Contains("b"));
   EXPECT_TRUE(zone.Contains("c"));
@@ -223,15 +228,49 @@ TEST(RateLimiterTest, NewKeyDropsUpToTwoIdleDrainedStates) {
 
 TEST(RateLimiterTest, IdleStateWithExcessLeftIsKept) {
   // 1r/m drains 16 units a second: 5000 units of excess outlast a minute of idleness.
-  RateLimiter zone("z", 16, kZone, /*shards=*/1);
-  for (int i = 0; i < 6; ++i) zone.Check("busy", {5000, kNoDelay}, 0);
-  zone.Check("other", {}, 120000);
+  RateLimiter zone("z", kZone, /*shards=*/1);
+  for (int i = 0; i < 6; ++i) zone.Check("busy", 16, {5000, kNoDelay}, 0);
+  zone.Check("other", 16, {}, 120000);
   EXPECT_TRUE(zone.Contains("busy"));
 }
 
+// nginx keeps a zone's states when a reload changes only its rate; the rate comes from each
+// request's configuration (ngx_http_limit_req_ctx_t), so the buckets drain at the new rate.
+TEST(RateLimiterTest, StateSurvivesARateChange) {
+  constexpr uint64_t kOld = 1000;  // 1r/s
+  constexpr uint64_t kNew = 2000;  // 2r/s
+  RateLimiter zone("z", kZone);
+  for (int i = 0; i < 4; ++i) zone.Check("k", kOld, {5000, 0}, 0);
+  // Excess 3000 at t=0. 500 ms later at 2r/s: 3000 - 2000 x 0.5 + 1000, not an empty bucket
+  // (which would pass with excess 0) nor the old rate's 3500. The delay is at the new rate too.
+  LimitReqDecision d = zone.Check("k", kNew, {5000, 0}, 500);
+  EXPECT_EQ(d.result, LimitReqResult::kDelayed);
+  EXPECT_EQ(d.excess, 3000u);
+  EXPECT_EQ(d.delay_ms, 1500u);
+  // A request still on the old configuration charges the same bucket at the old rate.
+  d = zone.Check("k", kOld, {5000, 0}, 1000);
+  EXPECT_EQ(d.excess, 3500u);
+  EXPECT_EQ(d.delay_ms, 3500u);
+  // Back to the new rate: 3500 - 2000 x 1 + 1000.
+  d = zone.Check("k", kNew, {5000, 0}, 2000);
+  EXPECT_EQ(d.excess, 2500u);
+  EXPECT_EQ(d.delay_ms, 1250u);
+  EXPECT_EQ(zone.size(), 1u);
+}
+
+TEST(RateLimiterTest, IdleStatesExpireAtTheCheckingRate) {
+  // 5000 units of excess outlast two minutes at 1r/m (16 units a second) but not at 1r/s:
+  // nginx's expire uses the rate of the request that makes room.
+  RateLimiter zone("z", kZone, /*shards=*/1);
+  for (int i = 0; i < 6; ++i) zone.Check("busy", 16, {5000, kNoDelay}, 0);
+  zone.Check("other", 1000, {}, 120000);
+  EXPECT_FALSE(zone.Contains("busy"));
+  EXPECT_TRUE(zone.Contains("other"));
+}
+
 TEST(RateLimiterTest, KeyLargerThanShardIsRejected) {
-  RateLimiter zone("z", kTenPerSecond, 3 * RateLimiter::StateSize(1), /*shards=*/1);
-  const LimitReqDecision d = zone.Check(std::string(200, 'k'), {}, 0);
+  RateLimiter zone("z", 3 * RateLimiter::StateSize(1), /*shards=*/1);
+  const LimitReqDecision d = zone.Check(std::string(200, 'k'), kTenPerSecond, {}, 0);
   EXPECT_EQ(d.result, LimitReqResult::kRejected);
   EXPECT_EQ(d.excess, 0u);
   EXPECT_EQ(zone.size(), 0u);
@@ -239,12 +278,15 @@ TEST(RateLimiterTest, KeyLargerThanShardIsRejected) {
 
 class MultiZoneTest : public ::testing::Test {
  protected:
-  RateLimiter fast_{"fast", kTenPerSecond, kZone};  // 10r/s
-  RateLimiter slow_{"slow", 1000, kZone};           // 1r/s
+  static constexpr uint64_t kFast = kTenPerSecond;  // 10r/s
+  static constexpr uint64_t kSlow = 1000;           // 1r/s
+  RateLimiter fast_{"fast", kZone};
+  RateLimiter slow_{"slow", kZone};
 };
 
 TEST_F(MultiZoneTest, LongestDelayWins) {
-  const LimitReqCheck checks[] = {{&fast_, "k", {5000, 0}}, {&slow_, "k", {10000, 0}}};
+  const LimitReqCheck checks[] = {{&fast_, kFast, "k", {5000, 0}},
+                                  {&slow_, kSlow, "k", {10000, 0}}};
   LimitReqDecision d = CheckLimitReq(checks, 0);
   EXPECT_EQ(d.result, LimitReqResult::kPassed);
   EXPECT_EQ(d.zone_index, 1u);
@@ -255,7 +297,8 @@ TEST_F(MultiZoneTest, LongestDelayWins) {
   EXPECT_EQ(d.excess, 1000u);
 
   // Reversed order: the charged zone is now "fast", the earlier (pinned) one still wins.
-  const LimitReqCheck reversed[] = {{&slow_, "r", {10000, 0}}, {&fast_, "r", {5000, 0}}};
+  const LimitReqCheck reversed[] = {{&slow_, kSlow, "r", {10000, 0}},
+                                    {&fast_, kFast, "r", {5000, 0}}};
   CheckLimitReq(reversed, 0);
   d = CheckLimitReq(reversed, 0);
   EXPECT_EQ(d.delay_ms, 1000u);
@@ -263,7 +306,7 @@ TEST_F(MultiZoneTest, LongestDelayWins) {
 }
 
 TEST_F(MultiZoneTest, RejectionChargesNoZone) {
-  const LimitReqCheck checks[] = {{&fast_, "k", {5000, 0}}, {&slow_, "k", {1000, 0}}};
+  const LimitReqCheck checks[] = {{&fast_, kFast, "k", {5000, 0}}, {&slow_, kSlow, "k", {1000, 0}}};
   EXPECT_EQ(CheckLimitReq(checks, 0).result, LimitReqResult::kPassed);
   EXPECT_EQ(CheckLimitReq(checks, 0).result, LimitReqResult::kDelayed);
   const LimitReqDecision d = CheckLimitReq(checks, 0);
@@ -271,20 +314,20 @@ TEST_F(MultiZoneTest, RejectionChargesNoZone) {
   EXPECT_EQ(d.zone_index, 1u);
   EXPECT_EQ(d.excess, 2000u);
   // "fast" was looked up but not charged by the rejected request: its excess is still 1000.
-  EXPECT_EQ(fast_.Check("k", {5000, 0}, 0).excess, 2000u);
+  EXPECT_EQ(fast_.Check("k", kFast, {5000, 0}, 0).excess, 2000u);
 }
 
 TEST_F(MultiZoneTest, EarlierZoneRejectsBeforeLaterIsLookedUp) {
-  const LimitReqCheck checks[] = {{&fast_, "k", {0, 0}}, {&slow_, "k", {10000, 0}}};
+  const LimitReqCheck checks[] = {{&fast_, kFast, "k", {0, 0}}, {&slow_, kSlow, "k", {10000, 0}}};
   EXPECT_EQ(CheckLimitReq(checks, 0).result, LimitReqResult::kPassed);
   const LimitReqDecision d = CheckLimitReq(checks, 0);
   EXPECT_EQ(d.result, LimitReqResult::kRejected);
   EXPECT_EQ(d.zone_index, 0u);
-  EXPECT_EQ(slow_.Check("k", {10000, 0}, 0).excess, 1000u);
+  EXPECT_EQ(slow_.Check("k", kSlow, {10000, 0}, 0).excess, 1000u);
 }
 
 TEST_F(MultiZoneTest, EmptyLastKeyStillChargesEarlierZones) {
-  const LimitReqCheck checks[] = {{&fast_, "k", {5000, 0}}, {&slow_, "", {0, 0}}};
+  const LimitReqCheck checks[] = {{&fast_, kFast, "k", {5000, 0}}, {&slow_, kSlow, "", {0, 0}}};
   LimitReqDecision d = CheckLimitReq(checks, 0);
   EXPECT_EQ(d.result, LimitReqResult::kPassed);
   EXPECT_EQ(d.zone_index, 0u);

@@ -126,18 +126,27 @@ TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
   auto resized = MustLoad(
       "http { limit_req_zone $binary_remote_addr zone=z:2m rate=10r/s;"
       " limit_conn_zone $remote_addr zone=c:1m; }\n");
+  auto rerated = MustLoad(
+      "http { limit_req_zone $binary_remote_addr zone=z:1m rate=30r/m;"
+      " limit_conn_zone $binary_remote_addr zone=c:1m; }\n");
   ASSERT_NE(first, nullptr);
   ASSERT_NE(same, nullptr);
   ASSERT_NE(resized, nullptr);
+  ASSERT_NE(rerated, nullptr);
   EXPECT_EQ(first->access.limit_req_zones[0]->limiter, same->access.limit_req_zones[0]->limiter);
+  // A new rate keeps the states (nginx); each configuration keeps its own rate.
+  EXPECT_EQ(first->access.limit_req_zones[0]->limiter, rerated->access.limit_req_zones[0]->limiter);
+  EXPECT_EQ(first->access.limit_req_zones[0]->rate, 10000u);
+  EXPECT_EQ(rerated->access.limit_req_zones[0]->rate, 500u);
   EXPECT_EQ(first->access.limit_conn_zones[0]->limiter, same->access.limit_conn_zones[0]->limiter);
   EXPECT_NE(first->access.limit_req_zones[0]->limiter, resized->access.limit_req_zones[0]->limiter);
   EXPECT_NE(first->access.limit_conn_zones[0]->limiter,
             resized->access.limit_conn_zones[0]->limiter);
   // Once no configuration holds a zone, a new load starts it afresh.
-  first->access.limit_req_zones[0]->limiter->Check("k", {}, 1000);
+  first->access.limit_req_zones[0]->limiter->Check("k", 10000, {}, 1000);
   first.reset();
   same.reset();
+  rerated.reset();
   auto fresh = MustLoad(base);
   ASSERT_NE(fresh, nullptr);
   EXPECT_EQ(fresh->access.limit_req_zones[0]->limiter->size(), 0u);
@@ -187,7 +196,7 @@ TEST(AccessConfigTest, ReloadRefusesANewKeyForAZoneOfTheSameNameAndSize) {
     }
   }
   // A refused configuration took nothing from the running one's zones.
-  running->access.limit_req_zones[0]->limiter->Check("k", {}, 1000);
+  running->access.limit_req_zones[0]->limiter->Check("k", 10000, {}, 1000);
   EXPECT_EQ(running->access.limit_req_zones[0]->limiter->size(), 1u);
 }
 
