@@ -294,6 +294,8 @@ struct Config {
   // metrics_collection (http): workers count into their metric shards. Off, every update is
   // skipped; `metrics;` still answers with the families and what was counted before.
   bool metrics_collection = true;
+  // Which costly variables some compiled string of this configuration uses.
+  VariableUsage variables;
   std::vector<std::string> warnings;  // nginx [warn] messages, with " in FILE:LINE"
   std::vector<SourceFile> files;      // the main file first, then includes in read order
   // The OpenSSL contexts of this configuration (tls::LoadConfigWithTls); null without TLS.

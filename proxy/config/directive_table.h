@@ -169,6 +169,7 @@ struct Draft {
   std::vector<std::string> warnings;
   AccessDraft access;  // limit zones and geo blocks
   bool metrics_collection = true;
+  VariableUsage variables;  // what the compiled strings use (ScopedVariableUsage)
 };
 
 // Where a directive is being processed; pointers are null when not applicable.

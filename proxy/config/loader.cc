@@ -421,6 +421,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Finalize(Draft& draft, std::string
   config->files = std::move(files);
   config->main = draft.main;
   config->metrics_collection = draft.metrics_collection;
+  config->variables = draft.variables;
   Finalizer finalizer(draft, *config);
   REALIP_RETURN_IF_ERROR(finalizer.Run());
   config->warnings.insert(config->warnings.begin(), draft.warnings.begin(), draft.warnings.end());
@@ -449,6 +450,7 @@ absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view te
   {
     // geo blocks define variables that later arguments may use.
     ScopedConfigVariables geo_variables(&draft.access.geo_names);
+    ScopedVariableUsage usage(&draft.variables);
     REALIP_RETURN_IF_ERROR(ProcessBlock(scope, parsed.directives));
   }
 

@@ -71,12 +71,61 @@ constexpr Named kPlain[] = {
     {"ssl_session_reused", VariableId::kSslSessionReused},
     {"ssl_client_s_dn", VariableId::kSslClientSDn},
     {"ssl_client_verify", VariableId::kSslClientVerify},
+    {"server_protocol", VariableId::kServerProtocol},
+    {"is_args", VariableId::kIsArgs},
+    {"content_type", VariableId::kContentType},
+    {"content_length", VariableId::kContentLength},
+    {"https", VariableId::kHttps},
+    {"request_completion", VariableId::kRequestCompletion},
+    {"connection_time", VariableId::kConnectionTime},
+    {"pid", VariableId::kPid},
+    {"hostname", VariableId::kHostname},
+    {"nginx_version", VariableId::kNginxVersion},
+    {"upstream_response_length", VariableId::kUpstreamResponseLength},
+    {"upstream_bytes_received", VariableId::kUpstreamBytesReceived},
+    {"upstream_bytes_sent", VariableId::kUpstreamBytesSent},
+};
+
+// Prefixes whose suffix is a parameter (ngx_http_get_variable's prefix list). Tried in order
+// after the plain names, so "http_" does not shadow a longer plain name.
+struct Prefixed {
+  std::string_view prefix;
+  VariableId id;
+  bool header;  // the suffix names a header: '_' stands for '-'
+};
+
+constexpr Prefixed kPrefixed[] = {
+    {"http_", VariableId::kHttp, true},
+    {"sent_http_", VariableId::kSentHttp, true},
+    {"upstream_http_", VariableId::kUpstreamHttp, true},
+    {"arg_", VariableId::kArg, false},
+    {"cookie_", VariableId::kCookie, false},
 };
 
 // The geo variables of the configuration being loaded on this thread (ScopedConfigVariables).
 thread_local const std::vector<std::string>* config_variables = nullptr;
+// Where CompileString notes what it compiled (ScopedVariableUsage).
+thread_local VariableUsage* variable_usage = nullptr;
 
-constexpr std::string_view kHttpPrefix = "http_";
+void NoteUsage(VariableId id) {
+  if (variable_usage == nullptr) return;
+  switch (id) {
+    case VariableId::kSentHttp:
+      variable_usage->sent_http = true;
+      break;
+    case VariableId::kUpstreamHttp:
+      variable_usage->upstream_http = true;
+      break;
+    case VariableId::kUpstreamResponseLength:
+    case VariableId::kUpstreamBytesReceived:
+    case VariableId::kUpstreamBytesSent:
+      variable_usage->upstream_bytes = true;
+      break;
+    default:
+      break;
+  }
+}
+
 constexpr std::string_view kTlvPrefix = "proxy_protocol_tlv_";
 
 bool IsNameChar(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; }
@@ -116,11 +165,15 @@ std::optional<VariableRef> LookupVariable(std::string_view name) {
       }
     }
   }
-  if (name.size() > kHttpPrefix.size() && name.substr(0, kHttpPrefix.size()) == kHttpPrefix) {
-    // ngx_http_variable_unknown_header(): '_' in the name matches '-' in the header.
-    std::string header(name.substr(kHttpPrefix.size()));
-    for (char& c : header) c = c == '_' ? '-' : absl::ascii_tolower(static_cast<unsigned char>(c));
-    return VariableRef{VariableId::kHttp, std::move(header), 0};
+  for (const Prefixed& p : kPrefixed) {
+    if (name.size() <= p.prefix.size() || name.substr(0, p.prefix.size()) != p.prefix) continue;
+    // nginx lowers variable names; ngx_http_variable_unknown_header() lets '_' in the name
+    // match '-' in a header name.
+    std::string param(name.substr(p.prefix.size()));
+    for (char& c : param) {
+      c = p.header && c == '_' ? '-' : absl::ascii_tolower(static_cast<unsigned char>(c));
+    }
+    return VariableRef{p.id, std::move(param), 0};
   }
   if (name.size() > kTlvPrefix.size() && name.substr(0, kTlvPrefix.size()) == kTlvPrefix) {
     const std::string_view tlv = name.substr(kTlvPrefix.size());
@@ -138,11 +191,20 @@ ScopedConfigVariables::ScopedConfigVariables(const std::vector<std::string>* nam
 
 ScopedConfigVariables::~ScopedConfigVariables() { config_variables = previous_; }
 
+ScopedVariableUsage::ScopedVariableUsage(VariableUsage* usage) : previous_(variable_usage) {
+  variable_usage = usage;
+}
+
+ScopedVariableUsage::~ScopedVariableUsage() { variable_usage = previous_; }
+
 std::string VariableName(const VariableRef& ref) {
   if (ref.id == VariableId::kGeo) return ref.param;
-  if (ref.id == VariableId::kHttp) {
-    std::string name = absl::StrCat(AsAbsl(kHttpPrefix), AsAbsl(ref.param));
-    for (char& c : name) c = c == '-' ? '_' : c;
+  for (const Prefixed& p : kPrefixed) {
+    if (p.id != ref.id) continue;
+    std::string name = absl::StrCat(AsAbsl(p.prefix), AsAbsl(ref.param));
+    if (p.header) {
+      for (char& c : name) c = c == '-' ? '_' : c;
+    }
     return name;
   }
   if (ref.id == VariableId::kProxyProtocolTlv) {
@@ -192,6 +254,7 @@ absl::StatusOr<CompiledString> CompileString(std::string_view text) {
     if (!ref.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat("unknown \"", AsAbsl(name), "\" variable"));
     }
+    NoteUsage(ref->id);
     out.segments.push_back(Segment{"", std::move(ref)});
     pos = i;
   }

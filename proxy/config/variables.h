@@ -69,13 +69,32 @@ enum class VariableId : uint8_t {
   kSslSessionReused,         // "r" when the session was resumed, else "."
   kSslClientSDn,             // client certificate subject, RFC 2253
   kSslClientVerify,          // "NONE", "SUCCESS" or "FAILED:reason"
+  kServerProtocol,           // "HTTP/1.1" or "HTTP/1.0"
+  kIsArgs,                   // "?" when the request has arguments, else empty
+  kContentType,              // the request's Content-Type
+  kContentLength,            // the request's Content-Length
+  kHttps,                    // "on" on a TLS connection, else empty
+  kRequestCompletion,        // "OK" once the response was sent whole, else empty
+  kConnectionTime,           // seconds since the connection was accepted, "1.234"
+  kPid,                      // the process id
+  kHostname,                 // gethostname()
+  kNginxVersion,             // our own version (there is no nginx in the process)
+  kArg,                      // parameterised: query argument, param lower case
+  kCookie,                   // parameterised: cookie, param lower case
+  kSentHttp,                 // parameterised: response header sent to the client
+  kUpstreamHttp,             // parameterised: response header of the last upstream attempt
+  kUpstreamResponseLength,   // response body bytes per attempt, as $upstream_status
+  kUpstreamBytesReceived,    // bytes read from the upstream per attempt
+  kUpstreamBytesSent,        // bytes written to the upstream per attempt
 };
 
 // One variable occurrence with its parameter.
 struct VariableRef {
   VariableId id = VariableId::kRemoteAddr;
-  // kHttp: header name, lower case, '_' turned into '-'; kProxyProtocolTlv: the TLV name
-  // ("alpn", "ssl_cn", "0x05"), valid for realip::IsValidTlvName.
+  // kHttp, kSentHttp, kUpstreamHttp: header name, lower case, '_' turned into '-'; kArg,
+  // kCookie: the name, lower case (nginx matches both without regard to case);
+  // kProxyProtocolTlv: the TLV name ("alpn", "ssl_cn", "0x05"), valid for
+  // realip::IsValidTlvName.
   std::string param;
   // kGeo: index into Config::access.geo.
   uint32_t index = 0;
@@ -101,8 +120,31 @@ struct CompiledString {
   std::string LiteralText() const;
 };
 
+// What a configuration's compiled strings use, for the values that cost something to record
+// on every request (a copy of the response head, byte counts): the request path records them
+// only when some string of the configuration can print them.
+struct VariableUsage {
+  bool sent_http = false;       // $sent_http_*: the response head sent to the client
+  bool upstream_http = false;   // $upstream_http_*: the last upstream response head
+  bool upstream_bytes = false;  // $upstream_bytes_*, $upstream_response_length
+};
+
+// While an instance lives, CompileString on the same thread adds what it compiles to *usage
+// (loading runs on one thread).
+class ScopedVariableUsage {
+ public:
+  explicit ScopedVariableUsage(VariableUsage* usage);
+  ~ScopedVariableUsage();
+  ScopedVariableUsage(const ScopedVariableUsage&) = delete;
+  ScopedVariableUsage& operator=(const ScopedVariableUsage&) = delete;
+
+ private:
+  VariableUsage* previous_;
+};
+
 // Looks a variable name up (without the '$'), including parameterised prefixes
-// ("http_x_real_ip", "proxy_protocol_tlv_0x05"). Returns nullopt for unknown names.
+// ("http_x_real_ip", "arg_page", "cookie_sid", "sent_http_x_id",
+// "upstream_http_x_id", "proxy_protocol_tlv_0x05"). Returns nullopt for unknown names.
 std::optional<VariableRef> LookupVariable(std::string_view name);
 
 // Variables the configuration being loaded defines itself (geo blocks), by name without '$';

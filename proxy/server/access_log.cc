@@ -85,9 +85,10 @@ std::string FormatLogLine(const config::LogFormat& format, const RequestContext&
       continue;
     }
     value.clear();
-    AppendVariable(*s.variable, ctx, &value);
-    // nginx logs "-" for an empty value, except in escape=json formats.
-    if (value.empty() && format.escape != config::LogEscape::kJson) {
+    const bool set = AppendVariable(*s.variable, ctx, &value);
+    // nginx logs "-" for a value not found, except in escape=json formats; a value found
+    // empty ($is_args without arguments) stays empty.
+    if (value.empty() && !set && format.escape != config::LogEscape::kJson) {
       line.push_back('-');
     } else {
       Escape(value, format.escape, &line);

@@ -168,6 +168,7 @@ ClientSession::ClientSession(Worker* worker, int fd, const net::SocketAddress& p
       listener_(listener),
       id_(id),
       plain_transport_(fd),
+      accepted_ms_(static_cast<uint32_t>(absl::ToUnixMillis(worker->loop().Now()))),
       fd_(fd),
       peer_(peer),
       local_(AcceptedLocalAddress(fd, *listener)) {}
@@ -235,6 +236,9 @@ struct ClientSession::Active {
   Buffer in_;
   Buffer out_;
   std::unique_ptr<http::MessageParser> response_parser_;
+  // The response head sent to the client, kept only when the configuration prints
+  // $sent_http_* (Config::variables); emptied when the request is logged.
+  std::string sent_head_;
 
   // Scalars of the request; reset when the state goes back to the pool.
   uint64_t body_bytes_ = 0;
@@ -914,6 +918,7 @@ void ClientSession::RouteAndResolve() {
   }
   A().ctx_.connection_id = id_;
   A().ctx_.connection_requests = requests_;
+  A().ctx_.accepted_ms = accepted_ms_;
   A().ctx_.start = worker_->loop().Now();
   A().ctx_.access = &config_->access;
   A().ctx_.request_length = A().head_bytes_;
@@ -1304,6 +1309,9 @@ void ClientSession::FlushUpstream() {
     Buffer& out = A().preamble_.empty() ? A().up_out_ : A().preamble_;
     IoResult r = upstream_->transport().Write(out.view());
     if (r.kind == IoResult::Kind::kOk) {
+      if (config_->variables.upstream_bytes && !A().ctx_.upstream_attempts.empty()) {
+        A().ctx_.upstream_attempts.back().bytes_sent += r.bytes;
+      }
       if (&out == &A().up_out_) {
         A().upstream_sent_ = true;
         A().any_upstream_sent_ = true;
@@ -1370,6 +1378,11 @@ void ClientSession::ReadUpstreamLoop() {
     }
     if (r.kind == IoResult::Kind::kOk) {
       A().upstream_got_bytes_ = true;
+      // nginx counts a tunnel's bytes as sent (c->sent) but not as received.
+      if (config_->variables.upstream_bytes && phase_ != Phase::kTunnel &&
+          !A().ctx_.upstream_attempts.empty()) {
+        A().ctx_.upstream_attempts.back().bytes_received += r.bytes;
+      }
       bool drained = r.bytes < room && conn->short_read_drains() && !conn->peer_closed();
       ProcessUpstreamInput();
       // proxy_read_timeout: between two reads, while more is to come (a response that just
@@ -1485,12 +1498,20 @@ void ClientSession::OnUpstreamHead() {
   if (RetryOnStatus(head.status, now)) return;
   response_started_ = true;
   A().ctx_.status = head.status;
+  if (config_->variables.upstream_bytes && !A().ctx_.upstream_attempts.empty()) {
+    // What was read up to the body: the rest of the attempt's bytes is the response body.
+    const uint64_t head_bytes =
+        A().ctx_.upstream_attempts.back().bytes_received - A().up_in_.size();
+    A().ctx_.upstream_head_bytes =
+        static_cast<uint32_t>(std::min<uint64_t>(head_bytes, UINT32_MAX));
+  }
   A().client_framing_ = ChooseClientFraming(head, head_request_, A().request_.version_minor);
   if (A().client_framing_ == ClientFraming::kClose) keep_alive_ = false;
   // An upgrade refused by the upstream: nothing more may be read from this client.
   if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().client_framing_, keep_alive_, false, &bytes);
+  if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   CountUpstreamResponse(head.status, now);
 }
@@ -1599,6 +1620,7 @@ void ClientSession::StartTunnel() {
   CountUpstreamResponse(101, worker_->loop().Now());
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
+  if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   phase_ = Phase::kTunnel;
   worker_->deadlines().Cancel(this);
@@ -1609,7 +1631,8 @@ void ClientSession::StartTunnel() {
   // belong to the tunnel.
   Out().Append(A().up_in_.view());
   A().up_in_.Clear();
-  KeepResponseParser(std::move(A().response_parser_));
+  // $upstream_http_* of the log line needs the 101's head until the tunnel ends.
+  if (!config_->variables.upstream_http) KeepResponseParser(std::move(A().response_parser_));
   A().up_out_.Append(In().view());
   In().Clear();
   FlushClient();
@@ -1642,6 +1665,9 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   A().ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
   A().ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
+  if (config_->variables.sent_http) {
+    A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
+  }
   Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
@@ -1659,6 +1685,8 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     A().ctx_.resolution.client = peer_;
     A().ctx_.resolution.realip_remote = peer_;
     A().ctx_.local = local_;
+    A().ctx_.https = listener_->ssl;
+    A().ctx_.accepted_ms = accepted_ms_;
     A().ctx_.start = worker_->loop().Now();
     A().ctx_.access = &config_->access;
     settings_ = nullptr;
@@ -1675,7 +1703,11 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     return;
   }
   keep_alive_ = false;
-  Out().Append(http::ErrorResponse(status, ServerToken(&EffectiveSettings())));
+  std::string bytes = http::ErrorResponse(status, ServerToken(&EffectiveSettings()));
+  if (config_->variables.sent_http) {
+    A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
+  }
+  Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
   CloseAfterFlush();
@@ -1785,7 +1817,7 @@ void ClientSession::ReadLingering() {
 void ClientSession::Close() {
   if (closed_) return;
   if (!request_logged_ && A().ctx_.status == 0) A().ctx_.status = 499;  // nginx: client closed request
-  LogRequest();
+  LogRequest(/*output_lost=*/!OutEmpty());
   closed_ = true;
   limit_req_delayed_ = false;
   worker_->deadlines().Cancel(this);
@@ -1933,18 +1965,32 @@ void ClientSession::OnUpstreamTimer() {
   UpstreamFailed(upstream::FailureKind::kTimeout, 504, what);
 }
 
-void ClientSession::LogRequest() {
+void ClientSession::LogRequest(bool output_lost) {
   if (request_logged_) return;
   request_logged_ = true;
   const config::HttpSettings& s = EffectiveSettings();
+  RequestContext& ctx = A().ctx_;
   // An attempt still open (client gone, tunnel over) ends now, as in nginx's finalize.
-  if (A().ctx_.UpstreamAttemptOpen()) {
-    A().ctx_.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);
+  if (ctx.UpstreamAttemptOpen()) {
+    ctx.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);
   }
+  // nginx sets r->request_complete when the whole response is out; ours is queued whole and
+  // the connection is not closing with part of it unsent.
+  ctx.request_completion = response_complete_ && !output_lost;
   if (worker_->metrics().collecting()) {
-    CountRequest(worker_->metrics(), A().ctx_, worker_->loop().Now());
+    CountRequest(worker_->metrics(), ctx, worker_->loop().Now());
   }
-  if (!s.access_logs.empty()) worker_->access_log().Write(s.access_logs, A().ctx_);
+  if (s.access_logs.empty()) return;
+  const config::VariableUsage& used = config_->variables;
+  if (used.upstream_http && A().response_parser_ != nullptr && !ctx.upstream_attempts.empty() &&
+      ctx.upstream_attempts.back().header_ms != UpstreamAttempt::kUnset) {
+    ctx.upstream_head = &A().response_parser_->head();
+  }
+  if (used.sent_http && !A().sent_head_.empty()) ctx.sent_head = &A().sent_head_;
+  worker_->access_log().Write(s.access_logs, ctx);
+  ctx.upstream_head = nullptr;
+  ctx.sent_head = nullptr;
+  A().sent_head_.clear();
 }
 
 void ClientSession::CountUpstreamResponse(int status, absl::Time now) {

@@ -200,8 +200,9 @@ class ClientSession : public event::IoHandler,
   // realip_upstream_requests_total and realip_upstream_response_seconds for a response head
   // that arrived at `now`.
   void CountUpstreamResponse(int status, absl::Time now);
-  // Writes the access-log line of the current request once.
-  void LogRequest();
+  // Writes the access-log line of the current request once. `output_lost`: the connection
+  // closes with response bytes unsent ($request_completion stays empty).
+  void LogRequest(bool output_lost = false);
   // Callbacks of the Active timers.
   void OnResumeTimer();
   void OnLimitReqTimer();
@@ -212,7 +213,10 @@ class ClientSession : public event::IoHandler,
   std::shared_ptr<const config::Config> config_;
   const config::Listener* listener_;
   uint64_t id_;
-  PlainTransport plain_transport_;
+  [[no_unique_address]] PlainTransport plain_transport_;
+  // When the connection was accepted ($connection_time): Unix milliseconds modulo 2^32, in
+  // the tail padding of plain_transport_, so the session does not grow.
+  uint32_t accepted_ms_;
   Transport* transport_ = &plain_transport_;  // plain_transport_ or *tls_
   std::unique_ptr<TlsTransport> tls_;
   event::IoWatcher watcher_;

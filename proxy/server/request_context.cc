@@ -1,5 +1,7 @@
 #include "proxy/server/request_context.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "proxy/base/build_config.h"
 #include "proxy/http/headers.h"
 
 namespace realip::server {
@@ -25,7 +28,10 @@ void AppendSeconds(absl::Duration d, std::string* out) {
   out->append(buf, static_cast<size_t>(n));
 }
 
-int64_t WholeMs(absl::Duration d) { return std::max<int64_t>(0, absl::ToInt64Milliseconds(d)); }
+int32_t WholeMs(absl::Duration d) {
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 0, UpstreamAttempt::kMaxMs));
+}
 
 // One entry per attempt, ", " separated, as nginx's ngx_http_upstream_status_variable and
 // ngx_http_upstream_response_time_variable (" : " separates upstream groups after an internal
@@ -43,13 +49,13 @@ void AppendAttemptStatuses(const RequestContext& ctx, std::string* out) {
   }
 }
 
-void AppendAttemptTimes(const RequestContext& ctx, int64_t UpstreamAttempt::*field,
+void AppendAttemptTimes(const RequestContext& ctx, int32_t UpstreamAttempt::*field,
                         std::string* out) {
   bool first = true;
   for (const UpstreamAttempt& a : ctx.upstream_attempts) {
     if (!first) out->append(", ");
     first = false;
-    const int64_t ms = a.*field;
+    const int32_t ms = a.*field;
     if (ms != UpstreamAttempt::kUnset) {
       absl::StrAppend(out, ms / 1000, ".", absl::Dec(ms % 1000, absl::kZeroPad3));
     } else {
@@ -58,7 +64,125 @@ void AppendAttemptTimes(const RequestContext& ctx, int64_t UpstreamAttempt::*fie
   }
 }
 
+// ngx_http_upstream_response_length_variable(): a number for every attempt, 0 for what it
+// did not get.
+enum class AttemptBytes { kResponseLength, kReceived, kSent };
+
+void AppendAttemptBytes(const RequestContext& ctx, AttemptBytes what, std::string* out) {
+  const size_t n = ctx.upstream_attempts.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i != 0) out->append(", ");
+    const UpstreamAttempt& a = ctx.upstream_attempts[i];
+    uint64_t value = 0;
+    switch (what) {
+      case AttemptBytes::kReceived:
+        value = a.bytes_received;
+        break;
+      case AttemptBytes::kSent:
+        value = a.bytes_sent;
+        break;
+      case AttemptBytes::kResponseLength:
+        // Only the last attempt can have passed a body on: an earlier one failed or was
+        // retried on its status before its body was read (nginx counts 0 for those too).
+        if (i + 1 == n && ctx.upstream_head_bytes != 0 &&
+            a.bytes_received > ctx.upstream_head_bytes) {
+          value = a.bytes_received - ctx.upstream_head_bytes;
+        }
+        break;
+    }
+    absl::StrAppend(out, value);
+  }
+}
+
+// Milliseconds as nginx's "%T.%03M".
+void AppendMs(uint64_t ms, std::string* out) {
+  absl::StrAppend(out, ms / 1000, ".", absl::Dec(ms % 1000, absl::kZeroPad3));
+}
+
+const std::string& HostName() {
+  static const std::string* const name = [] {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof(buf) - 1) != 0) buf[0] = '\0';
+    return new std::string(buf);
+  }();
+  return *name;
+}
+
+bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
 }  // namespace
+
+std::optional<std::string_view> FindArg(std::string_view args, std::string_view name) {
+  // ngx_http_arg(): an occurrence of the name counts when it starts the string or follows
+  // '&', and is followed by '='; the value runs to the next '&'.
+  if (name.empty() || args.size() <= name.size()) return std::nullopt;
+  for (size_t pos = 0; pos + name.size() < args.size(); ++pos) {
+    if ((pos != 0 && args[pos - 1] != '&') || args[pos + name.size()] != '=' ||
+        !http::EqualsIgnoreCase(args.substr(pos, name.size()), name)) {
+      continue;
+    }
+    const size_t start = pos + name.size() + 1;
+    const size_t end = args.find('&', start);
+    return args.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> FindCookie(const http::MessageHead& head, std::string_view name) {
+  for (const http::Header& h : head.headers) {
+    if (!http::EqualsIgnoreCase(h.name, "cookie")) continue;
+    const std::string_view v = h.value;
+    if (name.size() > v.size()) continue;
+    // ngx_http_parse_multi_header_lines(): at each pair, the name (any case), spaces, '=',
+    // spaces, then the value up to ';'. A pair that does not match is skipped up to the next
+    // ';' or ',' and the spaces after it.
+    size_t pos = 0;
+    while (pos < v.size()) {
+      size_t p = pos;
+      if (v.size() - p >= name.size() && http::EqualsIgnoreCase(v.substr(p, name.size()), name)) {
+        p += name.size();
+        while (p < v.size() && v[p] == ' ') ++p;
+        if (p < v.size() && v[p] == '=') {
+          ++p;
+          while (p < v.size() && v[p] == ' ') ++p;
+          const size_t end = v.find(';', p);
+          return v.substr(p, end == std::string_view::npos ? std::string_view::npos : end - p);
+        }
+      }
+      while (p < v.size()) {
+        const char c = v[p++];
+        if (c == ';' || c == ',') break;
+      }
+      while (p < v.size() && v[p] == ' ') ++p;
+      pos = p;
+    }
+  }
+  return std::nullopt;
+}
+
+bool AppendSerializedHeader(std::string_view head, std::string_view name, std::string* out) {
+  // Our own serialiser wrote `head`: "Name: value" lines ending in CRLF after the status line.
+  size_t pos = head.find("\r\n");
+  bool first = true;
+  while (pos != std::string_view::npos) {
+    pos += 2;
+    const size_t end = head.find("\r\n", pos);
+    const std::string_view line =
+        head.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    pos = end;
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !http::EqualsIgnoreCase(line.substr(0, colon), name)) {
+      continue;
+    }
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && IsOws(value.front())) value.remove_prefix(1);
+    while (!value.empty() && IsOws(value.back())) value.remove_suffix(1);
+    if (!first) out->append(", ");
+    out->append(value);
+    first = false;
+  }
+  return !first;
+}
 
 void AppendProxyAddXForwardedFor(const RequestContext& ctx, std::string* out) {
   absl::InlinedVector<realip::HeaderField, 16> fields;
@@ -73,7 +197,7 @@ void RequestContext::Recycle() {
   // twice per request. The size check fails when a field is added: reset it here too, then
   // update the size (the unit test RequestContextTest.RecycleResetsEveryField checks the rest).
 #if defined(__GLIBCXX__) && defined(__x86_64__)
-  static_assert(sizeof(RequestContext) == 424 && sizeof(realip::Resolution) == 168,
+  static_assert(sizeof(RequestContext) == 440 && sizeof(realip::Resolution) == 168,
                 "RequestContext changed: reset the new field in Recycle() and update the sizes");
 #endif
   server = nullptr;
@@ -91,12 +215,15 @@ void RequestContext::Recycle() {
   r.connecting = {};
   local = {};
   https = false;
+  request_completion = false;
   tls = nullptr;
   connection_id = 0;
   connection_requests = 0;
+  accepted_ms = 0;
   start = absl::Time();
   request_id.clear();
   status = 0;
+  upstream_head_bytes = 0;
   body_bytes_sent = 0;
   bytes_sent = 0;
   request_length = 0;
@@ -104,6 +231,8 @@ void RequestContext::Recycle() {
   access = nullptr;
   limit_req_status = {};
   upstream_attempts.clear();  // frees only what a retry put on the heap
+  upstream_head = nullptr;
+  sent_head = nullptr;
 }
 
 void RequestContext::BeginUpstreamAttempt(bool same_entry) {
@@ -112,6 +241,7 @@ void RequestContext::BeginUpstreamAttempt(bool same_entry) {
   } else {
     upstream_attempts.emplace_back();
   }
+  upstream_head_bytes = 0;
 }
 
 bool RequestContext::UpstreamAttemptOpen() const {
@@ -172,7 +302,7 @@ TargetParts SplitTarget(std::string_view target) {
   return parts;
 }
 
-void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, std::string* out) {
+bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, std::string* out) {
   const realip::Resolution& r = ctx.resolution;
   const http::MessageHead* head = ctx.head;
   const realip::ProxyHeader* pp =
@@ -180,58 +310,58 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
   switch (ref.id) {
     case VariableId::kRemoteAddr:
       r.client.AppendHostTo(out);
-      return;
+      return false;
     case VariableId::kBinaryRemoteAddr:
       if (!r.client.is_unix) out->append(r.client.ip.Bytes());
-      return;
+      return false;
     case VariableId::kRemotePort:
       AppendPort(r.client, out);
-      return;
+      return false;
     case VariableId::kRemoteUser:
-      return;
+      return false;
     case VariableId::kRealipRemoteAddr:
       r.realip_remote.AppendHostTo(out);
-      return;
+      return false;
     case VariableId::kRealipRemotePort:
       AppendPort(r.realip_remote, out);
-      return;
+      return false;
     case VariableId::kRealipSource:
       out->append(r.source);
-      return;
+      return false;
     case VariableId::kProxyProtocolAddr:
       if (pp != nullptr) pp->source.AppendHostTo(out);
-      return;
+      return false;
     case VariableId::kProxyProtocolPort:
       if (pp != nullptr) absl::StrAppend(out, pp->source.port);
-      return;
+      return false;
     case VariableId::kProxyProtocolServerAddr:
       if (pp != nullptr) pp->destination.AppendHostTo(out);
-      return;
+      return false;
     case VariableId::kProxyProtocolServerPort:
       if (pp != nullptr) absl::StrAppend(out, pp->destination.port);
-      return;
+      return false;
     case VariableId::kProxyProtocolTlv:
       if (ctx.proxy_header != nullptr) {
         if (auto v = ctx.proxy_header->TlvByName(ref.param)) out->append(*v);
       }
-      return;
+      return false;
     case VariableId::kProxyAddXForwardedFor:
       AppendProxyAddXForwardedFor(ctx, out);
-      return;
+      return false;
     case VariableId::kRealipXForwardedFor:
       out->append(r.realip_x_forwarded_for);
-      return;
+      return false;
     case VariableId::kProxyHost:
       if (ctx.location != nullptr) out->append(ctx.location->settings.proxy_pass.proxy_host);
-      return;
+      return false;
     case VariableId::kProxyPort:
       if (ctx.location != nullptr) {
         absl::StrAppend(out, ctx.location->settings.proxy_pass.proxy_port);
       }
-      return;
+      return false;
     case VariableId::kScheme:
       out->append(ctx.https ? "https" : "http");
-      return;
+      return false;
     case VariableId::kHost: {
       const http::Header* host = head != nullptr ? head->headers.Find("host") : nullptr;
       if (host != nullptr && !host->value.empty()) {
@@ -245,7 +375,7 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       } else if (ctx.server != nullptr && !ctx.server->names.empty()) {
         out->append(ctx.server->names.front());
       }
-      return;
+      return false;
     }
     case VariableId::kHttp:
       if (head != nullptr) {
@@ -258,120 +388,200 @@ void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
           first = false;
         }
       }
-      return;
+      return false;
     case VariableId::kRequest:
       if (head != nullptr) {
         absl::StrAppend(out, head->method, " ", head->target, " HTTP/", head->version_major, ".",
                         head->version_minor);
       }
-      return;
+      return false;
     case VariableId::kRequestMethod:
       if (head != nullptr) out->append(head->method);
-      return;
+      return false;
     case VariableId::kRequestUri:
       if (head != nullptr) out->append(head->target);
-      return;
+      return false;
     case VariableId::kUri:
       if (head != nullptr) out->append(SplitTarget(head->target).path);
-      return;
+      return false;
     case VariableId::kArgs:
       if (head != nullptr) out->append(SplitTarget(head->target).query);
-      return;
+      return false;
     case VariableId::kServerAddr:
       ctx.local.AppendHostTo(out);
-      return;
+      return false;
     case VariableId::kServerPort:
       AppendPort(ctx.local, out);
-      return;
+      return false;
     case VariableId::kServerName:
       if (ctx.server != nullptr && !ctx.server->names.empty()) {
         out->append(ctx.server->names.front());
       }
-      return;
+      return false;
     case VariableId::kStatus:
       if (ctx.status != 0) absl::StrAppend(out, ctx.status);
-      return;
+      return false;
     case VariableId::kBodyBytesSent:
       absl::StrAppend(out, ctx.body_bytes_sent);
-      return;
+      return false;
     case VariableId::kBytesSent:
       absl::StrAppend(out, ctx.bytes_sent);
-      return;
+      return false;
     case VariableId::kRequestLength:
       absl::StrAppend(out, ctx.request_length);
-      return;
+      return false;
     case VariableId::kRequestTime:
       AppendSeconds(absl::Now() - ctx.start, out);
-      return;
+      return false;
     case VariableId::kUpstreamAddr:
       out->append(ctx.upstream_addr);
-      return;
+      return false;
     case VariableId::kUpstreamStatus:
       AppendAttemptStatuses(ctx, out);
-      return;
+      return false;
     case VariableId::kUpstreamConnectTime:
       AppendAttemptTimes(ctx, &UpstreamAttempt::connect_ms, out);
-      return;
+      return false;
     case VariableId::kUpstreamHeaderTime:
       AppendAttemptTimes(ctx, &UpstreamAttempt::header_ms, out);
-      return;
+      return false;
     case VariableId::kUpstreamResponseTime:
       AppendAttemptTimes(ctx, &UpstreamAttempt::response_ms, out);
-      return;
+      return false;
     case VariableId::kMsec:
       AppendSeconds(absl::Now() - absl::UnixEpoch(), out);
-      return;
+      return false;
     case VariableId::kTimeLocal:
       out->append(absl::FormatTime("%d/%b/%Y:%H:%M:%S %z", absl::Now(), absl::UTCTimeZone()));
-      return;
+      return false;
     case VariableId::kTimeIso8601:
       out->append(absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::Now(), absl::UTCTimeZone()));
-      return;
+      return false;
     case VariableId::kRequestId:
       out->append(RequestId(ctx));
-      return;
+      return false;
     case VariableId::kConnection:
       absl::StrAppend(out, ctx.connection_id);
-      return;
+      return false;
     case VariableId::kConnectionRequests:
       absl::StrAppend(out, ctx.connection_requests);
-      return;
+      return false;
     case VariableId::kLimitReqStatus:
       out->append(ctx.limit_req_status);
-      return;
+      return false;
     case VariableId::kGeo:
       if (ctx.access != nullptr && ref.index < ctx.access->geo.size()) {
         const config::GeoVariable& geo = ctx.access->geo[ref.index];
         out->append(geo.has_address ? geo.map->LookupText(Evaluate(geo.address, ctx))
                                     : geo.map->Lookup(r.client));
       }
-      return;
+      return false;
     case VariableId::kSslProtocol:
       if (ctx.tls != nullptr) out->append(ctx.tls->protocol);
-      return;
+      return false;
     case VariableId::kSslCipher:
       if (ctx.tls != nullptr) out->append(ctx.tls->cipher);
-      return;
+      return false;
     case VariableId::kSslServerName:
       if (ctx.tls != nullptr) out->append(ctx.tls->server_name);
-      return;
+      return false;
     case VariableId::kSslSessionReused:
       if (ctx.tls != nullptr) out->append(ctx.tls->session_reused ? "r" : ".");
-      return;
+      return false;
     case VariableId::kSslClientSDn:
       if (ctx.tls != nullptr) out->append(ctx.tls->client_s_dn);
-      return;
+      return false;
     case VariableId::kSslClientVerify:
       if (ctx.tls != nullptr) out->append(ctx.tls->client_verify);
-      return;
+      return false;
+    case VariableId::kServerProtocol:
+      if (head != nullptr)
+        absl::StrAppend(out, "HTTP/", head->version_major, ".", head->version_minor);
+      return false;
+    case VariableId::kIsArgs:
+      // ngx_http_variable_is_args(): "?" only for a non-empty query ("/a?" has none).
+      if (head != nullptr && !SplitTarget(head->target).query.empty()) out->push_back('?');
+      return true;
+    case VariableId::kContentType:
+    case VariableId::kContentLength:
+      // The first header of the name (nginx keeps r->headers_in.content_type / _length).
+      if (head != nullptr) {
+        const http::Header* h = head->headers.Find(
+            ref.id == VariableId::kContentType ? "content-type" : "content-length");
+        if (h != nullptr) {
+          out->append(h->value);
+          return true;
+        }
+      }
+      return false;
+    case VariableId::kHttps:
+      if (ctx.https) out->append("on");
+      return true;
+    case VariableId::kRequestCompletion:
+      if (ctx.request_completion) out->append("OK");
+      return true;
+    case VariableId::kConnectionTime: {
+      const uint32_t now = static_cast<uint32_t>(absl::ToUnixMillis(absl::Now()));
+      AppendMs(static_cast<uint32_t>(now - ctx.accepted_ms), out);
+      return false;
+    }
+    case VariableId::kPid:
+      absl::StrAppend(out, getpid());
+      return false;
+    case VariableId::kHostname:
+      out->append(HostName());
+      return false;
+    case VariableId::kNginxVersion:
+      out->append(base::kVersion);
+      return false;
+    case VariableId::kArg:
+      if (head != nullptr) {
+        if (auto v = FindArg(SplitTarget(head->target).query, ref.param)) {
+          out->append(*v);
+          return true;
+        }
+      }
+      return false;
+    case VariableId::kCookie:
+      if (head != nullptr) {
+        if (auto v = FindCookie(*head, ref.param)) {
+          out->append(*v);
+          return true;
+        }
+      }
+      return false;
+    case VariableId::kSentHttp:
+      return ctx.sent_head != nullptr && AppendSerializedHeader(*ctx.sent_head, ref.param, out);
+    case VariableId::kUpstreamHttp:
+      if (ctx.upstream_head != nullptr) {
+        bool first = true;
+        for (const http::Header& h : ctx.upstream_head->headers) {
+          if (!http::EqualsIgnoreCase(h.name, ref.param)) continue;
+          if (!first) out->append(", ");
+          out->append(h.value);
+          first = false;
+        }
+        return !first;
+      }
+      return false;
+    case VariableId::kUpstreamResponseLength:
+      AppendAttemptBytes(ctx, AttemptBytes::kResponseLength, out);
+      return false;
+    case VariableId::kUpstreamBytesReceived:
+      AppendAttemptBytes(ctx, AttemptBytes::kReceived, out);
+      return false;
+    case VariableId::kUpstreamBytesSent:
+      AppendAttemptBytes(ctx, AttemptBytes::kSent, out);
+      return false;
   }
+  return false;
 }
 
 void EvaluateTo(const config::CompiledString& value, const RequestContext& ctx,
                 std::string* out) {
   for (const config::Segment& s : value.segments) {
     if (s.variable.has_value()) {
-      AppendVariable(*s.variable, ctx, out);
+      (void)AppendVariable(*s.variable, ctx, out);
     } else {
       out->append(s.literal);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,13 +22,20 @@ namespace realip::server {
 // One upstream attempt, as nginx keeps one ngx_http_upstream_state_t per attempt: the list
 // variables ($upstream_status, $upstream_connect_time, ...) print one entry per attempt,
 // aligned with $upstream_addr. Times are whole milliseconds since the attempt started (nginx's
-// resolution); kUnset is what the attempt did not reach, printed "-".
+// resolution; capped at kMaxMs, 24 days); kUnset is what the attempt did not reach, printed
+// "-". 32 bytes, inline in RequestContext for the first attempt.
 struct UpstreamAttempt {
-  static constexpr int64_t kUnset = -1;
-  int64_t connect_ms = kUnset;   // connected (0 on a pooled connection)
-  int64_t header_ms = kUnset;    // final response head (or 101) parsed
-  int64_t response_ms = kUnset;  // attempt over: response read, failed, or request finished
-  int status = 0;                // the response's status, or 502/504 for a failure; 0: "-"
+  static constexpr int32_t kUnset = -1;
+  static constexpr int32_t kMaxMs = INT32_MAX;
+  int32_t connect_ms = kUnset;   // connected (0 on a pooled connection)
+  int32_t header_ms = kUnset;    // final response head (or 101) parsed
+  int32_t response_ms = kUnset;  // attempt over: response read, failed, or request finished
+  int32_t status = 0;            // the response's status, or 502/504 for a failure; 0: "-"
+  // Bytes read from / written to the upstream connection during the attempt (a new
+  // connection's PROXY header included; a tunnel's bytes count as sent, not as received, as
+  // in nginx). Counted only when the configuration prints them (VariableUsage).
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
 };
 
 // Pointers are borrowed from the session and must outlive every use of the context.
@@ -39,13 +47,21 @@ struct RequestContext {
   realip::Resolution resolution;
   net::SocketAddress local;  // the accepted connection's local address
   bool https = false;
+  // $request_completion: the response was sent whole (set when the request is logged).
+  bool request_completion = false;
   const tls::HandshakeInfo* tls = nullptr;  // null on a plain connection
   uint64_t connection_id = 0;
   int connection_requests = 0;
+  // When the connection was accepted: Unix time in milliseconds, modulo 2^32 (the difference
+  // to now is right for connections younger than 49 days).
+  uint32_t accepted_ms = 0;
   absl::Time start;
   // $request_id: made on first use (most requests never ask), then stable for the request.
   mutable std::string request_id;
   int status = 0;
+  // Bytes of the last attempt's response up to its body (heads, interim ones included); 0:
+  // no response head. $upstream_response_length is the rest of bytes_received.
+  uint32_t upstream_head_bytes = 0;
   uint64_t body_bytes_sent = 0;
   uint64_t bytes_sent = 0;
   uint64_t request_length = 0;
@@ -54,6 +70,11 @@ struct RequestContext {
   std::string_view limit_req_status;               // static text, or empty
   // One per attempt, in order; inline for the usual single attempt (no allocation per request).
   absl::InlinedVector<UpstreamAttempt, 1> upstream_attempts;
+  // Set only while the request's log line is written, and only when the configuration prints
+  // them (VariableUsage): the last attempt's final response head ($upstream_http_*), the
+  // response head sent to the client, status line to the blank line ($sent_http_*).
+  const http::MessageHead* upstream_head = nullptr;
+  const std::string* sent_head = nullptr;
 
   // Resets every field for the connection's next request, keeping the strings' memory.
   void Recycle();
@@ -79,6 +100,20 @@ void AppendProxyAddXForwardedFor(const RequestContext& ctx, std::string* out);
 // $request_id of the request: 32 hex digits, unique per process run.
 std::string_view RequestId(const RequestContext& ctx);
 
+// The value of the first argument `name` (compared without regard to case) in the query
+// string `args`, as nginx's ngx_http_arg(): "name=value" pairs separated by '&', the value
+// raw (not unescaped). nullopt when no argument of that name has a '='.
+std::optional<std::string_view> FindArg(std::string_view args, std::string_view name);
+
+// The value of the first cookie `name` in the Cookie headers, as nginx's
+// ngx_http_parse_multi_header_lines(): name compared without regard to case, spaces around
+// '=' skipped, the value up to ';'. nullopt when there is none.
+std::optional<std::string_view> FindCookie(const http::MessageHead& head, std::string_view name);
+
+// The first header `name` (lower case, '-') of a serialised response head and every later
+// one joined with ", ", appended to *out. False when the head has no such header.
+bool AppendSerializedHeader(std::string_view head, std::string_view name, std::string* out);
+
 // Splits a request-target into path and query (without '?'). An absolute-form target
 // (RFC 9112 section 3.2.2) gives the path after its authority ("/" when empty).
 struct TargetParts {
@@ -88,8 +123,12 @@ struct TargetParts {
 };
 TargetParts SplitTarget(std::string_view target);
 
-// Appends the value of `ref` for this request to *out (nothing for an empty value).
-void AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, std::string* out);
+// Appends the value of `ref` for this request to *out (nothing for an empty value). Returns
+// true when the variable is set even if empty (nginx's found value, which a log line prints
+// empty, not "-": $is_args, $https, $request_completion, an $arg_ or $cookie_ with an empty
+// value, a present header of $sent_http_ / $upstream_http_ / $content_type); false
+// otherwise, when only a non-empty value counts.
+bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, std::string* out);
 
 // Evaluates a compiled string against the request.
 std::string Evaluate(const config::CompiledString& value, const RequestContext& ctx);

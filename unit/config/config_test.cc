@@ -965,3 +965,22 @@ http {
 
 }  // namespace
 }  // namespace realip::config
+
+namespace realip::config {
+namespace {
+
+TEST(ConfigTest, VariableUsageOfTheLoadedStrings) {
+  auto plain = MustLoad(R"(http { log_format f '$remote_addr $arg_a'; server { listen 80;
+      access_log /dev/null f; location / { proxy_pass http://127.0.0.1:1; } } })");
+  EXPECT_FALSE(plain->variables.sent_http || plain->variables.upstream_http ||
+               plain->variables.upstream_bytes);
+  auto logged = MustLoad(R"(http { log_format f '$sent_http_x_id $upstream_bytes_sent';
+      server { listen 80; location / {
+      proxy_set_header X-U $upstream_http_x; proxy_pass http://127.0.0.1:1; } } })");
+  EXPECT_TRUE(logged->variables.sent_http);
+  EXPECT_TRUE(logged->variables.upstream_http);
+  EXPECT_TRUE(logged->variables.upstream_bytes);
+}
+
+}  // namespace
+}  // namespace realip::config

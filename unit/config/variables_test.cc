@@ -39,6 +39,16 @@ const CompileCase kCompileCases[] = {
     {"combined_format",
      "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent",
      "$remote_addr| - |$remote_user| [|$time_local|] \"|$request|\" |$status| |$body_bytes_sent"},
+    {"arg", "$arg_Page", "$arg_page"},
+    {"arg_keeps_underscores", "$arg_utm_source", "$arg_utm_source"},
+    {"cookie", "$cookie_SID", "$cookie_sid"},
+    {"sent_http", "$sent_http_X_Request_Id", "$sent_http_x_request_id"},
+    {"upstream_http", "$upstream_http_cache_control", "$upstream_http_cache_control"},
+    {"https_is_not_a_header", "$https", "$https"},
+    {"upstream_bytes", "$upstream_bytes_received/$upstream_bytes_sent",
+     "$upstream_bytes_received|/|$upstream_bytes_sent"},
+    {"unknown_prefixless_arg", "$arg_", "error: unknown \"arg_\" variable"},
+    {"unknown_prefixless_cookie", "$cookie_", "error: unknown \"cookie_\" variable"},
     {"unknown", "$nope", "error: unknown \"nope\" variable"},
     {"unknown_prefixless_http", "$http_", "error: unknown \"http_\" variable"},
     {"unknown_tlv", "$proxy_protocol_tlv_bogus",
@@ -65,6 +75,58 @@ INSTANTIATE_TEST_SUITE_P(Cases, CompileTest, testing::ValuesIn(kCompileCases),
                          [](const testing::TestParamInfo<CompileCase>& info) {
                            return std::string(info.param.name);
                          });
+
+TEST(VariablesTest, CommonLogFormatVariablesAreKnown) {
+  const std::pair<const char*, VariableId> plain[] = {
+      {"server_protocol", VariableId::kServerProtocol},
+      {"is_args", VariableId::kIsArgs},
+      {"content_type", VariableId::kContentType},
+      {"content_length", VariableId::kContentLength},
+      {"https", VariableId::kHttps},
+      {"request_completion", VariableId::kRequestCompletion},
+      {"connection_time", VariableId::kConnectionTime},
+      {"pid", VariableId::kPid},
+      {"hostname", VariableId::kHostname},
+      {"nginx_version", VariableId::kNginxVersion},
+      {"upstream_response_length", VariableId::kUpstreamResponseLength},
+      {"upstream_bytes_received", VariableId::kUpstreamBytesReceived},
+      {"upstream_bytes_sent", VariableId::kUpstreamBytesSent},
+  };
+  for (const auto& [name, id] : plain) {
+    std::optional<VariableRef> ref = LookupVariable(name);
+    ASSERT_TRUE(ref.has_value()) << name;
+    EXPECT_EQ(ref->id, id) << name;
+    EXPECT_EQ(VariableName(*ref), name);
+  }
+  const std::pair<const char*, VariableRef> prefixed[] = {
+      {"arg_Q_x", {VariableId::kArg, "q_x", 0}},
+      {"cookie_Session_ID", {VariableId::kCookie, "session_id", 0}},
+      {"sent_http_content_TYPE", {VariableId::kSentHttp, "content-type", 0}},
+      {"upstream_http_x_cache", {VariableId::kUpstreamHttp, "x-cache", 0}},
+  };
+  for (const auto& [name, want] : prefixed) {
+    EXPECT_EQ(LookupVariable(name), want) << name;
+  }
+}
+
+TEST(VariablesTest, UsageNotesOnlyCostlyVariables) {
+  VariableUsage usage;
+  {
+    ScopedVariableUsage scope(&usage);
+    ASSERT_TRUE(CompileString("$remote_addr $arg_a $cookie_b $upstream_status").ok());
+    EXPECT_FALSE(usage.sent_http || usage.upstream_http || usage.upstream_bytes);
+    ASSERT_TRUE(CompileString("$sent_http_x").ok());
+    EXPECT_TRUE(usage.sent_http);
+    EXPECT_FALSE(usage.upstream_http || usage.upstream_bytes);
+    ASSERT_TRUE(CompileString("${upstream_http_x}").ok());
+    EXPECT_TRUE(usage.upstream_http);
+    ASSERT_TRUE(CompileString("$upstream_response_length").ok());
+    EXPECT_TRUE(usage.upstream_bytes);
+  }
+  VariableUsage untouched;
+  ASSERT_TRUE(CompileString("$sent_http_x $upstream_bytes_sent").ok());  // no scope: not noted
+  EXPECT_FALSE(untouched.sent_http || untouched.upstream_bytes);
+}
 
 TEST(VariablesTest, EveryIssueVariableIsKnown) {
   // The list from the configuration issue.
