@@ -132,7 +132,7 @@ absl::Status GeoBlock(Scope& s, const Directive& d) {
     return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
   }
   GeoVariable geo;
-  geo.name = var.substr(1);
+  geo.name = absl::AsciiStrToLower(var.substr(1));  // as every variable name (nginx)
   for (char c : geo.name) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
       return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
@@ -140,7 +140,7 @@ absl::Status GeoBlock(Scope& s, const Directive& d) {
   }
   // ngx_http_add_variable(): built-in variables cannot be redefined, nor geo ones twice.
   if (LookupVariable(geo.name).has_value()) {
-    return Error(d, absl::StrCat("the duplicate \"", geo.name, "\" variable"));
+    return Error(d, absl::StrCat("the duplicate \"", var.substr(1), "\" variable"));
   }
   if (d.args.size() == 2) {
     REALIP_ASSIGN_OR_RETURN(geo.address, CompileKey(d, d.args[0]));

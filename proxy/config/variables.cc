@@ -154,7 +154,11 @@ std::string CompiledString::LiteralText() const {
   return out;
 }
 
-std::optional<VariableRef> LookupVariable(std::string_view name) {
+std::optional<VariableRef> LookupVariable(std::string_view written) {
+  // nginx lowers a variable's name before looking it up (ngx_http_get_variable_index), so
+  // `$Remote_Addr` is `$remote_addr`.
+  const std::string lowered = absl::AsciiStrToLower(AsAbsl(written));
+  const std::string_view name = lowered;
   for (const Named& n : kPlain) {
     if (n.name == name) return VariableRef{n.id, "", 0};
   }
@@ -252,7 +256,8 @@ absl::StatusOr<CompiledString> CompileString(std::string_view text) {
     }
     std::optional<VariableRef> ref = LookupVariable(name);
     if (!ref.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown \"", AsAbsl(name), "\" variable"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown \"", absl::AsciiStrToLower(AsAbsl(name)), "\" variable"));
     }
     NoteUsage(ref->id);
     out.segments.push_back(Segment{"", std::move(ref)});

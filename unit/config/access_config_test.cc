@@ -117,6 +117,18 @@ TEST(AccessConfigTest, GeoVariablesCompileWhereverVariablesDo) {
   EXPECT_EQ(LookupVariable("limit_req_status")->id, VariableId::kLimitReqStatus);
 }
 
+TEST(AccessConfigTest, GeoVariableNamesAreCaseInsensitive) {
+  auto c = MustLoad(
+      "http { geo $Region { default x; }\n"
+      "  server { location / { proxy_set_header X-Region $REGION; proxy_pass http://127.0.0.1:1; } "
+      "} }\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->access.geo[0].name, "region");
+  const HeaderRewrite& h = c->servers[0]->locations[0].settings.proxy_set_headers[0];
+  ASSERT_TRUE(h.value.segments[0].variable.has_value());
+  EXPECT_EQ(h.value.segments[0].variable->id, VariableId::kGeo);
+}
+
 TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
   const std::string base =
       "http { limit_req_zone $binary_remote_addr zone=z:1m rate=10r/s;"

@@ -192,6 +192,18 @@ TEST(VariablesTest, HttpParamIsLowerCaseWithDashes) {
   EXPECT_EQ(ref->param, "x-forwarded-for");
 }
 
+TEST(VariablesTest, NamesAreCaseInsensitiveAsInNginx) {
+  // ngx_http_get_variable_index() lowers the name: $Remote_Addr is $remote_addr.
+  std::optional<VariableRef> ref = LookupVariable("Remote_Addr");
+  ASSERT_TRUE(ref.has_value());
+  EXPECT_EQ(*ref, *LookupVariable("remote_addr"));
+  EXPECT_EQ(*LookupVariable("ARG_Page"), *LookupVariable("arg_page"));
+  EXPECT_EQ(CompileString("${Host}:$SERVER_PORT").value().segments,
+            CompileString("${host}:$server_port").value().segments);
+  // An unknown name is reported lowered, as nginx reports it.
+  EXPECT_EQ(CompileString("$NoSuch").status().message(), "unknown \"nosuch\" variable");
+}
+
 TEST(VariablesTest, LiteralHelpers) {
   CompiledString lit = CompileString("a b").value();
   EXPECT_TRUE(lit.IsLiteral());
