@@ -114,6 +114,11 @@ bool SlotStore::Release(void* object, bool reusable) {
   return true;
 }
 
+bool SlotStore::live(void* object) const {
+  const Links* slot = LinksOf(object);
+  return slot->prev != slot;
+}
+
 void* SlotStore::OldestReusable() const {
   return reusable_.next == &reusable_ ? nullptr : ObjectOf(reusable_.next);
 }

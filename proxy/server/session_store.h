@@ -35,6 +35,8 @@ class SlotStore {
   // Takes a live object off its list and frees its slot (the caller destroyed the object and
   // says which list it was on); false if it is not live.
   bool Release(void* object, bool reusable);
+  // True between Add() and Release().
+  bool live(void* object) const;
   // The object that became reusable first, or nullptr.
   void* OldestReusable() const;
 

@@ -29,8 +29,9 @@ SessionStore::~SessionStore() { Clear(); }
 
 bool SessionStore::Destroy(ClientSession* session) {
   // A slot's links come before the session, so a freed slot is recognised without touching
-  // the destroyed object: Release() first, with the list it was on.
-  if (!slots_.Release(session, session->reusable())) return false;
+  // the destroyed object; a live one is released with the list it is on.
+  if (!slots_.live(session)) return false;
+  slots_.Release(session, session->reusable());
   session->~ClientSession();
   return true;
 }

@@ -69,6 +69,8 @@ TEST(SlotStoreTest, ReusableListIsOldestFirstAndMovesBothWays) {
   EXPECT_EQ(store.reusable_size(), 2u);
   EXPECT_EQ(Ids(store), (std::vector<int64_t>{2, 4, 3}));
   // Released twice: not live any more.
+  EXPECT_TRUE(store.live(objs[2]));
+  EXPECT_FALSE(store.live(objs[0]));
   EXPECT_FALSE(store.Release(objs[0], false));
   EXPECT_EQ(store.size(), 3u);
 
