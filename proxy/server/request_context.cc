@@ -1,5 +1,6 @@
 #include "proxy/server/request_context.h"
 
+#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -269,15 +270,27 @@ void RequestContext::EndUpstreamAttempt(int status, absl::Duration elapsed) {
 
 std::string_view RequestId(const RequestContext& ctx) {
   if (ctx.request_id.empty()) {
-    // Unique per process run; not a secret, only a correlation id.
-    static std::atomic<uint64_t> counter{0};
-    uint64_t a = absl::ToUnixNanos(absl::Now()) ^ (ctx.connection_id << 20);
-    uint64_t b = counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ULL +
-                 static_cast<uint64_t>(ctx.connection_requests);
-    char buf[33];
-    std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
-                  static_cast<unsigned long long>(b));
-    ctx.request_id.assign(buf, 32);
+    // nginx: 16 random bytes in hex, from OpenSSL's generator (per thread, no lock), so that
+    // an id says nothing about the others.
+    unsigned char id[16];
+    if (RAND_bytes(id, sizeof(id)) != 1) {
+      // The generator failed (no entropy): still unique in this process run.
+      static std::atomic<uint64_t> counter{0};
+      const uint64_t a = absl::ToUnixNanos(absl::Now()) ^ (ctx.connection_id << 20);
+      const uint64_t b = counter.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ULL +
+                         static_cast<uint64_t>(ctx.connection_requests);
+      for (int i = 0; i < 8; ++i) {
+        id[i] = static_cast<unsigned char>(a >> (8 * i));
+        id[8 + i] = static_cast<unsigned char>(b >> (8 * i));
+      }
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    char buf[32];
+    for (size_t i = 0; i < sizeof(id); ++i) {
+      buf[2 * i] = kHex[id[i] >> 4];
+      buf[2 * i + 1] = kHex[id[i] & 0xf];
+    }
+    ctx.request_id.assign(buf, sizeof(buf));
   }
   return ctx.request_id;
 }

@@ -328,6 +328,18 @@ TEST(RequestContextTest, UpstreamByteListsHaveANumberPerAttempt) {
   EXPECT_EQ(Eval(ctx, VariableId::kUpstreamResponseLength), "0, 0, 0, 0");
 }
 
+TEST(RequestContextTest, RequestIdIsSixteenRandomBytesInHexOncePerRequest) {
+  RequestContext a;
+  RequestContext b;
+  a.connection_id = b.connection_id = 1;
+  const std::string first(RequestId(a));
+  EXPECT_EQ(first.size(), 32u);
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef"), std::string::npos) << first;
+  EXPECT_EQ(RequestId(a), first);  // computed once, then kept
+  // Same connection and request number: only randomness tells them apart (nginx).
+  EXPECT_NE(RequestId(b), first);
+}
+
 TEST(RequestContextTest, AttemptStaysSmall) {
   // Four times and a status fit 16 bytes, so the byte counters cost no more than the old
   // 64-bit times did.
