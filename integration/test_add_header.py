@@ -8,7 +8,7 @@ import socket
 import unittest
 
 import harness
-from test_engine_backends import ScriptedBackend, serve_requests
+from test_engine_backends import ScriptedBackend, read_request, serve_requests
 
 # The added fields and the upstream fields nginx also passes on; the ones each server writes
 # its own way (Server, Date, framing, Location's form, Content-Type) are left out.
@@ -95,6 +95,34 @@ http {{
             self.assertEqual(got, status)
             self.assertEqual(values(fields, "X-A"), [], status)
             self.assertEqual(values(fields, "X-Al"), ["al"], status)
+
+    def test_tunnel_101_only_always(self):
+        def upgrade(sock, backend):
+            read_request(sock)
+            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\n\r\n")
+            while sock.recv(65536):
+                pass
+
+        b = ScriptedBackend(upgrade)
+        self.addCleanup(b.stop)
+        self.start(f"""
+    location / {{
+      proxy_pass http://127.0.0.1:{b.port};
+      add_header X-A a;
+      add_header X-Al al always;
+    }}""")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = s.recv(65536)
+                self.assertTrue(data, head)
+                head += data
+        self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+        self.assertIn(b"\r\nConnection: upgrade\r\nX-Al: al\r\n\r\n", head)
+        self.assertNotIn(b"X-A:", head)
 
     def test_echo_backend_and_upstream_failure(self):
         echo = self.start_echo()
