@@ -26,6 +26,26 @@ const Location& Server::FindLocation(std::string_view path) const {
   return best != nullptr ? *best : fallback;
 }
 
+bool AddHeaderApplies(int status, bool always) {
+  if (always) return true;
+  // The list of ngx_http_headers_filter(): successes and redirects that carry no error.
+  switch (status) {
+    case 200:
+    case 201:
+    case 204:
+    case 206:
+    case 301:
+    case 302:
+    case 303:
+    case 304:
+    case 307:
+    case 308:
+      return true;
+    default:
+      return false;
+  }
+}
+
 const Server& Listener::FindServer(std::string_view host) const {
   if (servers.size() == 1) return *default_server;
   // Normalise as ngx_http_validate_host(): drop the port and a trailing dot, lower case. Host

@@ -125,6 +125,17 @@ struct HeaderRewrite {
   CompiledString value;
 };
 
+// One add_header: a field added to the response sent to the client (nginx's headers filter).
+struct AddHeader {
+  std::string name;      // as written
+  CompiledString value;  // an empty evaluated value adds nothing
+  bool always = false;   // also on statuses outside AddHeaderApplies' list
+};
+
+// nginx's rule: an add_header without `always` applies only to 200, 201, 204, 206, 301, 302,
+// 303, 304, 307 and 308.
+bool AddHeaderApplies(int status, bool always);
+
 // proxy_next_upstream conditions, a bit set.
 enum NextUpstream : uint32_t {
   kNextUpstreamError = 1u << 0,
@@ -187,6 +198,7 @@ struct HttpSettings {
 
   std::vector<AccessLog> access_logs;  // empty: access_log off
   bool server_tokens = true;
+  std::vector<AddHeader> add_headers;  // in configuration order
   SslSettings ssl;  // client side read at the server level, backend side per location
 
   AccessSettings access;  // allow/deny, limit_req, limit_conn (access_config.h)

@@ -90,6 +90,7 @@ struct LevelDraft {
 
   std::optional<std::vector<AccessLogDraft>> access_logs;  // empty vector: access_log off
   std::optional<bool> server_tokens;
+  std::optional<std::vector<AddHeader>> add_headers;
   AccessLevelDraft access;  // allow/deny, limit_req, limit_conn
   SslDraft ssl;  // ssl_* and proxy_ssl_*
 

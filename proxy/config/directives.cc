@@ -397,6 +397,28 @@ absl::Status ProxyHideHeader(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
+// add_header NAME VALUE [always]. Each one adds a field; a level with any replaces the
+// inherited list whole (ngx_http_headers_merge_conf).
+absl::Status AddHeaderDirective(Scope& s, const Directive& d) {
+  if (!IsToken(d.args[0])) {
+    return Error(d, absl::StrCat("invalid header name \"", d.args[0], "\""));
+  }
+  absl::StatusOr<CompiledString> value = CompileString(d.args[1]);
+  if (!value.ok()) return Error(d, base::AsStd(value.status().message()));
+  AddHeader header{d.args[0], *std::move(value), false};
+  if (d.args.size() == 3) {
+    // nginx compares the parameter exactly: "Always" is an error too.
+    if (d.args[2] != "always") {
+      return Error(d, absl::StrCat("invalid parameter \"", d.args[2], "\""));
+    }
+    header.always = true;
+  }
+  LevelDraft& level = *s.level;
+  if (!level.add_headers.has_value()) level.add_headers.emplace();
+  level.add_headers->push_back(std::move(header));
+  return absl::OkStatus();
+}
+
 absl::Status ProxyHttpVersion(Scope& s, const Directive& d) {
   if (d.args[0] == "1.0") {
     s.level->proxy_http_version_minor = 0;
@@ -993,6 +1015,7 @@ constexpr DirectiveSpec kTable[] = {
     {"metrics", kLocation, 0, 0, false, false, &MetricsDirective},
     {"realip_echo", kLocation, 0, 0, false, false, &RealipEchoDirective},
     {"server_tokens", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::server_tokens>},
+    {"add_header", kHttpServerLocation, 2, 3, false, true, &AddHeaderDirective},
 
     // access_directives.cc (issue 11)
     {"allow", kHttpServerLocation, 1, 1, false, true, &AllowDirective},

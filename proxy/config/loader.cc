@@ -188,6 +188,7 @@ class Finalizer {
     Inherit(s.proxy_protocol, d.proxy_protocol);
     Inherit(s.proxy_protocol_version, d.proxy_protocol_version);
     Inherit(s.server_tokens, d.server_tokens);
+    Inherit(s.add_headers, d.add_headers);
     REALIP_RETURN_IF_ERROR(MergeAccess(config_.access, d.access, &s.access));
     MergeSsl(s.ssl, d.ssl);
 

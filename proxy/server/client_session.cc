@@ -23,6 +23,7 @@
 #include "proxy/http/serializer.h"
 #include "proxy/http/status_codes.h"
 #include "proxy/server/access_log.h"
+#include "proxy/server/add_header.h"
 #include "proxy/server/observability.h"
 #include "proxy/server/worker.h"
 
@@ -1511,6 +1512,7 @@ void ClientSession::OnUpstreamHead() {
   if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().client_framing_, keep_alive_, false, &bytes);
+  AddResponseHeaders(head.status, &head, &bytes);
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   CountUpstreamResponse(head.status, now);
@@ -1620,6 +1622,7 @@ void ClientSession::StartTunnel() {
   CountUpstreamResponse(101, worker_->loop().Now());
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
+  AddResponseHeaders(101, &head, &bytes);
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   phase_ = Phase::kTunnel;
@@ -1664,6 +1667,7 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   response.server = ServerToken(settings_);
   A().ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
+  AddResponseHeaders(status, nullptr, &bytes);
   A().ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
   if (config_->variables.sent_http) {
     A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
@@ -1704,6 +1708,7 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   }
   keep_alive_ = false;
   std::string bytes = http::ErrorResponse(status, ServerToken(&EffectiveSettings()));
+  AddResponseHeaders(status, nullptr, &bytes);
   if (config_->variables.sent_http) {
     A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
   }
@@ -1711,6 +1716,28 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   response_started_ = true;
   response_complete_ = true;
   CloseAfterFlush();
+}
+
+void ClientSession::AddResponseHeaders(int status, const http::MessageHead* upstream,
+                                       std::string* bytes) {
+  const std::vector<config::AddHeader>& headers = EffectiveSettings().add_headers;
+  if (headers.empty()) return;
+  RequestContext& ctx = A().ctx_;
+  // Set for the values' $upstream_http_* and $sent_http_*, as the log line sets them.
+  ctx.upstream_head = upstream;
+  const size_t head_size = bytes->find("\r\n\r\n") + 4;
+  if (head_size == bytes->size()) {
+    ctx.sent_head = bytes;
+    ApplyAddHeaders(headers, status, ctx, bytes);
+  } else {
+    thread_local std::string head;
+    head.assign(*bytes, 0, head_size);
+    ctx.sent_head = &head;
+    ApplyAddHeaders(headers, status, ctx, &head);
+    bytes->replace(0, head_size, head);
+  }
+  ctx.upstream_head = nullptr;
+  ctx.sent_head = nullptr;
 }
 
 void ClientSession::CloseAfterFlush() {

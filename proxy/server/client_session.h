@@ -167,6 +167,10 @@ class ClientSession : public event::IoHandler,
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                  std::string_view content_type = {});
   void SendErrorAndClose(int status, const std::string& why);
+  // Adds the effective settings' add_header fields that apply to `status` to the response
+  // head at the start of *bytes (a body may follow). `upstream`: the upstream response the
+  // head was made from ($upstream_http_*), or null.
+  void AddResponseHeaders(int status, const http::MessageHead* upstream, std::string* bytes);
   void CloseAfterFlush();
   // The last response is written: closes now, or lingers (ShouldLinger).
   void CloseOrLinger();

@@ -71,8 +71,9 @@ struct RequestContext {
   // One per attempt, in order; inline for the usual single attempt (no allocation per request).
   absl::InlinedVector<UpstreamAttempt, 1> upstream_attempts;
   // Set only while the request's log line is written, and only when the configuration prints
-  // them (VariableUsage): the last attempt's final response head ($upstream_http_*), the
-  // response head sent to the client, status line to the blank line ($sent_http_*).
+  // them (VariableUsage), or while add_header values are evaluated: the last attempt's final
+  // response head ($upstream_http_*), the response head sent to the client (so far), status
+  // line to the blank line ($sent_http_*).
   const http::MessageHead* upstream_head = nullptr;
   const std::string* sent_head = nullptr;
 

@@ -338,6 +338,91 @@ http {
   EXPECT_EQ(s2.lingering_timeout, absl::Seconds(2));
 }
 
+std::string AddHeaders(const HttpSettings& s) {
+  std::string out;
+  for (const AddHeader& h : s.add_headers) {
+    out += h.name + "=" + h.value.source + (h.always ? " always;" : ";");
+  }
+  return out;
+}
+
+TEST(AddHeaderTest, StoredInOrderWithVariablesAndAlways) {
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location / {
+      add_header X-Request-ID $request_id always;
+      add_header X-Frame-Options DENY;
+      add_header X-Frame-Options SAMEORIGIN;
+      add_header X-Empty "";
+      add_header X-Mixed "id=${request_id}-$remote_addr";
+    }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const HttpSettings& s = c->servers[0]->FindLocation("/").settings;
+  EXPECT_EQ(AddHeaders(s),
+            "X-Request-ID=$request_id always;X-Frame-Options=DENY;X-Frame-Options=SAMEORIGIN;"
+            "X-Empty=;X-Mixed=id=${request_id}-$remote_addr;");
+  ASSERT_EQ(s.add_headers.size(), 5u);
+  EXPECT_FALSE(s.add_headers[0].value.IsLiteral());
+  EXPECT_TRUE(s.add_headers[1].value.IsLiteral());
+  EXPECT_TRUE(s.add_headers[3].value.segments.empty());
+  EXPECT_EQ(s.add_headers[4].value.segments.size(), 4u);
+}
+
+TEST(AddHeaderTest, ListInheritedOnlyByLevelsWithoutOwn) {
+  auto c = MustLoad(R"(
+http {
+  add_header X-Http h;
+  add_header X-Http2 h2 always;
+  server {
+    listen 127.0.0.1:8001;
+    location /inherit { }
+    location /own { add_header X-Loc l; }
+    location /outer {
+      location /outer/inner { }
+      location /outer/own { add_header X-Inner i always; }
+    }
+  }
+  server {
+    listen 127.0.0.1:8002;
+    add_header X-Srv s;
+    location /inherit { }
+    location /own { add_header X-Loc l; }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s1 = *c->servers[0];
+  EXPECT_EQ(AddHeaders(s1.settings), "X-Http=h;X-Http2=h2 always;");
+  EXPECT_EQ(AddHeaders(s1.FindLocation("/inherit").settings), "X-Http=h;X-Http2=h2 always;");
+  EXPECT_EQ(AddHeaders(s1.FindLocation("/own").settings), "X-Loc=l;");
+  EXPECT_EQ(AddHeaders(s1.FindLocation("/outer/inner").settings), "X-Http=h;X-Http2=h2 always;");
+  EXPECT_EQ(AddHeaders(s1.FindLocation("/outer/own").settings), "X-Inner=i always;");
+  EXPECT_EQ(AddHeaders(s1.FindLocation("/nowhere").settings), "X-Http=h;X-Http2=h2 always;");
+  const Server& s2 = *c->servers[1];
+  EXPECT_EQ(AddHeaders(s2.settings), "X-Srv=s;");
+  EXPECT_EQ(AddHeaders(s2.FindLocation("/inherit").settings), "X-Srv=s;");
+  EXPECT_EQ(AddHeaders(s2.FindLocation("/own").settings), "X-Loc=l;");
+}
+
+TEST(AddHeaderTest, NoneByDefault) {
+  auto c = MustLoad("http { server { listen 127.0.0.1:8001; location / { } } }");
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->servers[0]->FindLocation("/").settings.add_headers.empty());
+}
+
+TEST(AddHeaderTest, StatusRuleIsNginxList) {
+  const std::set<int> applies = {200, 201, 204, 206, 301, 302, 303, 304, 307, 308};
+  for (int status = 100; status < 600; ++status) {
+    EXPECT_EQ(AddHeaderApplies(status, false), applies.count(status) == 1) << status;
+    EXPECT_TRUE(AddHeaderApplies(status, true)) << status;
+  }
+}
+
 TEST(InheritanceTest, ArraysReplaceInsteadOfMerging) {
   auto c = MustLoad(R"(
 http {
@@ -852,6 +937,7 @@ http {
   limit_req_status 429; limit_req_dry_run off;
   limit_conn_zone $binary_remote_addr zone=c:1m; limit_conn c 1;
   limit_conn_status 429; limit_conn_dry_run off;
+  add_header X-C c always;
   upstream u { server 127.0.0.1:1; keepalive 1; keepalive_timeout 1s; keepalive_requests 1;
                least_conn; }
   upstream i { ip_hash; server 127.0.0.1:1; }

@@ -1,0 +1,74 @@
+#include "proxy/server/add_header.h"
+
+#include <string>
+#include <string_view>
+
+#include "proxy/http/headers.h"
+
+namespace realip::server {
+namespace {
+
+// Where the field line `name` of a serialised head starts and ends (after its CRLF); npos when
+// the head has none.
+struct LineSpan {
+  size_t begin = std::string::npos;
+  size_t end = std::string::npos;
+};
+
+LineSpan FindField(std::string_view head, std::string_view name) {
+  size_t pos = head.find("\r\n");  // past the status line
+  while (pos != std::string_view::npos) {
+    const size_t begin = pos + 2;
+    const size_t end = head.find("\r\n", begin);
+    if (end == std::string_view::npos || end == begin) break;  // the blank line
+    std::string_view line = head.substr(begin, end - begin);
+    const size_t colon = line.find(':');
+    if (colon != std::string_view::npos && http::EqualsIgnoreCase(line.substr(0, colon), name)) {
+      return {begin, end + 2};
+    }
+    pos = end;
+  }
+  return {};
+}
+
+// nginx keeps one ETag and one Last-Modified per response; add_header sets them.
+bool SingleField(std::string_view name) {
+  return http::EqualsIgnoreCase(name, "etag") || http::EqualsIgnoreCase(name, "last-modified");
+}
+
+}  // namespace
+
+void ApplyAddHeaders(const std::vector<config::AddHeader>& headers, int status,
+                     const RequestContext& ctx, std::string* head) {
+  // Values are evaluated apart from the head: $sent_http_* reads the head being built.
+  thread_local std::string value;
+  thread_local std::string line;
+  for (const config::AddHeader& h : headers) {
+    if (!config::AddHeaderApplies(status, h.always)) continue;
+    value.clear();
+    EvaluateTo(h.value, ctx, &value);
+    // A value must not end the field or the head (what current nginx does; a "\r\n" can come
+    // from a quoted configuration string).
+    for (char& c : value) {
+      if (c == '\0' || c == '\r' || c == '\n') c = ' ';
+    }
+    if (SingleField(h.name)) {
+      LineSpan old = FindField(*head, h.name);
+      if (old.begin != std::string::npos) {
+        if (value.empty()) {
+          head->erase(old.begin, old.end - old.begin);
+        } else {
+          line.assign(h.name).append(": ").append(value).append("\r\n");
+          head->replace(old.begin, old.end - old.begin, line);
+        }
+        continue;
+      }
+    }
+    if (value.empty()) continue;
+    // Before the blank line that ends the head.
+    head->resize(head->size() - 2);
+    head->append(h.name).append(": ").append(value).append("\r\n\r\n");
+  }
+}
+
+}  // namespace realip::server
