@@ -113,10 +113,13 @@ server {{
     location /api/ {{
         proxy_read_timeout 120s;
         proxy_pass http://app/v1/;
+        proxy_redirect default;
+        proxy_redirect http://$host/v1/ /api/;
     }}
 
     location ^~ /static/ {{
         proxy_pass http://127.0.0.1:9300;
+        proxy_redirect off;
     }}
 
     location /sticky/ {{

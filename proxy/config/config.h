@@ -125,6 +125,13 @@ struct HeaderRewrite {
   CompiledString value;
 };
 
+// One proxy_redirect rule: an upstream Location (or Refresh `url=`) value that starts with
+// `redirect` gets that prefix replaced by `replacement`. Both are evaluated per request.
+struct ProxyRedirect {
+  CompiledString redirect;
+  CompiledString replacement;
+};
+
 // One add_header: a field added to the response sent to the client (nginx's headers filter).
 struct AddHeader {
   std::string name;      // as written
@@ -186,6 +193,9 @@ struct HttpSettings {
 
   std::vector<HeaderRewrite> proxy_set_headers;  // defaults included, explicit ones override
   std::vector<std::string> proxy_hide_headers;   // lower case
+  // proxy_redirect rules in order, the first match wins; empty: nothing is rewritten (`off`,
+  // or no rule reached this level).
+  std::vector<ProxyRedirect> proxy_redirects;
   int proxy_http_version_minor = 1;              // 1.0 or 1.1
   absl::Duration proxy_connect_timeout = absl::Seconds(60);
   absl::Duration proxy_read_timeout = absl::Seconds(60);

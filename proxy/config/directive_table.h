@@ -54,6 +54,8 @@ struct ProxyPassDraft {
   std::string host_text;  // "host" or "host:port" as written ($proxy_host)
   bool has_uri = false;
   std::string uri;
+  std::string url;       // the argument as written (`proxy_redirect default` matches it)
+  std::string location;  // the enclosing location's path (what `default` puts back)
   std::string file;
   int line = 0;
 };
@@ -78,6 +80,10 @@ struct LevelDraft {
 
   std::optional<std::vector<HeaderRewrite>> proxy_set_headers;  // as written, no defaults
   std::optional<std::vector<std::string>> proxy_hide_headers;
+  // proxy_redirect, as nginx's `redirect` flag and `redirects` array: nullopt: not used at
+  // this level; false: `off`; true: the rules of `proxy_redirects`.
+  std::optional<bool> proxy_redirect;
+  std::optional<std::vector<ProxyRedirect>> proxy_redirects;
   std::optional<int> proxy_http_version_minor;
   std::optional<absl::Duration> proxy_connect_timeout;
   std::optional<absl::Duration> proxy_read_timeout;
@@ -208,6 +214,11 @@ std::span<const DirectiveSpec> DirectiveTable();
 absl::Status Error(const Directive& d, std::string_view message);
 // `invalid value "ARG" in "NAME" directive[, REASON]`.
 absl::Status InvalidValue(const Directive& d, std::string_view arg, std::string_view reason = "");
+
+// The rule `proxy_redirect default` stands for, from the location's proxy_pass (nginx):
+// "URL" -> location path when the URL has a URI part, else "URL/" -> "/". Literal: a '$' in
+// either is not a variable.
+ProxyRedirect DefaultProxyRedirect(const ProxyPassDraft& pass);
 
 // Builds the immutable Config (merging, upstream resolution, listeners).
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> Finalize(Draft& draft, std::string path,

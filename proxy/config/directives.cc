@@ -64,6 +64,26 @@ absl::StatusOr<std::vector<net::SocketAddress>> ResolveHost(const std::string& h
   return out;
 }
 
+ProxyRedirect DefaultProxyRedirect(const ProxyPassDraft& pass) {
+  // Literal segments written directly: the URL and the path are not compiled, as nginx sets
+  // the complex values' text without a script.
+  const auto literal = [](std::string text) {
+    CompiledString out;
+    out.source = text;
+    if (!text.empty()) out.segments.push_back(Segment{std::move(text), std::nullopt});
+    return out;
+  };
+  ProxyRedirect rule;
+  if (pass.has_uri) {
+    rule.redirect = literal(pass.url);
+    rule.replacement = literal(pass.location);
+  } else {
+    rule.redirect = literal(pass.url + "/");
+    rule.replacement = literal("/");
+  }
+  return rule;
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -397,6 +417,47 @@ absl::Status ProxyHideHeader(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
+// ngx_http_proxy_redirect(): `off`, `default` and `REDIRECT REPLACEMENT` lines, several per
+// level; `off` cannot be combined with rules at one level.
+absl::Status ProxyRedirectDirective(Scope& s, const Directive& d) {
+  LevelDraft& level = *s.level;
+  const auto duplicate = [&] { return Error(d, "\"proxy_redirect\" directive is duplicate"); };
+  if (level.proxy_redirect == false) return duplicate();
+  ProxyRedirect rule;
+  if (d.args.size() == 1) {
+    if (d.args[0] == "off") {
+      if (level.proxy_redirects.has_value()) return duplicate();
+      level.proxy_redirect = false;
+      return absl::OkStatus();
+    }
+    if (d.args[0] != "default") {
+      return Error(d, absl::StrCat("invalid parameter \"", d.args[0], "\""));
+    }
+    if (level.handler != ContentHandler::kProxyPass) {
+      return Error(d,
+                   "\"proxy_redirect default\" should be placed after the \"proxy_pass\" "
+                   "directive");
+    }
+    rule = DefaultProxyRedirect(level.proxy_pass);
+  } else {
+    if (!d.args[0].empty() && d.args[0][0] == '~') {
+      return Error(d,
+                   absl::StrCat("regular expressions in \"proxy_redirect\" are not supported: \"",
+                                d.args[0], "\""));
+    }
+    absl::StatusOr<CompiledString> redirect = CompileString(d.args[0]);
+    if (!redirect.ok()) return Error(d, base::AsStd(redirect.status().message()));
+    absl::StatusOr<CompiledString> replacement = CompileString(d.args[1]);
+    if (!replacement.ok()) return Error(d, base::AsStd(replacement.status().message()));
+    rule.redirect = *std::move(redirect);
+    rule.replacement = *std::move(replacement);
+  }
+  level.proxy_redirect = true;
+  if (!level.proxy_redirects.has_value()) level.proxy_redirects.emplace();
+  level.proxy_redirects->push_back(std::move(rule));
+  return absl::OkStatus();
+}
+
 // add_header NAME VALUE [always]. Each one adds a field; a level with any replaces the
 // inherited list whole (ngx_http_headers_merge_conf).
 absl::Status AddHeaderDirective(Scope& s, const Directive& d) {
@@ -561,6 +622,8 @@ absl::Status ProxyPassDirective(Scope& s, const Directive& d) {
   pass.host = Lower(hp.host);
   pass.port = hp.port;
   pass.host_text = std::string(authority);
+  pass.url = url;
+  if (s.location >= 0) pass.location = s.server->locations[static_cast<size_t>(s.location)]->path;
   REALIP_RETURN_IF_ERROR(SetContentHandler(s, d, ContentHandler::kProxyPass));
   s.level->proxy_pass = std::move(pass);
   return absl::OkStatus();
@@ -996,6 +1059,7 @@ constexpr DirectiveSpec kTable[] = {
     {"readiness", kLocation, 0, 0, false, false, &Readiness},
     {"proxy_set_header", kHttpServerLocation, 2, 2, false, true, &ProxySetHeader},
     {"proxy_hide_header", kHttpServerLocation, 1, 1, false, true, &ProxyHideHeader},
+    {"proxy_redirect", kHttpServerLocation, 1, 2, false, true, &ProxyRedirectDirective},
     {"proxy_http_version", kHttpServerLocation, 1, 1, false, false, &ProxyHttpVersion},
     {"proxy_connect_timeout", kHttpServerLocation, 1, 1, false, false,
      SetTime<&LevelDraft::proxy_connect_timeout>},

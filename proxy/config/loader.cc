@@ -51,6 +51,10 @@ const std::vector<HeaderRewrite>& DefaultProxyHeaders() {
 struct Merged {
   HttpSettings settings;
   std::vector<HeaderRewrite> explicit_headers;
+  // nginx's merged proxy_redirect state: the flag, and the rules (nullopt: nginx's NULL
+  // array) a child inherits when it sets none.
+  bool redirect = true;
+  std::optional<std::vector<ProxyRedirect>> redirects;
 };
 
 template <typename T>
@@ -178,6 +182,7 @@ class Finalizer {
     Inherit(m.explicit_headers, d.proxy_set_headers);
     s.proxy_set_headers = WithDefaultHeaders(m.explicit_headers);
     Inherit(s.proxy_hide_headers, d.proxy_hide_headers);
+    MergeRedirects(parent, d, m);
     Inherit(s.proxy_http_version_minor, d.proxy_http_version_minor);
     Inherit(s.proxy_connect_timeout, d.proxy_connect_timeout);
     Inherit(s.proxy_read_timeout, d.proxy_read_timeout);
@@ -223,6 +228,22 @@ class Finalizer {
       REALIP_ASSIGN_OR_RETURN(s.proxy_pass.upstream, ResolveProxyPass(d.proxy_pass, s.proxy_pass));
     }
     return m;
+  }
+
+  // ngx_http_proxy_merge_loc_conf(): without rules of its own a level inherits its parent's
+  // (a nested location keeps the default rule made from its parent's proxy_pass); a level
+  // with proxy_pass and still no rule gets `default`. `off` clears the list.
+  static void MergeRedirects(const Merged& parent, const LevelDraft& d, Merged& m) {
+    m.redirect = d.proxy_redirect.value_or(parent.redirect);
+    m.redirects.reset();
+    if (m.redirect) {
+      m.redirects = d.proxy_redirects.has_value() ? d.proxy_redirects : parent.redirects;
+      if (!m.redirects.has_value() && d.handler == ContentHandler::kProxyPass) {
+        m.redirects.emplace().push_back(DefaultProxyRedirect(d.proxy_pass));
+      }
+    }
+    m.settings.proxy_redirects =
+        m.redirects.has_value() ? *m.redirects : std::vector<ProxyRedirect>{};
   }
 
   static std::vector<HeaderRewrite> WithDefaultHeaders(const std::vector<HeaderRewrite>& own) {

@@ -1511,7 +1511,8 @@ void ClientSession::OnUpstreamHead() {
   // An upgrade refused by the upstream: nothing more may be read from this client.
   if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
-  AppendClientResponseHead(head, *settings_, A().client_framing_, keep_alive_, false, &bytes);
+  AppendClientResponseHead(head, *settings_, A().ctx_, A().client_framing_, keep_alive_, false,
+                           &bytes);
   AddResponseHeaders(head.status, &head, &bytes);
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
@@ -1621,7 +1622,7 @@ void ClientSession::StartTunnel() {
   A().ctx_.status = 101;
   CountUpstreamResponse(101, worker_->loop().Now());
   std::string& bytes = HeadScratch();
-  AppendClientResponseHead(head, *settings_, ClientFraming::kNone, false, true, &bytes);
+  AppendClientResponseHead(head, *settings_, A().ctx_, ClientFraming::kNone, false, true, &bytes);
   AddResponseHeaders(101, &head, &bytes);
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);

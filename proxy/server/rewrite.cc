@@ -7,6 +7,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/http/headers.h"
 #include "proxy/http/serializer.h"
+#include "proxy/server/redirect.h"
 
 namespace realip::server {
 namespace {
@@ -126,10 +127,12 @@ ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_r
 }
 
 void AppendClientResponseHead(const http::MessageHead& response,
-                              const config::HttpSettings& settings, ClientFraming framing,
-                              bool keep_alive, bool tunnel, std::string* head) {
+                              const config::HttpSettings& settings, const RequestContext& ctx,
+                              ClientFraming framing, bool keep_alive, bool tunnel,
+                              std::string* head) {
   http::ConnectionOptionList options_list = http::ConnectionOptions(response.headers);
   absl::InlinedVector<http::HeaderView, 32> out;
+  RedirectRewrites redirects(settings.proxy_redirects, ctx);
   for (const http::Header& h : response.headers) {
     if (tunnel && http::EqualsIgnoreCase(h.name, "upgrade")) {
       out.push_back({h.name, h.value});
@@ -149,8 +152,13 @@ void AppendClientResponseHead(const http::MessageHead& response,
       if (http::EqualsIgnoreCase(h.name, name)) hidden = true;
     }
     if (hidden) continue;
+    if (redirects.Rewrite(h.name, h.value, out.size())) {
+      out.push_back({h.name, {}});
+      continue;
+    }
     out.push_back({h.name, h.value});
   }
+  redirects.Resolve(out);
   if (framing == ClientFraming::kChunked) out.push_back({"Transfer-Encoding", "chunked"});
   if (tunnel) {
     out.push_back({"Connection", "upgrade"});

@@ -46,11 +46,12 @@ ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_r
                                   int client_version_minor);
 
 // The response head for the client: the upstream status line and headers minus hop-by-hop,
-// framing and proxy_hide_header names, plus our framing and Connection header. A tunnel (101)
-// keeps Upgrade and sends "Connection: upgrade".
-// Appended to *out.
+// framing and proxy_hide_header names, Location and Refresh rewritten by proxy_redirect (for
+// `ctx`'s request), plus our framing and Connection header. A tunnel (101) keeps Upgrade and
+// sends "Connection: upgrade". Appended to *out.
 void AppendClientResponseHead(const http::MessageHead& response,
-                              const config::HttpSettings& settings, ClientFraming framing,
-                              bool keep_alive, bool tunnel, std::string* out);
+                              const config::HttpSettings& settings, const RequestContext& ctx,
+                              ClientFraming framing, bool keep_alive, bool tunnel,
+                              std::string* out);
 
 }  // namespace realip::server

@@ -508,6 +508,47 @@ INSTANTIATE_TEST_SUITE_P(Access, ConfigErrorTest, testing::ValuesIn(kAccessError
                            return std::string(info.param.name);
                          });
 
+// proxy_redirect: nginx 1.22's messages for the same lines.
+#define PASS "proxy_pass http://127.0.0.1:1;\n"
+const ErrorCase kRedirectErrorCases[] = {
+    {"redirect_no_args", LOC(PASS "proxy_redirect;"),
+     "invalid number of arguments in \"proxy_redirect\" directive", 5},
+    {"redirect_three_args", LOC(PASS "proxy_redirect a b c;"),
+     "invalid number of arguments in \"proxy_redirect\" directive", 5},
+    {"redirect_bad_parameter", LOC(PASS "proxy_redirect foo;"), "invalid parameter \"foo\"", 5},
+    {"redirect_off_is_lower_case", LOC(PASS "proxy_redirect Off;"), "invalid parameter \"Off\"", 5},
+    {"redirect_default_before_proxy_pass", LOC("proxy_redirect default;\n" PASS),
+     "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive", 4},
+    {"redirect_default_in_server", SRV("  proxy_redirect default;"),
+     "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive", 3},
+    {"redirect_default_in_http", "http {\n proxy_redirect default;\n}\n",
+     "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive", 2},
+    {"redirect_off_twice", LOC(PASS "proxy_redirect off;\nproxy_redirect off;"),
+     "\"proxy_redirect\" directive is duplicate", 6},
+    {"redirect_rule_then_off", LOC(PASS "proxy_redirect a b;\nproxy_redirect off;"),
+     "\"proxy_redirect\" directive is duplicate", 6},
+    {"redirect_off_then_rule", LOC(PASS "proxy_redirect off;\nproxy_redirect a b;"),
+     "\"proxy_redirect\" directive is duplicate", 6},
+    {"redirect_off_then_default", LOC(PASS "proxy_redirect off;\nproxy_redirect default;"),
+     "\"proxy_redirect\" directive is duplicate", 6},
+    {"redirect_regex", LOC(PASS "proxy_redirect ~^http://a(/.*) $1;"),
+     "regular expressions in \"proxy_redirect\" are not supported: \"~^http://a(/.*)\"", 5},
+    {"redirect_caseless_regex", LOC(PASS "proxy_redirect ~*^http://a/ /;"),
+     "regular expressions in \"proxy_redirect\" are not supported: \"~*^http://a/\"", 5},
+    {"redirect_unknown_variable", LOC(PASS "proxy_redirect http://$nope/ /;"),
+     "unknown \"nope\" variable", 5},
+    {"redirect_unknown_variable_in_replacement", LOC(PASS "proxy_redirect / http://$nope/;"),
+     "unknown \"nope\" variable", 5},
+    {"redirect_in_main", "proxy_redirect off;\n",
+     "\"proxy_redirect\" directive is not allowed here", 1},
+};
+#undef PASS
+
+INSTANTIATE_TEST_SUITE_P(Redirect, ConfigErrorTest, testing::ValuesIn(kRedirectErrorCases),
+                         [](const testing::TestParamInfo<ErrorCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
 TEST(ConfigErrorTest, ErrorLineIsTheDirectivesTerminator) {
   // nginx reports the line where the directive's ";" was read.
   EXPECT_EQ(Load("daemon\n\n  maybe\n;\n"),

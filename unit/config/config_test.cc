@@ -35,6 +35,16 @@ std::string Sources(const HttpSettings& s) {
   return out;
 }
 
+// proxy_redirect rules as "REDIRECT>REPLACEMENT;" each (sources as written).
+std::string Redirects(const HttpSettings& s) {
+  std::string out;
+  for (const ProxyRedirect& r : s.proxy_redirects) {
+    out += r.redirect.source + ">" + r.replacement.source + ";";
+  }
+  return out;
+}
+std::string Redirects(const Location& l) { return Redirects(l.settings); }
+
 net::IpAddress Ip(const char* text) { return *net::IpAddress::Parse(text); }
 
 TEST(ConfigTest, EmptyConfigHasDefaults) {
@@ -303,6 +313,94 @@ http {
   EXPECT_EQ(s1.FindLocation("/b").settings.proxy_read_timeout, absl::Seconds(30));
   EXPECT_FALSE(s1.FindLocation("/b").settings.realip.recursive);
   EXPECT_EQ(c->servers[1]->settings.proxy_read_timeout, absl::Seconds(10));
+}
+
+TEST(ProxyRedirectTest, DefaultIsTheProxyPassUrlAndTheLocation) {
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location / { proxy_pass http://127.0.0.1:1; }
+    location /app/ { proxy_pass http://127.0.0.1:1/x/; }
+    location = /exact { proxy_pass HTTP://127.0.0.1:1/y; }
+    location ^~ /root/ { proxy_pass http://127.0.0.1:1/; }
+    location /static/ { }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  // Without a URI part: "URL/" -> "/"; with one: the URL as written -> the location's path.
+  EXPECT_EQ(Redirects(s.FindLocation("/")), "http://127.0.0.1:1/>/;");
+  EXPECT_EQ(Redirects(s.FindLocation("/app/")), "http://127.0.0.1:1/x/>/app/;");
+  EXPECT_EQ(Redirects(s.FindLocation("/exact")), "HTTP://127.0.0.1:1/y>/exact;");
+  EXPECT_EQ(Redirects(s.FindLocation("/root/")), "http://127.0.0.1:1/>/root/;");
+  EXPECT_EQ(Redirects(s.FindLocation("/static/")), "");
+  EXPECT_EQ(Redirects(s.settings), "");
+  // The default rule is literal text, compared without evaluation.
+  EXPECT_TRUE(s.FindLocation("/app/").settings.proxy_redirects[0].redirect.IsLiteral());
+}
+
+TEST(ProxyRedirectTest, ListsReplaceInheritedOnesAndOffClears) {
+  auto c = MustLoad(R"(
+http {
+  proxy_redirect http://a/ /a/;
+  server {
+    listen 127.0.0.1:8001;
+    location /inherit/ { proxy_pass http://127.0.0.1:1/; }
+    location /own/ {
+      proxy_pass http://127.0.0.1:1/;
+      proxy_redirect http://b/ /b/;
+      proxy_redirect default;
+      proxy_redirect http://$host/ https://$host/;
+    }
+    location /off/ { proxy_pass http://127.0.0.1:1/; proxy_redirect off; }
+  }
+  server {
+    listen 127.0.0.1:8002;
+    proxy_redirect off;
+    location /still-off/ { proxy_pass http://127.0.0.1:1/; }
+    location /on-again/ { proxy_pass http://127.0.0.1:1/; proxy_redirect default; }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s1 = *c->servers[0];
+  EXPECT_EQ(Redirects(s1.settings), "http://a/>/a/;");
+  // Inherited rules stand instead of the default (nginx adds it only to an empty list).
+  EXPECT_EQ(Redirects(s1.FindLocation("/inherit/")), "http://a/>/a/;");
+  EXPECT_EQ(Redirects(s1.FindLocation("/own/")),
+            "http://b/>/b/;http://127.0.0.1:1/>/own/;http://$host/>https://$host/;");
+  EXPECT_FALSE(s1.FindLocation("/own/").settings.proxy_redirects[2].redirect.IsLiteral());
+  EXPECT_EQ(Redirects(s1.FindLocation("/off/")), "");
+  const Server& s2 = *c->servers[1];
+  EXPECT_EQ(Redirects(s2.FindLocation("/still-off/")), "");
+  EXPECT_EQ(Redirects(s2.FindLocation("/on-again/")), "http://127.0.0.1:1/>/on-again/;");
+}
+
+TEST(ProxyRedirectTest, NestedLocationKeepsItsParentsDefault) {
+  // nginx merges a parent location before its children: a child without proxy_redirect
+  // inherits the default rule made from the parent's proxy_pass, not one from its own.
+  auto c = MustLoad(R"(
+http {
+  server {
+    listen 127.0.0.1:8001;
+    location /app/ {
+      proxy_pass http://127.0.0.1:1/x/;
+      location /app/inner/ { proxy_pass http://127.0.0.1:2/in/; }
+      location /app/own/ { proxy_pass http://127.0.0.1:2/own/; proxy_redirect default; }
+    }
+    location /outer/ {
+      location /outer/inner/ { proxy_pass http://127.0.0.1:2/; }
+    }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  EXPECT_EQ(Redirects(s.FindLocation("/app/inner/")), "http://127.0.0.1:1/x/>/app/;");
+  EXPECT_EQ(Redirects(s.FindLocation("/app/own/")), "http://127.0.0.1:2/own/>/app/own/;");
+  EXPECT_EQ(Redirects(s.FindLocation("/outer/inner/")), "http://127.0.0.1:2/>/outer/inner/;");
 }
 
 TEST(InheritanceTest, LingeringSettingsFlowDownAndLowerLevelsOverride) {
@@ -945,7 +1043,7 @@ http {
   server {
     listen 127.0.0.1:8001; server_name a.test;
     return 204;
-    location / { proxy_pass http://u; }
+    location / { proxy_pass http://u; proxy_redirect default; }
     location = /ready { readiness; }
     location = /metrics { metrics; }
     location = /whoami { realip_echo; }

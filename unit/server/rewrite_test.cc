@@ -78,7 +78,8 @@ std::string Upstream(Routed& r, UpstreamRequestOptions options = {}) {
 std::string ResponseHead(const http::MessageHead& response, const config::HttpSettings& settings,
                          ClientFraming framing, bool keep_alive, bool tunnel) {
   std::string out;
-  AppendClientResponseHead(response, settings, framing, keep_alive, tunnel, &out);
+  RequestContext ctx;
+  AppendClientResponseHead(response, settings, ctx, framing, keep_alive, tunnel, &out);
   return out;
 }
 

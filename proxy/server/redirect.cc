@@ -1,0 +1,148 @@
+#include "proxy/server/redirect.h"
+
+#include <charconv>
+
+#include "proxy/http/headers.h"
+
+namespace realip::server {
+namespace {
+
+// The value of a compiled string: a view of its text when it has no variable, else evaluated
+// into *scratch.
+std::string_view ValueOf(const config::CompiledString& s, const RequestContext& ctx,
+                         std::string* scratch) {
+  if (s.segments.empty()) return {};
+  if (s.segments.size() == 1 && !s.segments[0].variable.has_value()) {
+    return s.segments[0].literal;
+  }
+  scratch->clear();
+  EvaluateTo(s, ctx, scratch);
+  return *scratch;
+}
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// Position just after the first "url=" in `value`, compared without regard to case (nginx:
+// ngx_strcasestrn); npos when there is none.
+size_t AfterUrl(std::string_view value) {
+  for (size_t i = 0; i + 4 <= value.size(); ++i) {
+    if (Lower(value[i]) == 'u' && Lower(value[i + 1]) == 'r' && Lower(value[i + 2]) == 'l' &&
+        value[i + 3] == '=') {
+      return i + 4;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// nginx's r->headers_in.server: the host of an absolute-form request-target, else of the Host
+// header; lower case, without port or trailing dot. Empty when the request names none.
+void AppendRequestHost(const RequestContext& ctx, std::string* out) {
+  if (ctx.head == nullptr) return;
+  std::string_view host;
+  std::string_view target = ctx.head->target;
+  const size_t scheme_end = target.find("://");
+  if (!target.empty() && target[0] != '/' && scheme_end != std::string_view::npos) {
+    target.remove_prefix(scheme_end + 3);
+    host = target.substr(0, target.find_first_of("/?"));
+  } else if (const http::Header* h = ctx.head->headers.Find("host")) {
+    host = h->value;
+  }
+  if (!host.empty() && host[0] == '[') {
+    const size_t close = host.find(']');
+    if (close != std::string_view::npos) host = host.substr(0, close + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  for (char c : host) out->push_back(Lower(c));
+}
+
+// What ngx_http_header_filter() puts before a Location that starts with '/'
+// (absolute_redirect on, server_name_in_redirect off, port_in_redirect on: nginx's defaults).
+void AppendAbsolutePrefix(const RequestContext& ctx, std::string* out) {
+  out->append(ctx.https ? "https://" : "http://");
+  const size_t host_start = out->size();
+  AppendRequestHost(ctx, out);
+  if (out->size() == host_start) {
+    // No host in the request (HTTP/1.0): the local address. nginx prints an IPv6 one without
+    // brackets, which no client can parse; we add them.
+    const bool v6 = !ctx.local.is_unix && ctx.local.ip.is_v6();
+    if (v6) out->push_back('[');
+    ctx.local.AppendHostTo(out);
+    if (v6) out->push_back(']');
+  }
+  const uint16_t port = ctx.local.is_unix ? 0 : ctx.local.port;
+  if (port != 0 && port != (ctx.https ? 443 : 80)) {
+    char digits[8];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), port);
+    out->push_back(':');
+    out->append(digits, static_cast<size_t>(end - digits));
+  }
+}
+
+}  // namespace
+
+bool IsRedirectHeader(std::string_view name) {
+  return (name.size() == 8 && http::EqualsIgnoreCase(name, "location")) ||
+         (name.size() == 7 && http::EqualsIgnoreCase(name, "refresh"));
+}
+
+bool RewriteRedirect(std::string_view name, std::string_view value,
+                     std::span<const config::ProxyRedirect> rules, const RequestContext& ctx,
+                     std::string* out) {
+  const bool location = name.size() == 8;
+  size_t prefix = 0;
+  if (!location) {
+    prefix = AfterUrl(value);
+    if (prefix == std::string_view::npos) return false;
+  }
+  const std::string_view rest = value.substr(prefix);
+  thread_local std::string scratch;
+  for (const config::ProxyRedirect& rule : rules) {
+    const std::string_view redirect = ValueOf(rule.redirect, ctx, &scratch);
+    if (rest.substr(0, redirect.size()) != redirect) continue;
+    const size_t start = out->size();
+    out->append(value.substr(0, prefix));
+    EvaluateTo(rule.replacement, ctx, out);
+    out->append(rest.substr(redirect.size()));
+    if (location && out->size() > start && (*out)[start] == '/') {
+      thread_local std::string absolute;
+      absolute.clear();
+      AppendAbsolutePrefix(ctx, &absolute);
+      out->insert(start, absolute);
+    }
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::string& ThreadValues() {
+  thread_local std::string values;
+  return values;
+}
+
+}  // namespace
+
+RedirectRewrites::RedirectRewrites(std::span<const config::ProxyRedirect> rules,
+                                   const RequestContext& ctx)
+    : rules_(rules), ctx_(ctx), values_(ThreadValues()) {
+  if (!rules_.empty()) values_.clear();
+}
+
+bool RedirectRewrites::Rewrite(std::string_view name, std::string_view value, size_t index) {
+  if (rules_.empty() || !IsRedirectHeader(name)) return false;
+  const size_t start = values_.size();
+  if (!RewriteRedirect(name, value, rules_, ctx_, &values_)) return false;
+  entries_.push_back({index, start, values_.size()});
+  return true;
+}
+
+void RedirectRewrites::Resolve(std::span<http::HeaderView> list) const {
+  for (const Entry& e : entries_) {
+    list[e.index].value = std::string_view(values_).substr(e.start, e.end - e.start);
+  }
+}
+
+}  // namespace realip::server

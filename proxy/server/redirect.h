@@ -1,0 +1,57 @@
+// proxy_redirect: the rewriting of the Location and Refresh headers of upstream responses
+// (nginx's ngx_http_proxy_rewrite_redirect, with the absolute form its header filter gives a
+// rewritten Location). Pure: strings and the request's context in, a new value out.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/container/inlined_vector.h"
+#include "proxy/config/config.h"
+#include "proxy/http/serializer.h"
+#include "proxy/server/request_context.h"
+
+namespace realip::server {
+
+// Whether `name` is Location or Refresh, the two headers proxy_redirect rewrites. Cheap: the
+// length is compared first.
+bool IsRedirectHeader(std::string_view name);
+
+// Rewrites the value of a Location or Refresh header (`name`) with the first rule whose
+// `redirect` is a prefix (case-sensitive) of the value, for Refresh of the part after its first
+// "url=" (any case). On a match the new value is appended to *out and true returned; a Location
+// that then starts with '/' becomes absolute: "http[s]://HOST[:PORT]" in front, HOST the
+// request's host (else the local address), PORT the local port unless 80 (443 over TLS).
+// False, and *out untouched, when no rule matches. Allocates only while rewriting.
+bool RewriteRedirect(std::string_view name, std::string_view value,
+                     std::span<const config::ProxyRedirect> rules, const RequestContext& ctx,
+                     std::string* out);
+
+// The rewritten values of one response head, for the code that lists its headers: a header
+// Rewrite() takes gets a placeholder in the list, filled by Resolve() once every value is
+// written (the values share memory this thread reuses). Does nothing without rules.
+class RedirectRewrites {
+ public:
+  RedirectRewrites(std::span<const config::ProxyRedirect> rules, const RequestContext& ctx);
+  RedirectRewrites(const RedirectRewrites&) = delete;
+  RedirectRewrites& operator=(const RedirectRewrites&) = delete;
+
+  // True when header `name: value` was rewritten; its entry is to be list[index].
+  bool Rewrite(std::string_view name, std::string_view value, size_t index);
+  // Points the placeholders' values at the rewritten text.
+  void Resolve(std::span<http::HeaderView> list) const;
+
+ private:
+  struct Entry {
+    size_t index;  // in the caller's list
+    size_t start;  // in values_
+    size_t end;
+  };
+  std::span<const config::ProxyRedirect> rules_;
+  const RequestContext& ctx_;
+  std::string& values_;
+  absl::InlinedVector<Entry, 1> entries_;
+};
+
+}  // namespace realip::server
