@@ -82,11 +82,6 @@ void AppendAbsolutePrefix(const RequestContext& ctx, std::string* out) {
 
 }  // namespace
 
-bool IsRedirectHeader(std::string_view name) {
-  return (name.size() == 8 && http::EqualsIgnoreCase(name, "location")) ||
-         (name.size() == 7 && http::EqualsIgnoreCase(name, "refresh"));
-}
-
 bool RewriteRedirect(std::string_view name, std::string_view value,
                      std::span<const config::ProxyRedirect> rules, const RequestContext& ctx,
                      std::string* out) {
@@ -125,24 +120,15 @@ std::string& ThreadValues() {
 
 }  // namespace
 
-RedirectRewrites::RedirectRewrites(std::span<const config::ProxyRedirect> rules,
-                                   const RequestContext& ctx)
-    : rules_(rules), ctx_(ctx), values_(ThreadValues()) {
-  if (!rules_.empty()) values_.clear();
-}
-
-bool RedirectRewrites::Rewrite(std::string_view name, std::string_view value, size_t index) {
-  if (rules_.empty() || !IsRedirectHeader(name)) return false;
-  const size_t start = values_.size();
-  if (!RewriteRedirect(name, value, rules_, ctx_, &values_)) return false;
-  entries_.push_back({index, start, values_.size()});
-  return true;
-}
-
-void RedirectRewrites::Resolve(std::span<http::HeaderView> list) const {
-  for (const Entry& e : entries_) {
-    list[e.index].value = std::string_view(values_).substr(e.start, e.end - e.start);
+bool RedirectRewrites::RewriteHeader(std::string_view name, std::string_view value, size_t index) {
+  if (values_ == nullptr) {
+    values_ = &ThreadValues();
+    values_->clear();
   }
+  const size_t start = values_->size();
+  if (!RewriteRedirect(name, value, rules_, ctx_, values_)) return false;
+  entries_.push_back({index, start, values_->size()});
+  return true;
 }
 
 }  // namespace realip::server

@@ -9,6 +9,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "proxy/config/config.h"
+#include "proxy/http/headers.h"
 #include "proxy/http/serializer.h"
 #include "proxy/server/request_context.h"
 
@@ -16,7 +17,10 @@ namespace realip::server {
 
 // Whether `name` is Location or Refresh, the two headers proxy_redirect rewrites. Cheap: the
 // length is compared first.
-bool IsRedirectHeader(std::string_view name);
+inline bool IsRedirectHeader(std::string_view name) {
+  return (name.size() == 8 && http::EqualsIgnoreCase(name, "location")) ||
+         (name.size() == 7 && http::EqualsIgnoreCase(name, "refresh"));
+}
 
 // Rewrites the value of a Location or Refresh header (`name`) with the first rule whose
 // `redirect` is a prefix (case-sensitive) of the value, for Refresh of the part after its first
@@ -31,26 +35,38 @@ bool RewriteRedirect(std::string_view name, std::string_view value,
 // The rewritten values of one response head, for the code that lists its headers: a header
 // Rewrite() takes gets a placeholder in the list, filled by Resolve() once every value is
 // written (the values share memory this thread reuses). Does nothing without rules.
+// Inline up to the header-name check, which is all a response without Location or Refresh
+// costs (once per upstream header line of every response).
 class RedirectRewrites {
  public:
-  RedirectRewrites(std::span<const config::ProxyRedirect> rules, const RequestContext& ctx);
+  RedirectRewrites(std::span<const config::ProxyRedirect> rules, const RequestContext& ctx)
+      : rules_(rules), ctx_(ctx) {}
   RedirectRewrites(const RedirectRewrites&) = delete;
   RedirectRewrites& operator=(const RedirectRewrites&) = delete;
 
   // True when header `name: value` was rewritten; its entry is to be list[index].
-  bool Rewrite(std::string_view name, std::string_view value, size_t index);
+  bool Rewrite(std::string_view name, std::string_view value, size_t index) {
+    if (rules_.empty() || !IsRedirectHeader(name)) return false;
+    return RewriteHeader(name, value, index);
+  }
   // Points the placeholders' values at the rewritten text.
-  void Resolve(std::span<http::HeaderView> list) const;
+  void Resolve(std::span<http::HeaderView> list) const {
+    for (const Entry& e : entries_) {
+      list[e.index].value = std::string_view(*values_).substr(e.start, e.end - e.start);
+    }
+  }
 
  private:
   struct Entry {
     size_t index;  // in the caller's list
-    size_t start;  // in values_
+    size_t start;  // in *values_
     size_t end;
   };
+  bool RewriteHeader(std::string_view name, std::string_view value, size_t index);
+
   std::span<const config::ProxyRedirect> rules_;
   const RequestContext& ctx_;
-  std::string& values_;
+  std::string* values_ = nullptr;  // this thread's reused memory, from the first rewrite on
   absl::InlinedVector<Entry, 1> entries_;
 };
 
