@@ -153,6 +153,18 @@ class TestCase(unittest.TestCase):
         return subprocess.run([PROXY_BIN, *args], capture_output=True, text=True,
                               timeout=timeout)
 
+    def assert_same_t_error(self, path):
+        """`realip-proxy -t` and `nginx -t` both refuse the configuration at `path`, with the
+        same message and location."""
+        ours = self.run_proxy("-t", "-c", path)
+        nginx = subprocess.run(["nginx", "-t", "-c", path, "-p", self.workdir + "/",
+                                "-e", "stderr"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(ours.returncode, 1, ours.stderr)
+        self.assertEqual(nginx.returncode, 1, nginx.stderr)
+        emerg = re.compile(r"\[emerg\] (?:\d+#\d+: )?(.*)")
+        self.assertEqual(emerg.search(ours.stderr).group(1), emerg.search(nginx.stderr).group(1),
+                         nginx.stderr)
+
 
 def http_request(port, raw, host="127.0.0.1", source=None, timeout=10.0, read_all=True):
     """Sends raw bytes to host:port (optionally from `source` address) and returns the reply
@@ -180,6 +192,19 @@ def _read_until_close(s):
             break
         chunks.append(data)
     return b"".join(chunks)
+
+
+def recv_head(sock, buffered=b""):
+    """Reads from `sock` until the bytes hold a whole message head; returns (head, the bytes
+    after its blank line), or None if the peer closes first."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
 
 
 def read_response(s, buffered=b""):

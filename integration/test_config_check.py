@@ -2,7 +2,6 @@
 configuration (also checked with nginx itself), and the exact error output of broken ones."""
 import glob
 import os
-import re
 import shutil
 import subprocess
 import unittest
@@ -252,15 +251,7 @@ class ConfigCheckTest(harness.TestCase):
                 path = self.write_config(
                     f"events {{}}\nhttp {{\n  server {{\n    {listen}\n  }}\n}}\n",
                     f"{name}.conf")
-                ours = self.run_proxy("-t", "-c", path)
-                nginx = subprocess.run(["nginx", "-t", "-c", path, "-p", self.workdir + "/",
-                                        "-e", "stderr"], capture_output=True, text=True,
-                                       timeout=30)
-                self.assertEqual(ours.returncode, 1)
-                self.assertEqual(nginx.returncode, 1)
-                emerg = re.compile(r"\[emerg\] (?:\d+#\d+: )?(.*)")
-                self.assertEqual(emerg.search(ours.stderr).group(1),
-                                 emerg.search(nginx.stderr).group(1), nginx.stderr)
+                self.assert_same_t_error(path)
 
     def test_include_loop_names_the_including_file(self):
         a = self.write_config("include b.conf;\n", "a.conf")

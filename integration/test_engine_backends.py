@@ -13,13 +13,10 @@ import harness
 def read_request(sock, buffered=b""):
     """Reads one HTTP/1.1 request (Content-Length or chunked body) from `sock`.
     Returns (method, target, headers [(name, value)], body, leftover) or None on EOF."""
-    data = buffered
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
+    got = harness.recv_head(sock, buffered)
+    if got is None:
+        return None
+    head, rest = got
     lines = head.decode("latin-1").split("\r\n")
     method, target, _ = lines[0].split(" ", 2)
     headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
@@ -149,14 +146,10 @@ def read_all(sock):
 
 def read_head(sock):
     """Reads until the end of a message head; returns (head, bytes after it)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed before the end of the head: {data!r}")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    return head, rest
+    got = harness.recv_head(sock)
+    if got is None:
+        raise ConnectionError("closed before the end of the head")
+    return got
 
 
 class ScriptedBackendSelfTest(unittest.TestCase):

@@ -31,12 +31,10 @@ def backend_handler(sock, backend):
     with a fixed head: X-Backend, and the body by Content-Length or, for /chunked, chunked."""
     data = b""
     while True:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head, _, rest = data.partition(b"\r\n\r\n")
+        got = harness.recv_head(sock, data)
+        if got is None:
+            return
+        head, rest = got
         m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
         n = int(m.group(1)) if m else 0
         while len(rest) < n:
