@@ -52,6 +52,7 @@ def server_block(port, backend_port):
     }}
     location /off/ {{ proxy_pass http://backend; proxy_redirect off; }}
     location = /own {{ return 302 http://backend/own; }}
+    location = /own-relative {{ return 301 /elsewhere?a=1; }}
   }}
 """
 
@@ -81,6 +82,9 @@ CASES = [
     ("/rules/?ref=1;url=http://backend/old/r", ""),
     ("/off/?loc=http://backend/login", ""),
     ("/own", ""),
+    ("/own-relative", ""),
+    ("/own-relative", "Host: WWW.Site.Test:9999\r\n"),
+    ("/own-relative", "HTTP/1.0"),
 ]
 
 
@@ -144,6 +148,10 @@ class ProxyRedirectTest(harness.TestCase):
                          ["Location: http://backend/login"])
         self.assertEqual(redirect_headers(port, "/own", ""),
                          ["Location: http://backend/own"])
+        # The proxy's own relative redirect goes out absolute too, as nginx's header filter
+        # makes every Location.
+        self.assertEqual(redirect_headers(port, "/own-relative", ""),
+                         [f"Location: http://site.test:{port}/elsewhere?a=1"])
 
     def test_keep_alive_requests_each_get_their_own_value(self):
         # Several rewritten and untouched responses on one client connection (the values share

@@ -1,7 +1,5 @@
 #include "proxy/server/client_session.h"
 
-#include "proxy/base/build_config.h"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -16,6 +14,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "proxy/base/build_config.h"
 #include "proxy/base/check.h"
 #include "proxy/base/logging.h"
 #include "proxy/base/status.h"
@@ -25,6 +24,7 @@
 #include "proxy/server/access_log.h"
 #include "proxy/server/add_header.h"
 #include "proxy/server/observability.h"
+#include "proxy/server/redirect.h"
 #include "proxy/server/worker.h"
 
 namespace realip::server {
@@ -845,6 +845,12 @@ void ClientSession::ContinueRequest() {
       discard_body_ = true;
       const config::ReturnAction& ret = settings_->ret;
       std::string text = ret.has_text ? Evaluate(ret.text, A().ctx_) : std::string();
+      if (ret.has_text && http::IsRedirect(ret.code) && !text.empty() && text[0] == '/') {
+        // A relative redirect goes out absolute, as nginx's header filter makes it.
+        std::string location;
+        AppendLocation(A().ctx_, text, &location);
+        text = std::move(location);
+      }
       SendLocal(ret.code, keep_alive_, text, ret.has_text);
       return;
     }

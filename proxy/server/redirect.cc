@@ -82,6 +82,11 @@ void AppendAbsolutePrefix(const RequestContext& ctx, std::string* out) {
 
 }  // namespace
 
+void AppendLocation(const RequestContext& ctx, std::string_view location, std::string* out) {
+  if (!location.empty() && location[0] == '/') AppendAbsolutePrefix(ctx, out);
+  out->append(location);
+}
+
 bool RewriteRedirect(std::string_view name, std::string_view value,
                      std::span<const config::ProxyRedirect> rules, const RequestContext& ctx,
                      std::string* out) {

@@ -32,6 +32,10 @@ bool RewriteRedirect(std::string_view name, std::string_view value,
                      std::span<const config::ProxyRedirect> rules, const RequestContext& ctx,
                      std::string* out);
 
+// A Location the proxy sends: one that starts with '/' gets the prefix above (nginx's header
+// filter does this to every Location, `return 301 /path` included); any other is kept.
+void AppendLocation(const RequestContext& ctx, std::string_view location, std::string* out);
+
 // The rewritten values of one response head, for the code that lists its headers: a header
 // Rewrite() takes gets a placeholder in the list, filled by Resolve() once every value is
 // written (the values share memory this thread reuses). Does nothing without rules.

@@ -171,6 +171,16 @@ TEST(RewriteRedirectTest, AbsoluteFormHostAndPort) {
   EXPECT_EQ(plain.Rewrite("Location", "http://pool/a"), "https://example.test/a");
 }
 
+TEST(AppendLocationTest, OnlyARelativeLocationGetsThePrefix) {
+  Request r("location / { return 301 /x; }", "/", "Host: Example.Test\r\n");
+  std::string out;
+  AppendLocation(r.ctx, "/moved?a=1", &out);
+  EXPECT_EQ(out, "http://example.test:8080/moved?a=1");
+  out.clear();
+  AppendLocation(r.ctx, "https://elsewhere.test/", &out);
+  EXPECT_EQ(out, "https://elsewhere.test/");
+}
+
 TEST(RewriteRedirectTest, OffAndNoRules) {
   Request off("location / { proxy_pass http://pool; proxy_redirect off; }", "/");
   EXPECT_TRUE(off.rules().empty());
