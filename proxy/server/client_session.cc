@@ -899,8 +899,8 @@ void ClientSession::ContinueRequest() {
 }
 
 void ClientSession::RouteAndResolve() {
-  const http::Header* host = A().request_.headers.Find("host");
-  const config::Server& server = listener_->FindServer(host != nullptr ? host->value : "");
+  // nginx picks the server by the request line's host when the target is absolute-form.
+  const config::Server& server = listener_->FindServer(RequestHost(A().request_));
   TargetParts parts = SplitTarget(A().request_.target);
   const config::Location& location = server.FindLocation(parts.path);
   settings_ = &location.settings;

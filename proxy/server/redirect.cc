@@ -34,35 +34,12 @@ size_t AfterUrl(std::string_view value) {
   return std::string_view::npos;
 }
 
-// nginx's r->headers_in.server: the host of an absolute-form request-target, else of the Host
-// header; lower case, without port or trailing dot. Empty when the request names none.
-void AppendRequestHost(const RequestContext& ctx, std::string* out) {
-  if (ctx.head == nullptr) return;
-  std::string_view host;
-  std::string_view target = ctx.head->target;
-  const size_t scheme_end = target.find("://");
-  if (!target.empty() && target[0] != '/' && scheme_end != std::string_view::npos) {
-    target.remove_prefix(scheme_end + 3);
-    host = target.substr(0, target.find_first_of("/?"));
-  } else if (const http::Header* h = ctx.head->headers.Find("host")) {
-    host = h->value;
-  }
-  if (!host.empty() && host[0] == '[') {
-    const size_t close = host.find(']');
-    if (close != std::string_view::npos) host = host.substr(0, close + 1);
-  } else {
-    host = host.substr(0, host.find(':'));
-  }
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  for (char c : host) out->push_back(Lower(c));
-}
-
 // What ngx_http_header_filter() puts before a Location that starts with '/'
 // (absolute_redirect on, server_name_in_redirect off, port_in_redirect on: nginx's defaults).
 void AppendAbsolutePrefix(const RequestContext& ctx, std::string* out) {
   out->append(ctx.https ? "https://" : "http://");
   const size_t host_start = out->size();
-  AppendRequestHost(ctx, out);
+  if (ctx.head != nullptr) AppendRequestHostName(*ctx.head, out);
   if (out->size() == host_start) {
     // No host in the request (HTTP/1.0): the local address. nginx prints an IPv6 one without
     // brackets, which no client can parse; we add them.

@@ -295,6 +295,29 @@ std::string_view RequestId(const RequestContext& ctx) {
   return ctx.request_id;
 }
 
+std::string_view RequestHost(const http::MessageHead& head) {
+  std::string_view target = head.target;
+  const size_t scheme_end = target.find("://");
+  if (!target.empty() && target[0] != '/' && scheme_end != std::string_view::npos) {
+    target.remove_prefix(scheme_end + 3);
+    return target.substr(0, target.find_first_of("/?"));
+  }
+  const http::Header* h = head.headers.Find("host");
+  return h != nullptr ? std::string_view(h->value) : std::string_view();
+}
+
+void AppendRequestHostName(const http::MessageHead& head, std::string* out) {
+  std::string_view host = RequestHost(head);
+  if (!host.empty() && host[0] == '[') {
+    const size_t close = host.find(']');
+    if (close != std::string_view::npos) host = host.substr(0, close + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  for (char c : host) out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
+}
+
 TargetParts SplitTarget(std::string_view target) {
   std::string_view rest = target;
   if (size_t scheme = rest.find("://"); scheme != std::string_view::npos && rest[0] != '/') {
@@ -376,16 +399,10 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       out->append(ctx.https ? "https" : "http");
       return false;
     case VariableId::kHost: {
-      const http::Header* host = head != nullptr ? head->headers.Find("host") : nullptr;
-      if (host != nullptr && !host->value.empty()) {
-        std::string_view v = host->value;
-        if (v[0] == '[') {
-          v = v.substr(0, v.find(']') == std::string_view::npos ? v.size() : v.find(']') + 1);
-        } else {
-          v = v.substr(0, v.find(':'));
-        }
-        for (char c : v) out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
-      } else if (ctx.server != nullptr && !ctx.server->names.empty()) {
+      // The request line's host, else Host's, else the server's name (nginx).
+      const size_t before = out->size();
+      if (head != nullptr) AppendRequestHostName(*head, out);
+      if (out->size() == before && ctx.server != nullptr && !ctx.server->names.empty()) {
         out->append(ctx.server->names.front());
       }
       return false;

@@ -124,6 +124,14 @@ struct TargetParts {
 };
 TargetParts SplitTarget(std::string_view target);
 
+// The host a request names, as nginx's r->headers_in.server: that of an absolute-form
+// request-target ("http://host:port/path"), else the Host header's value; port included, as
+// written. Empty when the request names none.
+std::string_view RequestHost(const http::MessageHead& head);
+// RequestHost() without its port or a trailing dot, in lower case, appended to *out (nginx's
+// ngx_http_validate_host; what $host and an absolute Location use).
+void AppendRequestHostName(const http::MessageHead& head, std::string* out);
+
 // Appends the value of `ref` for this request to *out (nothing for an empty value). Returns
 // true when the variable is set even if empty (nginx's found value, which a log line prints
 // empty, not "-": $is_args, $https, $request_completion, an $arg_ or $cookie_ with an empty

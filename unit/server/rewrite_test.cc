@@ -277,5 +277,33 @@ TEST(EvaluateTest, VariablesFromTheRequest) {
   }
 }
 
+TEST(EvaluateTest, HostIsTheRequestLinesThenHostsThenTheServerName) {
+  const char* kConf = "server_name example.test; location / { proxy_pass http://pool; }";
+  struct Case {
+    const char* raw;
+    const char* want;
+  };
+  for (const Case& c : {
+           // nginx: an absolute-form target's host wins over the Host header.
+           Case{"GET http://Named.Test:81/a HTTP/1.1\r\nHost: other.test\r\n\r\n", "named.test"},
+           // Port and trailing dot dropped, lower case (ngx_http_validate_host).
+           Case{"GET / HTTP/1.1\r\nHost: WWW.Example.Test.:8080\r\n\r\n", "www.example.test"},
+           Case{"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "[::1]"},
+           // No host at all: the server's first name.
+           Case{"GET / HTTP/1.0\r\n\r\n", "example.test"},
+       }) {
+    Routed r = Route(kConf, c.raw, "192.0.2.9");
+    r.ctx.head = &r.head;
+    EXPECT_EQ(Evaluate(config::CompileString("$host").value(), r.ctx), c.want) << c.raw;
+  }
+}
+
+TEST(RequestHostTest, AbsoluteFormTargetThenHostHeader) {
+  EXPECT_EQ(RequestHost(ParseRequest("GET https://a.test:8443/x?y HTTP/1.1\r\nHost: b\r\n\r\n")),
+            "a.test:8443");
+  EXPECT_EQ(RequestHost(ParseRequest("GET /x HTTP/1.1\r\nHost: b.test:1\r\n\r\n")), "b.test:1");
+  EXPECT_EQ(RequestHost(ParseRequest("GET /x HTTP/1.0\r\n\r\n")), "");
+}
+
 }  // namespace
 }  // namespace realip::server
