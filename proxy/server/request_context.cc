@@ -297,10 +297,11 @@ std::string_view RequestId(const RequestContext& ctx) {
 
 std::string_view RequestHost(const http::MessageHead& head) {
   std::string_view target = head.target;
-  const size_t scheme_end = target.find("://");
-  if (!target.empty() && target[0] != '/' && scheme_end != std::string_view::npos) {
-    target.remove_prefix(scheme_end + 3);
-    return target.substr(0, target.find_first_of("/?"));
+  if (!target.empty() && target[0] != '/') {  // origin-form ("/path") is by far the usual one
+    if (const size_t scheme_end = target.find("://"); scheme_end != std::string_view::npos) {
+      target.remove_prefix(scheme_end + 3);
+      return target.substr(0, target.find_first_of("/?"));
+    }
   }
   const http::Header* h = head.headers.Find("host");
   return h != nullptr ? std::string_view(h->value) : std::string_view();
