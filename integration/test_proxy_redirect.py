@@ -34,7 +34,7 @@ def server_block(port, backend_port):
   upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 4; }}
   server {{
     listen 127.0.0.1:{port};
-    server_name site.test;
+    server_name named.test site.test;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
     location / {{ proxy_pass http://backend; }}
@@ -53,6 +53,12 @@ def server_block(port, backend_port):
     location /off/ {{ proxy_pass http://backend; proxy_redirect off; }}
     location = /own {{ return 302 http://backend/own; }}
     location = /own-relative {{ return 301 /elsewhere?a=1; }}
+    location /noabs/ {{ proxy_pass http://backend; absolute_redirect off; }}
+    location /noport/ {{ proxy_pass http://backend; port_in_redirect off; }}
+    location /sname/ {{ proxy_pass http://backend; server_name_in_redirect on; }}
+    location = /own-noabs {{ absolute_redirect off; return 302 /x; }}
+    location = /own-noport {{ port_in_redirect off; return 302 /x; }}
+    location = /own-sname {{ server_name_in_redirect on; return 302 /x; }}
   }}
 """
 
@@ -85,6 +91,13 @@ CASES = [
     ("/own-relative", ""),
     ("/own-relative", "Host: WWW.Site.Test:9999\r\n"),
     ("/own-relative", "HTTP/1.0"),
+    ("/noabs/?loc=http://backend/login", ""),
+    ("/noport/?loc=http://backend/login", ""),
+    ("/sname/?loc=http://backend/login", ""),
+    ("/own-noabs", ""),
+    ("/own-noport", ""),
+    ("/own-sname", ""),
+    ("/own-noport", "HTTP/1.0"),
 ]
 
 
@@ -152,6 +165,13 @@ class ProxyRedirectTest(harness.TestCase):
         # makes every Location.
         self.assertEqual(redirect_headers(port, "/own-relative", ""),
                          [f"Location: http://site.test:{port}/elsewhere?a=1"])
+        # absolute_redirect, port_in_redirect and server_name_in_redirect.
+        self.assertEqual(redirect_headers(port, "/noabs/?loc=http://backend/login", ""),
+                         ["Location: /login"])
+        self.assertEqual(redirect_headers(port, "/noport/?loc=http://backend/login", ""),
+                         ["Location: http://site.test/login"])
+        self.assertEqual(redirect_headers(port, "/own-sname", ""),
+                         [f"Location: http://named.test:{port}/x"])
 
     def test_keep_alive_requests_each_get_their_own_value(self):
         # Several rewritten and untouched responses on one client connection (the values share

@@ -208,6 +208,12 @@ struct HttpSettings {
 
   std::vector<AccessLog> access_logs;  // empty: access_log off
   bool server_tokens = true;
+  // How a Location the proxy makes or rewrites that starts with '/' goes out (nginx's header
+  // filter): made absolute at all, with the port the client connected to, with the server's
+  // first name instead of the request's host.
+  bool absolute_redirect = true;
+  bool port_in_redirect = true;
+  bool server_name_in_redirect = false;
   std::vector<AddHeader> add_headers;  // in configuration order
   SslSettings ssl;  // client side read at the server level, backend side per location
 

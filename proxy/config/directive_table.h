@@ -96,6 +96,9 @@ struct LevelDraft {
 
   std::optional<std::vector<AccessLogDraft>> access_logs;  // empty vector: access_log off
   std::optional<bool> server_tokens;
+  std::optional<bool> absolute_redirect;
+  std::optional<bool> port_in_redirect;
+  std::optional<bool> server_name_in_redirect;
   std::optional<std::vector<AddHeader>> add_headers;
   AccessLevelDraft access;  // allow/deny, limit_req, limit_conn
   SslDraft ssl;  // ssl_* and proxy_ssl_*

@@ -1079,6 +1079,12 @@ constexpr DirectiveSpec kTable[] = {
     {"metrics", kLocation, 0, 0, false, false, &MetricsDirective},
     {"realip_echo", kLocation, 0, 0, false, false, &RealipEchoDirective},
     {"server_tokens", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::server_tokens>},
+    {"absolute_redirect", kHttpServerLocation, 1, 1, false, false,
+     SetFlag<&LevelDraft::absolute_redirect>},
+    {"port_in_redirect", kHttpServerLocation, 1, 1, false, false,
+     SetFlag<&LevelDraft::port_in_redirect>},
+    {"server_name_in_redirect", kHttpServerLocation, 1, 1, false, false,
+     SetFlag<&LevelDraft::server_name_in_redirect>},
     {"add_header", kHttpServerLocation, 2, 3, false, true, &AddHeaderDirective},
 
     // access_directives.cc (issue 11)

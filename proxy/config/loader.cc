@@ -193,6 +193,9 @@ class Finalizer {
     Inherit(s.proxy_protocol, d.proxy_protocol);
     Inherit(s.proxy_protocol_version, d.proxy_protocol_version);
     Inherit(s.server_tokens, d.server_tokens);
+    Inherit(s.absolute_redirect, d.absolute_redirect);
+    Inherit(s.port_in_redirect, d.port_in_redirect);
+    Inherit(s.server_name_in_redirect, d.server_name_in_redirect);
     Inherit(s.add_headers, d.add_headers);
     REALIP_RETURN_IF_ERROR(MergeAccess(config_.access, d.access, &s.access));
     MergeSsl(s.ssl, d.ssl);

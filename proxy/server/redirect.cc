@@ -34,12 +34,25 @@ size_t AfterUrl(std::string_view value) {
   return std::string_view::npos;
 }
 
-// What ngx_http_header_filter() puts before a Location that starts with '/'
-// (absolute_redirect on, server_name_in_redirect off, port_in_redirect on: nginx's defaults).
+// The location's redirect settings; nginx's defaults when the request has no location.
+const config::HttpSettings& RedirectSettings(const RequestContext& ctx) {
+  static const config::HttpSettings kDefaults;
+  return ctx.location != nullptr ? ctx.location->settings : kDefaults;
+}
+
+// What ngx_http_header_filter() puts before a Location that starts with '/' when
+// absolute_redirect is on: the scheme, the host (the server's first name with
+// server_name_in_redirect, else the request's), and the port unless port_in_redirect is off or
+// it is the scheme's.
 void AppendAbsolutePrefix(const RequestContext& ctx, std::string* out) {
+  const config::HttpSettings& s = RedirectSettings(ctx);
   out->append(ctx.https ? "https://" : "http://");
   const size_t host_start = out->size();
-  if (ctx.head != nullptr) AppendRequestHostName(*ctx.head, out);
+  if (s.server_name_in_redirect && ctx.server != nullptr && !ctx.server->names.empty()) {
+    out->append(ctx.server->names.front());
+  } else if (ctx.head != nullptr) {
+    AppendRequestHostName(*ctx.head, out);
+  }
   if (out->size() == host_start) {
     // No host in the request (HTTP/1.0): the local address. nginx prints an IPv6 one without
     // brackets, which no client can parse; we add them.
@@ -48,7 +61,7 @@ void AppendAbsolutePrefix(const RequestContext& ctx, std::string* out) {
     ctx.local.AppendHostTo(out);
     if (v6) out->push_back(']');
   }
-  const uint16_t port = ctx.local.is_unix ? 0 : ctx.local.port;
+  const uint16_t port = ctx.local.is_unix || !s.port_in_redirect ? 0 : ctx.local.port;
   if (port != 0 && port != (ctx.https ? 443 : 80)) {
     char digits[8];
     auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), port);
@@ -60,7 +73,9 @@ void AppendAbsolutePrefix(const RequestContext& ctx, std::string* out) {
 }  // namespace
 
 void AppendLocation(const RequestContext& ctx, std::string_view location, std::string* out) {
-  if (!location.empty() && location[0] == '/') AppendAbsolutePrefix(ctx, out);
+  if (!location.empty() && location[0] == '/' && RedirectSettings(ctx).absolute_redirect) {
+    AppendAbsolutePrefix(ctx, out);
+  }
   out->append(location);
 }
 
@@ -82,7 +97,8 @@ bool RewriteRedirect(std::string_view name, std::string_view value,
     out->append(value.substr(0, prefix));
     EvaluateTo(rule.replacement, ctx, out);
     out->append(rest.substr(redirect.size()));
-    if (location && out->size() > start && (*out)[start] == '/') {
+    if (location && out->size() > start && (*out)[start] == '/' &&
+        RedirectSettings(ctx).absolute_redirect) {
       thread_local std::string absolute;
       absolute.clear();
       AppendAbsolutePrefix(ctx, &absolute);

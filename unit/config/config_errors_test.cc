@@ -311,6 +311,8 @@ const ErrorCase kErrorCases[] = {
      "invalid value \"5s1m\" in \"lingering_timeout\" directive", 3},
     {"lingering_timeout_in_main", "lingering_timeout 5s;\n",
      "\"lingering_timeout\" directive is not allowed here", 1},
+    {"bad_port_in_redirect", LOC("port_in_redirect 80;"),
+     "invalid value \"80\" in \"port_in_redirect\" directive, it must be \"on\" or \"off\"", 4},
     {"bad_server_tokens", LOC("server_tokens build;"),
      "invalid value \"build\" in \"server_tokens\" directive, it must be \"on\" or \"off\"", 4},
     {"bad_proxy_hide_header", LOC("proxy_hide_header \"a:b\";"), "invalid header name \"a:b\"", 4},

@@ -124,6 +124,9 @@ TEST(ConfigTest, HttpDefaults) {
   EXPECT_FALSE(s.proxy_protocol);
   EXPECT_EQ(s.proxy_protocol_version, 1);
   EXPECT_TRUE(s.server_tokens);
+  EXPECT_TRUE(s.absolute_redirect);
+  EXPECT_TRUE(s.port_in_redirect);
+  EXPECT_FALSE(s.server_name_in_redirect);
   ASSERT_EQ(s.access_logs.size(), 1u);
   EXPECT_EQ(s.access_logs[0].kind, AccessLog::Kind::kStdout);
   EXPECT_EQ(s.access_logs[0].format->name, "combined");
@@ -164,6 +167,9 @@ http {
       proxy_protocol on;
       proxy_protocol_version 2;
       server_tokens off;
+      absolute_redirect off;
+      port_in_redirect off;
+      server_name_in_redirect on;
     }
   }
 }
@@ -221,6 +227,9 @@ http {
   EXPECT_TRUE(s.proxy_protocol);
   EXPECT_EQ(s.proxy_protocol_version, 2);
   EXPECT_FALSE(s.server_tokens);
+  EXPECT_FALSE(s.absolute_redirect);
+  EXPECT_FALSE(s.port_in_redirect);
+  EXPECT_TRUE(s.server_name_in_redirect);
 }
 
 TEST(ConfigTest, ServerLevelOnlyDirectives) {
@@ -1030,6 +1039,7 @@ http {
   proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;
   proxy_next_upstream error; proxy_next_upstream_tries 1; proxy_buffering on;
   proxy_protocol off; proxy_protocol_version 1; server_tokens on; metrics_collection on;
+  absolute_redirect on; port_in_redirect on; server_name_in_redirect off;
   allow 127.0.0.1; deny all; geo $g { default x; }
   limit_req_zone $binary_remote_addr zone=r:1m rate=1r/s; limit_req zone=r;
   limit_req_status 429; limit_req_dry_run off;

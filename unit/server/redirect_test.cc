@@ -181,6 +181,25 @@ TEST(AppendLocationTest, OnlyARelativeLocationGetsThePrefix) {
   EXPECT_EQ(out, "https://elsewhere.test/");
 }
 
+TEST(AppendLocationTest, AbsolutePortAndServerNameInRedirect) {
+  struct Case {
+    const char* directives;
+    const char* want;
+  };
+  for (const Case& c : {
+           Case{"", "http://other.test:8080/x"},
+           Case{"absolute_redirect off;", "/x"},
+           Case{"port_in_redirect off;", "http://other.test/x"},
+           Case{"server_name_in_redirect on;", "http://example.test:8080/x"},
+       }) {
+    Request r(std::string("location / { return 302 /x; ") + c.directives + " }", "/",
+              "Host: Other.Test\r\n");
+    std::string out;
+    AppendLocation(r.ctx, "/x", &out);
+    EXPECT_EQ(out, c.want) << c.directives;
+  }
+}
+
 TEST(RewriteRedirectTest, OffAndNoRules) {
   Request off("location / { proxy_pass http://pool; proxy_redirect off; }", "/");
   EXPECT_TRUE(off.rules().empty());
