@@ -415,17 +415,18 @@ void ClientSession::Enter(Fn&& fn) {
   // write on an idle connection that needed its buffers. Not while anything of a next request
   // (or of a PROXY header) arrived, waits to be read or to be written. A lingering connection
   // needs none of it: the input it still holds is dropped.
-  if (a_ != nullptr) {
-    if (phase_ == Phase::kLingering) {
-      ReleaseActive();
-    } else if ((phase_ == Phase::kIdle || phase_ == Phase::kProxyHeader) && a_->in_.empty() &&
-               a_->out_.empty() && !client_read_paused_ && upstream_ == nullptr &&
-               !a_->parser_.message_started() && !a_->resume_timer_.armed() &&
-               !a_->limit_req_timer_.armed()) {
-      ReleaseActive();
-    }
+  if (a_ != nullptr &&
+      (phase_ == Phase::kLingering ||
+       ((phase_ == Phase::kIdle || phase_ == Phase::kProxyHeader) && NothingUnderWay()))) {
+    ReleaseActive();
   }
   UpdateReusable();
+}
+
+bool ClientSession::NothingUnderWay() const {
+  if (!InEmpty() || !OutEmpty() || client_read_paused_ || upstream_ != nullptr) return false;
+  return a_ == nullptr || !(a_->parser_.message_started() || a_->resume_timer_.armed() ||
+                            a_->limit_req_timer_.armed());
 }
 
 bool ClientSession::ComputeReusable() const {
@@ -435,19 +436,13 @@ bool ClientSession::ComputeReusable() const {
     case Phase::kLingering:
       return !closed_;
     case Phase::kProxyHeader:
-      return !closed_ && InEmpty() && !client_read_paused_;
+      return !closed_ && NothingUnderWay();
     case Phase::kIdle:
       break;
     default:
       return false;
   }
-  if (closed_ || !InEmpty() || !OutEmpty() || client_read_paused_ || upstream_ != nullptr) {
-    return false;
-  }
-  if (a_ != nullptr && (a_->parser_.message_started() || a_->resume_timer_.armed() ||
-                        a_->limit_req_timer_.armed())) {
-    return false;
-  }
+  if (closed_ || !NothingUnderWay()) return false;
   // TLS: before the first byte of the ClientHello, or after the handshake; not in between.
   if (tls_ != nullptr && !handshake_noted_) return tls_->connection().awaiting_first_byte();
   return true;

@@ -189,6 +189,10 @@ class ClientSession : public event::IoHandler,
   void Close();
   // Whether the session is reusable now (see reusable()).
   bool ComputeReusable() const;
+  // No input or output buffered, reading not paused, no upstream, no partial request head and
+  // no request held by a timer: what lets an idle session give back its request state and be
+  // reusable.
+  bool NothingUnderWay() const;
   // Moves the session to the worker's other list if ComputeReusable() changed.
   void UpdateReusable();
   // Deletes the closed session (outside its callbacks).
