@@ -8,29 +8,6 @@
 namespace realip::server {
 namespace {
 
-// Where the field line `name` of a serialised head starts and ends (after its CRLF); npos when
-// the head has none.
-struct LineSpan {
-  size_t begin = std::string::npos;
-  size_t end = std::string::npos;
-};
-
-LineSpan FindField(std::string_view head, std::string_view name) {
-  size_t pos = head.find("\r\n");  // past the status line
-  while (pos != std::string_view::npos) {
-    const size_t begin = pos + 2;
-    const size_t end = head.find("\r\n", begin);
-    if (end == std::string_view::npos || end == begin) break;  // the blank line
-    std::string_view line = head.substr(begin, end - begin);
-    const size_t colon = line.find(':');
-    if (colon != std::string_view::npos && http::EqualsIgnoreCase(line.substr(0, colon), name)) {
-      return {begin, end + 2};
-    }
-    pos = end;
-  }
-  return {};
-}
-
 // nginx keeps one ETag and one Last-Modified per response; add_header sets them.
 bool SingleField(std::string_view name) {
   return http::EqualsIgnoreCase(name, "etag") || http::EqualsIgnoreCase(name, "last-modified");
@@ -53,8 +30,8 @@ void ApplyAddHeaders(const std::vector<config::AddHeader>& headers, int status,
       if (c == '\0' || c == '\r' || c == '\n') c = ' ';
     }
     if (SingleField(h.name)) {
-      LineSpan old = FindField(*head, h.name);
-      if (old.begin != std::string::npos) {
+      const SerializedField old = FindSerializedField(*head, h.name, 0);
+      if (old.found()) {
         if (value.empty()) {
           head->erase(old.begin, old.end - old.begin);
         } else {

@@ -50,6 +50,11 @@ void AppendAttemptStatuses(const RequestContext& ctx, std::string* out) {
   }
 }
 
+// Milliseconds as nginx's "%T.%03M".
+void AppendMs(uint64_t ms, std::string* out) {
+  absl::StrAppend(out, ms / 1000, ".", absl::Dec(ms % 1000, absl::kZeroPad3));
+}
+
 void AppendAttemptTimes(const RequestContext& ctx, int32_t UpstreamAttempt::*field,
                         std::string* out) {
   bool first = true;
@@ -58,7 +63,7 @@ void AppendAttemptTimes(const RequestContext& ctx, int32_t UpstreamAttempt::*fie
     first = false;
     const int32_t ms = a.*field;
     if (ms != UpstreamAttempt::kUnset) {
-      absl::StrAppend(out, ms / 1000, ".", absl::Dec(ms % 1000, absl::kZeroPad3));
+      AppendMs(static_cast<uint64_t>(ms), out);
     } else {
       out->push_back('-');
     }
@@ -93,11 +98,6 @@ void AppendAttemptBytes(const RequestContext& ctx, AttemptBytes what, std::strin
     }
     absl::StrAppend(out, value);
   }
-}
-
-// Milliseconds as nginx's "%T.%03M".
-void AppendMs(uint64_t ms, std::string* out) {
-  absl::StrAppend(out, ms / 1000, ".", absl::Dec(ms % 1000, absl::kZeroPad3));
 }
 
 const std::string& HostName() {
@@ -161,15 +161,16 @@ std::optional<std::string_view> FindCookie(const http::MessageHead& head, std::s
   return std::nullopt;
 }
 
-bool AppendSerializedHeader(std::string_view head, std::string_view name, std::string* out) {
-  // Our own serialiser wrote `head`: "Name: value" lines ending in CRLF after the status line.
-  size_t pos = head.find("\r\n");
-  bool first = true;
+SerializedField FindSerializedField(std::string_view head, std::string_view name, size_t from) {
+  // Our own serialiser wrote `head`: "Name: value" lines ending in CRLF after the status line,
+  // then an empty line.
+  size_t pos = from == 0 ? head.find("\r\n") : from - 2;
   while (pos != std::string_view::npos) {
-    pos += 2;
-    const size_t end = head.find("\r\n", pos);
+    const size_t begin = pos + 2;
+    const size_t end = head.find("\r\n", begin);
+    if (end == begin) break;  // the empty line that ends the head
     const std::string_view line =
-        head.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+        head.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
     pos = end;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos || !http::EqualsIgnoreCase(line.substr(0, colon), name)) {
@@ -178,8 +179,17 @@ bool AppendSerializedHeader(std::string_view head, std::string_view name, std::s
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && IsOws(value.front())) value.remove_prefix(1);
     while (!value.empty() && IsOws(value.back())) value.remove_suffix(1);
+    return {begin, end == std::string_view::npos ? head.size() : end + 2, value};
+  }
+  return {};
+}
+
+bool AppendSerializedHeader(std::string_view head, std::string_view name, std::string* out) {
+  bool first = true;
+  for (SerializedField f = FindSerializedField(head, name, 0); f.found();
+       f = FindSerializedField(head, name, f.end)) {
     if (!first) out->append(", ");
-    out->append(value);
+    out->append(f.value);
     first = false;
   }
   return !first;

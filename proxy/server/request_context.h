@@ -114,6 +114,16 @@ std::optional<std::string_view> FindCookie(const http::MessageHead& head, std::s
 // The first header `name` (lower case, '-') of a serialised response head and every later
 // one joined with ", ", appended to *out. False when the head has no such header.
 bool AppendSerializedHeader(std::string_view head, std::string_view name, std::string* out);
+// The first field line `name` (any case) of a serialised head at or after offset `from` (0:
+// from the start; else the end of a line found before): where its line starts, where it ends
+// (after its CRLF), and its value without surrounding blanks. Not found: begin == npos.
+struct SerializedField {
+  size_t begin = std::string_view::npos;
+  size_t end = std::string_view::npos;
+  std::string_view value;
+  bool found() const { return begin != std::string_view::npos; }
+};
+SerializedField FindSerializedField(std::string_view head, std::string_view name, size_t from);
 
 // Splits a request-target into path and query (without '?'). An absolute-form target
 // (RFC 9112 section 3.2.2) gives the path after its authority ("/" when empty).
