@@ -93,16 +93,14 @@ bool RewriteRedirect(std::string_view name, std::string_view value,
   for (const config::ProxyRedirect& rule : rules) {
     const std::string_view redirect = ValueOf(rule.redirect, ctx, &scratch);
     if (rest.substr(0, redirect.size()) != redirect) continue;
-    const size_t start = out->size();
-    out->append(value.substr(0, prefix));
-    EvaluateTo(rule.replacement, ctx, out);
-    out->append(rest.substr(redirect.size()));
-    if (location && out->size() > start && (*out)[start] == '/' &&
-        RedirectSettings(ctx).absolute_redirect) {
-      thread_local std::string absolute;
-      absolute.clear();
-      AppendAbsolutePrefix(ctx, &absolute);
-      out->insert(start, absolute);
+    thread_local std::string rewritten;
+    rewritten.assign(value.substr(0, prefix));
+    EvaluateTo(rule.replacement, ctx, &rewritten);
+    rewritten.append(rest.substr(redirect.size()));
+    if (location) {
+      AppendLocation(ctx, rewritten, out);  // absolute, as every Location the proxy makes
+    } else {
+      out->append(rewritten);
     }
     return true;
   }
