@@ -44,7 +44,8 @@ class GeoMap {
     uint32_t value = kNone;  // index into values_
   };
   struct Trie {
-    std::vector<Node> nodes{Node{{kNone, kNone}, 0}};  // the root holds the default, ""
+    // The root holds the default, "" (values_[0]).
+    std::vector<Node> nodes = std::vector<Node>(1, Node{{kNone, kNone}, 0});
   };
 
   static uint32_t Find(const Trie& trie, std::string_view bytes);

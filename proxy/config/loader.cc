@@ -460,7 +460,8 @@ absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view te
   Draft draft;
   draft.use_dns = use_dns;
   draft.conf_dir = std::filesystem::path(path).parent_path().string();
-  if (draft.conf_dir.empty()) draft.conf_dir = ".";
+  // push_back, not = ".": gcc 12 warns wrongly about the latter (-Wrestrict).
+  if (draft.conf_dir.empty()) draft.conf_dir.push_back('.');
   // nginx's predefined format (ngx_http_log_module.c).
   auto combined = std::make_shared<LogFormat>();
   combined->name = "combined";

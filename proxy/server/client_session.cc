@@ -346,7 +346,7 @@ void ClientSession::ReleaseActive() {
   a.request_.Reset();
   a.ctx_.Recycle();
   a.conn_leases_.clear();
-  a.tried_ = upstream::TriedPeers();
+  a.tried_.Clear();
   a.hash_key_.clear();
   a.upstream_peer_.clear();
   a.upstream_proxy_header_.clear();
@@ -932,7 +932,7 @@ void ClientSession::StartProxy() {
   const std::shared_ptr<const config::Upstream>& upstream = settings_->proxy_pass.upstream;
   A().upstream_config_ = upstream.get();
   A().balancer_ = worker_->balancers().For(upstream);
-  A().tried_ = upstream::TriedPeers();
+  A().tried_.Clear();
   A().hash_key_ = HashKeyFor(*A().upstream_config_, A().ctx_);
   A().upstream_attempt_ = 0;
   A().last_failure_status_ = 502;

@@ -50,6 +50,8 @@ class TriedPeers {
   bool Contains(PeerIndex peer) const;
   // How many peers are in the set.
   size_t count() const;
+  // Empties the set (a new request), keeping any memory it grew.
+  void Clear() { words_.clear(); }
 
  private:
   absl::InlinedVector<uint64_t, 1> words_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proxy/config/variables.h"
 #include "proxy/event/loop.h"
@@ -102,7 +103,7 @@ TEST_F(AccessLogWriterTest, WritesWhenTheBufferFillsAndAtFlushAll) {
   ctx.head = &head;
   std::string want;
   for (int i = 0; i < 5; ++i) {
-    head.target = "/" + std::to_string(10000000 + i);
+    head.target = absl::StrCat("/", 10000000 + i);
     want += head.target + "\n";
     writer.Write(logs, ctx);
     // Written in whole buffers: after the 3rd line (30 >= 25 bytes), then nothing until FlushAll.
