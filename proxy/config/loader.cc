@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <map>
 #include <utility>
 
@@ -16,6 +15,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/config/config.h"
 #include "proxy/config/directive_table.h"
+#include "proxy/config/parser.h"
 
 namespace realip::config {
 
@@ -459,9 +459,7 @@ absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view te
   REALIP_ASSIGN_OR_RETURN(ParsedConfig parsed, ParseConfigText(text, path, files));
   Draft draft;
   draft.use_dns = use_dns;
-  draft.conf_dir = std::filesystem::path(path).parent_path().string();
-  // push_back, not = ".": gcc 12 warns wrongly about the latter (-Wrestrict).
-  if (draft.conf_dir.empty()) draft.conf_dir.push_back('.');
+  draft.conf_dir = ConfigDir(path);
   // nginx's predefined format (ngx_http_log_module.c).
   auto combined = std::make_shared<LogFormat>();
   combined->name = "combined";

@@ -214,11 +214,16 @@ class Parser {
 
 std::unique_ptr<FileSource> NewDiskFileSource() { return std::make_unique<DiskFileSource>(); }
 
+std::string ConfigDir(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  // push_back, not = ".": gcc 12 warns wrongly about the latter (-Wrestrict).
+  if (dir.empty()) dir.push_back('.');
+  return dir;
+}
+
 absl::StatusOr<ParsedConfig> ParseConfigText(std::string_view text, const std::string& path,
                                              FileSource& files) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  Parser parser(files, dir);
+  Parser parser(files, ConfigDir(path));
   std::vector<Directive> directives;
   REALIP_RETURN_IF_ERROR(parser.ParseFile(text, path, directives));
   ParsedConfig result = std::move(parser.result());

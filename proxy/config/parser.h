@@ -48,6 +48,10 @@ struct ParsedConfig {
   std::vector<File> files;
 };
 
+// The folder of a configuration file, "." for a bare file name: where its relative paths
+// (includes, certificates, geo files) are looked up.
+std::string ConfigDir(const std::string& path);
+
 // Parses `text` (named `path` in messages). `include` arguments are glob patterns relative to
 // the folder of `path`; an include of a file that is already being read is an error.
 [[nodiscard]] absl::StatusOr<ParsedConfig> ParseConfigText(std::string_view text,

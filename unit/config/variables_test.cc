@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "proxy/base/strings.h"
 
 namespace realip::config {
@@ -12,7 +13,11 @@ std::string Render(const CompiledString& s) {
   std::string out;
   for (const Segment& seg : s.segments) {
     if (!out.empty()) out += "|";
-    out += seg.variable.has_value() ? "$" + VariableName(*seg.variable) : seg.literal;
+    if (seg.variable.has_value()) {
+      absl::StrAppend(&out, "$", VariableName(*seg.variable));
+    } else {
+      out += seg.literal;
+    }
   }
   return out;
 }
