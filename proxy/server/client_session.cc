@@ -285,7 +285,6 @@ void ClientSession::RequestBodySink::OnBody(std::string_view data) {
 }
 
 void ClientSession::ResponseBodySink::OnBody(std::string_view data) {
-  s_->A().ctx_.body_bytes_sent += data.size();
   if (s_->A().client_framing_ == ClientFraming::kChunked) {
     s_->Out().AppendChunk(data);
   } else if (s_->A().client_framing_ != ClientFraming::kNone) {
@@ -1515,6 +1514,7 @@ void ClientSession::OnUpstreamHead() {
   AppendClientResponseHead(head, *settings_, A().ctx_, A().client_framing_, keep_alive_, false,
                            &bytes);
   AddResponseHeaders(head.status, &head, &bytes);
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   CountUpstreamResponse(head.status, now);
@@ -1625,6 +1625,7 @@ void ClientSession::StartTunnel() {
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().ctx_, ClientFraming::kNone, false, true, &bytes);
   AddResponseHeaders(101, &head, &bytes);
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   phase_ = Phase::kTunnel;
@@ -1670,10 +1671,9 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   A().ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
   AddResponseHeaders(status, nullptr, &bytes);
-  A().ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
-  if (config_->variables.sent_http) {
-    A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
-  }
+  const size_t head_size = bytes.find("\r\n\r\n") + 4;
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(head_size);
+  if (config_->variables.sent_http) A().sent_head_.assign(bytes, 0, head_size - 2);
   Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
@@ -1711,9 +1711,9 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   keep_alive_ = false;
   std::string bytes = http::ErrorResponse(status, ServerToken(&EffectiveSettings()));
   AddResponseHeaders(status, nullptr, &bytes);
-  if (config_->variables.sent_http) {
-    A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
-  }
+  const size_t head_size = bytes.find("\r\n\r\n") + 4;
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(head_size);
+  if (config_->variables.sent_http) A().sent_head_.assign(bytes, 0, head_size - 2);
   Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
