@@ -572,7 +572,8 @@ void ClientSession::ReadClientLoop() {
       ProcessClientInput();
       // A client that half-closes after a complete request still gets its response; one that
       // stops in the middle of a head or body cannot be answered sensibly (nginx: 499).
-      bool request_read = phase_ == Phase::kRequest && request_complete_;
+      bool request_read =
+          (phase_ == Phase::kRequest && request_complete_) || phase_ == Phase::kFinishing;
       if (closed_ || request_read || phase_ == Phase::kClosing) return;
       if ((phase_ == Phase::kIdle || phase_ == Phase::kReadingHead) && !OutEmpty()) {
         // The previous request is finished but its response still waits to be written (the
@@ -689,7 +690,7 @@ void ClientSession::ProcessClientInput() {
       FlushUpstream();
       break;
     }
-    if (phase_ == Phase::kClosing) break;
+    if (phase_ == Phase::kClosing || phase_ == Phase::kFinishing) break;  // wait our turn
     if (phase_ == Phase::kRequest && request_complete_) break;  // pipelined: wait our turn
     if (phase_ == Phase::kRequest && limit_req_delayed_) break;  // the body waits as well
     bool resume_after_head =
@@ -1170,20 +1171,36 @@ void ClientSession::OnRequestMessageComplete() {
 }
 
 void ClientSession::FinishRequest() {
-  // Both directions of this request are done: recycle the upstream, then either wait for the
-  // next request or close.
-  LogRequest();
-  A().conn_leases_.clear();
+  // Both directions of this request are done: recycle the upstream now (it does not wait for
+  // the client to read), then end the request once its response is written.
   if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
   A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
-  KeepResponseParser(std::move(A().response_parser_));
   A().up_in_.Release();
   A().up_out_.Release();
   A().replay_.Release();
   A().preamble_.Release();
   if (!keep_alive_ || draining_ || worker_->stopping()) {
     CloseAfterFlush();
+    return;
+  }
+  if (!OutEmpty()) {
+    // Usually the iteration's write flush, or a slow client: FlushClient calls EndRequest
+    // once the last byte is written. A next request waits in the input until then, as nginx
+    // starts a pipelined request only once the previous one is finalized (all output sent).
+    phase_ = Phase::kFinishing;
+    return;
+  }
+  EndRequest();
+}
+
+void ClientSession::EndRequest() {
+  LogRequest();
+  // limit_conn counts the request until here, as nginx releases it with the request.
+  A().conn_leases_.clear();
+  KeepResponseParser(std::move(A().response_parser_));
+  if (!keep_alive_ || draining_ || worker_->stopping()) {
+    CloseAfterFlush();  // a graceful stop began while the response was written
     return;
   }
   EnsureNoDelay();  // the next responses follow earlier segments on this connection
@@ -1283,6 +1300,11 @@ void ClientSession::FlushClient() {
   if (client_timer_kind_ == ClientTimer::kSend) {
     worker_->deadlines().Cancel(this);
     client_timer_kind_ = ClientTimer::kNone;
+  }
+  // The finished request's last byte is written: its log line, then keep-alive or close.
+  if (phase_ == Phase::kFinishing) {
+    EndRequest();
+    return;
   }
   if (phase_ == Phase::kClosing) {
     CloseOrLinger();
@@ -1743,12 +1765,10 @@ void ClientSession::AddResponseHeaders(int status, const http::MessageHead* upst
 }
 
 void ClientSession::CloseAfterFlush() {
-  LogRequest();
+  // The log line waits for the last byte (CloseOrLinger), or for the close that gives up on
+  // it (Close: $request_completion empty).
   phase_ = Phase::kClosing;
-  if (a_ != nullptr) {
-    a_->conn_leases_.clear();
-    a_->upstream_timer_.Cancel();
-  }
+  if (a_ != nullptr) a_->upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   if (OutEmpty()) {
     CloseOrLinger();
@@ -1760,6 +1780,9 @@ void ClientSession::CloseAfterFlush() {
 }
 
 void ClientSession::CloseOrLinger() {
+  // The response is written; lingering is not part of the request.
+  LogRequest();
+  if (a_ != nullptr) a_->conn_leases_.clear();
   if (ShouldLinger()) {
     StartLingering();
   } else {
@@ -2003,8 +2026,8 @@ void ClientSession::LogRequest(bool output_lost) {
   if (ctx.UpstreamAttemptOpen()) {
     ctx.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);
   }
-  // nginx sets r->request_complete when the whole response is out; ours is queued whole and
-  // the connection is not closing with part of it unsent.
+  // nginx sets r->request_complete when the whole response is out: the line is written after
+  // the last byte, or by a close that gives up on what is still unsent.
   ctx.request_completion = response_complete_ && !output_lost;
   if (worker_->metrics().collecting()) {
     CountRequest(worker_->metrics(), ctx, worker_->loop().Now());
