@@ -285,7 +285,6 @@ void ClientSession::RequestBodySink::OnBody(std::string_view data) {
 }
 
 void ClientSession::ResponseBodySink::OnBody(std::string_view data) {
-  s_->A().ctx_.body_bytes_sent += data.size();
   if (s_->A().client_framing_ == ClientFraming::kChunked) {
     s_->Out().AppendChunk(data);
   } else if (s_->A().client_framing_ != ClientFraming::kNone) {
@@ -573,7 +572,8 @@ void ClientSession::ReadClientLoop() {
       ProcessClientInput();
       // A client that half-closes after a complete request still gets its response; one that
       // stops in the middle of a head or body cannot be answered sensibly (nginx: 499).
-      bool request_read = phase_ == Phase::kRequest && request_complete_;
+      bool request_read =
+          (phase_ == Phase::kRequest && request_complete_) || phase_ == Phase::kFinishing;
       if (closed_ || request_read || phase_ == Phase::kClosing) return;
       if ((phase_ == Phase::kIdle || phase_ == Phase::kReadingHead) && !OutEmpty()) {
         // The previous request is finished but its response still waits to be written (the
@@ -690,7 +690,7 @@ void ClientSession::ProcessClientInput() {
       FlushUpstream();
       break;
     }
-    if (phase_ == Phase::kClosing) break;
+    if (phase_ == Phase::kClosing || phase_ == Phase::kFinishing) break;  // wait our turn
     if (phase_ == Phase::kRequest && request_complete_) break;  // pipelined: wait our turn
     if (phase_ == Phase::kRequest && limit_req_delayed_) break;  // the body waits as well
     bool resume_after_head =
@@ -1171,20 +1171,36 @@ void ClientSession::OnRequestMessageComplete() {
 }
 
 void ClientSession::FinishRequest() {
-  // Both directions of this request are done: recycle the upstream, then either wait for the
-  // next request or close.
-  LogRequest();
-  A().conn_leases_.clear();
+  // Both directions of this request are done: recycle the upstream now (it does not wait for
+  // the client to read), then end the request once its response is written.
   if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
   A().upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
-  KeepResponseParser(std::move(A().response_parser_));
   A().up_in_.Release();
   A().up_out_.Release();
   A().replay_.Release();
   A().preamble_.Release();
   if (!keep_alive_ || draining_ || worker_->stopping()) {
     CloseAfterFlush();
+    return;
+  }
+  if (!OutEmpty()) {
+    // Usually the iteration's write flush, or a slow client: FlushClient calls EndRequest
+    // once the last byte is written. A next request waits in the input until then, as nginx
+    // starts a pipelined request only once the previous one is finalized (all output sent).
+    phase_ = Phase::kFinishing;
+    return;
+  }
+  EndRequest();
+}
+
+void ClientSession::EndRequest() {
+  LogRequest();
+  // limit_conn counts the request until here, as nginx releases it with the request.
+  A().conn_leases_.clear();
+  KeepResponseParser(std::move(A().response_parser_));
+  if (!keep_alive_ || draining_ || worker_->stopping()) {
+    CloseAfterFlush();  // a graceful stop began while the response was written
     return;
   }
   EnsureNoDelay();  // the next responses follow earlier segments on this connection
@@ -1284,6 +1300,11 @@ void ClientSession::FlushClient() {
   if (client_timer_kind_ == ClientTimer::kSend) {
     worker_->deadlines().Cancel(this);
     client_timer_kind_ = ClientTimer::kNone;
+  }
+  // The finished request's last byte is written: its log line, then keep-alive or close.
+  if (phase_ == Phase::kFinishing) {
+    EndRequest();
+    return;
   }
   if (phase_ == Phase::kClosing) {
     CloseOrLinger();
@@ -1515,6 +1536,7 @@ void ClientSession::OnUpstreamHead() {
   AppendClientResponseHead(head, *settings_, A().ctx_, A().client_framing_, keep_alive_, false,
                            &bytes);
   AddResponseHeaders(head.status, &head, &bytes);
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   CountUpstreamResponse(head.status, now);
@@ -1625,6 +1647,7 @@ void ClientSession::StartTunnel() {
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().ctx_, ClientFraming::kNone, false, true, &bytes);
   AddResponseHeaders(101, &head, &bytes);
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
   phase_ = Phase::kTunnel;
@@ -1670,10 +1693,9 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   A().ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
   AddResponseHeaders(status, nullptr, &bytes);
-  A().ctx_.body_bytes_sent = head_request_ ? 0 : bytes.size() - bytes.find("\r\n\r\n") - 4;
-  if (config_->variables.sent_http) {
-    A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
-  }
+  const size_t head_size = bytes.find("\r\n\r\n") + 4;
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(head_size);
+  if (config_->variables.sent_http) A().sent_head_.assign(bytes, 0, head_size - 2);
   Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
@@ -1711,9 +1733,9 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   keep_alive_ = false;
   std::string bytes = http::ErrorResponse(status, ServerToken(&EffectiveSettings()));
   AddResponseHeaders(status, nullptr, &bytes);
-  if (config_->variables.sent_http) {
-    A().sent_head_.assign(bytes, 0, bytes.find("\r\n\r\n") + 2);
-  }
+  const size_t head_size = bytes.find("\r\n\r\n") + 4;
+  A().ctx_.response_head_bytes = static_cast<uint32_t>(head_size);
+  if (config_->variables.sent_http) A().sent_head_.assign(bytes, 0, head_size - 2);
   Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
@@ -1743,12 +1765,10 @@ void ClientSession::AddResponseHeaders(int status, const http::MessageHead* upst
 }
 
 void ClientSession::CloseAfterFlush() {
-  LogRequest();
+  // The log line waits for the last byte (CloseOrLinger), or for the close that gives up on
+  // it (Close: $request_completion empty).
   phase_ = Phase::kClosing;
-  if (a_ != nullptr) {
-    a_->conn_leases_.clear();
-    a_->upstream_timer_.Cancel();
-  }
+  if (a_ != nullptr) a_->upstream_timer_.Cancel();
   upstream_timer_kind_ = UpstreamTimer::kNone;
   if (OutEmpty()) {
     CloseOrLinger();
@@ -1760,6 +1780,9 @@ void ClientSession::CloseAfterFlush() {
 }
 
 void ClientSession::CloseOrLinger() {
+  // The response is written; lingering is not part of the request.
+  LogRequest();
+  if (a_ != nullptr) a_->conn_leases_.clear();
   if (ShouldLinger()) {
     StartLingering();
   } else {
@@ -2003,8 +2026,8 @@ void ClientSession::LogRequest(bool output_lost) {
   if (ctx.UpstreamAttemptOpen()) {
     ctx.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);
   }
-  // nginx sets r->request_complete when the whole response is out; ours is queued whole and
-  // the connection is not closing with part of it unsent.
+  // nginx sets r->request_complete when the whole response is out: the line is written after
+  // the last byte, or by a close that gives up on what is still unsent.
   ctx.request_completion = response_complete_ && !output_lost;
   if (worker_->metrics().collecting()) {
     CountRequest(worker_->metrics(), ctx, worker_->loop().Now());

@@ -78,6 +78,8 @@ class ClientSession : public event::IoHandler,
     kReadingHead,  // part of a request head received
     kRequest,      // a request is being served
     kTunnel,       // bytes flow both ways unchanged after a 101
+    kFinishing,    // the request is done, its response's last bytes are being written; then
+                   // its log line and kIdle (a next request waits in the input meanwhile)
     kClosing,      // flushing the last bytes, then close
     kLingering,    // answered and half-closed: reading and dropping input until the client
                    // closes (lingering_close)
@@ -148,7 +150,12 @@ class ClientSession : public event::IoHandler,
   // Wraps the new upstream connection to `peer` in TLS (`proxy_pass https://`).
   bool StartUpstreamTls(const net::SocketAddress& peer);
   void OnRequestMessageComplete();
+  // Both directions of the request are done: releases the upstream side, then ends the
+  // request now if its response is written, else once it is (kFinishing).
   void FinishRequest();
+  // The finished request's response is written: its log line and metrics, then the next
+  // request (keep-alive) or the close.
+  void EndRequest();
   void FlushClient();
   // TCP_NODELAY, set the first time the connection needs it (nginx's rule): a response written
   // in pieces, a keep-alive connection's next responses, a tunnel. A connection that carries
@@ -208,8 +215,10 @@ class ClientSession : public event::IoHandler,
   // realip_upstream_requests_total and realip_upstream_response_seconds for a response head
   // that arrived at `now`.
   void CountUpstreamResponse(int status, absl::Time now);
-  // Writes the access-log line of the current request once. `output_lost`: the connection
-  // closes with response bytes unsent ($request_completion stays empty).
+  // Writes the access-log line of the current request once, and counts it in the request
+  // metrics: after its response's last byte was written (EndRequest, CloseOrLinger), or when
+  // the connection closes. `output_lost`: the connection closes with response bytes unsent
+  // ($request_completion stays empty).
   void LogRequest(bool output_lost = false);
   // Callbacks of the Active timers.
   void OnResumeTimer();

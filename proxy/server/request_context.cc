@@ -235,7 +235,7 @@ void RequestContext::Recycle() {
   request_id.clear();
   status = 0;
   upstream_head_bytes = 0;
-  body_bytes_sent = 0;
+  response_head_bytes = 0;
   bytes_sent = 0;
   request_length = 0;
   upstream_addr.clear();
@@ -463,7 +463,11 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (ctx.status != 0) absl::StrAppend(out, ctx.status);
       return false;
     case VariableId::kBodyBytesSent:
-      absl::StrAppend(out, ctx.body_bytes_sent);
+      // nginx: c->sent - r->header_size, at least 0 (chunk framing, a tunnel's bytes and a
+      // 100 Continue written before the head count as body).
+      absl::StrAppend(out, ctx.bytes_sent > ctx.response_head_bytes
+                               ? ctx.bytes_sent - ctx.response_head_bytes
+                               : 0);
       return false;
     case VariableId::kBytesSent:
       absl::StrAppend(out, ctx.bytes_sent);

@@ -62,7 +62,11 @@ struct RequestContext {
   // Bytes of the last attempt's response up to its body (heads, interim ones included); 0:
   // no response head. $upstream_response_length is the rest of bytes_received.
   uint32_t upstream_head_bytes = 0;
-  uint64_t body_bytes_sent = 0;
+  // The final response head queued for the client (nginx's r->header_size); 0 before one.
+  // $body_bytes_sent is bytes_sent minus this, as nginx's.
+  uint32_t response_head_bytes = 0;
+  // Bytes written to the client's socket for this request (TLS: the application bytes
+  // SSL_write took, as nginx's c->sent), 100 Continue and a tunnel's bytes included.
   uint64_t bytes_sent = 0;
   uint64_t request_length = 0;
   std::string upstream_addr;

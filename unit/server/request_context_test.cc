@@ -54,7 +54,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.request_id = "0123456789abcdef0123456789abcdef";
   ctx.status = 502;
   ctx.upstream_head_bytes = 120;
-  ctx.body_bytes_sent = 10;
+  ctx.response_head_bytes = 10;
   ctx.bytes_sent = 200;
   ctx.request_length = 300;
   ctx.upstream_addr = "127.0.0.1:9001, 127.0.0.1:9002, 127.0.0.1:9003";
@@ -97,7 +97,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.start, fresh.start);
   EXPECT_EQ(ctx.request_id, fresh.request_id);
   EXPECT_EQ(ctx.status, fresh.status);
-  EXPECT_EQ(ctx.body_bytes_sent, fresh.body_bytes_sent);
+  EXPECT_EQ(ctx.response_head_bytes, fresh.response_head_bytes);
   EXPECT_EQ(ctx.bytes_sent, fresh.bytes_sent);
   EXPECT_EQ(ctx.request_length, fresh.request_length);
   EXPECT_EQ(ctx.upstream_addr, fresh.upstream_addr);
