@@ -219,6 +219,27 @@ http {{
         self.assertTrue(all(l["completion"] == "OK" for l in lines), lines)
         self.assertEqual(self.requests_total(200), 5)
 
+    def test_request_time_starts_at_the_first_byte_of_the_head(self):
+        # nginx's request starts when its first bytes are read (r->start_sec in
+        # ngx_http_create_request), so a head sent slowly is in $request_time, on a new
+        # connection and on a kept-alive one.
+        s = slow_client(self.port)
+        s.sendall(b"GET /a HTTP/1.1\r\n")
+        time.sleep(HOLD)
+        s.sendall(b"Host: a\r\n\r\n")
+        size, rest = head_size(s)
+        recv_exactly(s, 10 - len(rest))
+        s.sendall(b"GET /b HTTP/1.1\r\n")
+        time.sleep(HOLD)
+        s.sendall(b"Host: a\r\nConnection: close\r\n\r\n")
+        harness._read_until_close(s)
+        s.close()
+        lines = [parse(l) for l in wait_until(lambda: len(read_lines(self.log)) == 2 and
+                                              read_lines(self.log), "two lines")]
+        self.assertEqual([l["request"] for l in lines], ["GET /a HTTP/1.1", "GET /b HTTP/1.1"])
+        self.assertGreaterEqual(lines[0]["request_time"], HOLD)
+        self.assertGreaterEqual(lines[1]["request_time"], HOLD)
+
 
 class TlsBytesSentTest(EngineTestCase):
     def test_bytes_sent_counts_application_bytes(self):

@@ -244,6 +244,7 @@ struct ClientSession::Active {
   // Scalars of the request; reset when the state goes back to the pool.
   uint64_t body_bytes_ = 0;
   uint64_t head_bytes_ = 0;  // of the request whose head is being parsed
+  absl::Time head_start_;    // when its first byte was parsed: the request's start, as nginx's
   const config::Upstream* upstream_config_ = nullptr;
   upstream::Balancer* balancer_ = nullptr;  // the worker's, for upstream_config_
   int upstream_attempt_ = 0;                // peers picked for this request
@@ -754,6 +755,7 @@ void ClientSession::ConsumeRequestBytes(size_t n) {
   if (phase_ == Phase::kRequest) {
     A().ctx_.request_length += n;
   } else {
+    if (A().head_bytes_ == 0) A().head_start_ = worker_->loop().Now();
     A().head_bytes_ += n;
   }
 }
@@ -921,7 +923,7 @@ void ClientSession::RouteAndResolve() {
   A().ctx_.connection_id = id_;
   A().ctx_.connection_requests = requests_;
   A().ctx_.accepted_ms = accepted_ms_;
-  A().ctx_.start = worker_->loop().Now();
+  A().ctx_.start = A().head_start_;
   A().ctx_.access = &config_->access;
   A().ctx_.request_length = A().head_bytes_;
   A().head_bytes_ = 0;
@@ -1715,7 +1717,8 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     A().ctx_.local = local_;
     A().ctx_.https = listener_->ssl;
     A().ctx_.accepted_ms = accepted_ms_;
-    A().ctx_.start = worker_->loop().Now();
+    // A partial head (header timeout, a bad head) started with its first byte, as nginx's.
+    A().ctx_.start = A().head_bytes_ > 0 ? A().head_start_ : worker_->loop().Now();
     A().ctx_.access = &config_->access;
     settings_ = nullptr;
     request_logged_ = false;
