@@ -167,6 +167,27 @@ class ServerDateTest(harness.TestCase):
                          rb"Date: [^\r]+ GMT\r\n")
 
     @unittest.skipUnless(shutil.which("nginx"), "nginx is not installed")
+    def test_proxy_pass_header_errors_as_nginx(self):
+        cases = {
+            "no_name": "    location / {\n      proxy_pass_header;\n    }",
+            "two_names": "    proxy_pass_header Server Date;",
+        }
+        for name, body in cases.items():
+            with self.subTest(name=name):
+                path = self.write_config(
+                    "events {}\nhttp {\n  server {\n    listen 127.0.0.1:1;\n" + body +
+                    "\n  }\n}\n", f"{name}.conf")
+                self.assert_same_t_error(path)
+        path = self.write_config("proxy_pass_header Server;\nevents {}\n", "main.conf")
+        self.assert_same_t_error(path)
+        path = self.write_config(
+            "events {}\nhttp {\n  proxy_pass_header Server;\n  server {\n"
+            "    proxy_pass_header X-Pad;\n    location / { proxy_pass_header Date; }\n  }\n}\n",
+            "good.conf")
+        r = self.run_proxy("-t", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    @unittest.skipUnless(shutil.which("nginx"), "nginx is not installed")
     def test_same_fields_as_nginx(self):
         """Same configuration text: the same field names, and Server and Date where nginx
         writes them (first, when they are its own). The other fields' order is not compared:
