@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "proxy/base/logging.h"
 #include "proxy/config/access_config.h"
+#include "proxy/config/header_names.h"
 #include "proxy/config/ssl_settings.h"
 #include "proxy/config/variables.h"
 #include "proxy/net/cidr_set.h"
@@ -192,7 +193,14 @@ struct HttpSettings {
   uint64_t large_client_header_buffers_size = 8 * 1024;
 
   std::vector<HeaderRewrite> proxy_set_headers;  // defaults included, explicit ones override
-  std::vector<std::string> proxy_hide_headers;   // lower case
+  std::vector<std::string> proxy_hide_headers;   // lower case, as configured
+  std::vector<std::string> proxy_pass_headers;   // lower case, as configured
+  // The upstream response fields not sent on: nginx's defaults (Date, Server, X-Pad, X-Accel-*)
+  // plus proxy_hide_header minus proxy_pass_header, built once at load. While Server or Date is
+  // in it, the proxy writes its own; passed, the upstream's is sent, or none (nginx).
+  HeaderNameSet hidden_headers = BuildHiddenHeaders({}, {});
+  bool hide_upstream_server = true;  // hidden_headers has "server"
+  bool hide_upstream_date = true;    // hidden_headers has "date"
   // proxy_redirect rules in order, the first match wins; empty: nothing is rewritten (`off`,
   // or no rule reached this level).
   std::vector<ProxyRedirect> proxy_redirects;

@@ -80,6 +80,7 @@ struct LevelDraft {
 
   std::optional<std::vector<HeaderRewrite>> proxy_set_headers;  // as written, no defaults
   std::optional<std::vector<std::string>> proxy_hide_headers;
+  std::optional<std::vector<std::string>> proxy_pass_headers;
   // proxy_redirect, as nginx's `redirect` flag and `redirects` array: nullopt: not used at
   // this level; false: `off`; true: the rules of `proxy_redirects`.
   std::optional<bool> proxy_redirect;

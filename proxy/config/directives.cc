@@ -417,6 +417,16 @@ absl::Status ProxyHideHeader(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
+absl::Status ProxyPassHeader(Scope& s, const Directive& d) {
+  if (!IsToken(d.args[0])) {
+    return Error(d, absl::StrCat("invalid header name \"", d.args[0], "\""));
+  }
+  LevelDraft& level = *s.level;
+  if (!level.proxy_pass_headers.has_value()) level.proxy_pass_headers.emplace();
+  level.proxy_pass_headers->push_back(Lower(d.args[0]));
+  return absl::OkStatus();
+}
+
 // ngx_http_proxy_redirect(): `off`, `default` and `REDIRECT REPLACEMENT` lines, several per
 // level; `off` cannot be combined with rules at one level.
 absl::Status ProxyRedirectDirective(Scope& s, const Directive& d) {
@@ -1059,6 +1069,7 @@ constexpr DirectiveSpec kTable[] = {
     {"readiness", kLocation, 0, 0, false, false, &Readiness},
     {"proxy_set_header", kHttpServerLocation, 2, 2, false, true, &ProxySetHeader},
     {"proxy_hide_header", kHttpServerLocation, 1, 1, false, true, &ProxyHideHeader},
+    {"proxy_pass_header", kHttpServerLocation, 1, 1, false, true, &ProxyPassHeader},
     {"proxy_redirect", kHttpServerLocation, 1, 2, false, true, &ProxyRedirectDirective},
     {"proxy_http_version", kHttpServerLocation, 1, 1, false, false, &ProxyHttpVersion},
     {"proxy_connect_timeout", kHttpServerLocation, 1, 1, false, false,

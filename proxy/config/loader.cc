@@ -181,7 +181,15 @@ class Finalizer {
 
     Inherit(m.explicit_headers, d.proxy_set_headers);
     s.proxy_set_headers = WithDefaultHeaders(m.explicit_headers);
+    // Each list is inherited on its own, then both are applied to nginx's defaults
+    // (ngx_http_upstream_hide_headers_hash).
     Inherit(s.proxy_hide_headers, d.proxy_hide_headers);
+    Inherit(s.proxy_pass_headers, d.proxy_pass_headers);
+    if (d.proxy_hide_headers.has_value() || d.proxy_pass_headers.has_value()) {
+      s.hidden_headers = BuildHiddenHeaders(s.proxy_hide_headers, s.proxy_pass_headers);
+      s.hide_upstream_server = s.hidden_headers.Contains("server");
+      s.hide_upstream_date = s.hidden_headers.Contains("date");
+    }
     MergeRedirects(parent, d, m);
     Inherit(s.proxy_http_version_minor, d.proxy_http_version_minor);
     Inherit(s.proxy_connect_timeout, d.proxy_connect_timeout);

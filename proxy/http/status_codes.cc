@@ -67,6 +67,7 @@ std::string BuildLocalResponse(const LocalResponse& response) {
   std::string length = std::to_string(body.size());
   std::vector<HeaderView> headers;
   headers.push_back({"Server", response.server});
+  if (!response.date.empty()) headers.push_back({"Date", response.date});
   if (!bodiless) {
     std::string_view type = "text/html";
     if (response.use_text && !redirect) {
@@ -83,10 +84,11 @@ std::string BuildLocalResponse(const LocalResponse& response) {
   return out;
 }
 
-std::string ErrorResponse(int status, std::string_view server) {
+std::string ErrorResponse(int status, std::string_view server, std::string_view date) {
   LocalResponse response;
   response.status = status;
   response.server = server;
+  response.date = date;
   return BuildLocalResponse(response);
 }
 

@@ -14,7 +14,8 @@ std::string_view ReasonPhrase(int status);
 bool IsRedirect(int status);
 
 // A complete response the proxy generates itself: small HTML body for errors and redirects,
-// `text` verbatim as text/plain otherwise. `head_only` omits the body (HEAD requests);
+// `text` verbatim as text/plain otherwise. Fields in nginx's order: Server, Date,
+// Content-Type, Content-Length, Location, Connection. `head_only` omits the body (HEAD requests);
 // `keep_alive` false adds "Connection: close".
 struct LocalResponse {
   int status = 500;
@@ -24,10 +25,12 @@ struct LocalResponse {
   bool head_only = false;
   std::string_view content_type;  // with use_text: overrides "text/plain"
   std::string_view server = "realip-proxy";  // Server header and page footer (server_tokens)
+  std::string_view date;  // Date header (IMF-fixdate, http::HttpDateCache); empty: none
 };
 std::string BuildLocalResponse(const LocalResponse& response);
 
 // The error page for `status` with "Connection: close" (errors that end the connection).
-std::string ErrorResponse(int status, std::string_view server = "realip-proxy");
+std::string ErrorResponse(int status, std::string_view server = "realip-proxy",
+                          std::string_view date = {});
 
 }  // namespace realip::http

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <utility>
@@ -1535,8 +1536,9 @@ void ClientSession::OnUpstreamHead() {
   // An upgrade refused by the upstream: nothing more may be read from this client.
   if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
-  AppendClientResponseHead(head, *settings_, A().ctx_, A().client_framing_, keep_alive_, false,
-                           &bytes);
+  AppendClientResponseHead(head, *settings_, A().ctx_,
+                           {ServerToken(settings_), worker_->HttpDate()}, A().client_framing_,
+                           keep_alive_, false, &bytes);
   AddResponseHeaders(head.status, &head, &bytes);
   A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
@@ -1647,7 +1649,9 @@ void ClientSession::StartTunnel() {
   A().ctx_.status = 101;
   CountUpstreamResponse(101, worker_->loop().Now());
   std::string& bytes = HeadScratch();
-  AppendClientResponseHead(head, *settings_, A().ctx_, ClientFraming::kNone, false, true, &bytes);
+  AppendClientResponseHead(head, *settings_, A().ctx_,
+                           {ServerToken(settings_), worker_->HttpDate()}, ClientFraming::kNone,
+                           false, true, &bytes);
   AddResponseHeaders(101, &head, &bytes);
   A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
@@ -1673,13 +1677,27 @@ void ClientSession::StartTunnel() {
   if (!closed_ && upstream_ != nullptr && upstream_read_paused_) ReadUpstream();
 }
 
+namespace {
+
+// "realip-proxy/" + base::kVersion, built by the compiler: asked for every response.
+constexpr std::string_view kProduct = "realip-proxy";
+constexpr std::string_view kVersionText = base::kVersion;
+constexpr std::array<char, kProduct.size() + 1 + kVersionText.size()> kProductWithVersion = [] {
+  std::array<char, kProduct.size() + 1 + kVersionText.size()> text{};
+  std::copy(kProduct.begin(), kProduct.end(), text.begin());
+  text[kProduct.size()] = '/';
+  std::copy(kVersionText.begin(), kVersionText.end(), text.begin() + kProduct.size() + 1);
+  return text;
+}();
+
+}  // namespace
+
 // nginx's server_tokens: "on" (the default) names the version in the Server header and on
 // the proxy's own pages, "off" only the product.
 std::string_view ClientSession::ServerToken(const config::HttpSettings* settings) {
-  static const std::string* const kWithVersion =
-      new std::string(std::string("realip-proxy/") + base::kVersion);
-  return settings == nullptr || settings->server_tokens ? std::string_view(*kWithVersion)
-                                                        : std::string_view("realip-proxy");
+  return settings == nullptr || settings->server_tokens
+             ? std::string_view(kProductWithVersion.data(), kProductWithVersion.size())
+             : kProduct;
 }
 
 void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
@@ -1692,6 +1710,7 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   response.keep_alive = keep_alive;
   response.head_only = head_request_;
   response.server = ServerToken(settings_);
+  response.date = worker_->HttpDate();
   A().ctx_.status = status;
   std::string bytes = http::BuildLocalResponse(response);
   AddResponseHeaders(status, nullptr, &bytes);
@@ -1734,7 +1753,8 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     return;
   }
   keep_alive_ = false;
-  std::string bytes = http::ErrorResponse(status, ServerToken(&EffectiveSettings()));
+  std::string bytes =
+      http::ErrorResponse(status, ServerToken(&EffectiveSettings()), worker_->HttpDate());
   AddResponseHeaders(status, nullptr, &bytes);
   const size_t head_size = bytes.find("\r\n\r\n") + 4;
   A().ctx_.response_head_bytes = static_cast<uint32_t>(head_size);

@@ -128,16 +128,22 @@ ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_r
 
 void AppendClientResponseHead(const http::MessageHead& response,
                               const config::HttpSettings& settings, const RequestContext& ctx,
-                              ClientFraming framing, bool keep_alive, bool tunnel,
-                              std::string* head) {
+                              const OwnFields& own, ClientFraming framing, bool keep_alive,
+                              bool tunnel, std::string* head) {
   http::ConnectionOptionList options_list = http::ConnectionOptions(response.headers);
   absl::InlinedVector<http::HeaderView, 32> out;
+  // First, as nginx's header filter writes them. Date: RFC 9110 section 6.6.1 (an origin
+  // server with a clock sends one; a recipient forwarding a response without one adds it).
+  if (settings.hide_upstream_server) out.push_back({"Server", own.server});
+  if (settings.hide_upstream_date) out.push_back({"Date", own.date});
   RedirectRewrites redirects(settings.proxy_redirects, ctx);
   for (const http::Header& h : response.headers) {
     if (tunnel && http::EqualsIgnoreCase(h.name, "upgrade")) {
       out.push_back({h.name, h.value});
       continue;
     }
+    // Before the hop-by-hop test: Date and Server are hidden from nearly every response.
+    if (settings.hidden_headers.Contains(h.name)) continue;
     if (http::IsHopByHop(h.name, options_list)) continue;
     // Content-Length is re-added below only for kContentLength; a HEAD response keeps the
     // upstream's value, which describes the body a GET would get (RFC 9110 section 8.6).
@@ -147,11 +153,6 @@ void AppendClientResponseHead(const http::MessageHead& response,
           response.status != 304 && !response.chunked)) {
       continue;
     }
-    bool hidden = false;
-    for (const std::string& name : settings.proxy_hide_headers) {
-      if (http::EqualsIgnoreCase(h.name, name)) hidden = true;
-    }
-    if (hidden) continue;
     if (redirects.Rewrite(h.name, h.value, out.size())) {
       out.push_back({h.name, {}});
       continue;

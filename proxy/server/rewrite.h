@@ -45,13 +45,21 @@ enum class ClientFraming {
 ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_request,
                                   int client_version_minor);
 
-// The response head for the client: the upstream status line and headers minus hop-by-hop,
-// framing and proxy_hide_header names, Location and Refresh rewritten by proxy_redirect (for
-// `ctx`'s request), plus our framing and Connection header. A tunnel (101) keeps Upgrade and
-// sends "Connection: upgrade". Appended to *out.
+// The fields the proxy writes at the top of every response head, as nginx's header filter.
+struct OwnFields {
+  std::string_view server;  // the Server value server_tokens chose
+  std::string_view date;    // now, as an IMF-fixdate (http::HttpDateCache)
+};
+
+// The response head for the client: the upstream status line; our Server and Date, each left
+// out while proxy_pass_header passes the upstream's (nginx then sends the upstream's, or none);
+// the upstream headers minus hop-by-hop, framing and hidden names (settings.hidden_headers),
+// Location and Refresh rewritten by proxy_redirect (for `ctx`'s request); then our framing and
+// Connection header. A tunnel (101) keeps Upgrade and sends "Connection: upgrade". Appended to
+// *out.
 void AppendClientResponseHead(const http::MessageHead& response,
                               const config::HttpSettings& settings, const RequestContext& ctx,
-                              ClientFraming framing, bool keep_alive, bool tunnel,
-                              std::string* out);
+                              const OwnFields& own, ClientFraming framing, bool keep_alive,
+                              bool tunnel, std::string* out);
 
 }  // namespace realip::server

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "proxy/config/config.h"
 #include "proxy/event/deadline_queue.h"
 #include "proxy/event/loop.h"
+#include "proxy/http/date.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/server/access_log.h"
 #include "proxy/server/access_phase.h"
@@ -93,6 +95,9 @@ class Worker {
 
   // For sessions, on the worker thread.
   event::EventLoop& loop() { return *loop_; }
+  // The Date of a response sent now (the loop's time): formatted once per second, as nginx's
+  // ngx_cached_http_time; valid until the next call.
+  std::string_view HttpDate() { return http_date_.Get(absl::ToUnixSeconds(loop_->Now())); }
   UpstreamPool& pool() { return *pool_; }
   // The sessions' client timeouts.
   event::DeadlineQueue& deadlines() { return *deadlines_; }
@@ -143,6 +148,7 @@ class Worker {
   void RunFlushes();
 
   int index_;
+  http::HttpDateCache http_date_;
   const Lifecycle* lifecycle_;
   metrics::Registry* registry_;
   metrics::Shard* shard_;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <thread>
@@ -571,6 +572,74 @@ http {
   EXPECT_EQ(own.proxy_hide_headers, std::vector<std::string>{"x-h2"});
 }
 
+// nginx's ngx_http_upstream_hide_headers_hash: proxy_hide_header and proxy_pass_header are
+// inherited each on its own (a level's own list replaces the parent's), then the hidden set is
+// the defaults plus the hide list minus the pass list.
+TEST(InheritanceTest, HideAndPassHeaderListsInheritSeparately) {
+  auto c = MustLoad(R"(
+http {
+  proxy_hide_header X-H1;
+  proxy_pass_header Server;
+  server {
+    listen 127.0.0.1:8001;
+    location /inherit { }
+    location /hide { proxy_hide_header X-H2; }
+    location /pass { proxy_pass_header X-Accel-Buffering; proxy_pass_header Date; }
+    location /both { proxy_hide_header Date; proxy_pass_header date; }
+    location /outer {
+      proxy_pass_header X-Pad;
+      location /outer/inner { }
+    }
+  }
+}
+)");
+  ASSERT_NE(c, nullptr);
+  const Server& s = *c->servers[0];
+  struct Case {
+    const char* location;
+    std::vector<std::string> hidden;
+    bool server;  // our Server is written
+    bool date;
+  };
+  const std::vector<std::string> accel = {"x-accel-expires", "x-accel-redirect",
+                                          "x-accel-limit-rate", "x-accel-buffering",
+                                          "x-accel-charset"};
+  auto with = [&](std::vector<std::string> names) {
+    names.insert(names.end(), accel.begin(), accel.end());
+    return names;
+  };
+  for (const Case& c : {
+           // http's pass list lets Server through; its hide list adds X-H1.
+           Case{"/inherit", with({"date", "x-pad", "x-h1"}), false, true},
+           Case{"/hide", with({"date", "x-pad", "x-h2"}), false, true},
+           // An own pass list replaces http's: Server is hidden again.
+           Case{"/pass",
+                {"server", "x-pad", "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
+                 "x-accel-charset", "x-h1"},
+                true,
+                false},
+           // Pass wins over hide, in any case.
+           Case{"/both", with({"server", "x-pad"}), true, false},
+           Case{"/outer/inner", with({"date", "server", "x-h1"}), true, true},
+       }) {
+    const HttpSettings& settings = s.FindLocation(c.location).settings;
+    std::vector<std::string> hidden = settings.hidden_headers.names();
+    std::vector<std::string> want = c.hidden;
+    std::sort(hidden.begin(), hidden.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(hidden, want) << c.location;
+    EXPECT_EQ(settings.hide_upstream_server, c.server) << c.location;
+    EXPECT_EQ(settings.hide_upstream_date, c.date) << c.location;
+  }
+  // Nothing configured: nginx's eight names.
+  auto d = MustLoad("http {\n  server {\n    listen 127.0.0.1:8002;\n  }\n}\n");
+  ASSERT_NE(d, nullptr);
+  const HttpSettings& plain = d->servers[0]->settings;
+  EXPECT_EQ(plain.hidden_headers.names().size(), 8u);
+  EXPECT_TRUE(plain.hide_upstream_server);
+  EXPECT_TRUE(plain.hide_upstream_date);
+}
+
 TEST(InheritanceTest, ExplicitHeadersOverrideDefaultsByNameAndEmptyRemoves) {
   auto c = MustLoad(R"(
 http {
@@ -1035,7 +1104,7 @@ http {
   client_body_timeout 5s; send_timeout 5s; client_max_body_size 2m;
   lingering_close on; lingering_time 30s; lingering_timeout 5s;
   client_header_buffer_size 2k; large_client_header_buffers 2 4k;
-  proxy_set_header X-A a; proxy_hide_header X-B; proxy_http_version 1.1;
+  proxy_set_header X-A a; proxy_hide_header X-B; proxy_pass_header X-Pad; proxy_http_version 1.1;
   proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;
   proxy_next_upstream error; proxy_next_upstream_tries 1; proxy_buffering on;
   proxy_protocol off; proxy_protocol_version 1; server_tokens on; metrics_collection on;

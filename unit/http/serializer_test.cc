@@ -72,5 +72,24 @@ TEST(StatusCodesTest, LocalResponseTextRedirectAndHead) {
             "HTTP/1.1 204 No Content\r\nServer: realip-proxy\r\nConnection: close\r\n\r\n");
 }
 
+TEST(StatusCodesTest, DateFollowsServerAsNginxWritesThem) {
+  LocalResponse text;
+  text.status = 200;
+  text.text = "x\n";
+  text.use_text = true;
+  text.keep_alive = true;
+  text.server = "realip-proxy/1";
+  text.date = "Sun, 06 Nov 1994 08:49:37 GMT";
+  EXPECT_EQ(BuildLocalResponse(text),
+            "HTTP/1.1 200 OK\r\nServer: realip-proxy/1\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nx\n");
+  std::string error = ErrorResponse(502, "realip-proxy", "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(error.rfind("HTTP/1.1 502 Bad Gateway\r\nServer: realip-proxy\r\n"
+                        "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: text/html\r\n",
+                        0),
+            0u)
+      << error;
+}
+
 }  // namespace
 }  // namespace realip::http

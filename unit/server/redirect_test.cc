@@ -219,10 +219,12 @@ TEST(RedirectRewritesTest, ResponseHeadCarriesTheRewrittenValues) {
             "Refresh: 3; url=http://other/a\r\nContent-Location: http://pool/c\r\n"
             "Location: /kept\r\nContent-Length: 0\r\n\r\n");
   std::string head;
-  AppendClientResponseHead(response, r.ctx.location->settings, r.ctx, ClientFraming::kContentLength,
-                           true, false, &head);
+  AppendClientResponseHead(response, r.ctx.location->settings, r.ctx,
+                           {"realip-proxy", "Thu, 01 Jan 1970 00:00:00 GMT"},
+                           ClientFraming::kContentLength, true, false, &head);
   EXPECT_EQ(head,
-            "HTTP/1.1 302 Found\r\nLocation: http://example.test:8080/login\r\n"
+            "HTTP/1.1 302 Found\r\nServer: realip-proxy\r\n"
+            "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nLocation: http://example.test:8080/login\r\n"
             "X-A: http://pool/x\r\nRefresh: 3; url=http://moved/a\r\n"
             "Content-Location: http://pool/c\r\nLocation: /kept\r\nContent-Length: 0\r\n"
             "Connection: keep-alive\r\n\r\n");

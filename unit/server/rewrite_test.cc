@@ -75,11 +75,14 @@ std::string Upstream(Routed& r, UpstreamRequestOptions options = {}) {
   return out;
 }
 
+constexpr std::string_view kDate = "Sun, 06 Nov 1994 08:49:37 GMT";
+
 std::string ResponseHead(const http::MessageHead& response, const config::HttpSettings& settings,
                          ClientFraming framing, bool keep_alive, bool tunnel) {
   std::string out;
   RequestContext ctx;
-  AppendClientResponseHead(response, settings, ctx, framing, keep_alive, tunnel, &out);
+  AppendClientResponseHead(response, settings, ctx, {"realip-proxy/t", kDate}, framing, keep_alive,
+                           tunnel, &out);
   return out;
 }
 
@@ -228,20 +231,69 @@ TEST(BuildClientResponseHeadTest, HopByHopHiddenAndFraming) {
   http::MessageHead response = ParseResponse(
       "HTTP/1.1 200 Fine\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\n"
       "X-Internal: secret\r\nServer: backend\r\nTransfer-Encoding: chunked\r\n\r\n");
+  const std::string own = "Server: realip-proxy/t\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
   EXPECT_EQ(ResponseHead(response, settings, ClientFraming::kChunked, true, false),
-            "HTTP/1.1 200 Fine\r\nServer: backend\r\nTransfer-Encoding: chunked\r\n"
-            "Connection: keep-alive\r\n\r\n");
+            "HTTP/1.1 200 Fine\r\n" + own +
+                "Transfer-Encoding: chunked\r\n"
+                "Connection: keep-alive\r\n\r\n");
   EXPECT_EQ(ResponseHead(response, settings, ClientFraming::kClose, false, false),
-            "HTTP/1.1 200 Fine\r\nServer: backend\r\nConnection: close\r\n\r\n");
+            "HTTP/1.1 200 Fine\r\n" + own + "Connection: close\r\n\r\n");
   http::MessageHead head_reply =
       ParseResponse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
   EXPECT_EQ(ResponseHead(head_reply, settings, ClientFraming::kNone, true, false),
-            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: keep-alive\r\n\r\n");
+            "HTTP/1.1 200 OK\r\n" + own + "Content-Length: 100\r\nConnection: keep-alive\r\n\r\n");
   http::MessageHead upgrade = ParseResponse(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Server: backend\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n\r\n");
   EXPECT_EQ(ResponseHead(upgrade, settings, ClientFraming::kNone, false, true),
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            "Connection: upgrade\r\n\r\n");
+            "HTTP/1.1 101 Switching Protocols\r\n" + own +
+                "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+}
+
+// nginx's ngx_http_proxy_hide_headers: the upstream's Date, Server, X-Pad and X-Accel-* are
+// dropped, in any case, and ours written first; other fields keep their order.
+TEST(BuildClientResponseHeadTest, DefaultHiddenFieldsAndOursFirst) {
+  auto config = Load("location / { proxy_pass http://pool; }");
+  const config::HttpSettings& settings =
+      config->listeners[0].FindServer("example.test").FindLocation("/").settings;
+  http::MessageHead response = ParseResponse(
+      "HTTP/1.1 200 OK\r\nX-A: 1\r\nserver: backend\r\nDATE: Mon, 01 Jan 2001 00:00:00 GMT\r\n"
+      "X-Pad: avoid browser bug\r\nX-Accel-Expires: 5\r\nX-Accel-Redirect: /x\r\n"
+      "X-Accel-Limit-Rate: 1\r\nX-Accel-Buffering: no\r\nX-Accel-Charset: utf-8\r\n"
+      "X-Accel-Other: kept\r\nX-Padding: kept\r\nDates: kept\r\nServers: kept\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(ResponseHead(response, settings, ClientFraming::kContentLength, true, false),
+            "HTTP/1.1 200 OK\r\nServer: realip-proxy/t\r\n"
+            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nX-A: 1\r\nX-Accel-Other: kept\r\n"
+            "X-Padding: kept\r\nDates: kept\r\nServers: kept\r\nContent-Length: 0\r\n"
+            "Connection: keep-alive\r\n\r\n");
+}
+
+// proxy_pass_header Server / Date: the upstream's field where it stood and not ours; an
+// upstream without one gets none at all (nginx 1.22 adds an empty placeholder that its header
+// filter skips).
+TEST(BuildClientResponseHeadTest, PassedServerAndDateReplaceOurs) {
+  auto config = Load(
+      "location /s { proxy_pass http://pool; proxy_pass_header Server; }\n"
+      "location /d { proxy_pass http://pool; proxy_pass_header date; proxy_pass_header X-Pad; }");
+  const config::Server& server = config->listeners[0].FindServer("example.test");
+  http::MessageHead response = ParseResponse(
+      "HTTP/1.1 200 OK\r\nX-A: 1\r\nServer: backend\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n"
+      "X-Pad: p\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(ResponseHead(response, server.FindLocation("/s").settings,
+                         ClientFraming::kContentLength, true, false),
+            "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nX-A: 1\r\n"
+            "Server: backend\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_EQ(ResponseHead(response, server.FindLocation("/d").settings,
+                         ClientFraming::kContentLength, true, false),
+            "HTTP/1.1 200 OK\r\nServer: realip-proxy/t\r\nX-A: 1\r\n"
+            "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nX-Pad: p\r\nContent-Length: 0\r\n"
+            "Connection: keep-alive\r\n\r\n");
+  http::MessageHead bare = ParseResponse("HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_EQ(
+      ResponseHead(bare, server.FindLocation("/s").settings, ClientFraming::kNone, true, false),
+      "HTTP/1.1 204 No Content\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+      "Connection: keep-alive\r\n\r\n");
 }
 
 TEST(EvaluateTest, VariablesFromTheRequest) {
