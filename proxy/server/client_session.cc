@@ -1712,7 +1712,11 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   response.server = ServerToken(settings_);
   response.date = worker_->HttpDate();
   A().ctx_.status = status;
-  std::string bytes = http::BuildLocalResponse(response);
+  QueueLocalResponse(status, http::BuildLocalResponse(response));
+  FlushClient();
+}
+
+void ClientSession::QueueLocalResponse(int status, std::string bytes) {
   AddResponseHeaders(status, nullptr, &bytes);
   const size_t head_size = bytes.find("\r\n\r\n") + 4;
   A().ctx_.response_head_bytes = static_cast<uint32_t>(head_size);
@@ -1720,7 +1724,6 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   Out().Append(bytes);
   response_started_ = true;
   response_complete_ = true;
-  FlushClient();
 }
 
 void ClientSession::SendErrorAndClose(int status, const std::string& why) {
@@ -1753,15 +1756,8 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     return;
   }
   keep_alive_ = false;
-  std::string bytes =
-      http::ErrorResponse(status, ServerToken(&EffectiveSettings()), worker_->HttpDate());
-  AddResponseHeaders(status, nullptr, &bytes);
-  const size_t head_size = bytes.find("\r\n\r\n") + 4;
-  A().ctx_.response_head_bytes = static_cast<uint32_t>(head_size);
-  if (config_->variables.sent_http) A().sent_head_.assign(bytes, 0, head_size - 2);
-  Out().Append(bytes);
-  response_started_ = true;
-  response_complete_ = true;
+  QueueLocalResponse(
+      status, http::ErrorResponse(status, ServerToken(&EffectiveSettings()), worker_->HttpDate()));
   CloseAfterFlush();
 }
 

@@ -174,6 +174,9 @@ class ClientSession : public event::IoHandler,
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                  std::string_view content_type = {});
   void SendErrorAndClose(int status, const std::string& why);
+  // Queues a response the proxy made itself (head and body in `bytes`), with add_header's
+  // fields, as the request's whole response.
+  void QueueLocalResponse(int status, std::string bytes);
   // Adds the effective settings' add_header fields that apply to `status` to the response
   // head at the start of *bytes (a body may follow). `upstream`: the upstream response the
   // head was made from ($upstream_http_*), or null.
