@@ -8,29 +8,15 @@ namespace {
 
 char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// Eight bytes at `p` with 'A'-'Z' lowered, each byte on its own (no carry crosses a byte:
-// the high bit is cleared before the additions and bytes that had it are excluded after).
-uint64_t LowerWord(const char* p) {
-  constexpr uint64_t kOnes = 0x0101010101010101;
-  constexpr uint64_t kHigh = 0x8080808080808080;
-  uint64_t x;
-  std::memcpy(&x, p, 8);
-  const uint64_t low7 = x & ~kHigh;
-  const uint64_t ge_upper_a = low7 + (0x80 - 'A') * kOnes;      // high bit set for bytes >= 'A'
-  const uint64_t gt_upper_z = low7 + (0x80 - 'Z' - 1) * kOnes;  // and for bytes > 'Z'
-  const uint64_t upper = ge_upper_a & ~gt_upper_z & ~x & kHigh;
-  return x | (upper >> 2);  // 0x80 >> 2 is the case bit 0x20
-}
-
 }  // namespace
 
 bool EqualsIgnoreCaseSameLength(const char* a, const char* b, size_t n) {
   if (n >= 8) {
     // Word by word; the last word overlaps the one before it.
     for (size_t i = 0; i + 8 < n; i += 8) {
-      if (LowerWord(a + i) != LowerWord(b + i)) return false;
+      if (LowerAsciiWord<uint64_t>(a + i) != LowerAsciiWord<uint64_t>(b + i)) return false;
     }
-    return LowerWord(a + n - 8) == LowerWord(b + n - 8);
+    return LowerAsciiWord<uint64_t>(a + n - 8) == LowerAsciiWord<uint64_t>(b + n - 8);
   }
   for (size_t i = 0; i < n; ++i) {
     if (LowerAscii(a[i]) != LowerAscii(b[i])) return false;

@@ -7,9 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "absl/strings/string_view.h"
 
@@ -22,6 +24,23 @@ inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}
 // control character; any other backslash is kept, so regex-like values such as "\d" survive.
 // Used by the config lexer and by geo files, which follow the same rules.
 std::string UnescapeNginxWord(std::string_view raw);
+
+// sizeof(Word) bytes at `p` (Word: uint32_t or uint64_t) with 'A'-'Z' lowered, each byte on
+// its own: no carry crosses a byte, as the high bit is cleared before the additions and bytes
+// that had it are left alone after.
+template <typename Word>
+inline Word LowerAsciiWord(const char* p) {
+  static_assert(std::is_unsigned_v<Word> && sizeof(Word) >= 4);
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ULL);
+  constexpr Word kHigh = static_cast<Word>(0x8080808080808080ULL);
+  Word x;
+  std::memcpy(&x, p, sizeof(Word));
+  const Word low7 = x & ~kHigh;
+  const Word ge_upper_a = low7 + (0x80 - 'A') * kOnes;      // high bit set for bytes >= 'A'
+  const Word gt_upper_z = low7 + (0x80 - 'Z' - 1) * kOnes;  // and for bytes > 'Z'
+  const Word upper = ge_upper_a & ~gt_upper_z & ~x & kHigh;
+  return x | (upper >> 2);  // 0x80 >> 2 is the case bit 0x20
+}
 
 // ASCII case-insensitive equality, the comparison HTTP uses for field names and tokens:
 // 'A'-'Z' match 'a'-'z', every other byte only itself. From eight bytes on it compares eight

@@ -31,8 +31,8 @@ void HeaderNameSet::Rebuild() {
     m.size = n.size();
     m.index = i;
     if (m.size >= 4 && m.size <= 8) {
-      m.head = LowerWord(n.data());
-      m.tail = LowerWord(n.data() + m.size - 4);
+      m.head = base::LowerAsciiWord<uint32_t>(n.data());
+      m.tail = base::LowerAsciiWord<uint32_t>(n.data() + m.size - 4);
     }
     members_.push_back(m);
   }

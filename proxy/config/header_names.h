@@ -5,7 +5,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +34,8 @@ class HeaderNameSet {
     for (const Member& m : members_) {
       if (m.size != name.size()) continue;
       if (m.size >= 4 && m.size <= 8) {
-        if (LowerWord(name.data()) == m.head && LowerWord(name.data() + m.size - 4) == m.tail) {
+        if (base::LowerAsciiWord<uint32_t>(name.data()) == m.head &&
+            base::LowerAsciiWord<uint32_t>(name.data() + m.size - 4) == m.tail) {
           return true;
         }
       } else if (base::EqualsIgnoreCaseSameLength(name.data(), names_[m.index].data(), m.size)) {
@@ -49,19 +49,6 @@ class HeaderNameSet {
   const std::vector<std::string>& names() const { return names_; }
 
  private:
-  // Four bytes at `p` with 'A'-'Z' lowered, each byte on its own (as base's eight-byte
-  // version: no carry crosses a byte, bytes with the high bit set are left alone).
-  static uint32_t LowerWord(const char* p) {
-    constexpr uint32_t kOnes = 0x01010101;
-    constexpr uint32_t kHigh = 0x80808080;
-    uint32_t x;
-    std::memcpy(&x, p, 4);
-    const uint32_t low7 = x & ~kHigh;
-    const uint32_t ge_upper_a = low7 + (0x80 - 'A') * kOnes;
-    const uint32_t gt_upper_z = low7 + (0x80 - 'Z' - 1) * kOnes;
-    return x | ((ge_upper_a & ~gt_upper_z & ~x & kHigh) >> 2);
-  }
-
   struct Member {
     size_t size = 0;
     size_t index = 0;   // in names_
