@@ -22,6 +22,18 @@ SOURCE_DIR = os.environ.get(
 READY_TIMEOUT = 30.0
 
 
+def wait_until(predicate, what, timeout=READY_TIMEOUT):
+    """Polls `predicate` until it returns something true, and returns that; fails the test
+    with `what` after `timeout` seconds (a generous bound, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def free_port(host="127.0.0.1"):
     """Returns a TCP port that was free on `host` a moment ago."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

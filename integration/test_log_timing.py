@@ -34,16 +34,6 @@ def read_lines(path):
         return []
 
 
-def wait_until(fn, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def parse(line):
     request, status, sent, body, completion, rtime, n = line.split("|")
     return {"request": request, "status": int(status), "bytes_sent": int(sent),
@@ -119,7 +109,7 @@ http {{
             http_extra=f"log_format t {FORMAT};", workers=1, listen_flags="sndbuf=8k")
 
     def backend_lines(self, n):
-        return wait_until(lambda: len(read_lines(self.backend_log)) >= n, f"{n} backend lines")
+        return harness.wait_until(lambda: len(read_lines(self.backend_log)) >= n, f"{n} backend lines")
 
     def requests_total(self, code):
         s = socket.create_connection(("127.0.0.1", self.metrics_port), timeout=10)
@@ -158,7 +148,7 @@ http {{
         size, rest = head_size(s)
         total = size + BIG
         got = self.hold_last_part(s, total, size + len(rest), 1, [])
-        line = parse(wait_until(lambda: read_lines(self.log), "the line")[0])
+        line = parse(harness.wait_until(lambda: read_lines(self.log), "the line")[0])
         s.close()
         self.assertEqual(line["request"], "GET /big HTTP/1.1")
         self.assertEqual(line["status"], 200)
@@ -176,7 +166,7 @@ http {{
         got = size + len(rest) + len(recv_exactly(s, MIB))
         # Unread bytes in the receive buffer: the close resets the connection.
         s.close()
-        line = parse(wait_until(lambda: read_lines(self.log), "the line")[0])
+        line = parse(harness.wait_until(lambda: read_lines(self.log), "the line")[0])
         # nginx 1.22 logs the same: 200, the bytes written (more than the client read, less
         # than the response), no request_completion.
         self.assertEqual(line["status"], 200)
@@ -195,7 +185,7 @@ http {{
             s.sendall(b"GET /%s HTTP/1.1\r\nHost: a\r\n\r\n" % name.encode())
             size, rest = head_size(s)
             got += size + len(rest) + len(recv_exactly(s, 10 - len(rest)))
-            wait_until(lambda: any(f"GET /{name} " in l for l in read_lines(self.log)),
+            harness.wait_until(lambda: any(f"GET /{name} " in l for l in read_lines(self.log)),
                        f"the line of /{name}")
         # A pipelined pair behind a large response: the second is not served, nor logged,
         # before the first is written whole.
@@ -209,7 +199,7 @@ http {{
         big_got = self.hold_last_part(s, big_total, size + len(rest), 3, early)
         tail = harness._read_until_close(s)
         s.close()
-        lines = [parse(l) for l in wait_until(lambda: len(read_lines(self.log)) == 5 and
+        lines = [parse(l) for l in harness.wait_until(lambda: len(read_lines(self.log)) == 5 and
                                               read_lines(self.log), "five lines")]
         self.assertEqual([l["request"] for l in lines],
                          ["GET /%s HTTP/1.1" % n for n in ("a", "b", "big", "c", "d")])
@@ -234,7 +224,7 @@ http {{
         s.sendall(b"Host: a\r\nConnection: close\r\n\r\n")
         harness._read_until_close(s)
         s.close()
-        lines = [parse(l) for l in wait_until(lambda: len(read_lines(self.log)) == 2 and
+        lines = [parse(l) for l in harness.wait_until(lambda: len(read_lines(self.log)) == 2 and
                                               read_lines(self.log), "two lines")]
         self.assertEqual([l["request"] for l in lines], ["GET /a HTTP/1.1", "GET /b HTTP/1.1"])
         self.assertGreaterEqual(lines[0]["request_time"], HOLD)
@@ -261,7 +251,7 @@ class TlsBytesSentTest(EngineTestCase):
              "%{size_header} %{size_download}", f"https://127.0.0.1:{self.port}/x"],
             capture_output=True, text=True, check=True).stdout
         head, body = map(int, out.split())
-        line = parse(wait_until(lambda: read_lines(log), "the line")[0])
+        line = parse(harness.wait_until(lambda: read_lines(log), "the line")[0])
         self.assertEqual(line["bytes_sent"], head + body)
         self.assertEqual(line["body_bytes_sent"], body)
         self.assertEqual(line["completion"], "OK")

@@ -7,7 +7,6 @@ import math
 import os
 import re
 import signal
-import time
 import unittest
 
 import harness
@@ -98,16 +97,6 @@ def raw_exchange(port, data, source=None):
     return reply
 
 
-def wait_until(predicate, what, timeout=harness.READY_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 def read_lines(path):
     if not os.path.exists(path):
         return []
@@ -183,7 +172,7 @@ class ObservabilityTest(EngineTestCase):
         def settled():
             types, samples = self.scrape()
             return (types, samples) if total(samples, "realip_http_requests_total") >= 9 else None
-        types, samples = wait_until(settled, "nine requests in realip_http_requests_total")
+        types, samples = harness.wait_until(settled, "nine requests in realip_http_requests_total")
 
         for family, kind in FAMILIES.items():
             self.assertEqual(types.get(family), kind, family)
@@ -282,7 +271,7 @@ class ObservabilityTest(EngineTestCase):
             self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
             _, samples = self.scrape()
             return value(samples, "realip_http_requests_total", server="a", code="200")
-        before = wait_until(counted, "a request counted after metrics_collection on")
+        before = harness.wait_until(counted, "a request counted after metrics_collection on")
         for _ in range(3):
             self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
         want = before + 3
@@ -291,7 +280,7 @@ class ObservabilityTest(EngineTestCase):
             _, samples = self.scrape()
             done = value(samples, "realip_http_requests_total", server="a", code="200") == want
             return samples if done else None
-        samples = wait_until(all_counted, f"{want} requests counted")
+        samples = harness.wait_until(all_counted, f"{want} requests counted")
         self.assertEqual(value(samples, "realip_http_request_duration_seconds_count", server="a"),
                          want)
         echo_peer = f"127.0.0.1:{self.echo.port}"
@@ -305,7 +294,7 @@ class ObservabilityTest(EngineTestCase):
         self.assertEqual(self.active_connections(), 1)
 
     def active_connections(self):
-        return wait_until(lambda: value(self.scrape()[1], "realip_connections_active") == 1 and 1,
+        return harness.wait_until(lambda: value(self.scrape()[1], "realip_connections_active") == 1 and 1,
                           "realip_connections_active 1")
 
     def test_access_log_combined_and_json(self):
@@ -335,7 +324,7 @@ class ObservabilityTest(EngineTestCase):
         self.request(spoofed, source=UNTRUSTED)
         self.request(b"GET /r HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", source=TRUSTED)
 
-        lines = wait_until(lambda: len(read_lines(combined)) >= 3 and read_lines(combined),
+        lines = harness.wait_until(lambda: len(read_lines(combined)) >= 3 and read_lines(combined),
                            "three combined lines")
         combined_re = re.compile(
             r'^(\S+) - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "([^"]*)" (\d{3}) '
@@ -350,7 +339,7 @@ class ObservabilityTest(EngineTestCase):
         self.assertEqual(parsed[2].group(4), "0")
 
         docs = [json.loads(line) for line in
-                wait_until(lambda: len(read_lines(as_json)) >= 3 and read_lines(as_json),
+                harness.wait_until(lambda: len(read_lines(as_json)) >= 3 and read_lines(as_json),
                            "three JSON lines")]
         first, spoof, local = docs
         self.assertEqual(first["remote_addr"], "203.0.113.7")
@@ -384,12 +373,12 @@ class ObservabilityTest(EngineTestCase):
             location / {{ return 200 "ok\\n"; }}""",
                    http_extra="log_format main '$request_uri';")
         self.request(b"GET /before HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        wait_until(lambda: read_lines(log) == ["/before"], "the first line")
+        harness.wait_until(lambda: read_lines(log) == ["/before"], "the first line")
         os.rename(log, log + ".1")
         self.proxy.proc.send_signal(signal.SIGUSR1)
-        wait_until(lambda: os.path.exists(log), "the reopened log file")
+        harness.wait_until(lambda: os.path.exists(log), "the reopened log file")
         self.request(b"GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        wait_until(lambda: read_lines(log) == ["/after"], "the line in the new file")
+        harness.wait_until(lambda: read_lines(log) == ["/after"], "the line in the new file")
         self.assertEqual(read_lines(log + ".1"), ["/before"])
 
     def test_buffered_lines_are_written_at_shutdown(self):
