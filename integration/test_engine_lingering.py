@@ -16,7 +16,7 @@ import unittest
 import harness
 from test_engine_headers import EngineTestCase, connect
 from test_engine_lifecycle import proc_status_kb, settled_rss_per_connection
-from test_observability import parse_prometheus, value, wait_until
+from test_observability import parse_prometheus, value
 
 # Far more than a loopback connection's socket buffers hold (tcp_wmem and tcp_rmem at most a
 # few MiB each): a proxy that stops reading cannot absorb it.
@@ -111,7 +111,7 @@ class LingeringOnTest(LingeringTestCase):
         rest, clean = read_to_end(s)
         self.assertEqual((rest, clean), (b"", True))  # a FIN, not a reset
         s.close()
-        lines = wait_until(lambda: self.access_lines(), "the access-log line")
+        lines = harness.wait_until(lambda: self.access_lines(), "the access-log line")
         self.assertEqual(len(lines), 1, lines)  # logged once, before lingering
         self.assertIn('"POST /up HTTP/1.1" 413 ', lines[0])
 
@@ -158,7 +158,7 @@ class LingeringOnTest(LingeringTestCase):
         self.start_lingering("lingering_timeout 1s; lingering_time 10m;")
         s = self.connect()
         self.too_large(s)  # the 413 and a FIN: lingering (half-closed, still reading)
-        wait_until(lambda: self.connections() == 0, "the lingering connection to close", 60)
+        harness.wait_until(lambda: self.connections() == 0, "the lingering connection to close", 60)
         # Closed, not lingering any more: a byte now is refused.
         self.assertIsNotNone(trickle_until_refused(s, limit=30))
         s.close()
@@ -169,7 +169,7 @@ class LingeringOnTest(LingeringTestCase):
         s = self.connect()
         self.too_large(s)
         self.assertIsNotNone(trickle_until_refused(s, limit=120))
-        wait_until(lambda: self.connections() == 0, "the connection to be gone")
+        harness.wait_until(lambda: self.connections() == 0, "the connection to be gone")
         s.close()
 
     def test_client_that_closes_ends_the_lingering(self):
@@ -178,7 +178,7 @@ class LingeringOnTest(LingeringTestCase):
         self.too_large(s)
         self.assertEqual(self.connections(), 1)
         s.close()
-        wait_until(lambda: self.connections() == 0, "the lingering connection to close")
+        harness.wait_until(lambda: self.connections() == 0, "the lingering connection to close")
 
     def test_graceful_stop_closes_lingering_connections(self):
         self.start_lingering("lingering_timeout 10m; lingering_time 10m;")
@@ -212,14 +212,14 @@ class LingeringAlwaysAndOffTest(LingeringTestCase):
         self.assertTrue(data.endswith(b"ok") and clean, data)
         self.assertEqual(self.connections(), 1)  # still reading what the client might send
         s.close()
-        wait_until(lambda: self.connections() == 0, "the lingering connection to close")
+        harness.wait_until(lambda: self.connections() == 0, "the lingering connection to close")
         # `on`: the request was read whole and nothing follows, so the close is immediate
         # (the client sees the FIN while it still holds its end open).
         s = self.connect()
         s.sendall(request % b"/")
         data, clean = read_to_end(s)
         self.assertTrue(data.endswith(b"ok") and clean, data)
-        wait_until(lambda: self.connections() == 0, "the connection to close")
+        harness.wait_until(lambda: self.connections() == 0, "the connection to close")
         s.close()
 
     def test_off_resets_a_client_still_sending(self):
@@ -265,7 +265,7 @@ class LingeringTlsTest(LingeringTestCase):
         self.assertTrue(data.endswith(b"</html>\r\n"), data[-100:])
         self.assertTrue(clean)
         s.close()
-        wait_until(lambda: self.connections() == 0, "the lingering connection to close")
+        harness.wait_until(lambda: self.connections() == 0, "the lingering connection to close")
 
 
 class LingeringMemoryTest(LingeringTestCase):
@@ -291,7 +291,7 @@ class LingeringMemoryTest(LingeringTestCase):
         warm = connect(self.port)
         self.too_large(warm)
         warm.close()
-        wait_until(lambda: self.connections() == 0, "the warm-up connection to close")
+        harness.wait_until(lambda: self.connections() == 0, "the warm-up connection to close")
         before = proc_status_kb(pid, "VmRSS")
         socks = []
         self.addCleanup(lambda: [s.close() for s in socks])

@@ -18,7 +18,7 @@ import harness
 from test_engine_backends import held_backend, read_all
 from test_engine_headers import EngineTestCase, connect
 from test_engine_lingering import read_to_end, trickle_until_refused
-from test_observability import parse_prometheus, value, wait_until
+from test_observability import parse_prometheus, value
 
 SLOTS = 8
 REQUEST = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -63,7 +63,7 @@ class ReuseTestCase(EngineTestCase):
         self.scraper = Scraper(self.metrics_port)
         self.sockets.append(self.scraper.s)
         # The readiness probes may hold a slot for a moment: they would be the oldest.
-        wait_until(lambda: self.connections() == 0, "only the scraper to be connected")
+        harness.wait_until(lambda: self.connections() == 0, "only the scraper to be connected")
 
     def connections(self):
         return value(self.scraper.samples(), "realip_connections_active") - 1
@@ -130,7 +130,7 @@ class ReuseTest(ReuseTestCase):
     def test_connections_that_sent_nothing_are_reused(self):
         self.start_small("location / { return 200 ok; }")
         silent = [self.connect() for _ in range(SLOTS - 1)]
-        wait_until(lambda: self.connections() == SLOTS - 1, "the silent connections")
+        harness.wait_until(lambda: self.connections() == SLOTS - 1, "the silent connections")
         self.keepalive()
         # Accepted in the order they connected: the first is the oldest.
         self.assert_closed(silent[0])
@@ -150,7 +150,7 @@ class ReuseTest(ReuseTestCase):
             s = self.connect()
             s.sendall(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
             in_flight.append(s)
-            wait_until(lambda: backend.connections == i + 1, "the request at the backend")
+            harness.wait_until(lambda: backend.connections == i + 1, "the request at the backend")
         idle = self.keepalive()
         # Full: the idle connection is the only one reusable, whatever its age.
         newcomer = self.partial()
@@ -211,9 +211,9 @@ class ReuseProxyProtocolTest(ReuseTestCase):
         # Half a header, sent first: the oldest connection, but busy.
         half = self.connect()
         half.sendall(header[:10])
-        wait_until(lambda: self.connections() == 1, "the connection with half a header")
+        harness.wait_until(lambda: self.connections() == 1, "the connection with half a header")
         silent = [self.connect() for _ in range(SLOTS - 2)]
-        wait_until(lambda: self.connections() == SLOTS - 1, "the silent connections")
+        harness.wait_until(lambda: self.connections() == SLOTS - 1, "the silent connections")
         newcomer = self.connect()
         newcomer.sendall(header + REQUEST)
         self.assertEqual(harness.read_response(newcomer)[2], b"ok")
@@ -244,9 +244,9 @@ class ReuseTlsTest(ReuseTestCase):
         # The start of a ClientHello record: the handshake is under way, the oldest is busy.
         started = self.connect()
         started.sendall(b"\x16\x03\x01\x02\x00\x01")
-        wait_until(lambda: self.connections() == 1, "the connection with a partial ClientHello")
+        harness.wait_until(lambda: self.connections() == 1, "the connection with a partial ClientHello")
         silent = [self.connect() for _ in range(SLOTS - 2)]
-        wait_until(lambda: self.connections() == SLOTS - 1, "the silent connections")
+        harness.wait_until(lambda: self.connections() == SLOTS - 1, "the silent connections")
         newcomer = ctx.wrap_socket(self.connect(), server_hostname="a.test")
         self.assert_serves(newcomer)
         self.assert_closed(silent[0])

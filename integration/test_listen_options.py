@@ -17,7 +17,7 @@ import harness
 import test_tls
 from test_engine_headers import connect
 from test_engine_proxy_protocol import v2_header
-from test_observability import parse_prometheus, value, wait_until
+from test_observability import parse_prometheus, value
 
 GET_KEEPALIVE = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
 GET_CLOSE = b"GET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
@@ -91,7 +91,7 @@ http {{
                      listener=f"127.0.0.1:{self.ports[name]}") or 0
 
     def wait_accepted(self, name, count):
-        wait_until(lambda: self.accepted(name) >= count, f"{count} accepted on {name}")
+        harness.wait_until(lambda: self.accepted(name) >= count, f"{count} accepted on {name}")
         self.assertEqual(self.accepted(name), count)
 
     def exchange(self, s, raw=GET_KEEPALIVE):
@@ -193,7 +193,7 @@ class KeepaliveAndBuffersTest(ListenOptionsTestCase):
         if not any("timer:(" in line
                    for line in ss("-tnoe", "state", "established", "sport", "=", f":{port}")):
             return None
-        m = wait_until(timer, f"the keepalive timer on {port}")
+        m = harness.wait_until(timer, f"the keepalive timer on {port}")
         self.assertEqual(m.group(1), "keepalive")
         return m.group(2)
 
