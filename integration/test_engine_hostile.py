@@ -46,12 +46,19 @@ class SmugglingTest(EngineTestCase):
         "two_hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     }
 
-    def test_every_vector_is_rejected_with_400_and_never_forwarded(self):
+    # A coding other than plain "chunked" is not implemented: 501, as nginx (RFC 9112 section
+    # 6.1); every other vector is a bad request.
+    NOT_IMPLEMENTED = {"te_gzip", "te_chunked_not_final", "te_coding_then_chunked",
+                       "te_obfuscated"}
+
+    def test_every_vector_is_rejected_and_never_forwarded(self):
         backend = self.start_to(serve_fixed(OK_RESPONSE))
         for name, raw in self.VECTORS.items():
             with self.subTest(vector=name):
                 reply = self.request(raw + b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
-                self.assertTrue(reply.startswith(b"HTTP/1.1 400 Bad Request\r\n"), reply[:200])
+                status = (b"501 Not Implemented" if name in self.NOT_IMPLEMENTED
+                          else b"400 Bad Request")
+                self.assertTrue(reply.startswith(b"HTTP/1.1 " + status + b"\r\n"), reply[:200])
                 self.assertIn(b"Connection: close", reply)
                 self.assertEqual(reply.count(b"HTTP/1.1"), 1, reply)
         self.assertEqual(backend.requests, [])
@@ -213,15 +220,15 @@ class LimitTest(EngineTestCase):
 
     def test_header_line_too_large(self):
         self.assertEqual(self.status_of(
-            b"GET / HTTP/1.1\r\nHost: a\r\nCookie: " + b"c" * 2000 + b"\r\n\r\n"), 431)
+            b"GET / HTTP/1.1\r\nHost: a\r\nCookie: " + b"c" * 2000 + b"\r\n\r\n"), 400)
 
     def test_whole_head_too_large(self):
         lines = b"".join(b"X-%d: " % i + b"v" * 900 + b"\r\n" for i in range(6))
-        self.assertEqual(self.status_of(b"GET / HTTP/1.1\r\nHost: a\r\n" + lines + b"\r\n"), 431)
+        self.assertEqual(self.status_of(b"GET / HTTP/1.1\r\nHost: a\r\n" + lines + b"\r\n"), 400)
 
     def test_too_many_headers(self):
         lines = b"".join(b"X-%d: v\r\n" % i for i in range(200))
-        self.assertEqual(self.status_of(b"GET / HTTP/1.1\r\nHost: a\r\n" + lines + b"\r\n"), 431)
+        self.assertEqual(self.status_of(b"GET / HTTP/1.1\r\nHost: a\r\n" + lines + b"\r\n"), 400)
 
 
 class WorkerConnectionsTest(EngineTestCase):

@@ -4,10 +4,44 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "proxy/http/status_codes.h"
+
 namespace realip::http {
 namespace {
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+// llhttp accepts only HTTP/0.9, 1.0, 1.1 and 2.0 unless lenient; a request's version is
+// judged by ValidateHead instead, as nginx judges it (RFC 9112 section 2.3): HTTP/1.x for any
+// minor digit is served, a higher major version gets 505 (RFC 9110 section 15.6.6), HTTP/0.x
+// is a bad request.
+void AllowAnyVersion(MessageKind kind, llhttp_t* parser) {
+  if (kind == MessageKind::kRequest) parser->lenient_flags |= LENIENT_VERSION;
+}
+
+// 0 when a message's `te_lines` (> 0) Transfer-Encoding lines are ones we forward, else the
+// status a request gets for them.
+int TransferEncodingStatus(const HeaderList& headers, size_t te_lines, int version_minor) {
+  // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing;
+  // repeated lines are the raw material of request smuggling (nginx: a duplicate header).
+  if (version_minor == 0 || te_lines != 1) return 400;
+  // We re-frame bodies, so only plain "chunked" can be forwarded faithfully; any other coding
+  // is one we do not implement: 501 (RFC 9112 section 6.1, RFC 9110 section 15.6.2), as
+  // nginx answers every value but "chunked".
+  return EqualsIgnoreCase(headers.Find("transfer-encoding")->value, "chunked") ? 0 : 501;
+}
+
+// The raw request line's version has two or more major digits, the first not 0 ("HTTP/10.").
+bool MajorAboveOne(std::string_view line) {
+  line = line.substr(0, line.find_first_of("\r\n"));
+  const size_t slash = line.rfind("HTTP/");
+  if (slash == std::string_view::npos) return false;
+  std::string_view version = line.substr(slash + 5);
+  size_t digits = 0;
+  while (digits < version.size() && version[digits] >= '0' && version[digits] <= '9') ++digits;
+  return digits >= 2 && version[0] != '0';
+}
 
 void TrimOwsInPlace(std::string* s) {
   size_t end = s->size();
@@ -44,6 +78,7 @@ struct MessageParser::Callbacks {
     self->line_bytes_ = 0;
     self->in_trailers_ = false;
     self->line_ = nullptr;
+    self->raw_line_.clear();
     return 0;
   }
 
@@ -68,7 +103,7 @@ struct MessageParser::Callbacks {
   static int CheckLine(MessageParser* self, size_t len) {
     self->line_bytes_ += len;
     if (self->line_bytes_ > self->limits_.max_header_line_bytes) {
-      return Error(self, 431, "header line too long");
+      return Error(self, kRequestHeaderTooLarge, "header line too long");
     }
     return 0;
   }
@@ -98,7 +133,8 @@ struct MessageParser::Callbacks {
     MessageParser* self = Self(p);
     if (!self->in_trailers_) {
       if (self->head_.headers.size() >= self->limits_.max_headers) {
-        return Error(self, self->kind_ == MessageKind::kRequest ? 431 : 502, "too many headers");
+        return Error(self, self->kind_ == MessageKind::kRequest ? kRequestHeaderTooLarge : 502,
+                     "too many headers");
       }
       TrimOwsInPlace(&Line(self).value);
       self->head_.headers.CommitLine();
@@ -173,6 +209,7 @@ MessageParser::MessageParser(MessageKind kind, ParseLimits limits)
   s.on_message_complete = &Callbacks::OnMessageComplete;
   llhttp_init(&impl_->parser, kind == MessageKind::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &s);
   impl_->parser.data = this;
+  AllowAnyVersion(kind, &impl_->parser);
 }
 
 MessageParser::~MessageParser() = default;
@@ -196,6 +233,7 @@ void MessageParser::Reset() {
   llhttp_init(&impl_->parser, kind_ == MessageKind::kRequest ? HTTP_REQUEST : HTTP_RESPONSE,
               &impl_->settings);
   impl_->parser.data = this;
+  AllowAnyVersion(kind_, &impl_->parser);
   impl_->prev_head_byte = 0;
   state_ = State::kIdle;
   skip_body_ = false;
@@ -208,6 +246,9 @@ void MessageParser::Reset() {
   pending_error_status_ = 0;
   pending_error_.clear();
   line_ = nullptr;
+  line_rejected_ = false;
+  stopped_in_head_ = stopped_line_complete_ = false;
+  raw_line_.clear();
 }
 
 MessageParser::Result MessageParser::Fail(int status, std::string message) {
@@ -224,31 +265,37 @@ bool MessageParser::ValidateHead() {
     return false;
   };
   if (head.version_major != 1) {
-    return reject(kind_ == MessageKind::kRequest ? 505 : 502, "unsupported HTTP version");
+    if (kind_ == MessageKind::kResponse) return reject(502, "unsupported HTTP version");
+    // nginx rejects the version in the request line itself, before any header.
+    line_rejected_ = true;
+    if (head.version_major == 0) return reject(400, "invalid HTTP version");
+    return reject(505, "unsupported HTTP version");
   }
-  size_t te_lines = head.headers.Count("transfer-encoding");
+  const size_t te_lines = head.headers.Count("transfer-encoding");
+  if (kind_ == MessageKind::kResponse) {
+    if (te_lines > 0 && TransferEncodingStatus(head.headers, te_lines, head.version_minor) != 0) {
+      return reject(502, "invalid transfer-encoding");
+    }
+    return true;
+  }
+  size_t hosts = head.headers.Count("host");
+  // RFC 9112 section 3.2: a 1.1 request without Host, or with several, gets 400 (checked
+  // before the framing, as nginx does).
+  if (hosts > 1 || (hosts == 0 && head.version_minor >= 1)) {
+    return reject(400, "missing or repeated host");
+  }
   if (te_lines > 0) {
-    // RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
-    if (head.version_minor == 0) return reject(kind_ == MessageKind::kRequest ? 400 : 502,
-                                               "transfer-encoding in HTTP/1.0");
-    // We re-frame bodies, so only plain "chunked" can be forwarded faithfully; anything else
-    // (codings, repeated lines) is the raw material of request smuggling.
-    const Header* te = head.headers.Find("transfer-encoding");
-    if (te_lines != 1 || !EqualsIgnoreCase(te->value, "chunked")) {
-      return reject(kind_ == MessageKind::kRequest ? 400 : 502, "unsupported transfer-encoding");
+    // Every line is counted: llhttp does not flag an empty Transfer-Encoding value.
+    if (int status = TransferEncodingStatus(head.headers, te_lines, head.version_minor);
+        status != 0) {
+      return reject(status,
+                    status == 501 ? "unsupported transfer-encoding" : "invalid transfer-encoding");
     }
   }
-  if (kind_ == MessageKind::kRequest) {
-    size_t hosts = head.headers.Count("host");
-    // RFC 9112 section 3.2: a 1.1 request without Host, or with several, gets 400.
-    if (hosts > 1 || (hosts == 0 && head.version_minor >= 1)) {
-      return reject(400, "missing or repeated host");
-    }
-    if (head.method == "CONNECT") return reject(405, "method not allowed");
-    if (head.target.empty() || (head.target[0] != '/' && head.target != "*" &&
-                                head.target.find("://") == std::string::npos)) {
-      return reject(400, "invalid request target");
-    }
+  if (head.method == "CONNECT") return reject(405, "method not allowed");
+  if (head.target.empty() || (head.target[0] != '/' && head.target != "*" &&
+                              head.target.find("://") == std::string::npos)) {
+    return reject(400, "invalid request target");
   }
   return true;
 }
@@ -269,7 +316,9 @@ MessageParser::Result MessageParser::Parse(std::string_view data, BodySink* sink
   if (before == State::kIdle || before == State::kHead) {
     head_bytes_ += consumed;
     if (rc != HPE_USER && head_bytes_ > limits_.max_head_bytes) {
-      return Fail(kind_ == MessageKind::kRequest ? 431 : 502, "header too large");
+      return FailInHead(data, before, consumed,
+                        kind_ == MessageKind::kRequest ? kRequestHeaderTooLarge : 502,
+                        "header too large");
     }
     // We pause at the end of the head, so `consumed` holds head bytes only. A line that starts
     // with whitespace is obsolete line folding (RFC 9112 section 5.2) or whitespace before the
@@ -281,17 +330,24 @@ MessageParser::Result MessageParser::Parse(std::string_view data, BodySink* sink
          pos = head.find('\n', pos + 1)) {
       folded = pos + 1 < head.size() && folds(head[pos + 1]);
     }
-    if (folded) return Fail(kind_ == MessageKind::kRequest ? 400 : 502, "obsolete line folding");
+    if (folded) {
+      return FailInHead(data, before, consumed, kind_ == MessageKind::kRequest ? 400 : 502,
+                        "obsolete line folding");
+    }
     if (!head.empty()) impl_->prev_head_byte = head.back();
     if (state_ != State::kHead) impl_->prev_head_byte = 0;
   }
 
   // Our callbacks' errors surface as HPE_USER or as HPE_CB_* depending on the callback.
   if (rc != HPE_OK && rc != HPE_PAUSED && pending_error_status_ != 0) {
-    return Fail(pending_error_status_, pending_error_);
+    return FailInHead(data, before, consumed, pending_error_status_, pending_error_);
   }
   switch (rc) {
     case HPE_OK:
+      // A request line cut by the end of the input: keep its bytes for Stopped().
+      if (kind_ == MessageKind::kRequest && state_ == State::kHead) {
+        KeepCutLine(data, before, consumed);
+      }
       return Result{Event::kNeedMore, consumed};
     case HPE_PAUSED:
       llhttp_resume(p);
@@ -302,9 +358,122 @@ MessageParser::Result MessageParser::Parse(std::string_view data, BodySink* sink
       // belong to the tunnel, not to HTTP.
       return Fail(400, "data after upgrade request");
     default:
-      return Fail(kind_ == MessageKind::kRequest ? 400 : 502,
-                  std::string(llhttp_errno_name(rc)) + ": " + llhttp_get_error_reason(p));
+      return FailInHead(data, before, consumed, ErrorStatus(rc, data, before, consumed),
+                        std::string(llhttp_errno_name(rc)) + ": " + llhttp_get_error_reason(p));
   }
+}
+
+int MessageParser::ErrorStatus(int llhttp_error, std::string_view data, State before, size_t stop) {
+  if (kind_ != MessageKind::kRequest) return 502;
+  switch (llhttp_error) {
+    case HPE_INVALID_TRANSFER_ENCODING:
+      // A coding after "chunked": one we do not implement (501), as nginx answers any value
+      // but "chunked"; a repeated line or HTTP/1.0 is a bad request.
+      return head_.headers.Count("transfer-encoding") > 0 ||
+                     llhttp_get_http_minor(&impl_->parser) == 0
+                 ? 400
+                 : 501;
+    case HPE_INVALID_VERSION:
+      // llhttp reads one digit per number; nginx answers 505 to any major version above 1,
+      // "HTTP/10.0" included.
+      KeepStoppedLine(data, LineStart(data, before), stop);
+      return MajorAboveOne(raw_line_) ? 505 : 400;
+    case HPE_PAUSED_H2_UPGRADE:
+      return 505;  // "PRI * HTTP/2.0": llhttp's HTTP/2 preface
+    default:
+      return 400;
+  }
+}
+
+size_t MessageParser::LineStart(std::string_view data, State before) const {
+  // After the empty lines before a request (RFC 9112 section 2.2, skipped by llhttp as by
+  // nginx); at the start of a line continued from the previous call (raw_line_ holds its start
+  // and no LF yet).
+  if (before == State::kIdle) return data.find_first_not_of("\r\n");
+  if (before == State::kHead && !raw_line_.empty() && raw_line_.find('\n') == std::string::npos) {
+    return 0;
+  }
+  return std::string_view::npos;
+}
+
+void MessageParser::KeepCutLine(std::string_view data, State before, size_t consumed) {
+  // Only a call that ends inside the request line, or right after it, copies: a line that
+  // arrives in one read with a header (nearly always) is never copied. The bytes up to the
+  // line's LF are kept, so that raw_line_ tells whether the line ended.
+  const size_t from = LineStart(data, before);
+  if (from >= consumed) return;
+  if (before == State::kIdle && !LineOpen()) return;  // began and ended in this call
+  std::string_view here = data.substr(from, consumed - from);
+  const size_t lf = here.find('\n');
+  raw_line_.append(lf == std::string_view::npos ? here : here.substr(0, lf + 1));
+}
+
+MessageParser::Result MessageParser::FailInHead(std::string_view data, State before, size_t stop,
+                                                int status, std::string message) {
+  // A failure in a call that began in a head is in that head: the call pauses at its end.
+  if (kind_ == MessageKind::kRequest && before != State::kBody && state_ != State::kIdle) {
+    KeepStoppedLine(data, LineStart(data, before), stop);
+  }
+  return Fail(status, std::move(message));
+}
+
+void MessageParser::KeepStoppedLine(std::string_view data, size_t line_from, size_t stop) {
+  if (stopped_in_head_) return;
+  stopped_in_head_ = true;
+  if (line_rejected_) {
+    // Rejected for its version once the head was read: the line as parsed.
+    raw_line_ = head_.method;
+    absl::StrAppend(&raw_line_, " ", head_.target, " HTTP/", head_.version_major, ".",
+                    head_.version_minor);
+    stopped_line_complete_ = false;
+    return;
+  }
+  // The line ended before the failure if an LF was parsed since the request began: in the
+  // kept bytes, or in this call's bytes of the line up to the failure.
+  std::string_view here;
+  if (line_from < data.size()) here = data.substr(line_from);
+  const size_t parsed = stop > line_from && line_from < data.size() ? stop - line_from : 0;
+  stopped_line_complete_ = !LineOpen() || raw_line_.find('\n') != std::string::npos ||
+                           here.substr(0, parsed).find('\n') != std::string_view::npos;
+  if (stopped_line_complete_) return;
+  // nginx logs the line up to its first CR or LF among the bytes read, past a bad byte.
+  raw_line_.append(here.substr(0, here.find_first_of("\r\n")));
+}
+
+StoppedRequest MessageParser::Stopped() {
+  StoppedRequest stopped;
+  if (kind_ != MessageKind::kRequest) return stopped;
+  if (state_ == State::kError) {
+    if (!stopped_in_head_) return stopped;
+    stopped.line_complete = stopped_line_complete_;
+  } else if (state_ != State::kHead) {
+    return stopped;
+  } else {
+    stopped.line_complete = !LineOpen() || raw_line_.find('\n') != std::string::npos;
+  }
+  llhttp_t* p = &impl_->parser;
+  if (stopped.line_complete) {
+    if (head_.method.empty()) {
+      head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
+      head_.version_major = llhttp_get_http_major(p);
+      head_.version_minor = llhttp_get_http_minor(p);
+    }
+    return stopped;
+  }
+  std::string_view line = raw_line_;
+  line = line.substr(0, line.find_first_of("\r\n"));
+  // A target longer than the limit: nginx logs the one buffer the line did not fit in.
+  if (line.size() > limits_.max_target_bytes) line = line.substr(0, limits_.max_target_bytes);
+  stopped.raw_line = line;
+  // nginx marks the protocol's start at the "H" after the target and its spaces.
+  if (size_t sp = line.find(' '); sp != std::string_view::npos) {
+    size_t after = sp + 1 + head_.target.size();
+    if (after < line.size() && line[after] == ' ') {
+      after = line.find_first_not_of(' ', after);
+      stopped.protocol_reached = after != std::string_view::npos && line[after] == 'H';
+    }
+  }
+  return stopped;
 }
 
 MessageParser::Result MessageParser::Finish(BodySink* sink) {

@@ -21,7 +21,7 @@ namespace realip::http {
 enum class MessageKind { kRequest, kResponse };
 
 // Size limits applied while reading a head; exceeding them is a ParseError with `status` 414
-// (request target) or 431 (header line, whole head, header count).
+// (request target) or kRequestHeaderTooLarge (header line, whole head, header count).
 struct ParseLimits {
   size_t max_target_bytes = 8192;
   size_t max_header_line_bytes = 8192;
@@ -52,6 +52,22 @@ struct MessageHead {
 struct ParseError {
   int status = 400;
   std::string message;
+};
+
+// What a request whose head never completed (a bad head, or a caller that stopped waiting for
+// it) had sent, for its access-log line: nginx logs the parsed request line, or the raw one
+// when the line itself was bad or unfinished.
+struct StoppedRequest {
+  // The request line ended (its LF was parsed): head() holds its method, target and version,
+  // and the header lines completed before the stop.
+  bool line_complete = false;
+  // Otherwise: the line as received, up to its first CR or LF, the bytes after a bad one
+  // included as far as they had arrived (nginx's $request then); at most max_target_bytes.
+  // Empty when no byte of a request came.
+  std::string_view raw_line;
+  // Otherwise: the line went past its target to the protocol ("H..."): nginx's
+  // $server_protocol is then empty rather than absent.
+  bool protocol_reached = false;
 };
 
 // Receives body bytes (already de-chunked) as they are parsed.
@@ -107,6 +123,10 @@ class MessageParser {
     Reset();
   }
   const ParseError& error() const { return error_; }
+  // Requests, after kError in the head or while message_started() and the head is incomplete:
+  // what the request had sent (otherwise an empty StoppedRequest). Fills head()'s method and
+  // version when the line ended. The view lives until the next Parse() or Reset().
+  [[nodiscard]] StoppedRequest Stopped();
   // True between kHeadComplete and kMessageComplete.
   bool in_body() const { return state_ == State::kBody; }
   // True from the first byte of a message until it completes (false between messages).
@@ -117,6 +137,27 @@ class MessageParser {
   struct Callbacks;
 
   [[nodiscard]] Result Fail(int status, std::string message);
+  // The slow paths of Parse(), given its input, the state it began in and where it stopped;
+  // out of line (cold), so that Parse() itself stays as small as the success path needs.
+  // Fail() after keeping what Stopped() needs when the failure is in a request's head.
+  [[nodiscard, gnu::cold, gnu::noinline]] Result FailInHead(std::string_view data, State before,
+                                                            size_t stop, int status,
+                                                            std::string message);
+  // The status for an llhttp error.
+  [[gnu::cold, gnu::noinline]] int ErrorStatus(int llhttp_error, std::string_view data,
+                                               State before, size_t stop);
+  // Where this call's bytes of the request line start in `data` (npos: none).
+  size_t LineStart(std::string_view data, State before) const;
+  // A call that needs more bytes: keeps the request line's bytes while it may be unfinished.
+  [[gnu::noinline]] void KeepCutLine(std::string_view data, State before, size_t consumed);
+  // After a failure in the head at data[stop]: whether the line had ended, else its bytes
+  // from data[line_from] on (npos: none in this call).
+  void KeepStoppedLine(std::string_view data, size_t line_from, size_t stop);
+  // No header line or head end was parsed yet for the current request: its line may be
+  // unfinished.
+  bool LineOpen() const {
+    return state_ == State::kHead && head_.headers.empty() && line_ == nullptr;
+  }
   [[nodiscard]] bool ValidateHead();
 
   MessageKind kind_;
@@ -134,6 +175,12 @@ class MessageParser {
   int pending_error_status_ = 0;
   std::string pending_error_;
   Header* line_ = nullptr;  // the header line being parsed, in head_.headers
+  // Requests: bytes of the request line, kept only when a Parse() call ends inside it (up to
+  // its LF) or fails in the head (a line that arrives whole is never copied).
+  std::string raw_line_;
+  bool line_rejected_ = false;          // ValidateHead refused the line's version
+  bool stopped_in_head_ = false;        // the failure came in a request's head
+  bool stopped_line_complete_ = false;  // then: Stopped().line_complete
 };
 
 }  // namespace realip::http

@@ -50,13 +50,20 @@ bool IsRedirect(int status) {
 
 std::string BuildLocalResponse(const LocalResponse& response) {
   std::string body;
+  std::string title;
+  int title_status = response.status;  // the status line's
   bool redirect = IsRedirect(response.status);
   if (response.use_text && !redirect) {
     body.assign(response.text);
+  } else if (response.status == kRequestHeaderTooLarge) {
+    title_status = 400;
+    title = "400 Request Header Or Cookie Too Large";
   } else {
-    std::string title = std::to_string(response.status);
+    title = std::to_string(response.status);
     title.push_back(' ');
     title.append(ReasonPhrase(response.status));
+  }
+  if (!title.empty()) {
     body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" +
            title + "</h1></center>\r\n<hr><center>" + std::string(response.server) +
            "</center>\r\n</body>\r\n</html>\r\n";
@@ -79,7 +86,7 @@ std::string BuildLocalResponse(const LocalResponse& response) {
   }
   if (redirect && response.use_text) headers.push_back({"Location", response.text});
   headers.push_back({"Connection", response.keep_alive ? "keep-alive" : "close"});
-  std::string out = SerializeResponseHead(response.status, "", headers);
+  std::string out = SerializeResponseHead(title_status, "", headers);
   if (!response.head_only) out.append(body);
   return out;
 }

@@ -7,6 +7,10 @@
 
 namespace realip::http {
 
+// nginx's own code for a request head over the limits (a header line longer than a buffer,
+// the head larger than all of them): answered and logged as 400, with its own page title.
+inline constexpr int kRequestHeaderTooLarge = 494;
+
 // The RFC 9110 section 15 reason phrase for `status`, or "Unknown".
 std::string_view ReasonPhrase(int status);
 

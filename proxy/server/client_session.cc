@@ -1730,10 +1730,20 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   REALIP_LOG(kInfo, why, ", client: ", peer_.ToString());
   upstream_.reset();
   if (request_logged_) {
-    // An error before any request was read (bad head, header timeout): log it too, as
-    // nginx does, with the connection's addresses and no request line.
+    // An error before any request was routed (bad head, header timeout): log it too, as
+    // nginx does, with what the client sent of it: the parsed request line and the header
+    // lines before the stop, or the raw line when the line itself was bad or unfinished.
+    // The client is the connection's: nginx's realip runs after the head (post-read phase).
     A().ctx_ = RequestContext{};
+    const http::StoppedRequest stopped = A().parser_.Stopped();
+    if (stopped.line_complete) {
+      A().ctx_.head = &A().parser_.head();
+    } else {
+      A().ctx_.rejected_line = stopped.raw_line;
+      A().ctx_.rejected_protocol = stopped.protocol_reached;
+    }
     A().ctx_.server = listener_->default_server.get();
+    A().ctx_.proxy_header = proxy_header_.get();
     A().ctx_.resolution.client = peer_;
     A().ctx_.resolution.realip_remote = peer_;
     A().ctx_.local = local_;
@@ -1750,14 +1760,16 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
       response_complete_ = false;
     }
   }
-  if (!response_started_) A().ctx_.status = status;
+  // nginx's 494 (a head over the limits) is answered and logged as 400, with its own page.
+  const int answered = status == http::kRequestHeaderTooLarge ? 400 : status;
+  if (!response_started_) A().ctx_.status = answered;
   if (response_started_) {
     CloseAfterFlush();
     return;
   }
   keep_alive_ = false;
-  QueueLocalResponse(
-      status, http::ErrorResponse(status, ServerToken(&EffectiveSettings()), worker_->HttpDate()));
+  QueueLocalResponse(answered, http::ErrorResponse(status, ServerToken(&EffectiveSettings()),
+                                                   worker_->HttpDate()));
   CloseAfterFlush();
 }
 

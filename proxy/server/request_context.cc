@@ -208,12 +208,13 @@ void RequestContext::Recycle() {
   // twice per request. The size check fails when a field is added: reset it here too, then
   // update the size (the unit test RequestContextTest.RecycleResetsEveryField checks the rest).
 #if defined(__GLIBCXX__) && defined(__x86_64__)
-  static_assert(sizeof(RequestContext) == 440 && sizeof(realip::Resolution) == 168,
+  static_assert(sizeof(RequestContext) == 464 && sizeof(realip::Resolution) == 168,
                 "RequestContext changed: reset the new field in Recycle() and update the sizes");
 #endif
   server = nullptr;
   location = nullptr;
   head = nullptr;
+  rejected_line = {};
   proxy_header = nullptr;
   realip::Resolution& r = resolution;
   r.client = {};
@@ -227,6 +228,7 @@ void RequestContext::Recycle() {
   local = {};
   https = false;
   request_completion = false;
+  rejected_protocol = false;
   tls = nullptr;
   connection_id = 0;
   connection_requests = 0;
@@ -434,6 +436,8 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (head != nullptr) {
         absl::StrAppend(out, head->method, " ", head->target, " HTTP/", head->version_major, ".",
                         head->version_minor);
+      } else {
+        out->append(ctx.rejected_line);
       }
       return false;
     case VariableId::kRequestMethod:
@@ -540,9 +544,10 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (ctx.tls != nullptr) out->append(ctx.tls->client_verify);
       return false;
     case VariableId::kServerProtocol:
-      if (head != nullptr)
+      if (head != nullptr) {
         absl::StrAppend(out, "HTTP/", head->version_major, ".", head->version_minor);
-      return false;
+      }
+      return head == nullptr && ctx.rejected_protocol;
     case VariableId::kIsArgs:
       // ngx_http_variable_is_args(): "?" only for a non-empty query ("/a?" has none).
       if (head != nullptr && !SplitTarget(head->target).query.empty()) out->push_back('?');

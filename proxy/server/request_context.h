@@ -43,12 +43,18 @@ struct RequestContext {
   const config::Server* server = nullptr;
   const config::Location* location = nullptr;
   const http::MessageHead* head = nullptr;
+  // A request rejected in its request line (head null): the line as received
+  // (http::StoppedRequest::raw_line), which $request shows, as nginx's.
+  std::string_view rejected_line;
   const realip::ProxyHeader* proxy_header = nullptr;  // null: the connection had none
   realip::Resolution resolution;
   net::SocketAddress local;  // the accepted connection's local address
   bool https = false;
   // $request_completion: the response was sent whole (set when the request is logged).
   bool request_completion = false;
+  // A request rejected in its request line (head null): the line's start had reached its
+  // protocol, so $server_protocol is empty rather than absent (nginx's).
+  bool rejected_protocol = false;
   const tls::HandshakeInfo* tls = nullptr;  // null on a plain connection
   uint64_t connection_id = 0;
   int connection_requests = 0;

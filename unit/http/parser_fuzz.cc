@@ -1,5 +1,7 @@
 // Fuzzes the request and response parsers: arbitrary bytes, fed whole and then in two pieces at
-// a split chosen by the first byte; both runs must agree, and nothing may crash or leak.
+// a split chosen by the first byte; both runs must agree, and nothing may crash or leak. A
+// request stopped in its head (an error, or the input ending inside it) must report the same
+// parsed request line, or a raw line of which the split run's is a prefix of the whole run's.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,6 +25,8 @@ struct Outcome {
   int messages = 0;
   int error = 0;
   size_t body = 0;
+  bool stopped_line_complete = false;
+  std::string stopped_line;  // the raw line, or the parsed method and target
 };
 
 Outcome Drive(MessageKind kind, std::string_view input, size_t split) {
@@ -57,6 +61,12 @@ Outcome Drive(MessageKind kind, std::string_view input, size_t split) {
     }
   }
   out.body = sink.bytes;
+  if (kind == MessageKind::kRequest) {
+    realip::http::StoppedRequest stopped = parser.Stopped();
+    out.stopped_line_complete = stopped.line_complete;
+    out.stopped_line = stopped.line_complete ? parser.head().method + " " + parser.head().target
+                                             : std::string(stopped.raw_line);
+  }
   return out;
 }
 
@@ -72,5 +82,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   REALIP_CHECK(whole.messages == pieces.messages);
   REALIP_CHECK(whole.error == pieces.error);
   REALIP_CHECK(whole.body == pieces.body);
+  REALIP_CHECK(whole.stopped_line_complete == pieces.stopped_line_complete);
+  if (whole.stopped_line_complete) {
+    REALIP_CHECK(whole.stopped_line == pieces.stopped_line);
+  } else {
+    REALIP_CHECK(std::string_view(whole.stopped_line).starts_with(pieces.stopped_line));
+  }
   return 0;
 }

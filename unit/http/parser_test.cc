@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proxy/http/status_codes.h"
 
 namespace realip::http {
 namespace {
@@ -18,10 +19,36 @@ struct Message {
   bool complete = false;
 };
 
+// What MessageParser::Stopped() said about a request stopped in its head, copied.
+struct Stop {
+  bool line_complete = false;
+  std::string raw_line;
+  bool protocol_reached = false;
+  std::string method;  // with line_complete: the parsed request line
+  std::string target;
+  int version_major = 0;
+  int version_minor = 0;
+  std::vector<std::string> header_names;
+};
+
+Stop CopyStopped(MessageParser& parser) {
+  StoppedRequest s = parser.Stopped();
+  Stop stop{s.line_complete, std::string(s.raw_line), s.protocol_reached, "", "", 0, 0, {}};
+  if (s.line_complete) {
+    stop.method = parser.head().method;
+    stop.target = parser.head().target;
+    stop.version_major = parser.head().version_major;
+    stop.version_minor = parser.head().version_minor;
+    for (const Header& h : parser.head().headers) stop.header_names.push_back(h.name);
+  }
+  return stop;
+}
+
 struct Transcript {
   std::vector<Message> messages;
   int error_status = 0;  // 0: no error
   std::string error;
+  Stop stop;  // requests, with an error
 };
 
 class Collector : public BodySink {
@@ -82,6 +109,7 @@ Transcript Feed(MessageKind kind, std::string_view input, size_t split, ParseLim
       case MessageParser::Event::kError:
         t.error_status = parser.error().status;
         t.error = parser.error().message;
+        if (kind == MessageKind::kRequest) t.stop = CopyStopped(parser);
         return t;
     }
   }
@@ -114,10 +142,30 @@ Transcript RunAllSplits(MessageKind kind, std::string_view input, ParseLimits li
           << how;
     }
   };
-  same(Feed(kind, input, 1, limits, finish, head_response), "byte by byte");
+  // A request stopped in its head: a parsed line is the same however the bytes came (which
+  // header lines were complete may differ: llhttp ends a line when the next one starts); a raw one
+  // (a bad or unfinished line) holds what had arrived of it, past the bad byte as nginx's:
+  // never less than the byte-by-byte run's, never more than the whole input's.
+  const Transcript bytewise = Feed(kind, input, 1, limits, finish, head_response);
+  auto same_stop = [&](const Transcript& other, const std::string& how) {
+    EXPECT_EQ(other.stop.line_complete, whole.stop.line_complete) << how;
+    EXPECT_EQ(other.stop.method, whole.stop.method) << how;
+    EXPECT_EQ(other.stop.target, whole.stop.target) << how;
+    EXPECT_EQ(other.stop.version_major, whole.stop.version_major) << how;
+    EXPECT_EQ(other.stop.version_minor, whole.stop.version_minor) << how;
+    EXPECT_EQ(other.stop.protocol_reached, whole.stop.protocol_reached) << how;
+    EXPECT_TRUE(whole.stop.raw_line.starts_with(other.stop.raw_line))
+        << how << ": " << other.stop.raw_line;
+    EXPECT_TRUE(other.stop.raw_line.starts_with(bytewise.stop.raw_line))
+        << how << ": " << other.stop.raw_line;
+  };
+  same(bytewise, "byte by byte");
+  same_stop(bytewise, "byte by byte");
   for (size_t split = 2; split < input.size(); ++split) {
     same(Feed(kind, input, split, limits, finish, head_response),
          "split at " + std::to_string(split));
+    same_stop(Feed(kind, input, split, limits, finish, head_response),
+              "split at " + std::to_string(split));
   }
   return whole;
 }
@@ -280,23 +328,35 @@ const RejectCase kRejectCases[] = {
      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na", 400},
     {"ContentLengthList", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\na", 400},
     {"ContentLengthSign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\na", 400},
-    {"TransferEncodingNotChunked",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+    // RFC 9112 section 6.1, as nginx: a coding other than plain "chunked" is not implemented.
+    {"TransferEncodingNotChunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+     501},
+    {"TransferEncodingIdentity",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 501},
     {"TransferEncodingChunkedNotFinal",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501},
     {"TransferEncodingCodingBeforeChunked",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400},
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
+    {"TransferEncodingEmpty", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", 501},
+    {"TransferEncodingUpperCaseName",
+     "POST / HTTP/1.1\r\nHost: a\r\nTRANSFER-ENCODING: gzip\r\n\r\n", 501},
+    {"TransferEncodingChunkedThenEmpty",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding:\r\n\r\n"
+     "0\r\n\r\n",
+     400},
+    {"TransferEncodingCodingWithoutHost", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+     400},
+    {"TransferEncodingCodingInHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
     {"TransferEncodingTwice",
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked"
      "\r\n\r\n0\r\n\r\n",
      400},
-    {"TransferEncodingInHttp10",
-     "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-    {"InvalidChunkSize",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
-    {"ChunkSizeWithSpace",
-     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\na\r\n0\r\n\r\n",
+    {"TransferEncodingInHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
      400},
+    {"InvalidChunkSize", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+     400},
+    {"ChunkSizeWithSpace",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\na\r\n0\r\n\r\n", 400},
     {"ChunkSizeOverflow",
      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
      "10000000000000000\r\n",
@@ -311,13 +371,21 @@ const RejectCase kRejectCases[] = {
     {"BareLfLineEndings", "GET / HTTP/1.1\nHost: a\n\n", 400},
     {"BareLfInHeaderLine", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400},
     {"BareCrInHeaderValue", "GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n", 400},
-    {"ControlCharInHeaderValue", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", 400},
+    {"ControlCharInHeaderValue",
+     "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01"
+     "b\r\n\r\n",
+     400},
     {"SpaceInTarget", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     {"MissingHost", "GET / HTTP/1.1\r\n\r\n", 400},
     {"RepeatedHost", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
     {"UnknownMethod", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     {"ConnectMethod", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 405},
     {"Http2Version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+    {"Http9Version", "GET / HTTP/9.1\r\nHost: a\r\n\r\n", 505},
+    {"TwoDigitMajorVersion", "GET / HTTP/10.0\r\nHost: a\r\n\r\n", 505},
+    {"Http09Version", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 400},
+    {"TwoDigitMinorVersion", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400},
+    {"Http2Preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
     {"TrailingSpaceAfterVersion", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400},
     {"TargetTooLong",
      "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"
@@ -326,20 +394,148 @@ const RejectCase kRejectCases[] = {
     {"HeaderLineTooLong",
      "GET / HTTP/1.1\r\nHost: a\r\n"
      "X: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
-     431},
-    {"TooManyHeaders",
-     "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", 431},
+     kRequestHeaderTooLarge},
+    {"TooManyHeaders", "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
+     kRequestHeaderTooLarge},
     {"HeadTooLarge",
      "GET / HTTP/1.1\r\nHost: a\r\n"
      "A: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
      "B: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
      "C: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
      "D: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
-     431},
+     kRequestHeaderTooLarge},
 };
 
 INSTANTIATE_TEST_SUITE_P(Smuggling, RequestRejectTest, ::testing::ValuesIn(kRejectCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A request rejected after its request line keeps the parsed line and the header lines
+// before the stop, however the bytes are split (nginx logs them; RunAllSplits compares).
+TEST(RequestParserTest, RejectedHeadKeepsTheParsedRequestLine) {
+  struct Case {
+    const char* input;
+    int status;
+    const char* method;
+    const char* target;
+    std::vector<std::string> headers;
+  };
+  const Case cases[] = {
+      {"GET /a?x=1 HTTP/1.1\r\n\r\n", 400, "GET", "/a?x=1", {}},
+      {"GET /b HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n", 400, "GET", "/b", {"Host"}},
+      {"GET /b HTTP/1.1\r\nBad Header\r\nHost: h\r\n\r\n", 400, "GET", "/b", {}},
+      {"GET /c HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "GET", "/c", {"Host", "Host"}},
+      {"POST /d HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+       400,
+       "POST",
+       "/d",
+       {"Host", "Content-Length"}},
+      {"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+       501,
+       "POST",
+       "/e",
+       {"Host", "Transfer-Encoding"}},
+      {"\r\nGET /h HTTP/1.1\r\nHost: a\r\nX: a\x01\r\n\r\n", 400, "GET", "/h", {"Host"}},
+      {"DELETE /i HTTP/1.0\r\nX: 1\r\n a\r\n\r\n", 400, "DELETE", "/i", {"X"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.input);
+    Transcript t = RunAllSplits(MessageKind::kRequest, c.input);
+    EXPECT_EQ(t.error_status, c.status) << t.error;
+    EXPECT_TRUE(t.stop.line_complete);
+    EXPECT_EQ(t.stop.raw_line, "");
+    EXPECT_EQ(t.stop.method, c.method);
+    EXPECT_EQ(t.stop.target, c.target);
+    EXPECT_EQ(t.stop.version_major, 1);
+    EXPECT_EQ(t.stop.header_names, c.headers);
+  }
+}
+
+// A request rejected in its request line keeps the line as received, up to CR or LF: the
+// whole line when it arrived in one piece (nginx's $request), at least up to the bad byte
+// however it was split (RunAllSplits checks).
+TEST(RequestParserTest, RejectedRequestLineIsKeptRaw) {
+  ParseLimits limits;
+  limits.max_target_bytes = 24;
+  struct Case {
+    const char* input;
+    int status;
+    const char* line;
+    bool protocol_reached;
+  };
+  const Case cases[] = {
+      {"G@T /g HTTP/1.1\r\nHost: a\r\n\r\n", 400, "G@T /g HTTP/1.1", false},
+      {"get /g HTTP/1.1\r\nHost: a\r\n\r\n", 400, "get /g HTTP/1.1", false},
+      {"\r\n\r\nGET /g HTTX/1.1\r\nHost: a\r\n\r\n", 400, "GET /g HTTX/1.1", true},
+      {"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400, "GET /a b HTTP/1.1", false},
+      {"GET /f HTTP/9.1\r\nHost: a\r\n\r\n", 505, "GET /f HTTP/9.1", true},
+      {"GET /f HTTP/2.0\r\nHost: a\r\n\r\n", 505, "GET /f HTTP/2.0", true},
+      {"GET /f HTTP/10.0\r\nHost: a\r\n\r\n", 505, "GET /f HTTP/10.0", true},
+      {"GET /f HTTP/0.9\r\nHost: a\r\n\r\n", 400, "GET /f HTTP/0.9", true},
+      {"GET /f HTTP/1.1x\r\n\r\n", 400, "GET /f HTTP/1.1x", true},
+      // 414: nginx logs the one buffer the line did not fit in.
+      {"GET /0123456789abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: a\r\n\r\n", 414,
+       "GET /0123456789abcdefghi", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.input);
+    Transcript t = RunAllSplits(MessageKind::kRequest, c.input, limits);
+    EXPECT_EQ(t.error_status, c.status) << t.error;
+    EXPECT_FALSE(t.stop.line_complete);
+    EXPECT_EQ(t.stop.raw_line, c.line);
+    EXPECT_EQ(t.stop.protocol_reached, c.protocol_reached);
+    EXPECT_EQ(t.stop.method, "");
+  }
+}
+
+// A head the caller stops waiting for (client_header_timeout): the parsed line once its LF
+// came, else the bytes of the line so far; the same at every split of what arrived.
+TEST(RequestParserTest, UnfinishedHeadIsReportedTheSameAtEverySplit) {
+  struct Case {
+    std::string input;
+    bool line_complete;
+    const char* raw_line;
+  };
+  const Case cases[] = {
+      {"GET /j HTT", false, "GET /j HTT"},
+      {"\r\nGET /j?q HTTP/1.1", false, "GET /j?q HTTP/1.1"},
+      {"GET /j?q HTTP/1.1\r", false, "GET /j?q HTTP/1.1"},
+      {"GET /j?q HTTP/1.1\r\n", true, ""},
+      {"GET /j?q HTTP/1.1\r\nHost: a\r\nX-Y", true, ""},
+  };
+  for (const Case& c : cases) {
+    for (size_t split = 0; split <= c.input.size(); ++split) {
+      SCOPED_TRACE(c.input + " split at " + std::to_string(split));
+      MessageParser parser(MessageKind::kRequest, ParseLimits{});
+      std::string pending;
+      auto feed = [&](std::string_view piece) {
+        pending.append(piece);
+        MessageParser::Result r = parser.Parse(pending, nullptr);
+        ASSERT_EQ(r.event, MessageParser::Event::kNeedMore);
+        pending.erase(0, r.consumed);
+      };
+      feed(std::string_view(c.input).substr(0, split));
+      feed(std::string_view(c.input).substr(split));
+      Stop stop = CopyStopped(parser);
+      EXPECT_EQ(stop.line_complete, c.line_complete);
+      EXPECT_EQ(stop.raw_line, c.raw_line);
+      if (c.line_complete) {
+        EXPECT_EQ(stop.method, "GET");
+        EXPECT_EQ(stop.target, "/j?q");
+        EXPECT_EQ(stop.version_minor, 1);
+      }
+    }
+  }
+}
+
+// RFC 9112 section 2.3, as nginx: any HTTP/1 minor version is served.
+TEST(RequestParserTest, AnyHttp1MinorVersionIsAccepted) {
+  Transcript t = RunAllSplits(MessageKind::kRequest, "GET /f HTTP/1.2\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_EQ(t.messages[0].head.version_major, 1);
+  EXPECT_EQ(t.messages[0].head.version_minor, 2);
+  EXPECT_TRUE(t.messages[0].head.keep_alive);
+}
 
 TEST(RequestParserTest, NulByteRejected) {
   constexpr char kRaw[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";

@@ -34,6 +34,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.server = &kServer;
   ctx.location = &kLocation;
   ctx.head = &kHead;
+  ctx.rejected_line = "G@T / HTTP/1.1";
   ctx.proxy_header = &kProxy;
   ctx.resolution.client = Addr("203.0.113.7", 1234);
   ctx.resolution.source = "X-Forwarded-For";
@@ -46,6 +47,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.local = Addr("127.0.0.1", 8080);
   ctx.https = true;
   ctx.request_completion = true;
+  ctx.rejected_protocol = true;
   ctx.tls = kTls;
   ctx.connection_id = 42;
   ctx.connection_requests = 7;
@@ -75,6 +77,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.server, fresh.server);
   EXPECT_EQ(ctx.location, fresh.location);
   EXPECT_EQ(ctx.head, fresh.head);
+  EXPECT_EQ(ctx.rejected_line, fresh.rejected_line);
   EXPECT_EQ(ctx.proxy_header, fresh.proxy_header);
   EXPECT_EQ(ctx.resolution.client, fresh.resolution.client);
   EXPECT_EQ(ctx.resolution.source, fresh.resolution.source);
@@ -87,6 +90,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.local, fresh.local);
   EXPECT_EQ(ctx.https, fresh.https);
   EXPECT_EQ(ctx.request_completion, fresh.request_completion);
+  EXPECT_EQ(ctx.rejected_protocol, fresh.rejected_protocol);
   EXPECT_EQ(ctx.tls, fresh.tls);
   EXPECT_EQ(ctx.accepted_ms, fresh.accepted_ms);
   EXPECT_EQ(ctx.upstream_head_bytes, fresh.upstream_head_bytes);

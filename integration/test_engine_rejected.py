@@ -1,0 +1,167 @@
+"""Requests rejected before routing, side by side with nginx 1.22: the same configuration and
+the same bytes must give the same status and the same access-log line, field by field: the
+parsed request line when the head failed after it, the raw line when the line itself was bad
+(docs/engine.md, docs/observability.md).
+
+Left out, because we differ on purpose (docs/engine.md): control characters in header values,
+CONNECT (405), a Host that nginx finds invalid, "HTTP/1.10", and a Host line that is the last
+thing received before a header timeout (llhttp ends a header line only when the next begins).
+Also left out: $request_uri of an absolute-form target (nginx prints the path, we the target as
+sent, for every request), and the 408 page, which nginx does not send (it only logs 408).
+"""
+import os
+import shutil
+import socket
+import time
+import unittest
+
+import harness
+
+FORMAT = ("'$request|$status|$request_method|$request_uri|$uri|$args|$server_protocol|$host|"
+          "$is_args|$remote_addr|$proxy_protocol_addr'")
+
+CASES = [
+    # The table of the brief: rejected after the request line.
+    ("no host", b"GET /a?x=1 HTTP/1.1\r\n\r\n", 400),
+    ("bad header", b"GET /b HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n", 400),
+    ("bad header first", b"GET /b HTTP/1.1\r\nBad Header\r\nHost: h\r\n\r\n", 400),
+    ("two hosts", b"GET /c HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("two content-lengths",
+     b"POST /d HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+    ("te gzip", b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ("te gzip, chunked",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    ("te chunked, gzip",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501),
+    ("te identity", b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 501),
+    ("te twice",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("te in 1.0", b"POST /e HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     400),
+    ("te and content-length",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+     b"0\r\n\r\n", 400),
+    ("host with port", b"GET /n HTTP/1.1\r\nHost: AbC.:80\r\nBad Header\r\n\r\n", 400),
+    ("folding", b"GET /o HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),
+    ("1.0 without host", b"GET /p HTTP/1.0\r\nBad Header\r\n\r\n", 400),
+    ("header line too long", b"GET /h HTTP/1.1\r\nHost: a\r\nX: " + b"y" * 2000 + b"\r\n\r\n",
+     400),
+    ("head too large", b"GET /i HTTP/1.1\r\nHost: a\r\n"
+     + b"".join(b"X%d: %s\r\n" % (i, b"z" * 900) for i in range(6)) + b"\r\n", 400),
+    # Rejected in the request line.
+    ("http 9.1", b"GET /f HTTP/9.1\r\nHost: a\r\n\r\n", 505),
+    ("http 2.0", b"GET /f HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+    ("http 10.0", b"GET /f HTTP/10.0\r\nHost: a\r\n\r\n", 505),
+    ("http 0.9", b"GET /f HTTP/0.9\r\nHost: a\r\n\r\n", 400),
+    ("bad method", b"G@T /g HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("lower-case method", b"get /g HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("bad protocol", b"GET /g HTTX/1.1\r\nHost: a\r\n\r\n", 400),
+    ("space in target", b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("line too long", b"GET /" + b"x" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    # Served: any HTTP/1 minor version.
+    ("http 1.2", b"GET /f HTTP/1.2\r\nHost: a\r\n\r\n", 200),
+]
+
+TIMEOUT_CASES = [
+    ("timeout after the line", b"GET /j?q HTTP/1.1\r\nX: 1\r\n", 408),
+    ("timeout in the line", b"GET /j HTT", 408),
+]
+
+
+def config(port, log, proxy_port):
+    return f"""worker_processes 1;
+error_log stderr info;
+events {{ worker_connections 64; }}
+http {{
+  log_format t {FORMAT};
+  access_log {log} t;
+  client_header_timeout 1s;
+  large_client_header_buffers 4 1k;
+  server {{ listen 127.0.0.1:{port}; server_name srv; location / {{ return 200 "ok\\n"; }} }}
+  server {{
+    listen 127.0.0.1:{proxy_port} proxy_protocol;
+    server_name pp;
+    set_real_ip_from 127.0.0.1;
+    real_ip_header proxy_protocol;
+    location / {{ return 200 "ok\\n"; }}
+  }}
+}}
+"""
+
+
+def status_of(port, raw, wait_close=False):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(raw)
+        reply = b""
+        while b"\r\n" not in reply:
+            data = s.recv(65536)
+            if not data:
+                break
+            reply += data
+    line = reply.split(b"\r\n", 1)[0].split()
+    return int(line[1]) if len(line) > 1 else 0
+
+
+@unittest.skipUnless(shutil.which("nginx"), "nginx not installed")
+class RejectedRequestsTest(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.ports = {}
+        self.logs = {}
+        for name in ("nginx", "ours"):
+            port, pp_port = harness.free_port(), harness.free_port()
+            log = os.path.join(self.workdir, f"{name}-access.log")
+            text = config(port, log, pp_port)
+            if name == "nginx":
+                self.run_nginx(text)
+                harness.wait_for_port("127.0.0.1", port)
+            else:
+                self.start_proxy(text, wait=(("127.0.0.1", port),))
+            self.ports[name] = (port, pp_port)
+            self.logs[name] = log
+
+    def log_lines(self, name, count):
+        deadline = time.monotonic() + 20
+        while True:
+            lines = []
+            if os.path.exists(self.logs[name]):
+                with open(self.logs[name], "rb") as f:
+                    lines = f.read().decode("latin-1").splitlines()
+            if len(lines) >= count or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
+    def run_cases(self, cases, pp=False, prefix=lambda: b""):
+        for n, (what, raw, status) in enumerate(cases, start=1):
+            with self.subTest(what):
+                got = {name: status_of(self.ports[name][1 if pp else 0], prefix() + raw)
+                       for name in ("nginx", "ours")}
+                # nginx closes a timed-out connection without an answer.
+                self.assertEqual(got["nginx"], 0 if status == 408 else status, what)
+                self.assertEqual(got["ours"], status, what)
+                nginx_line = self.log_lines("nginx", n)[n - 1]
+                ours_line = self.log_lines("ours", n)[n - 1]
+                self.assertEqual(ours_line.split("|"), nginx_line.split("|"), what)
+
+    def test_rejected_heads_log_what_nginx_logs(self):
+        self.run_cases(CASES)
+
+    def test_header_timeouts_log_what_nginx_logs(self):
+        self.run_cases(TIMEOUT_CASES)
+
+    def test_rejected_on_a_proxy_protocol_listener_keep_the_connection_client(self):
+        # nginx's realip runs after the head (post-read phase): a request rejected before has
+        # the connection's address as $remote_addr, the PROXY header's as $proxy_protocol_addr.
+        pp = lambda: b"PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\r\n"
+        cases = [("no host", b"GET /a HTTP/1.1\r\n\r\n", 400),
+                 ("bad method", b"G@T /g HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+                 ("served", b"GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200)]
+        self.run_cases(cases, pp=True, prefix=pp)
+        ours = [line.split("|") for line in self.log_lines("ours", 3)]
+        self.assertEqual([f[9] for f in ours], ["127.0.0.1", "127.0.0.1", "203.0.113.9"])
+        self.assertEqual([f[10] for f in ours], ["203.0.113.9"] * 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
