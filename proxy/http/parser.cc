@@ -43,6 +43,79 @@ bool MajorAboveOne(std::string_view line) {
   return digits >= 2 && version[0] != '0';
 }
 
+// nginx's ngx_http_validate_host, for the Host header and the request line's host: a host with
+// an empty name (the port and a trailing dot aside), "..", a '/', or a byte at or below the
+// space or DEL (NUL included) is refused with 400. The name is the part before a ':' (or up to
+// the ']' of an IP literal).
+bool ValidHost(std::string_view host) {
+  constexpr size_t kNone = std::string_view::npos;
+  size_t last_dot = kNone;
+  size_t name_end = host.size();
+  enum { kName, kLiteral, kAfterName } state = kName;
+  for (size_t i = 0; i < host.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(host[i]);
+    switch (c) {
+      case '.':
+        if (last_dot != kNone && last_dot + 1 == i) return false;
+        last_dot = i;
+        break;
+      case ':':
+        if (state == kName) {
+          name_end = i;
+          state = kAfterName;
+        }
+        break;
+      case '[':
+        if (i == 0) state = kLiteral;
+        break;
+      case ']':
+        if (state == kLiteral) {
+          name_end = i + 1;
+          state = kAfterName;
+        }
+        break;
+      default:
+        if (c == '/' || c <= 0x20 || c == 0x7f) return false;
+    }
+  }
+  if (name_end > 0 && last_dot == name_end - 1) --name_end;
+  return name_end > 0;
+}
+
+// The request line's host as nginx's request-line parser takes it (sw_host): letters, digits,
+// '.' and '-', or an IP literal in brackets (unreserved and sub-delims characters and ':'),
+// then ':' and digits; and ValidHost. `authority` is the target's part between "://" and the
+// first '/' or '?'.
+bool ValidTargetHost(std::string_view authority) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  size_t i = 0;
+  if (!authority.empty() && authority[0] == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    for (i = 1; i < close; ++i) {
+      const char c = authority[i];
+      if (!alnum(c) && std::string_view(":-._~!$&'()*+,;=").find(c) == std::string_view::npos) {
+        return false;
+      }
+    }
+    i = close + 1;
+  } else {
+    while (i < authority.size() &&
+           (alnum(authority[i]) || authority[i] == '.' || authority[i] == '-')) {
+      ++i;
+    }
+  }
+  if (i < authority.size()) {
+    if (authority[i] != ':') return false;
+    for (++i; i < authority.size(); ++i) {
+      if (authority[i] < '0' || authority[i] > '9') return false;
+    }
+  }
+  return ValidHost(authority);
+}
+
 void TrimOwsInPlace(std::string* s) {
   size_t end = s->size();
   while (end > 0 && IsOws((*s)[end - 1])) --end;
@@ -283,6 +356,18 @@ bool MessageParser::ValidateHead() {
   // before the framing, as nginx does).
   if (hosts > 1 || (hosts == 0 && head.version_minor >= 1)) {
     return reject(400, "missing or repeated host");
+  }
+  // nginx checks both hosts as it reads them, so before the framing too.
+  if (!head.target.empty() && head.target[0] != '/') {
+    if (const size_t scheme_end = head.target.find("://"); scheme_end != std::string::npos) {
+      std::string_view authority = std::string_view(head.target).substr(scheme_end + 3);
+      if (!ValidTargetHost(authority.substr(0, authority.find_first_of("/?")))) {
+        return reject(400, "invalid host in request line");
+      }
+    }
+  }
+  if (hosts == 1 && !ValidHost(head.headers.Find("host")->value)) {
+    return reject(400, "invalid host header");
   }
   if (te_lines > 0) {
     // Every line is counted: llhttp does not flag an empty Transfer-Encoding value.
