@@ -323,6 +323,7 @@ void MessageParser::Reset() {
   pending_error_.clear();
   line_ = nullptr;
   line_rejected_ = false;
+  line_failed_ = false;
   stopped_in_head_ = stopped_line_complete_ = false;
   raw_line_.clear();
 }
@@ -446,6 +447,11 @@ MessageParser::Result MessageParser::Parse(std::string_view data, BodySink* sink
       // belong to the tunnel, not to HTTP.
       return Fail(400, "data after upgrade request");
     default:
+      // llhttp's request-line errors: the line did not end well, whatever bytes llhttp took
+      // (an LF that ends a bad target is counted as parsed).
+      line_failed_ = kind_ == MessageKind::kRequest &&
+                     (rc == HPE_INVALID_METHOD || rc == HPE_INVALID_URL ||
+                      rc == HPE_INVALID_CONSTANT || rc == HPE_INVALID_VERSION);
       return FailInHead(data, before, consumed, ErrorStatus(rc, data, before, consumed),
                         std::string(llhttp_errno_name(rc)) + ": " + llhttp_get_error_reason(p));
   }
@@ -521,8 +527,9 @@ void MessageParser::KeepStoppedLine(std::string_view data, size_t line_from, siz
   std::string_view here;
   if (line_from < data.size()) here = data.substr(line_from);
   const size_t parsed = stop > line_from && line_from < data.size() ? stop - line_from : 0;
-  stopped_line_complete_ = !LineOpen() || raw_line_.find('\n') != std::string::npos ||
-                           here.substr(0, parsed).find('\n') != std::string_view::npos;
+  stopped_line_complete_ =
+      !line_failed_ && (!LineOpen() || raw_line_.find('\n') != std::string::npos ||
+                        here.substr(0, parsed).find('\n') != std::string_view::npos);
   if (stopped_line_complete_) return;
   // nginx logs the line up to its first CR or LF among the bytes read, past a bad byte.
   raw_line_.append(here.substr(0, here.find_first_of("\r\n")));

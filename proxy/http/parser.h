@@ -181,6 +181,8 @@ class MessageParser {
   bool line_rejected_ = false;          // ValidateHead refused the line's version
   bool stopped_in_head_ = false;        // the failure came in a request's head
   bool stopped_line_complete_ = false;  // then: Stopped().line_complete
+  // llhttp refused the request line itself (method, target, "HTTP/", version): it did not end.
+  bool line_failed_ = false;
 };
 
 }  // namespace realip::http

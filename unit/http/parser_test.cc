@@ -486,6 +486,9 @@ TEST(RequestParserTest, RejectedRequestLineIsKeptRaw) {
       {"GET /f HTTP/10.0\r\nHost: a\r\n\r\n", 505, "GET /f HTTP/10.0", true},
       {"GET /f HTTP/0.9\r\nHost: a\r\n\r\n", 400, "GET /f HTTP/0.9", true},
       {"GET /f HTTP/1.1x\r\n\r\n", 400, "GET /f HTTP/1.1x", true},
+      // A bad target that llhttp refuses at the LF ending it (found by the fuzz target): the
+      // line did not end well, at any split.
+      {"POST HTTh:\nTr\nTr", 400, "POST HTTh:", false},
       // 414: nginx logs the one buffer the line did not fit in.
       {"GET /0123456789abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: a\r\n\r\n", 414,
        "GET /0123456789abcdefghi", false},
