@@ -507,6 +507,23 @@ MessageParser::Result MessageParser::FailInHead(std::string_view data, State bef
   // A failure in a call that began in a head is in that head: the call pauses at its end.
   if (kind_ == MessageKind::kRequest && before != State::kBody && state_ != State::kIdle) {
     KeepStoppedLine(data, LineStart(data, before), stop);
+    // nginx refuses a version other than HTTP/1.x in the request line, before any header:
+    // once the line has ended, that refusal wins over a later fault in the head (a folded
+    // line, a bad header), found earlier or later depending on how the bytes were split.
+    llhttp_t* p = &impl_->parser;
+    const int major = llhttp_get_http_major(p);
+    if ((stopped_line_complete_ || line_rejected_) && major != 1) {
+      if (!line_rejected_) {
+        head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
+        head_.version_major = major;
+        head_.version_minor = llhttp_get_http_minor(p);
+        line_rejected_ = true;
+        stopped_in_head_ = false;
+        KeepStoppedLine(data, std::string_view::npos, stop);
+      }
+      status = major == 0 ? 400 : 505;
+      message = major == 0 ? "invalid HTTP version" : "unsupported HTTP version";
+    }
   }
   return Fail(status, std::move(message));
 }

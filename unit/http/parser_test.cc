@@ -489,6 +489,10 @@ TEST(RequestParserTest, RejectedRequestLineIsKeptRaw) {
       // A bad target that llhttp refuses at the LF ending it (found by the fuzz target): the
       // line did not end well, at any split.
       {"POST HTTh:\nTr\nTr", 400, "POST HTTh:", false},
+      // A version refused in the line wins over a fault found later in the head, at any split.
+      {"GET / HTTP/0.1\r\nHost: a\r\nX: b\r\n cT\r\n\r\n", 400, "GET / HTTP/0.1", true},
+      {"GET / HTTP/2.0\r\nHost: a\r\nX: b\r\n cT\r\n\r\n", 505, "GET / HTTP/2.0", true},
+      {"GET / HTTP/3.0\r\nHost: a\r\nBad Header\r\n\r\n", 505, "GET / HTTP/3.0", true},
       // 414: nginx logs the one buffer the line did not fit in.
       {"GET /0123456789abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: a\r\n\r\n", 414,
        "GET /0123456789abcdefghi", false},
