@@ -467,11 +467,19 @@ int MessageParser::ErrorStatus(int llhttp_error, std::string_view data, State be
                      llhttp_get_http_minor(&impl_->parser) == 0
                  ? 400
                  : 501;
-    case HPE_INVALID_VERSION:
+    case HPE_INVALID_VERSION: {
       // llhttp reads one digit per number; nginx answers 505 to any major version above 1,
-      // "HTTP/10.0" included.
-      KeepStoppedLine(data, LineStart(data, before), stop);
-      return MajorAboveOne(raw_line_) ? 505 : 400;
+      // "HTTP/10.0" included. Judged on the line up to the refused byte: what follows it may
+      // not have arrived yet, and may hold another "HTTP/".
+      const size_t line_from = LineStart(data, before);
+      const size_t kept = raw_line_.size();
+      KeepStoppedLine(data, line_from, stop);
+      std::string_view line = raw_line_;
+      if (line_from != std::string_view::npos && stop >= line_from) {
+        line = line.substr(0, kept + (stop - line_from) + 1);
+      }
+      return MajorAboveOne(line) ? 505 : 400;
+    }
     case HPE_PAUSED_H2_UPGRADE:
       return 505;  // "PRI * HTTP/2.0": llhttp's HTTP/2 preface
     default:

@@ -493,6 +493,9 @@ TEST(RequestParserTest, RejectedRequestLineIsKeptRaw) {
       {"GET / HTTP/0.1\r\nHost: a\r\nX: b\r\n cT\r\n\r\n", 400, "GET / HTTP/0.1", true},
       {"GET / HTTP/2.0\r\nHost: a\r\nX: b\r\n cT\r\n\r\n", 505, "GET / HTTP/2.0", true},
       {"GET / HTTP/3.0\r\nHost: a\r\nBad Header\r\n\r\n", 505, "GET / HTTP/3.0", true},
+      // The version is judged where llhttp refused it, not at a later "HTTP/" in the line.
+      {"POST /e HTTP/18 x HTTP/1\r\n\r\n", 505, "POST /e HTTP/18 x HTTP/1", true},
+      {"GET /e HTTP/08 x HTTP/22\r\n\r\n", 400, "GET /e HTTP/08 x HTTP/22", true},
       // 414: nginx logs the one buffer the line did not fit in.
       {"GET /0123456789abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: a\r\n\r\n", 414,
        "GET /0123456789abcdefghi", false},
