@@ -119,6 +119,16 @@ bool ValidTargetHost(std::string_view authority) {
   return ValidHost(authority);
 }
 
+// nginx's answer to a request line whose version is not HTTP/1.x.
+struct VersionRefusal {
+  int status;
+  const char* message;
+};
+VersionRefusal RefuseVersion(int major) {
+  return major == 0 ? VersionRefusal{400, "invalid HTTP version"}
+                    : VersionRefusal{505, "unsupported HTTP version"};
+}
+
 void TrimOwsInPlace(std::string* s) {
   size_t end = s->size();
   while (end > 0 && IsOws((*s)[end - 1])) --end;
@@ -345,8 +355,8 @@ bool MessageParser::ValidateHead() {
     if (kind_ == MessageKind::kResponse) return reject(502, "unsupported HTTP version");
     // nginx rejects the version in the request line itself, before any header.
     line_rejected_ = true;
-    if (head.version_major == 0) return reject(400, "invalid HTTP version");
-    return reject(505, "unsupported HTTP version");
+    const VersionRefusal refusal = RefuseVersion(head.version_major);
+    return reject(refusal.status, refusal.message);
   }
   const size_t te_lines = head.headers.Count("transfer-encoding");
   if (kind_ == MessageKind::kResponse) {
@@ -522,18 +532,24 @@ MessageParser::Result MessageParser::FailInHead(std::string_view data, State bef
     const int major = llhttp_get_http_major(p);
     if ((stopped_line_complete_ || line_rejected_) && major != 1) {
       if (!line_rejected_) {
-        head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
-        head_.version_major = major;
-        head_.version_minor = llhttp_get_http_minor(p);
+        TakeParsedLine();
         line_rejected_ = true;
         stopped_in_head_ = false;
         KeepStoppedLine(data, std::string_view::npos, stop);
       }
-      status = major == 0 ? 400 : 505;
-      message = major == 0 ? "invalid HTTP version" : "unsupported HTTP version";
+      const VersionRefusal refusal = RefuseVersion(major);
+      status = refusal.status;
+      message = refusal.message;
     }
   }
   return Fail(status, std::move(message));
+}
+
+void MessageParser::TakeParsedLine() {
+  llhttp_t* p = &impl_->parser;
+  head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
+  head_.version_major = llhttp_get_http_major(p);
+  head_.version_minor = llhttp_get_http_minor(p);
 }
 
 void MessageParser::KeepStoppedLine(std::string_view data, size_t line_from, size_t stop) {
@@ -571,13 +587,8 @@ StoppedRequest MessageParser::Stopped() {
   } else {
     stopped.line_complete = !LineOpen() || raw_line_.find('\n') != std::string::npos;
   }
-  llhttp_t* p = &impl_->parser;
   if (stopped.line_complete) {
-    if (head_.method.empty()) {
-      head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
-      head_.version_major = llhttp_get_http_major(p);
-      head_.version_minor = llhttp_get_http_minor(p);
-    }
+    if (head_.method.empty()) TakeParsedLine();
     return stopped;
   }
   std::string_view line = raw_line_;

@@ -153,6 +153,9 @@ class MessageParser {
   // After a failure in the head at data[stop]: whether the line had ended, else its bytes
   // from data[line_from] on (npos: none in this call).
   void KeepStoppedLine(std::string_view data, size_t line_from, size_t stop);
+  // A request line llhttp parsed whole, before the head completed: its method and version
+  // into head() (the target is there already).
+  void TakeParsedLine();
   // No header line or head end was parsed yet for the current request: its line may be
   // unfinished.
   bool LineOpen() const {
