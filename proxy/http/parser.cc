@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "proxy/http/status_codes.h"
 
@@ -90,9 +91,7 @@ bool ValidHost(std::string_view host) {
 // then ':' and digits; and ValidHost. `authority` is the target's part between "://" and the
 // first '/' or '?'.
 bool ValidTargetHost(std::string_view authority) {
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
+  auto alnum = [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); };
   size_t i = 0;
   if (!authority.empty() && authority[0] == '[') {
     const size_t close = authority.find(']');
