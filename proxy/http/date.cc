@@ -12,22 +12,11 @@ constexpr char kMonths[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 // 9999-12-31T23:59:59Z: the last second with a four-digit year.
 constexpr int64_t kLastSecond = 253402300799;
 
-char* Two(char* p, int64_t v) {
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
-  return p + 2;
-}
+struct Civil {
+  int64_t year, month, mday, wday, hour, minute, second;  // month 1..12, wday 0 = Sunday
+};
 
-char* Three(char* p, const char (&s)[4]) {
-  p[0] = s[0];
-  p[1] = s[1];
-  p[2] = s[2];
-  return p + 3;
-}
-
-}  // namespace
-
-void FormatHttpDate(int64_t unix_seconds, char* out) {
+Civil ToCivil(int64_t unix_seconds) {
   const int64_t t = std::clamp<int64_t>(unix_seconds, 0, kLastSecond);
   const int64_t days = t / 86400;
   const int64_t secs = t % 86400;
@@ -39,31 +28,74 @@ void FormatHttpDate(int64_t unix_seconds, char* out) {
   const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
   const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
   const int64_t mp = (5 * doy + 2) / 153;                                     // March = 0
-  const int64_t mday = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;  // 1..12
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  const int64_t wday = (days + 4) % 7;  // 1970-01-01 was a Thursday
+  Civil c;
+  c.mday = doy - (153 * mp + 2) / 5 + 1;
+  c.month = mp < 10 ? mp + 3 : mp - 9;
+  c.year = yoe + era * 400 + (c.month <= 2 ? 1 : 0);
+  c.wday = (days + 4) % 7;  // 1970-01-01 was a Thursday
+  c.hour = secs / 3600;
+  c.minute = secs / 60 % 60;
+  c.second = secs % 60;
+  return c;
+}
 
-  char* p = out;
-  p = Three(p, kDays[wday]);
-  *p++ = ',';
-  *p++ = ' ';
-  p = Two(p, mday);
-  *p++ = ' ';
-  p = Three(p, kMonths[month - 1]);
-  *p++ = ' ';
-  p = Two(p, year / 100);
-  p = Two(p, year % 100);
-  *p++ = ' ';
-  p = Two(p, secs / 3600);
+char* Two(char* p, int64_t v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+char* Year(char* p, int64_t year) { return Two(Two(p, year / 100), year % 100); }
+
+char* Text(char* p, std::string_view s) { return std::copy(s.begin(), s.end(), p); }
+
+// "HH:MM:SS"
+char* Clock(char* p, const Civil& c) {
+  p = Two(p, c.hour);
   *p++ = ':';
-  p = Two(p, secs / 60 % 60);
+  p = Two(p, c.minute);
   *p++ = ':';
-  p = Two(p, secs % 60);
+  return Two(p, c.second);
+}
+
+}  // namespace
+
+void FormatHttpDate(int64_t unix_seconds, char* out) {
+  const Civil c = ToCivil(unix_seconds);
+  char* p = Text(out, kDays[c.wday]);
+  p = Text(p, ", ");
+  p = Two(p, c.mday);
   *p++ = ' ';
-  *p++ = 'G';
-  *p++ = 'M';
+  p = Text(p, kMonths[c.month - 1]);
+  *p++ = ' ';
+  p = Year(p, c.year);
+  *p++ = ' ';
+  p = Clock(p, c);
+  Text(p, " GMT");
+}
+
+void FormatLogTime(int64_t unix_seconds, char* out) {
+  const Civil c = ToCivil(unix_seconds);
+  char* p = Two(out, c.mday);
+  *p++ = '/';
+  p = Text(p, kMonths[c.month - 1]);
+  *p++ = '/';
+  p = Year(p, c.year);
+  *p++ = ':';
+  p = Clock(p, c);
+  Text(p, " +0000");
+}
+
+void FormatIso8601(int64_t unix_seconds, char* out) {
+  const Civil c = ToCivil(unix_seconds);
+  char* p = Year(out, c.year);
+  *p++ = '-';
+  p = Two(p, c.month);
+  *p++ = '-';
+  p = Two(p, c.mday);
   *p++ = 'T';
+  p = Clock(p, c);
+  Text(p, "+00:00");
 }
 
 }  // namespace realip::http

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/time/clock.h"
@@ -13,6 +15,20 @@
 
 namespace realip::server {
 namespace {
+
+// Which bytes Escape() changes, one bit per escape: '"', '\\' and control bytes in both,
+// bytes >= 0x7f too in the default one.
+constexpr uint8_t kEscapeDefault = 1;
+constexpr uint8_t kEscapeJson = 2;
+constexpr std::array<uint8_t, 256> kEscapes = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool both = c == '"' || c == '\\' || c < 0x20;
+    t[c] =
+        static_cast<uint8_t>((both || c >= 0x7f ? kEscapeDefault : 0) | (both ? kEscapeJson : 0));
+  }
+  return t;
+}();
 
 void Escape(std::string_view value, config::LogEscape escape, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -76,26 +92,34 @@ void LogFiles::ReopenAll() {
   }
 }
 
-std::string FormatLogLine(const config::LogFormat& format, const RequestContext& ctx) {
-  std::string line;
-  std::string value;
+void AppendLogLine(const config::LogFormat& format, const RequestContext& ctx, std::string* out) {
   for (const config::Segment& s : format.format.segments) {
     if (!s.variable.has_value()) {
-      line.append(s.literal);
+      out->append(s.literal);
       continue;
     }
-    value.clear();
-    const bool set = AppendVariable(*s.variable, ctx, &value);
+    // The value goes straight into the line and is escaped there: most values need nothing.
+    const size_t start = out->size();
+    const bool set = AppendVariable(*s.variable, ctx, out);
     // nginx logs "-" for a value not found, except in escape=json formats; a value found
     // empty ($is_args without arguments) stays empty.
-    if (value.empty() && !set && format.escape != config::LogEscape::kJson) {
-      line.push_back('-');
-    } else {
-      Escape(value, format.escape, &line);
+    if (out->size() == start) {
+      if (!set && format.escape != config::LogEscape::kJson) out->push_back('-');
+      continue;
     }
+    if (format.escape == config::LogEscape::kNone) continue;
+    const uint8_t mask = format.escape == config::LogEscape::kJson ? kEscapeJson : kEscapeDefault;
+    const char* p = out->data() + start;
+    const char* end = out->data() + out->size();
+    while (p != end && (kEscapes[static_cast<unsigned char>(*p)] & mask) == 0) ++p;
+    if (p == end) continue;
+    const size_t i = static_cast<size_t>(p - out->data());
+    thread_local std::string rest;
+    rest.assign(*out, i);
+    out->resize(i);
+    Escape(rest, format.escape, out);
   }
-  line.push_back('\n');
-  return line;
+  out->push_back('\n');
 }
 
 void AppendJsonEscaped(std::string_view value, bool ascii_only, std::string* out) {
@@ -125,26 +149,44 @@ absl::Status AccessLogWriter::Init(event::EventLoop& loop) {
 void AccessLogWriter::Write(const std::vector<config::AccessLog>& logs, const RequestContext& ctx) {
   for (const config::AccessLog& log : logs) {
     if (log.format == nullptr) continue;
-    int fd = files_.FdFor(log);
+    int fd = FdFor(log);
     if (fd < 0) continue;
-    Pending& pending = pending_[fd];
+    Pending& pending = PendingFor(fd);
     if (pending.data.empty()) {
       pending.deadline = absl::Now() + log.flush;
       if (log.buffer_size != 0) ArmFor(pending.deadline);
     }
-    pending.data.append(FormatLogLine(*log.format, ctx));
-    if (pending.data.size() >= log.buffer_size) Flush(fd, pending);
+    AppendLogLine(*log.format, ctx, &pending.data);
+    if (pending.data.size() >= log.buffer_size) Flush(pending);
   }
 }
 
-void AccessLogWriter::FlushAll() {
-  for (auto& [fd, pending] : pending_) Flush(fd, pending);
+int AccessLogWriter::FdFor(const config::AccessLog& log) {
+  if (log.kind != config::AccessLog::Kind::kFile) return files_.FdFor(log);
+  if (!have_last_ || log.path != last_path_) {
+    last_fd_ = files_.FdFor(log);
+    last_path_ = log.path;
+    have_last_ = true;
+  }
+  return last_fd_;
 }
 
-void AccessLogWriter::Flush(int fd, Pending& pending) {
+AccessLogWriter::Pending& AccessLogWriter::PendingFor(int fd) {
+  for (Pending& pending : pending_) {
+    if (pending.fd == fd) return pending;
+  }
+  pending_.emplace_back().fd = fd;
+  return pending_.back();
+}
+
+void AccessLogWriter::FlushAll() {
+  for (Pending& pending : pending_) Flush(pending);
+}
+
+void AccessLogWriter::Flush(Pending& pending) {
   if (pending.data.empty()) return;
   // One write per flush: whatever the kernel does not take now waits for the next flush.
-  ssize_t n = write(fd, pending.data.data(), pending.data.size());
+  ssize_t n = write(pending.fd, pending.data.data(), pending.data.size());
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     // A full disk must not stop the proxy: the lines are dropped, the failure logged once.
@@ -168,9 +210,9 @@ void AccessLogWriter::OnTimer() {
   timer_deadline_ = absl::InfiniteFuture();
   absl::Time now = absl::Now();
   absl::Time next = absl::InfiniteFuture();
-  for (auto& [fd, pending] : pending_) {
+  for (Pending& pending : pending_) {
     if (pending.data.empty()) continue;
-    if (pending.deadline <= now) Flush(fd, pending);
+    if (pending.deadline <= now) Flush(pending);
     if (!pending.data.empty()) next = std::min(next, pending.deadline);
   }
   if (next != absl::InfiniteFuture()) ArmFor(next);

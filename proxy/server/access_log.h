@@ -6,8 +6,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proxy/config/config.h"
@@ -35,10 +35,10 @@ class LogFiles {
   std::map<std::string, int> files_;  // guarded by mu_
 };
 
-// Formats one access-log line (with the trailing newline) for `format`: literal text as is,
-// variable values escaped per the format's `escape` (default: bytes outside printable ASCII,
-// '"' and '\' as \xHH, as nginx does; json: JSON string escapes; none: raw).
-std::string FormatLogLine(const config::LogFormat& format, const RequestContext& ctx);
+// Appends one access-log line (with the trailing newline) for `format` to *out: literal text
+// as is, variable values escaped per the format's `escape` (default: bytes outside printable
+// ASCII, '"' and '\' as \xHH, as nginx does; json: JSON string escapes; none: raw).
+void AppendLogLine(const config::LogFormat& format, const RequestContext& ctx, std::string* out);
 
 // Appends `value` to *out as the inside of a JSON string: '"', '\\' and control bytes escaped
 // (nginx's escape=json). With `ascii_only`, bytes >= 0x7f become \u00XX too, so that output
@@ -64,16 +64,25 @@ class AccessLogWriter {
 
  private:
   struct Pending {
+    int fd = -1;
     std::string data;
     absl::Time deadline = absl::InfiniteFuture();  // when the oldest line must be written
     bool failing = false;                          // the last write failed (logged once)
   };
-  void Flush(int fd, Pending& pending);
+  // The file's fd, without LogFiles' lock and lookup when the path is the last one asked for
+  // (the fd of a path never changes: reopening keeps the number).
+  int FdFor(const config::AccessLog& log);
+  Pending& PendingFor(int fd);
+  void Flush(Pending& pending);
   void OnTimer();
   void ArmFor(absl::Time deadline);
 
   LogFiles& files_;
-  absl::flat_hash_map<int, Pending> pending_;  // by fd
+  std::string last_path_;
+  int last_fd_ = -1;
+  bool have_last_ = false;
+  // One per destination fd; a worker writes to a handful at most.
+  std::vector<Pending> pending_;
   event::Timer timer_;
   absl::Time timer_deadline_ = absl::InfiniteFuture();
 };

@@ -12,12 +12,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proxy/base/build_config.h"
+#include "proxy/http/date.h"
 #include "proxy/http/headers.h"
 
 namespace realip::server {
 namespace {
 
 using config::VariableId;
+
+// " HTTP/1.1" ($request's end; $server_protocol without the space). A parsed head's
+// versions are single digits (the parser reads one digit of each).
+void AppendProtocol(const http::MessageHead& head, std::string* out, bool space = true) {
+  char text[] = " HTTP/0.0";
+  text[6] = static_cast<char>('0' + head.version_major % 10);
+  text[8] = static_cast<char>('0' + head.version_minor % 10);
+  out->append(text + (space ? 0 : 1), sizeof(text) - (space ? 1 : 2));
+}
 
 void AppendPort(const net::SocketAddress& addr, std::string* out) {
   if (!addr.is_unix && addr.port != 0) absl::StrAppend(out, addr.port);
@@ -434,8 +444,10 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       return false;
     case VariableId::kRequest:
       if (head != nullptr) {
-        absl::StrAppend(out, head->method, " ", head->target, " HTTP/", head->version_major, ".",
-                        head->version_minor);
+        out->append(head->method);
+        out->push_back(' ');
+        out->append(head->target);
+        AppendProtocol(*head, out);
       } else {
         out->append(ctx.rejected_line);
       }
@@ -500,12 +512,17 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
     case VariableId::kMsec:
       AppendSeconds(absl::Now() - absl::UnixEpoch(), out);
       return false;
-    case VariableId::kTimeLocal:
-      out->append(absl::FormatTime("%d/%b/%Y:%H:%M:%S %z", absl::Now(), absl::UTCTimeZone()));
+    case VariableId::kTimeLocal: {
+      // Formatted once a second per thread, as nginx's ngx_cached_http_log_time.
+      thread_local http::LogTimeCache cache;
+      out->append(cache.Get(absl::ToUnixSeconds(absl::Now())));
       return false;
-    case VariableId::kTimeIso8601:
-      out->append(absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::Now(), absl::UTCTimeZone()));
+    }
+    case VariableId::kTimeIso8601: {
+      thread_local http::Iso8601Cache cache;
+      out->append(cache.Get(absl::ToUnixSeconds(absl::Now())));
       return false;
+    }
     case VariableId::kRequestId:
       out->append(RequestId(ctx));
       return false;
@@ -544,9 +561,7 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (ctx.tls != nullptr) out->append(ctx.tls->client_verify);
       return false;
     case VariableId::kServerProtocol:
-      if (head != nullptr) {
-        absl::StrAppend(out, "HTTP/", head->version_major, ".", head->version_minor);
-      }
+      if (head != nullptr) AppendProtocol(*head, out, /*space=*/false);
       return head == nullptr && ctx.rejected_protocol;
     case VariableId::kIsArgs:
       // ngx_http_variable_is_args(): "?" only for a non-empty query ("/a?" has none).

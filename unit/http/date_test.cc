@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace realip::http {
@@ -69,6 +70,54 @@ TEST(HttpDateCacheTest, SameSecondSameTextNextSecondNewText) {
   // A clock stepped back is followed too.
   EXPECT_EQ(cache.Get(784111700), "Sun, 06 Nov 1994 08:48:20 GMT");
   EXPECT_EQ(cache.Get(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+std::string LogTime(int64_t t) {
+  char buf[kLogTimeSize];
+  FormatLogTime(t, buf);
+  return std::string(buf, kLogTimeSize);
+}
+
+std::string Iso8601(int64_t t) {
+  char buf[kIso8601Size];
+  FormatIso8601(t, buf);
+  return std::string(buf, kIso8601Size);
+}
+
+TEST(FormatLogTimeTest, FixedTimes) {
+  EXPECT_EQ(LogTime(0), "01/Jan/1970:00:00:00 +0000");
+  EXPECT_EQ(LogTime(784111777), "06/Nov/1994:08:49:37 +0000");
+  EXPECT_EQ(LogTime(951782400), "29/Feb/2000:00:00:00 +0000");
+  EXPECT_EQ(LogTime(253402300799), "31/Dec/9999:23:59:59 +0000");
+  EXPECT_EQ(LogTime(253402300800), "31/Dec/9999:23:59:59 +0000");
+  EXPECT_EQ(LogTime(-1), "01/Jan/1970:00:00:00 +0000");
+  EXPECT_EQ(Iso8601(0), "1970-01-01T00:00:00+00:00");
+  EXPECT_EQ(Iso8601(784111777), "1994-11-06T08:49:37+00:00");
+  EXPECT_EQ(Iso8601(1709251199), "2024-02-29T23:59:59+00:00");
+  EXPECT_EQ(Iso8601(253402300799), "9999-12-31T23:59:59+00:00");
+  EXPECT_EQ(Iso8601(-1), "1970-01-01T00:00:00+00:00");
+}
+
+// Every format agrees with Abseil's formatting (what $time_local and $time_iso8601 used before
+// they were cached), over a 400-year cycle one day and 7 seconds apart.
+TEST(FormatLogTimeTest, AgreesWithAbseilOverAFourHundredYearCycle) {
+  for (int64_t t = 946684800; t < 946684800 + 146097 * int64_t{86400}; t += 86407) {
+    const absl::Time time = absl::FromUnixSeconds(t);
+    const absl::TimeZone utc = absl::UTCTimeZone();
+    ASSERT_EQ(LogTime(t), absl::FormatTime("%d/%b/%Y:%H:%M:%S %z", time, utc)) << t;
+    ASSERT_EQ(Iso8601(t), absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", time, utc)) << t;
+    ASSERT_EQ(Format(t), absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", time, utc)) << t;
+  }
+}
+
+TEST(LogTimeCacheTest, FollowsTheSecond) {
+  LogTimeCache local;
+  Iso8601Cache iso;
+  EXPECT_EQ(local.Get(784111777), "06/Nov/1994:08:49:37 +0000");
+  EXPECT_EQ(local.Get(784111777), "06/Nov/1994:08:49:37 +0000");
+  EXPECT_EQ(local.Get(784111778), "06/Nov/1994:08:49:38 +0000");
+  EXPECT_EQ(iso.Get(784111778), "1994-11-06T08:49:38+00:00");
+  EXPECT_EQ(iso.Get(0), "1970-01-01T00:00:00+00:00");
 }
 
 }  // namespace

@@ -44,9 +44,41 @@ TEST(FormatLogLineTest, EscapingPerFormat) {
            Case{config::LogEscape::kJson, "192.0.2.1 \"q\\\"b\\\\\xc3\xa9\"  200\n"},
            Case{config::LogEscape::kNone, "192.0.2.1 \"q\"b\\\xc3\xa9\" - 200\n"},
        }) {
-    EXPECT_EQ(FormatLogLine(
-                  Format("$remote_addr \"$http_user_agent\" $http_referer $status", c.escape), ctx),
-              c.want);
+    // The line is appended after what the buffer holds already, which stays as it was.
+    std::string out = "earlier line\n";
+    AppendLogLine(Format("$remote_addr \"$http_user_agent\" $http_referer $status", c.escape), ctx,
+                  &out);
+    EXPECT_EQ(out, absl::StrCat("earlier line\n", c.want));
+  }
+}
+
+TEST(FormatLogLineTest, EscapesWhereverTheByteIsInTheValue) {
+  struct Case {
+    std::string agent;
+    config::LogEscape escape;
+    std::string want;
+  };
+  for (const Case& c : {
+           Case{"\"ab", config::LogEscape::kDefault, "[\\x22ab]\n"},
+           Case{"ab\"", config::LogEscape::kDefault, "[ab\\x22]\n"},
+           Case{"a\x7f\x01"
+                "b",
+                config::LogEscape::kDefault, "[a\\x7F\\x01b]\n"},
+           Case{"plain text", config::LogEscape::kDefault, "[plain text]\n"},
+           Case{"a\tb\x01", config::LogEscape::kJson, "[a\\tb\\u0001]\n"},
+           Case{"\x7f\xc3\xa9", config::LogEscape::kJson, "[\x7f\xc3\xa9]\n"},
+       }) {
+    http::MessageParser parser(http::MessageKind::kRequest, http::ParseLimits{});
+    ASSERT_EQ(parser.Parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n", nullptr).event,
+              http::MessageParser::Event::kHeadComplete);
+    http::MessageHead head = parser.head();
+    // Added after parsing: the parser refuses control bytes in values.
+    head.headers.Add("User-Agent", c.agent);
+    RequestContext ctx;
+    ctx.head = &head;
+    std::string out;
+    AppendLogLine(Format("[$http_user_agent]", c.escape), ctx, &out);
+    EXPECT_EQ(out, c.want) << c.agent;
   }
 }
 
