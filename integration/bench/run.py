@@ -314,12 +314,18 @@ http {{
                     str(backend_port), str(port), str(v1), str(v2)]
         else:
             tls_global = tls_frontend = ""
+            # HAProxy 2.6 has no recursive real-IP walk: one rule per hop of the bench's header,
+            # each taking the next address from the right while the current one is trusted
+            # (nginx's `real_ip_recursive on`). The client is then 198.51.100.2, as in the
+            # other tools; a single rule stopped at 127.0.0.5.
+            haproxy_realip = "".join(
+                f"  http-request set-src hdr_ip(X-Forwarded-For,-{i}) if {{ src 127.0.0.0/8 }}\n"
+                for i in range(1, len(XFF.split(",")) + 1))
             if tls:
                 tls_global = "  tune.ssl.cachesize 0\n"
                 tls_frontend = f"""frontend tls
   bind 127.0.0.1:{tls_port} ssl crt {tls["pem"]} ssl-min-ver TLSv1.3 no-tls-tickets{haproxy_defer}
-  http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
-  option forwardfor
+{haproxy_realip}  option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
 """
@@ -336,8 +342,7 @@ global
   http-reuse always
 frontend plain
   bind 127.0.0.1:{port}{haproxy_defer}
-  http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
-  option forwardfor
+{haproxy_realip}  option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
 frontend pp
