@@ -172,20 +172,27 @@ class AccessLogScenarioTest(harness.TestCase):
         tool = self.tools["nginx"]
         good = (b'198.51.100.2 - - [27/Nov/2026:00:05:59 +0000] "GET / HTTP/1.1" 200 23 '
                 b'"-" "-"\n')
-        for text, requests, error in (
-                (good.replace(b"198.51.100.2", b"127.0.0.5"), 1, "line 1"),
-                (good + good[:-1], 2, "line 2"),  # an unterminated last line
-                (good * 8, 10, "8 lines for 10 requests"),
-                (good * 3, 2, "3 lines for 2 requests"),
-                (b"", 1, "0 lines for 1 requests")):
+        aborted = good.replace(b"200 23", b"499 0")  # in flight when wrk closed its connection
+        # (file, requests counted, in flight, the error or None)
+        for text, requests, in_flight, error in (
+                (good * 3 + aborted, 3, 1, None),
+                (good.replace(b"198.51.100.2", b"127.0.0.5"), 1, 0, "line 1"),
+                (good + aborted, 1, 0, "line 2"),  # not served, and none was in flight
+                (good + good[:-1], 2, 0, "line 2"),  # an unterminated last line
+                (good * 8, 10, 0, "8 lines for 10 requests"),
+                (good * 3, 2, 0, "3 lines for 2 requests"),
+                (b"", 1, 0, "0 lines for 1 requests")):
             with open(tool.access_log, "wb") as f:
                 f.write(text)
-            with self.assertRaisesRegex(RuntimeError, error):
-                run.check_access_log(tool, requests, 0)
+            if error is None:
+                self.assertEqual(run.check_access_log(tool, requests, in_flight),
+                                 text.count(b"\n"))
+            else:
+                with self.assertRaisesRegex(RuntimeError, error):
+                    run.check_access_log(tool, requests, in_flight)
             self.assertFalse(os.path.exists(tool.access_log))
         with self.assertRaisesRegex(RuntimeError, "0 lines for 1 requests"):
             run.check_access_log(tool, 1, 0)  # no file at all
-
 
 if __name__ == "__main__":
     import unittest
