@@ -12,6 +12,15 @@ Scenarios:
   A-nometrics  A for realip-proxy alone, started with `metrics_collection off;`; its ratios are
       against nginx and HAProxy of A, and a line after the table gives the cost of metrics
       (on/off). When it follows A, the two run interleaved, run by run.
+  A-log A's load with an access log on in every tool, one line per request to a file in the
+      work directory, nginx's "combined" fields: realip-proxy `access_log FILE combined;` (its
+      default buffering, 64 KiB / 1 s), nginx the same with `buffer=64k flush=1s` (its default
+      writes each line at once), HAProxy (which cannot write a file) `log stdout` with a
+      log-format giving the same fields, one write per line. After each run the log must hold
+      a line per request (at least 90% of what wrk counted, warm-up included, at most that plus
+      one per connection), each for the client 198.51.100.2, or the bench stops; the file is
+      then deleted. Its ratios are against nginx and HAProxy of A-log; a line after the
+      table gives each tool's A-log / A.
   A50 the same, open loop at half of nginx's peak (realip-loadgen --rate): p50/p99 from schedule
   B   one request per connection, each opened with a PROXY v2 header (realip-loadgen)
   C   the same with PROXY v1
@@ -36,15 +45,15 @@ work (no header rewriting, no client IP, no logs, no metrics). Its rate is the m
 proxy making the same system calls could reach in that run; a line after the table gives
 realip-proxy / floor. `--tools realip-proxy,nginx,haproxy` leaves it out.
 
-After the main table, a "CPU budget" table for the throughput scenarios (A, A-nometrics, B, C,
-E, F): CPU per 100k requests of the proxy, of the driver (wrk or realip-loadgen) and of the
+After the main table, a "CPU budget" table for the throughput scenarios (A, A-nometrics, A-log,
+B, C, E, F): CPU per 100k requests of the proxy, of the driver (wrk or realip-loadgen) and of the
 backend's worker, how busy the machine was, and the ceiling: the rate at which the driver and
 the backend alone would fill all the cores, the most any proxy could reach in that run.
 
 Usage: integration/bench/run.py [--build build] [--runs 3] [--duration 5] [--deferred]
                                 [--multi-accept]
-                                [--scenarios A,A-nometrics,A50,B,C,D,E-down,E-up,
-                                             F-keepalive,F-handshake]  (S: add it by name)
+                                [--scenarios A,A-nometrics,A-log,A50,B,C,D,E-down,
+                                             E-up,F-keepalive,F-handshake]  (S: add it by name)
 """
 import argparse
 import json
@@ -70,8 +79,28 @@ TOOLS = ("realip-proxy", "nginx", "haproxy", "floor")
 FLOOR_SCENARIOS = ("A", "B", "C")
 # Scenarios that only realip-proxy runs, with the scenario whose peers they are compared with.
 REALIP_ONLY = {"A-nometrics": "A"}
-DEFAULT_SCENARIOS = "A,A-nometrics,A50,B,C,D,E-down,E-up,F-keepalive,F-handshake"
+DEFAULT_SCENARIOS = "A,A-nometrics,A-log,A50,B,C,D,E-down,E-up,F-keepalive,F-handshake"
 S_SECONDS = 2  # scenario S: keep-alive load under strace, this long whatever --duration says
+# Scenario A-log: the line every tool must write for each request of the load, nginx's
+# "combined" format with the client resolved from XFF and wrk's headers (no Referer, no
+# User-Agent); status and body bytes are 200 and 23 (the backend's body) for a request served,
+# something else for one in flight when wrk closed its connection (nginx: 499 0).
+ACCESS_LINE = re.compile(rb'198\.51\.100\.2 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d '
+                         rb'[+-]\d{4}\] "GET / HTTP/1\.1" (-?\d+ [\d-]+) "-" "-"\n')
+# HAProxy 2.6's log-format for the same fields: %ci is the client after `set-src`, %trl the
+# request's local time as nginx's $time_local. Its log-format has no count of body bytes (%B
+# includes the head), so the response's Content-Length is kept in a variable (the backend's
+# responses all have one); Referer and User-Agent are captured when the request arrives, as
+# its headers are gone when the line is written. A missing value prints "-", as in nginx.
+# `dontlognull`: a connection closed before sending a byte (the bench's readiness probe) is not
+# logged, as in nginx; HAProxy logs it as a 400 "<BADREQ>" otherwise.
+HAPROXY_LOG = ("  log stdout format raw local0\n"
+               "  option dontlognull\n"
+               '  log-format "%ci - - [%trl] %{+Q}r %ST %[var(txn.body_bytes)] '
+               '\\"%[capture.req.hdr(0)]\\" \\"%[capture.req.hdr(1)]\\""\n'
+               "  http-request capture req.hdr(Referer) len 256\n"
+               "  http-request capture req.hdr(User-Agent) len 256\n"
+               "  http-response set-var(txn.body_bytes) res.hdr(Content-Length)\n")
 
 
 def free_port():
@@ -154,17 +183,24 @@ def run_driver(args, timeout):
 
 
 class Tool:
-    """A proxy under test, started fresh for each measurement."""
+    """A proxy under test, started fresh for each measurement. `access_log`: the file its
+    access log goes to (scenario A-log), or None; with `log_on_stdout`, the tool writes the
+    log to its standard output, which then goes to that file (its standard error to the
+    usual NAME.out)."""
 
-    def __init__(self, name, args, workdir, port, pp_v1_port, pp_v2_port, tls_port=None):
+    def __init__(self, name, args, workdir, port, pp_v1_port, pp_v2_port, tls_port=None,
+                 access_log=None, log_on_stdout=False):
         self.name, self.args, self.workdir = name, args, workdir
         self.port, self.pp_v1_port, self.pp_v2_port = port, pp_v1_port, pp_v2_port
         self.tls_port = tls_port
+        self.access_log, self.log_on_stdout = access_log, log_on_stdout
         self.proc = None
 
     def start(self):
         self.log = open(os.path.join(self.workdir, f"{self.name}.out"), "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+        self.stdout = open(self.access_log, "ab") if self.log_on_stdout else self.log
+        self.proc = subprocess.Popen(self.args, stdout=self.stdout,
+                                     stderr=self.log if self.log_on_stdout else subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
         for p in (self.port, self.pp_v1_port, self.pp_v2_port, self.tls_port):
             if p:
@@ -173,13 +209,17 @@ class Tool:
         self.pid = nginx_worker(self.proc.pid) if self.name == "nginx" else self.proc.pid
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        """Stops the tool (SIGTERM: each flushes its buffered access log as it exits); a second
+        call does nothing."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.log.close()
+        self.stdout.close()
 
 
 def write(path, text):
@@ -237,11 +277,13 @@ def make_tls(workdir):
 
 
 def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, deferred=False,
-               multi_accept=False):
+               multi_accept=False, access_log=False):
     """The proxies under test; with metrics_collection false, realip-proxy alone, configured
     with `metrics_collection off;`. With `tls` (from make_tls), each also gets a TLS listener
     doing the plain listener's work, TLS 1.3 only, with session resumption off (wrk would resume
-    every session otherwise, and scenario F-handshake counts full handshakes)."""
+    every session otherwise, and scenario F-handshake counts full handshakes). With
+    `access_log` (scenario A-log), each proxy but the floor writes a line per request, nginx's
+    "combined" fields, to a file in `workdir` (Tool.access_log)."""
     tools = {}
     # --deferred: every client listener defers accepting until data arrives (nginx and
     # realip-proxy `listen ... deferred`, HAProxy `defer-accept`); the floor does not, and is
@@ -255,6 +297,7 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, 
             continue
         port, v1, v2 = free_port(), free_port(), free_port()
         tls_port = free_port() if tls else None
+        log_path = os.path.join(workdir, f"{name.split('-')[0]}-access.log")
         if name in ("realip-proxy", "nginx"):
             extra = ("" if name == "realip-proxy" else
                      "    proxy_set_header X-Real-IP $remote_addr;\n"
@@ -270,6 +313,13 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, 
                         f"{extra}    }}\n")
             switch = "" if metrics_collection else "  metrics_collection off;\n"
             conf_name = name if metrics_collection else f"{name}-nometrics"
+            # A-log: realip-proxy buffers by default (64 KiB / 1 s); nginx is given the same
+            # buffering, as it writes each line at once by default.
+            log = "  access_log off;\n"
+            if access_log:
+                conf_name += "-alog"
+                log = (f"  access_log {log_path} combined;\n" if name == "realip-proxy" else
+                       f"  access_log {log_path} combined buffer=64k flush=1s;\n")
             tls_server = ""
             if tls:
                 conf_name += "-tls"
@@ -288,8 +338,7 @@ def make_tools(build, workdir, backend_port, metrics_collection=True, tls=None, 
 worker_processes 1;
 events {{ worker_connections 20000;{events_extra} }}
 http {{
-{switch}  access_log off;
-  client_max_body_size 2m;
+{switch}{log}  client_max_body_size 2m;
   keepalive_requests 1000000;
   set_real_ip_from 127.0.0.0/8;
   upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 64; }}
@@ -308,22 +357,32 @@ http {{
             args = ([os.path.join(build, "proxy", "realip-proxy"), "-c", conf]
                     if name == "realip-proxy" else ["nginx", "-p", workdir, "-c", conf])
         elif name == "floor":
-            if not metrics_collection or tls:
+            if not metrics_collection or tls or access_log:
                 continue
             args = [os.path.join(build, "integration", "bench", "realip-floor-relay"),
                     str(backend_port), str(port), str(v1), str(v2)]
         else:
             tls_global = tls_frontend = ""
+            # HAProxy 2.6 has no recursive real-IP walk: one rule per hop of the bench's header,
+            # each taking the next address from the right while the current one is trusted
+            # (nginx's `real_ip_recursive on`). The client is then 198.51.100.2, as in the
+            # other tools; a single rule stopped at 127.0.0.5.
+            haproxy_realip = "".join(
+                f"  http-request set-src hdr_ip(X-Forwarded-For,-{i}) if {{ src 127.0.0.0/8 }}\n"
+                for i in range(1, len(XFF.split(",")) + 1))
+            # A-log: HAProxy 2.6 cannot write a file; it logs to its standard output, which the
+            # bench sends to the log file (Tool.start), each line with its own write.
+            haproxy_log = HAPROXY_LOG if access_log else ""
             if tls:
                 tls_global = "  tune.ssl.cachesize 0\n"
                 tls_frontend = f"""frontend tls
   bind 127.0.0.1:{tls_port} ssl crt {tls["pem"]} ssl-min-ver TLSv1.3 no-tls-tickets{haproxy_defer}
-  http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
-  option forwardfor
+{haproxy_log}{haproxy_realip}  option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
 """
-            conf = write(os.path.join(workdir, "haproxy-tls.cfg" if tls else "haproxy.cfg"), f"""
+            conf_name = "haproxy" + ("-tls" if tls else "") + ("-alog" if access_log else "")
+            conf = write(os.path.join(workdir, f"{conf_name}.cfg"), f"""
 global
   nbthread 1
   maxconn 9900
@@ -336,21 +395,22 @@ global
   http-reuse always
 frontend plain
   bind 127.0.0.1:{port}{haproxy_defer}
-  http-request set-src hdr_ip(X-Forwarded-For,-1) if {{ src 127.0.0.0/8 }}
-  option forwardfor
+{haproxy_log}{haproxy_realip}  option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
 frontend pp
   bind 127.0.0.1:{v1} accept-proxy{haproxy_defer}
   bind 127.0.0.1:{v2} accept-proxy{haproxy_defer}
-  option forwardfor
+{haproxy_log}  option forwardfor
   http-request set-header X-Real-IP %[src]
   default_backend be
 {tls_frontend}backend be
   server s1 127.0.0.1:{backend_port} maxconn 1000
 """)
             args = ["haproxy", "-f", conf]
-        tools[name] = Tool(name, args, workdir, port, v1, v2, tls_port)
+        tools[name] = Tool(name, args, workdir, port, v1, v2, tls_port,
+                           access_log=log_path if access_log else None,
+                           log_on_stdout=access_log and name == "haproxy")
     return tools
 
 
@@ -439,21 +499,55 @@ def count_syscalls(tool, duration, connections=16):
     return r
 
 
+def check_access_log(tool, requests, in_flight):
+    """Scenario A-log, after the tool has stopped: its log must hold a line per request, each
+    an ACCESS_LINE. `requests`: what the drivers counted, warm-up included; `in_flight`: how
+    many more the tool may have logged after a driver stopped counting (one per connection),
+    served or not (those alone may show another status than 200 and 23 bytes). A stopped tool
+    has flushed its buffer, but a tenth of the lines may be missing before this calls it a
+    failure. Deletes the file (it grows by ~100k lines a second) and returns its line count;
+    raises RuntimeError on a wrong line or count."""
+    lines, unserved, bad = 0, 0, None
+    try:
+        with open(tool.access_log, "rb") as f:
+            for line in f:
+                lines += 1
+                m = ACCESS_LINE.fullmatch(line)
+                if m and m.group(1) != b"200 23":
+                    unserved += 1
+                if bad is None and (not m or unserved > in_flight):
+                    bad = (lines, line)
+    except FileNotFoundError:
+        pass
+    finally:
+        if os.path.exists(tool.access_log):
+            os.remove(tool.access_log)
+    if bad:
+        raise RuntimeError(f"A-log: {tool.name}'s access log, line {bad[0]}: {bad[1]!r} is not "
+                           "a combined line for 198.51.100.2, GET / (200, 23 bytes, but for "
+                           f"{in_flight} requests in flight)")
+    if not 0.9 * requests <= lines <= requests + in_flight:
+        raise RuntimeError(f"A-log: {tool.name}'s access log has {lines} lines for {requests} "
+                           f"requests (wanted {int(0.9 * requests + 0.999)} to "
+                           f"{requests + in_flight})")
+    return lines
+
+
 def measure(tool, scenario, args, loadgen, nginx_peak, backend):
     tool.start()
     try:
         # Warm-up: a short run so that pools and caches are filled before measuring.
         if scenario.startswith("F"):
-            run_wrk(tool.tls_port, 1, connections=8, scheme="https")
+            warm = run_wrk(tool.tls_port, 1, connections=8, scheme="https")
         else:
-            run_wrk(tool.port, 1, connections=8)
+            warm = run_wrk(tool.port, 1, connections=8)
         # The window: /proc is read just before the load starts and just after it ends.
         backend_pid = nginx_worker(backend.pid)
         backend0 = proc_cpu_seconds(backend_pid)
         busy0, total0 = machine_cpu_ticks()
         wall0 = time.monotonic()
         cpu0 = proc_cpu_seconds(tool.pid)
-        if scenario in ("A", "A-nometrics"):
+        if scenario in ("A", "A-nometrics", "A-log"):
             r = run_wrk(tool.port, args.duration)
         elif scenario == "A50":
             rate = max(1000, int(nginx_peak / 2)) if nginx_peak else 10000
@@ -500,6 +594,11 @@ def measure(tool, scenario, args, loadgen, nginx_peak, backend):
         r["peak_rss_kb"] = proc_status_kb(tool.pid, "VmHWM")
         add_budget(r, cpu, wall, backend_cpu,
                    (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0)
+        if tool.access_log:
+            # Stopped first, so that the buffered lines reach the file; the warm-up's 8
+            # connections and the load's 64 may each have had a request in flight.
+            tool.stop()
+            r["log_lines"] = check_access_log(tool, warm["requests"] + r["requests"], 8 + 64)
         return r
     finally:
         tool.stop()
@@ -570,6 +669,10 @@ def main():
     tls_tools = (make_tools(args.build, workdir, backend_port, tls=make_tls(workdir),
                             deferred=args.deferred, multi_accept=args.multi_accept)
                  if any(s.startswith("F") for s in scenarios) else {})
+    # Access logs on only in A-log's configurations.
+    alog_tools = (make_tools(args.build, workdir, backend_port, deferred=args.deferred,
+                             multi_accept=args.multi_accept, access_log=True)
+                  if "A-log" in scenarios else {})
     names = [t for t in args.tools.split(",") if t in tools]
     # A realip-only scenario right after its peer scenario runs interleaved with it, run by
     # run, so that both see the same machine (these machines are shared and drift).
@@ -587,6 +690,9 @@ def main():
                     if scenario in REALIP_ONLY:
                         scenario_names = [n for n in names if n == "realip-proxy"]
                         scenario_tools = nometrics
+                    elif scenario == "A-log":
+                        scenario_names = [n for n in names if n in alog_tools]
+                        scenario_tools = alog_tools
                     else:
                         scenario_names = [n for n in names
                                           if n != "floor" or scenario in FLOOR_SCENARIOS]
@@ -652,13 +758,21 @@ def print_table(results, args):
                   f"{med(runs, 'bytes_per_conn'):8.0f} {ratios[0]:>9} {ratios[1]:>10}")
     print("ratios: realip-proxy / peer of the scenario's key figure (req/s; A50: p99, lower is "
           "better; D: bytes per idle connection, lower is better; E: MB/s; F-handshake: req/s = "
-          "full TLS handshakes/s); A-nometrics against the peers of A")
+          "full TLS handshakes/s); A-nometrics against the peers of A, A-log against its own")
     on, off = results.get(("A", "realip-proxy")), results.get(("A-nometrics", "realip-proxy"))
     if on and off:
         rps = med(on, "rps") / med(off, "rps") if med(off, "rps") else float("nan")
         cpu = (med(on, "cpu_per_100k") / med(off, "cpu_per_100k") if med(off, "cpu_per_100k")
                else float("nan"))
         print(f"metrics cost in A: on/off req/s = {rps:.2f}x, cpu s/100k on/off = {cpu:.2f}x")
+    logged = []
+    for tool in TOOLS:
+        on, off = results.get(("A-log", tool)), results.get(("A", tool))
+        if on and off and med(off, "rps") and med(off, "cpu_per_100k"):
+            logged.append(f"{tool} {med(on, 'rps') / med(off, 'rps'):.2f}x "
+                          f"(cpu {med(on, 'cpu_per_100k') / med(off, 'cpu_per_100k'):.2f}x)")
+    if logged:
+        print("access-log cost, A-log / A, req/s (cpu s/100k): " + ", ".join(logged))
     floor = []
     for scenario in FLOOR_SCENARIOS:
         ours, relay = results.get((scenario, "realip-proxy")), results.get((scenario, "floor"))
@@ -670,7 +784,7 @@ def print_table(results, args):
 
 
 def is_throughput(scenario):
-    return scenario in ("A", "A-nometrics", "B", "C") or scenario[0] in "EF"
+    return scenario in ("A", "A-nometrics", "A-log", "B", "C") or scenario[0] in "EF"
 
 
 def print_budget(results):

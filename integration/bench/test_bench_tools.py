@@ -2,7 +2,10 @@
 requests relayed both ways over shared backend connections, PROXY v1 and v2 headers dropped, and a
 "Connection: close" request answered and closed without that line reaching the backend. The load
 generator (realip-loadgen): every mode gets answers and counts no errors, and a refused port
-counts errors and still ends on time. Run by CTest when the bench is built (REALIP_BENCH)."""
+counts errors and still ends on time. Scenario A-log's configurations: each tool accepts its own
+(`realip-proxy -t`, `nginx -t`, `haproxy -c`), writes the line run.py's check wants for each
+request, and that check refuses a wrong line or count. Run by CTest when the bench is built
+(REALIP_BENCH)."""
 import json
 import os
 import socket
@@ -12,8 +15,11 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
 import harness  # noqa: E402
+import run  # noqa: E402  (the bench itself: its configurations and its log check)
 
 RELAY_BIN = os.environ.get("REALIP_FLOOR_BIN", "build/integration/bench/realip-floor-relay")
 LOADGEN_BIN = os.environ.get("REALIP_LOADGEN_BIN", "build/integration/bench/realip-loadgen")
@@ -122,6 +128,71 @@ class FloorRelayTest(harness.TestCase):
         self.assertEqual(r["requests"], 0)
         self.assertGreater(r["errors"], 0)
 
+
+class AccessLogScenarioTest(harness.TestCase):
+    """Scenario A-log's tools, as run.py makes them, behind the bench's own nginx backend (the
+    log line names its 23-byte body)."""
+
+    def setUp(self):
+        super().setUp()
+        os.chmod(self.workdir, 0o755)  # nginx workers run as an unprivileged user
+        backend, port = run.make_backend(self.workdir)
+        self.addCleanup(backend.wait)
+        self.addCleanup(backend.terminate)
+        # run.py finds realip-proxy in a build directory: the one CTest's binary is in.
+        build = os.path.dirname(os.path.dirname(os.path.abspath(harness.PROXY_BIN)))
+        self.tools = run.make_tools(build, self.workdir, port, access_log=True)
+
+    def test_configurations_accepted(self):
+        self.assertEqual(sorted(self.tools), ["haproxy", "nginx", "realip-proxy"])
+        for name, tool in self.tools.items():
+            conf = tool.args[tool.args.index("-f" if name == "haproxy" else "-c") + 1]
+            check = {"realip-proxy": [tool.args[0], "-t", "-c", conf],
+                     "nginx": tool.args + ["-t"],
+                     "haproxy": ["haproxy", "-c", "-f", conf]}[name]
+            out = subprocess.run(check, capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, f"{name}: {out.stdout}{out.stderr}")
+
+    def test_each_tool_logs_the_resolved_client(self):
+        for name, tool in self.tools.items():
+            tool.start()
+            try:
+                with socket.create_connection(("127.0.0.1", tool.port)) as s:
+                    for _ in range(5):
+                        s.sendall(f"GET / HTTP/1.1\r\nHost: bench\r\n"
+                                  f"X-Forwarded-For: {run.XFF}\r\n\r\n".encode())
+                        status, _, body, _ = harness.read_response(s)
+                        self.assertEqual((status, len(body)), (200, 23), name)
+            finally:
+                tool.stop()
+            self.assertEqual(run.check_access_log(tool, 5, 0), 5, name)
+            self.assertFalse(os.path.exists(tool.access_log), f"{name}: log not deleted")
+
+    def test_check_refuses_wrong_lines_and_counts(self):
+        tool = self.tools["nginx"]
+        good = (b'198.51.100.2 - - [27/Nov/2026:00:05:59 +0000] "GET / HTTP/1.1" 200 23 '
+                b'"-" "-"\n')
+        aborted = good.replace(b"200 23", b"499 0")  # in flight when wrk closed its connection
+        # (file, requests counted, in flight, the error or None)
+        for text, requests, in_flight, error in (
+                (good * 3 + aborted, 3, 1, None),
+                (good.replace(b"198.51.100.2", b"127.0.0.5"), 1, 0, "line 1"),
+                (good + aborted, 1, 0, "line 2"),  # not served, and none was in flight
+                (good + good[:-1], 2, 0, "line 2"),  # an unterminated last line
+                (good * 8, 10, 0, "8 lines for 10 requests"),
+                (good * 3, 2, 0, "3 lines for 2 requests"),
+                (b"", 1, 0, "0 lines for 1 requests")):
+            with open(tool.access_log, "wb") as f:
+                f.write(text)
+            if error is None:
+                self.assertEqual(run.check_access_log(tool, requests, in_flight),
+                                 text.count(b"\n"))
+            else:
+                with self.assertRaisesRegex(RuntimeError, error):
+                    run.check_access_log(tool, requests, in_flight)
+            self.assertFalse(os.path.exists(tool.access_log))
+        with self.assertRaisesRegex(RuntimeError, "0 lines for 1 requests"):
+            run.check_access_log(tool, 1, 0)  # no file at all
 
 if __name__ == "__main__":
     import unittest
