@@ -6,8 +6,7 @@ parsed request line when the head failed after it, the raw line when the line it
 Left out, because we differ on purpose (docs/engine.md): control characters in header values,
 CONNECT (405), "HTTP/1.10", and a Host line that is the last
 thing received before a header timeout (llhttp ends a header line only when the next begins).
-Also left out: $request_uri of an absolute-form target (nginx prints the path, we the target as
-sent, for every request), and the 408 page, which nginx does not send (it only logs 408).
+Also left out: the 408 page, which nginx does not send (it only logs 408).
 """
 import os
 import shutil
@@ -177,6 +176,14 @@ class RejectedRequestsTest(harness.TestCase):
             raw = b"GET " + target + b" HTTP/1.1\r\nHost: z\r\n\r\n"
             for name in ("nginx", "ours"):
                 self.assertEqual(status_of(self.ports[name][0], raw), status, (name, target))
+
+    def test_absolute_form_targets_log_what_nginx_logs(self):
+        # $request_uri is what follows the authority (nginx's r->unparsed_uri), $host the
+        # target's host over the Host line, $request the line as sent.
+        cases = [(f"target {t!r}", b"GET " + t + b" HTTP/1.1\r\nHost: z\r\n\r\n", 200)
+                 for t in (b"http://A.B./x/y?q=1", b"http://a:80/x", b"http://a", b"http://a?q",
+                           b"http://a/", b"http://[::1]:8/p?a=b&c")]
+        self.run_cases(cases)
 
     def test_header_timeouts_log_what_nginx_logs(self):
         self.run_cases(TIMEOUT_CASES)

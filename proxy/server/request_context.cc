@@ -341,13 +341,17 @@ void AppendRequestHostName(const http::MessageHead& head, std::string* out) {
   for (char c : host) out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
 }
 
+std::string_view RequestUri(std::string_view target) {
+  if (target.empty() || target[0] == '/') return target;  // origin-form, by far the usual one
+  const size_t scheme = target.find("://");
+  if (scheme == std::string_view::npos) return target;
+  std::string_view rest = target.substr(scheme + 3);
+  const size_t slash = rest.find_first_of("/?");
+  return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+}
+
 TargetParts SplitTarget(std::string_view target) {
-  std::string_view rest = target;
-  if (size_t scheme = rest.find("://"); scheme != std::string_view::npos && rest[0] != '/') {
-    rest.remove_prefix(scheme + 3);
-    size_t slash = rest.find_first_of("/?");
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-  }
+  const std::string_view rest = RequestUri(target);
   TargetParts parts;
   size_t q = rest.find('?');
   if (q == std::string_view::npos) {
@@ -456,7 +460,7 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (head != nullptr) out->append(head->method);
       return false;
     case VariableId::kRequestUri:
-      if (head != nullptr) out->append(head->target);
+      if (head != nullptr) out->append(RequestUri(head->target));
       return false;
     case VariableId::kUri:
       if (head != nullptr) out->append(SplitTarget(head->target).path);

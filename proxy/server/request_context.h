@@ -135,6 +135,11 @@ struct SerializedField {
 };
 SerializedField FindSerializedField(std::string_view head, std::string_view name, size_t from);
 
+// $request_uri, as nginx's r->unparsed_uri: the request-target, but for an absolute-form one
+// (RFC 9112 section 3.2.2) what follows its authority ("http://a/p?q" gives "/p?q", "http://a?q"
+// "?q", "http://a" "/").
+std::string_view RequestUri(std::string_view target);
+
 // Splits a request-target into path and query (without '?'). An absolute-form target
 // (RFC 9112 section 3.2.2) gives the path after its authority ("/" when empty).
 struct TargetParts {

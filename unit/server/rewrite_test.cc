@@ -109,6 +109,20 @@ TEST(SplitTargetTest, OriginAbsoluteAndQuery) {
   }
 }
 
+// nginx's r->unparsed_uri: for an absolute-form target, what follows the authority.
+TEST(RequestUriTest, AbsoluteFormGivesWhatFollowsTheAuthority) {
+  struct Case {
+    const char* target;
+    const char* want;
+  };
+  for (const Case& c :
+       {Case{"/a/b?x=1", "/a/b?x=1"}, Case{"/a://b", "/a://b"}, Case{"http://h:1/p?q", "/p?q"},
+        Case{"HTTP://h/p", "/p"}, Case{"http://h", "/"}, Case{"http://h?q", "?q"},
+        Case{"http://h/", "/"}, Case{"*", "*"}}) {
+    EXPECT_EQ(RequestUri(c.target), c.want) << c.target;
+  }
+}
+
 TEST(UpstreamTargetTest, NginxUriReplacement) {
   auto config = Load(
       "location /api/ { proxy_pass http://pool/v1/; }\n"
