@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proxy/base/logging.h"
+#include "proxy/base/socket_io.h"
 
 namespace realip::server {
 namespace {
@@ -156,7 +157,7 @@ net::SocketAddress LocalAddress(int fd) {
 
 IoResult PlainTransport::Read(char* buf, size_t len) {
   while (true) {
-    ssize_t n = recv(fd_, buf, len, 0);
+    ssize_t n = base::SocketRecv(fd_, buf, len);
     if (n > 0) return IoResult{IoResult::Kind::kOk, static_cast<size_t>(n), 0};
     if (n == 0) return IoResult{IoResult::Kind::kEof, 0, 0};
     if (errno == EINTR) continue;
@@ -175,7 +176,7 @@ IoResult PlainTransport::WriteBeforeClose(std::string_view data) {
 IoResult PlainTransport::Send(std::string_view data, int flags) {
   while (true) {
     // MSG_NOSIGNAL: a peer that went away is an EPIPE result, not a process-killing SIGPIPE.
-    ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL | flags);
+    ssize_t n = base::SocketSend(fd_, data.data(), data.size(), MSG_NOSIGNAL | flags);
     if (n >= 0) return IoResult{IoResult::Kind::kOk, static_cast<size_t>(n), 0};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return IoResult{IoResult::Kind::kWouldBlock};

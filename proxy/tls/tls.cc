@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/base/socket_io.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
 
@@ -77,7 +78,7 @@ int BioWrite(BIO* bio, const char* data, int len) {
   auto* conn = static_cast<Connection*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   while (true) {
-    ssize_t n = send(conn->fd(), data, static_cast<size_t>(len), MSG_NOSIGNAL);
+    ssize_t n = base::SocketSend(conn->fd(), data, static_cast<size_t>(len), MSG_NOSIGNAL);
     if (n >= 0) return static_cast<int>(n);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
@@ -96,7 +97,7 @@ int BioRead(BIO* bio, char* data, int len) {
     return static_cast<int>(n);
   }
   while (true) {
-    ssize_t n = recv(conn->fd(), data, static_cast<size_t>(len), 0);
+    ssize_t n = base::SocketRecv(conn->fd(), data, static_cast<size_t>(len));
     if (n >= 0) {
       conn->set_recv_short(n < len);
       return static_cast<int>(n);
@@ -576,7 +577,7 @@ Connection::Result Connection::PlainRead(char* buf, size_t len) {
     return {Kind::kOk, n};
   }
   while (true) {
-    ssize_t n = recv(fd_, buf, len, 0);
+    ssize_t n = base::SocketRecv(fd_, buf, len);
     if (n > 0) {
       recv_short_ = static_cast<size_t>(n) < len;
       return {Kind::kOk, static_cast<size_t>(n)};
@@ -671,7 +672,7 @@ Connection::Result Connection::Write(std::string_view data) {
   if (!Handshake(&r)) return r;
   if (plain_) {
     while (true) {
-      ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      ssize_t n = base::SocketSend(fd_, data.data(), data.size(), MSG_NOSIGNAL);
       if (n >= 0) return {Kind::kOk, static_cast<size_t>(n)};
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return {Kind::kWouldBlock};
