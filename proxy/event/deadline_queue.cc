@@ -3,15 +3,6 @@
 #include "proxy/base/check.h"
 
 namespace realip::event {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 struct DeadlineQueue::List {
   int64_t duration_ms = 0;
@@ -46,7 +37,7 @@ DeadlineQueue::List& DeadlineQueue::ListFor(int64_t duration_ms) {
 void DeadlineQueue::Arm(Node* node, std::chrono::milliseconds delay) {
   Cancel(node);
   List& list = ListFor(delay.count());
-  node->deadline_ms = NowMs() + delay.count();
+  node->deadline_ms = loop_.SteadyMs() + delay.count();
   node->list = &list;
   node->prev = list.tail;
   node->next = nullptr;
@@ -79,7 +70,7 @@ void DeadlineQueue::Cancel(Node* node) {
 }
 
 void DeadlineQueue::Expire(List& list) {
-  const int64_t now = NowMs();
+  const int64_t now = loop_.SteadyMs();
   while (list.head != nullptr && list.head->deadline_ms <= now) {
     Node* node = list.head;
     Cancel(node);

@@ -57,7 +57,7 @@ void EventLoop::Run() {
   }
   caching_now_ = true;
   while (true) {
-    now_valid_ = false;  // a fresh clock reading for each iteration, taken on first use
+    now_valid_ = steady_valid_ = false;  // fresh clock readings each iteration, on first use
     // One iteration: wait, then run every callback that became active (EVLOOP_ONCE goes on
     // while callbacks activate others). 1: nothing left to watch; -1: the backend failed.
     int rc = event_base_loop(base_, EVLOOP_ONCE);

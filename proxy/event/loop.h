@@ -55,16 +55,36 @@ class EventLoop {
     return now_;
   }
 
+  // The steady clock in milliseconds, read once per loop iteration as Now() is: for deadlines
+  // and ages (client timeouts, idle upstream connections, limit_req), as nginx's
+  // ngx_current_msec.
+  int64_t SteadyMs() {
+    if (!caching_now_) return ReadSteadyMs();
+    if (!steady_valid_) {
+      steady_ms_ = ReadSteadyMs();
+      steady_valid_ = true;
+    }
+    return steady_ms_;
+  }
+
   event_base* base() const { return base_; }
 
  private:
+  static int64_t ReadSteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   explicit EventLoop(event_base* base) : base_(base) {}
   event_base* base_;
   std::function<void()> after_callbacks_;
   bool stop_ = false;
   bool caching_now_ = false;
   bool now_valid_ = false;
+  bool steady_valid_ = false;
   absl::Time now_;
+  int64_t steady_ms_ = 0;
 };
 
 // Receives readiness of a socket registered with IoWatcher. `peer_closed` reports that the

@@ -799,10 +799,7 @@ void ClientSession::StartRequest() {
 }
 
 bool ClientSession::RunLimitReq() {
-  const uint64_t now_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now().time_since_epoch())
-          .count());
+  const uint64_t now_ms = static_cast<uint64_t>(worker_->loop().SteadyMs());
   LimitReqVerdict verdict =
       ApplyLimitReq(settings_->access, A().ctx_, now_ms, &worker_->metrics());
   A().ctx_.limit_req_status = verdict.status_name;

@@ -179,12 +179,6 @@ namespace {
 // Spare pool entries kept per worker beyond the idle connections themselves.
 constexpr size_t kSpareEntries = 64;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 UpstreamPool::UpstreamPool(event::EventLoop& loop) : loop_(loop) {
@@ -232,11 +226,11 @@ void UpstreamPool::Recycle(std::unique_ptr<Idle> idle) {
 void UpstreamPool::ArmSweep(int64_t at_ms) {
   if (sweep_at_ms_ != 0 && sweep_at_ms_ <= at_ms) return;
   sweep_at_ms_ = at_ms;
-  sweep_timer_.Arm(std::chrono::milliseconds(std::max<int64_t>(0, at_ms - NowMs())));
+  sweep_timer_.Arm(std::chrono::milliseconds(std::max<int64_t>(0, at_ms - loop_.SteadyMs())));
 }
 
 void UpstreamPool::Sweep() {
-  const int64_t now = NowMs();
+  const int64_t now = loop_.SteadyMs();
   int64_t next = 0;
   for (auto& [key, bucket] : idle_) {
     std::vector<std::unique_ptr<Idle>>& list = bucket.list;
@@ -262,7 +256,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& u
   if (bucket == nullptr || bucket->list.empty()) return nullptr;
   // The newest first; if it expired (the sweep has not run yet), so did all the others.
   std::vector<std::unique_ptr<Idle>>& list = bucket->list;
-  if (list.back()->expires_ms <= NowMs()) {
+  if (list.back()->expires_ms <= loop_.SteadyMs()) {
     *bucket->count -= list.size();
     for (std::unique_ptr<Idle>& idle : list) Recycle(std::move(idle));
     list.clear();
@@ -292,7 +286,7 @@ void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<Upstrea
   idle->bucket = &bucket;
   idle->conn = std::move(conn);
   idle->conn->set_delegate(idle.get());
-  idle->expires_ms = NowMs() + absl::ToInt64Milliseconds(upstream.keepalive_timeout);
+  idle->expires_ms = loop_.SteadyMs() + absl::ToInt64Milliseconds(upstream.keepalive_timeout);
   ArmSweep(idle->expires_ms);
   size_t& count = *bucket.count;
   if (count >= static_cast<size_t>(upstream.keepalive)) {
