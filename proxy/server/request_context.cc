@@ -21,11 +21,16 @@ namespace {
 using config::VariableId;
 
 // " HTTP/1.1" ($request's end; $server_protocol without the space). A parsed head's
-// versions are single digits (the parser reads one digit of each).
+// versions are single digits (llhttp reads one digit of each); others are printed whole.
 void AppendProtocol(const http::MessageHead& head, std::string* out, bool space = true) {
+  if (head.version_major < 0 || head.version_major > 9 || head.version_minor < 0 ||
+      head.version_minor > 9) {
+    absl::StrAppend(out, space ? " HTTP/" : "HTTP/", head.version_major, ".", head.version_minor);
+    return;
+  }
   char text[] = " HTTP/0.0";
-  text[6] = static_cast<char>('0' + head.version_major % 10);
-  text[8] = static_cast<char>('0' + head.version_minor % 10);
+  text[6] = static_cast<char>('0' + head.version_major);
+  text[8] = static_cast<char>('0' + head.version_minor);
   out->append(text + (space ? 0 : 1), sizeof(text) - (space ? 1 : 2));
 }
 

@@ -123,6 +123,22 @@ TEST(RequestUriTest, AbsoluteFormGivesWhatFollowsTheAuthority) {
   }
 }
 
+TEST(RequestVariableTest, ProtocolVersionsAsParsedAndWhole) {
+  http::MessageParser parser(http::MessageKind::kRequest, http::ParseLimits{});
+  ASSERT_EQ(parser.Parse("GET /x HTTP/1.0\r\n\r\n", nullptr).event,
+            http::MessageParser::Event::kHeadComplete);
+  http::MessageHead head = parser.head();
+  RequestContext ctx;
+  ctx.head = &head;
+  absl::StatusOr<config::CompiledString> text = config::CompileString("$request|$server_protocol");
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(Evaluate(*text, ctx), "GET /x HTTP/1.0|HTTP/1.0");
+  // Versions the parser never gives (it reads one digit each) are still printed whole.
+  head.version_major = 12;
+  head.version_minor = 3;
+  EXPECT_EQ(Evaluate(*text, ctx), "GET /x HTTP/12.3|HTTP/12.3");
+}
+
 TEST(UpstreamTargetTest, NginxUriReplacement) {
   auto config = Load(
       "location /api/ { proxy_pass http://pool/v1/; }\n"
