@@ -45,57 +45,61 @@ char* Two(char* p, int64_t v) {
   return p + 2;
 }
 
-char* Year(char* p, int64_t year) { return Two(Two(p, year / 100), year % 100); }
-
-char* Text(char* p, std::string_view s) { return std::copy(s.begin(), s.end(), p); }
-
-// "HH:MM:SS"
-char* Clock(char* p, const Civil& c) {
-  p = Two(p, c.hour);
-  *p++ = ':';
-  p = Two(p, c.minute);
-  *p++ = ':';
-  return Two(p, c.second);
+// Writes `c` as `pattern` says, strftime's way for the conversions these formats use: %a the
+// weekday's name, %d the day, %b the month's name, %m its number, %Y the year, %H:%M:%S the
+// time; other characters as they are. Each format is written once a second, so a loop over
+// its pattern costs nothing worth a function per format.
+void FormatCivil(std::string_view pattern, int64_t unix_seconds, char* out) {
+  const Civil c = ToCivil(unix_seconds);
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%' || i + 1 == pattern.size()) {
+      *out++ = pattern[i];
+      continue;
+    }
+    switch (pattern[++i]) {
+      case 'a':
+        out = std::copy_n(kDays[c.wday], 3, out);
+        break;
+      case 'b':
+        out = std::copy_n(kMonths[c.month - 1], 3, out);
+        break;
+      case 'd':
+        out = Two(out, c.mday);
+        break;
+      case 'm':
+        out = Two(out, c.month);
+        break;
+      case 'Y':
+        out = Two(Two(out, c.year / 100), c.year % 100);
+        break;
+      case 'H':
+        out = Two(out, c.hour);
+        break;
+      case 'M':
+        out = Two(out, c.minute);
+        break;
+      case 'S':
+        out = Two(out, c.second);
+        break;
+      default:
+        *out++ = pattern[i];
+        break;
+    }
+  }
 }
 
 }  // namespace
 
 void FormatHttpDate(int64_t unix_seconds, char* out) {
-  const Civil c = ToCivil(unix_seconds);
-  char* p = Text(out, kDays[c.wday]);
-  p = Text(p, ", ");
-  p = Two(p, c.mday);
-  *p++ = ' ';
-  p = Text(p, kMonths[c.month - 1]);
-  *p++ = ' ';
-  p = Year(p, c.year);
-  *p++ = ' ';
-  p = Clock(p, c);
-  Text(p, " GMT");
+  FormatCivil("%a, %d %b %Y %H:%M:%S GMT", unix_seconds, out);
 }
 
 void FormatLogTime(int64_t unix_seconds, char* out) {
-  const Civil c = ToCivil(unix_seconds);
-  char* p = Two(out, c.mday);
-  *p++ = '/';
-  p = Text(p, kMonths[c.month - 1]);
-  *p++ = '/';
-  p = Year(p, c.year);
-  *p++ = ':';
-  p = Clock(p, c);
-  Text(p, " +0000");
+  FormatCivil("%d/%b/%Y:%H:%M:%S +0000", unix_seconds, out);
 }
 
 void FormatIso8601(int64_t unix_seconds, char* out) {
-  const Civil c = ToCivil(unix_seconds);
-  char* p = Year(out, c.year);
-  *p++ = '-';
-  p = Two(p, c.month);
-  *p++ = '-';
-  p = Two(p, c.mday);
-  *p++ = 'T';
-  p = Clock(p, c);
-  Text(p, "+00:00");
+  FormatCivil("%Y-%m-%dT%H:%M:%S+00:00", unix_seconds, out);
 }
 
 }  // namespace realip::http
