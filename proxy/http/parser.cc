@@ -371,13 +371,9 @@ bool MessageParser::ValidateHead() {
     return reject(400, "missing or repeated host");
   }
   // nginx checks both hosts as it reads them, so before the framing too.
-  if (!head.target.empty() && head.target[0] != '/') {
-    if (const size_t scheme_end = head.target.find("://"); scheme_end != std::string::npos) {
-      std::string_view authority = std::string_view(head.target).substr(scheme_end + 3);
-      if (!ValidTargetHost(authority.substr(0, authority.find_first_of("/?")))) {
-        return reject(400, "invalid host in request line");
-      }
-    }
+  if (auto absolute = SplitAbsoluteForm(head.target);
+      absolute.has_value() && !ValidTargetHost(absolute->authority)) {
+    return reject(400, "invalid host in request line");
   }
   if (hosts == 1 && !ValidHost(head.headers.Find("host")->value)) {
     return reject(400, "invalid host header");

@@ -48,6 +48,24 @@ struct MessageHead {
   void Reset();
 };
 
+// An absolute-form request-target (RFC 9112 section 3.2.2) split after its scheme: the
+// authority, and what follows it from its first '/' or '?' ("http://a:1/p?q" gives "a:1" and
+// "/p?q"; "http://a" gives "a" and ""). nullopt for the other forms ("/p", "*", CONNECT's
+// authority-form).
+struct AbsoluteTarget {
+  std::string_view authority;
+  std::string_view rest;
+};
+inline std::optional<AbsoluteTarget> SplitAbsoluteForm(std::string_view target) {
+  if (target.empty() || target[0] == '/') return std::nullopt;  // origin-form, the usual one
+  const size_t scheme = target.find("://");
+  if (scheme == std::string_view::npos) return std::nullopt;
+  const std::string_view after = target.substr(scheme + 3);
+  const size_t end = after.find_first_of("/?");
+  if (end == std::string_view::npos) return AbsoluteTarget{after, {}};
+  return AbsoluteTarget{after.substr(0, end), after.substr(end)};
+}
+
 // Why parsing stopped on bad input, with the status code the client should get.
 struct ParseError {
   int status = 400;

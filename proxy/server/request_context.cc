@@ -323,13 +323,7 @@ std::string_view RequestId(const RequestContext& ctx) {
 }
 
 std::string_view RequestHost(const http::MessageHead& head) {
-  std::string_view target = head.target;
-  if (!target.empty() && target[0] != '/') {  // origin-form ("/path") is by far the usual one
-    if (const size_t scheme_end = target.find("://"); scheme_end != std::string_view::npos) {
-      target.remove_prefix(scheme_end + 3);
-      return target.substr(0, target.find_first_of("/?"));
-    }
-  }
+  if (auto absolute = http::SplitAbsoluteForm(head.target)) return absolute->authority;
   const http::Header* h = head.headers.Find("host");
   return h != nullptr ? std::string_view(h->value) : std::string_view();
 }
@@ -347,12 +341,9 @@ void AppendRequestHostName(const http::MessageHead& head, std::string* out) {
 }
 
 std::string_view RequestUri(std::string_view target) {
-  if (target.empty() || target[0] == '/') return target;  // origin-form, by far the usual one
-  const size_t scheme = target.find("://");
-  if (scheme == std::string_view::npos) return target;
-  std::string_view rest = target.substr(scheme + 3);
-  const size_t slash = rest.find_first_of("/?");
-  return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  const auto absolute = http::SplitAbsoluteForm(target);
+  if (!absolute.has_value()) return target;
+  return absolute->rest.empty() ? std::string_view("/") : absolute->rest;
 }
 
 TargetParts SplitTarget(std::string_view target) {
