@@ -30,29 +30,22 @@ constexpr std::array<uint8_t, 256> kEscapes = [] {
   return t;
 }();
 
+// Appends `value` escaped per `escape` (kDefault or kJson: AppendLogLine writes kNone values
+// as they are and calls this only for a value holding a byte to escape).
 void Escape(std::string_view value, config::LogEscape escape, std::string* out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   if (escape == config::LogEscape::kJson) {
     AppendJsonEscaped(value, false, out);
     return;
   }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  // The log module's rule (ngx_escape_html-like): '"', '\' and non-printable bytes as \xHH.
   for (unsigned char c : value) {
-    switch (escape) {
-      case config::LogEscape::kNone:
-        out->push_back(static_cast<char>(c));
-        break;
-      case config::LogEscape::kDefault:
-        // ngx_escape_html-like rule of the log module: '"', '\' and non-printable bytes.
-        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
-          out->append("\\x");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-        break;
-      case config::LogEscape::kJson:
-        break;  // handled above
+    if ((kEscapes[c] & kEscapeDefault) != 0) {
+      out->append("\\x");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xf]);
+    } else {
+      out->push_back(static_cast<char>(c));
     }
   }
 }
