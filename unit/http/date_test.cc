@@ -9,11 +9,17 @@
 namespace realip::http {
 namespace {
 
-std::string Format(int64_t t) {
-  char buf[kHttpDateSize];
-  FormatHttpDate(t, buf);
-  return std::string(buf, kHttpDateSize);
+// One format's text of `t`, as a string.
+template <size_t kSize, void (*kFormat)(int64_t, char*)>
+std::string Text(int64_t t) {
+  char buf[kSize];
+  kFormat(t, buf);
+  return std::string(buf, kSize);
 }
+
+std::string Format(int64_t t) { return Text<kHttpDateSize, &FormatHttpDate>(t); }
+std::string LogTime(int64_t t) { return Text<kLogTimeSize, &FormatLogTime>(t); }
+std::string Iso8601(int64_t t) { return Text<kIso8601Size, &FormatIso8601>(t); }
 
 TEST(FormatHttpDateTest, FixedTimes) {
   struct Case {
@@ -70,18 +76,6 @@ TEST(HttpDateCacheTest, SameSecondSameTextNextSecondNewText) {
   // A clock stepped back is followed too.
   EXPECT_EQ(cache.Get(784111700), "Sun, 06 Nov 1994 08:48:20 GMT");
   EXPECT_EQ(cache.Get(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-}
-
-std::string LogTime(int64_t t) {
-  char buf[kLogTimeSize];
-  FormatLogTime(t, buf);
-  return std::string(buf, kLogTimeSize);
-}
-
-std::string Iso8601(int64_t t) {
-  char buf[kIso8601Size];
-  FormatIso8601(t, buf);
-  return std::string(buf, kIso8601Size);
 }
 
 TEST(FormatLogTimeTest, FixedTimes) {
