@@ -178,6 +178,28 @@ class HeadersTest(EngineTestCase):
         self.assertEqual(h["user-agent"], "fixed")
         self.assertEqual(names.count("User-Agent"), 1)
 
+    def test_proxy_set_header_with_an_empty_value_strips_the_clients_line(self):
+        # nginx: a name set to "" is not passed, whatever the client sent under it (the idiom
+        # `proxy_set_header Accept-Encoding "";`). From a trusted sender too, for X-Real-IP.
+        self.start(f"""
+            set_real_ip_from {TRUSTED};
+            location / {{
+              proxy_set_header X-Forwarded-Proto "";
+              proxy_set_header Accept-Encoding "";
+              proxy_set_header X-Real-IP "";
+              proxy_set_header x-other "$http_x_unset";
+              proxy_pass http://127.0.0.1:{self.echo.port};
+            }}""")
+        for source in (UNTRUSTED, TRUSTED):
+            doc = self.backend_doc(
+                b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: evil\r\n"
+                b"accept-encoding: gzip\r\nX-Real-IP: 6.6.6.6\r\nX-Other: o\r\n"
+                b"X-Kept: k\r\n\r\n", source=source)
+            names = [k.lower() for k, _ in doc["header_list"]]
+            for gone in ("x-forwarded-proto", "accept-encoding", "x-real-ip", "x-other"):
+                self.assertNotIn(gone, names, source)
+            self.assertIn("x-kept", names)
+
     def test_proxy_add_x_forwarded_for_passes_the_chain_without_duplication(self):
         self.start(f"""
             set_real_ip_from {TRUSTED};

@@ -11,11 +11,13 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proxy/base/field_id.h"
 #include "proxy/base/logging.h"
 #include "proxy/config/access_config.h"
 #include "proxy/config/header_names.h"
@@ -122,8 +124,12 @@ struct ProxyPass {
 
 // One header sent to the upstream. An empty value (after evaluation) removes the header.
 struct HeaderRewrite {
+  HeaderRewrite(std::string n, CompiledString v)
+      : name(std::move(n)), value(std::move(v)), id(base::ClassifyField(name)) {}
+
   std::string name;
   CompiledString value;
+  base::FieldId id;  // name's, so that requests compare ids and not names
 };
 
 // One proxy_redirect rule: an upstream Location (or Refresh `url=`) value that starts with

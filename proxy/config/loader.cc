@@ -271,8 +271,9 @@ class Finalizer {
       for (size_t j = i + 1; j < own.size(); ++j) {
         overridden = overridden || absl::EqualsIgnoreCase(own[i].name, own[j].name);
       }
-      // An empty literal value removes the header (nginx: "an empty string ... not passed").
-      if (!overridden && !own[i].value.segments.empty()) out.push_back(own[i]);
+      // An empty value removes the header (nginx: "an empty string ... not passed"), the
+      // client's line of that name included: the entry stays, and sends nothing.
+      if (!overridden) out.push_back(own[i]);
     }
     for (const HeaderRewrite& h : DefaultProxyHeaders()) {
       if (!named(h.name)) out.push_back(h);

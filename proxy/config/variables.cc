@@ -177,7 +177,8 @@ std::optional<VariableRef> LookupVariable(std::string_view written) {
     for (char& c : param) {
       c = p.header && c == '_' ? '-' : absl::ascii_tolower(static_cast<unsigned char>(c));
     }
-    return VariableRef{p.id, std::move(param), 0};
+    const base::FieldId field = p.header ? base::ClassifyField(param) : base::FieldId::kOther;
+    return VariableRef{p.id, std::move(param), 0, field};
   }
   if (name.size() > kTlvPrefix.size() && name.substr(0, kTlvPrefix.size()) == kTlvPrefix) {
     const std::string_view tlv = name.substr(kTlvPrefix.size());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "proxy/base/field_id.h"
 
 namespace realip::config {
 
@@ -98,6 +99,8 @@ struct VariableRef {
   std::string param;
   // kGeo: index into Config::access.geo.
   uint32_t index = 0;
+  // kHttp, kSentHttp, kUpstreamHttp: the id of the header name in `param`.
+  base::FieldId field = base::FieldId::kOther;
   friend bool operator==(const VariableRef&, const VariableRef&) = default;
 };
 

@@ -12,6 +12,7 @@ void HeaderList::Add(std::string_view name, std::string_view value) {
   } else {
     headers_.push_back(Header{std::string(name), std::string(value)});
   }
+  headers_[size_].id = base::ClassifyField(name);
   ++size_;
 }
 
@@ -28,6 +29,18 @@ const Header* HeaderList::Find(std::string_view name) const {
     if (EqualsIgnoreCase(h.name, name)) return &h;
   }
   return nullptr;
+}
+
+const Header* HeaderList::Find(FieldId id) const {
+  for (const Header& h : *this) {
+    if (h.id == id) return &h;
+  }
+  return nullptr;
+}
+
+size_t HeaderList::Count(FieldId id) const {
+  return static_cast<size_t>(
+      std::count_if(begin(), end(), [id](const Header& h) { return h.id == id; }));
 }
 
 size_t HeaderList::Count(std::string_view name) const {
@@ -73,39 +86,23 @@ bool HasToken(const HeaderList& headers, std::string_view name, std::string_view
 ConnectionOptionList ConnectionOptions(const HeaderList& headers) {
   ConnectionOptionList options;
   for (const Header& h : headers) {
-    if (!EqualsIgnoreCase(h.name, "connection")) continue;
+    if (h.id != FieldId::kConnection) continue;
     ForEachListElement(h.value, [&](std::string_view element) { options.push_back(element); });
   }
   return options;
 }
 
-bool IsHopByHop(std::string_view name, std::span<const std::string_view> connection_options) {
+bool IsHopByHop(const Header& header, std::span<const std::string_view> connection_options) {
   // RFC 9110 section 7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE,
   // Transfer-Encoding and Upgrade; Trailer describes the hop's own framing (section 6.6.2).
-  // Asked for every header of every request and response: the length picks the candidates.
-  bool fixed = false;
-  switch (name.size()) {
-    case 2:
-      fixed = EqualsIgnoreCase(name, "te");
-      break;
-    case 7:
-      fixed = EqualsIgnoreCase(name, "trailer") || EqualsIgnoreCase(name, "upgrade");
-      break;
-    case 10:
-      fixed = EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive");
-      break;
-    case 16:
-      fixed = EqualsIgnoreCase(name, "proxy-connection");
-      break;
-    case 17:
-      fixed = EqualsIgnoreCase(name, "transfer-encoding");
-      break;
-    default:
-      break;
-  }
-  if (fixed) return true;
+  constexpr uint32_t kFixed =
+      base::FieldBit(FieldId::kConnection) | base::FieldBit(FieldId::kKeepAlive) |
+      base::FieldBit(FieldId::kProxyConnection) | base::FieldBit(FieldId::kTe) |
+      base::FieldBit(FieldId::kTrailer) | base::FieldBit(FieldId::kTransferEncoding) |
+      base::FieldBit(FieldId::kUpgrade);
+  if ((kFixed & base::FieldBit(header.id)) != 0) return true;
   for (std::string_view option : connection_options) {
-    if (EqualsIgnoreCase(name, option)) return true;
+    if (EqualsIgnoreCase(header.name, option)) return true;
   }
   return false;
 }

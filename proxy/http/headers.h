@@ -9,14 +9,19 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "proxy/base/field_id.h"
 #include "proxy/base/strings.h"
 
 namespace realip::http {
 
-// One header line: name and value exactly as received (value without surrounding whitespace).
+using base::FieldId;
+
+// One header line: name and value exactly as received (value without surrounding whitespace),
+// and the name's id, set by the HeaderList that holds the line.
 struct Header {
   std::string name;
   std::string value;
+  FieldId id = FieldId::kOther;
 };
 
 // ASCII case-insensitive equality, the comparison HTTP uses for field names and tokens.
@@ -31,15 +36,20 @@ class HeaderList {
   void Add(std::string_view name, std::string_view value);
   void Clear() { size_ = 0; }
   // Builds the next line in place (the parser appends fragments as they arrive, with no copy
-  // in between): its strings, emptied. The line counts once CommitLine() is called; until then
-  // nothing else may add lines.
+  // in between): its strings, emptied. The line counts once CommitLine() is called, which
+  // classifies its name; until then nothing else may add lines.
   Header& StartLine();
-  void CommitLine() { ++size_; }
+  void CommitLine() {
+    Header& h = headers_[size_++];
+    h.id = base::ClassifyField(h.name);
+  }
 
   // The first line named `name`, or nullptr.
   const Header* Find(std::string_view name) const;
+  const Header* Find(FieldId id) const;
   // Number of lines named `name`.
   size_t Count(std::string_view name) const;
+  size_t Count(FieldId id) const;
   // All values of lines named `name`, joined with ", " (RFC 9110 section 5.3); empty if none.
   std::string Joined(std::string_view name) const;
   // Removes every line named `name`; returns how many were removed.
@@ -84,8 +94,8 @@ bool HasToken(const HeaderList& headers, std::string_view name, std::string_view
 using ConnectionOptionList = absl::InlinedVector<std::string_view, 4>;
 ConnectionOptionList ConnectionOptions(const HeaderList& headers);
 
-// True if `name` is hop-by-hop for this message: one of the fixed set (Connection, Keep-Alive,
+// True if `header` is hop-by-hop for this message: one of the fixed set (Connection, Keep-Alive,
 // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) or named by a Connection option.
-bool IsHopByHop(std::string_view name, std::span<const std::string_view> connection_options);
+bool IsHopByHop(const Header& header, std::span<const std::string_view> connection_options);
 
 }  // namespace realip::http

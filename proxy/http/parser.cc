@@ -31,7 +31,7 @@ int TransferEncodingStatus(const HeaderList& headers, size_t te_lines, int versi
   // We re-frame bodies, so only plain "chunked" can be forwarded faithfully; any other coding
   // is one we do not implement: 501 (RFC 9112 section 6.1, RFC 9110 section 15.6.2), as
   // nginx answers every value but "chunked".
-  return EqualsIgnoreCase(headers.Find("transfer-encoding")->value, "chunked") ? 0 : 501;
+  return EqualsIgnoreCase(headers.Find(FieldId::kTransferEncoding)->value, "chunked") ? 0 : 501;
 }
 
 // The raw request line's version has two or more major digits, the first not 0 ("HTTP/10.").
@@ -357,14 +357,14 @@ bool MessageParser::ValidateHead() {
     const VersionRefusal refusal = RefuseVersion(head.version_major);
     return reject(refusal.status, refusal.message);
   }
-  const size_t te_lines = head.headers.Count("transfer-encoding");
+  const size_t te_lines = head.headers.Count(FieldId::kTransferEncoding);
   if (kind_ == MessageKind::kResponse) {
     if (te_lines > 0 && TransferEncodingStatus(head.headers, te_lines, head.version_minor) != 0) {
       return reject(502, "invalid transfer-encoding");
     }
     return true;
   }
-  size_t hosts = head.headers.Count("host");
+  size_t hosts = head.headers.Count(FieldId::kHost);
   // RFC 9112 section 3.2: a 1.1 request without Host, or with several, gets 400 (checked
   // before the framing, as nginx does).
   if (hosts > 1 || (hosts == 0 && head.version_minor >= 1)) {
@@ -375,7 +375,7 @@ bool MessageParser::ValidateHead() {
       absolute.has_value() && !ValidTargetHost(absolute->authority)) {
     return reject(400, "invalid host in request line");
   }
-  if (hosts == 1 && !ValidHost(head.headers.Find("host")->value)) {
+  if (hosts == 1 && !ValidHost(head.headers.Find(FieldId::kHost)->value)) {
     return reject(400, "invalid host header");
   }
   if (te_lines > 0) {
@@ -468,7 +468,7 @@ int MessageParser::ErrorStatus(int llhttp_error, std::string_view data, State be
     case HPE_INVALID_TRANSFER_ENCODING:
       // A coding after "chunked": one we do not implement (501), as nginx answers any value
       // but "chunked"; a repeated line or HTTP/1.0 is a bad request.
-      return head_.headers.Count("transfer-encoding") > 0 ||
+      return head_.headers.Count(FieldId::kTransferEncoding) > 0 ||
                      llhttp_get_http_minor(&impl_->parser) == 0
                  ? 400
                  : 501;

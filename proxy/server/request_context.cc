@@ -20,6 +20,13 @@ namespace {
 
 using config::VariableId;
 
+// `h` is the header a $http_/$upstream_http_ variable names: by id when the name has one,
+// else by name.
+bool HeaderNamed(const http::Header& h, const config::VariableRef& ref) {
+  if (ref.field != http::FieldId::kOther) return h.id == ref.field;
+  return http::EqualsIgnoreCase(h.name, ref.param);
+}
+
 // " HTTP/1.1" ($request's end; $server_protocol without the space). A parsed head's
 // versions are single digits (llhttp reads one digit of each); others are printed whole.
 void AppendProtocol(const http::MessageHead& head, std::string* out, bool space = true) {
@@ -146,7 +153,7 @@ std::optional<std::string_view> FindArg(std::string_view args, std::string_view 
 
 std::optional<std::string_view> FindCookie(const http::MessageHead& head, std::string_view name) {
   for (const http::Header& h : head.headers) {
-    if (!http::EqualsIgnoreCase(h.name, "cookie")) continue;
+    if (h.id != http::FieldId::kCookie) continue;
     const std::string_view v = h.value;
     if (name.size() > v.size()) continue;
     // ngx_http_parse_multi_header_lines(): at each pair, the name (any case), spaces, '=',
@@ -324,7 +331,7 @@ std::string_view RequestId(const RequestContext& ctx) {
 
 std::string_view RequestHost(const http::MessageHead& head) {
   if (auto absolute = http::SplitAbsoluteForm(head.target)) return absolute->authority;
-  const http::Header* h = head.headers.Find("host");
+  const http::Header* h = head.headers.Find(http::FieldId::kHost);
   return h != nullptr ? std::string_view(h->value) : std::string_view();
 }
 
@@ -435,8 +442,8 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
         // Header names in `param` use '-' (the config turned '_' into '-').
         bool first = true;
         for (const http::Header& h : head->headers) {
-          if (!http::EqualsIgnoreCase(h.name, ref.param)) continue;
-          if (!first) out->append(ref.param == "cookie" ? "; " : ", ");
+          if (!HeaderNamed(h, ref)) continue;
+          if (!first) out->append(h.id == http::FieldId::kCookie ? "; " : ", ");
           out->append(h.value);
           first = false;
         }
@@ -621,7 +628,7 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (ctx.upstream_head != nullptr) {
         bool first = true;
         for (const http::Header& h : ctx.upstream_head->headers) {
-          if (!http::EqualsIgnoreCase(h.name, ref.param)) continue;
+          if (!HeaderNamed(h, ref)) continue;
           if (!first) out->append(", ");
           out->append(h.value);
           first = false;

@@ -12,9 +12,12 @@
 namespace realip::server {
 namespace {
 
-bool Named(std::string_view name, std::initializer_list<std::string_view> names) {
-  for (std::string_view n : names) {
-    if (http::EqualsIgnoreCase(name, n)) return true;
+// A proxy_set_header of an unclassified name sets `name`.
+bool SetByName(const std::vector<config::HeaderRewrite>& rewrites, std::string_view name) {
+  for (const config::HeaderRewrite& rewrite : rewrites) {
+    if (rewrite.id == http::FieldId::kOther && http::EqualsIgnoreCase(rewrite.name, name)) {
+      return true;
+    }
   }
   return false;
 }
@@ -60,37 +63,50 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
   }
   absl::InlinedVector<http::HeaderView, 32> out;
 
+  using base::FieldBit;
+  using http::FieldId;
+  // Framing and connection management are ours; a proxy_set_header cannot override them.
+  constexpr uint32_t kOurs = FieldBit(FieldId::kContentLength) |
+                             FieldBit(FieldId::kTransferEncoding) | FieldBit(FieldId::kConnection) |
+                             FieldBit(FieldId::kUpgrade);
+  // The client's lines of these names are never passed on: hop-by-hop ones (RFC 9110 section
+  // 7.6.1), framing, Expect (answered here), and Host (step 1 sends one).
+  constexpr uint32_t kNeverPassed =
+      FieldBit(FieldId::kConnection) | FieldBit(FieldId::kKeepAlive) |
+      FieldBit(FieldId::kProxyConnection) | FieldBit(FieldId::kTe) | FieldBit(FieldId::kTrailer) |
+      FieldBit(FieldId::kTransferEncoding) | FieldBit(FieldId::kUpgrade) |
+      FieldBit(FieldId::kContentLength) | FieldBit(FieldId::kExpect) | FieldBit(FieldId::kHost);
+  constexpr uint32_t kClientAddress = FieldBit(FieldId::kXRealIp) | FieldBit(FieldId::kForwarded);
+  // The names set in step 1, whatever their value: known ones as bits, others by name.
+  uint32_t set_ids = 0;
+  bool set_others = false;
   bool has_host = false;
   size_t start = 0;
   for (size_t i = 0; i < settings.proxy_set_headers.size(); ++i) {
-    const std::string& name = settings.proxy_set_headers[i].name;
+    const config::HeaderRewrite& rewrite = settings.proxy_set_headers[i];
     std::string_view value = std::string_view(values).substr(start, ends[i] - start);
     start = ends[i];
-    // Framing and connection management are ours; a proxy_set_header cannot override them.
-    if (Named(name, {"content-length", "transfer-encoding", "connection", "upgrade"})) continue;
+    set_ids |= FieldBit(rewrite.id);
+    set_others = set_others || rewrite.id == FieldId::kOther;
+    if ((kOurs & FieldBit(rewrite.id)) != 0) continue;
     if (value.empty()) continue;
-    if (http::EqualsIgnoreCase(name, "host")) has_host = true;
-    out.push_back({name, value});
+    if (rewrite.id == FieldId::kHost) has_host = true;
+    out.push_back({rewrite.name, value});
   }
   if (!has_host) {
     // HTTP/1.1 requires Host (RFC 9112 section 3.2); an HTTP/1.0 client may have sent none.
     out.insert(out.begin(), http::HeaderView{"Host", settings.proxy_pass.proxy_host});
   }
 
+  uint32_t dropped = kNeverPassed | (set_ids & ~FieldBit(FieldId::kOther));
+  if (!options.peer_trusted) dropped |= kClientAddress;
   http::ConnectionOptionList options_list = http::ConnectionOptions(request.headers);
   for (const http::Header& h : request.headers) {
-    if (http::IsHopByHop(h.name, options_list)) continue;
-    if (Named(h.name, {"content-length", "expect"})) continue;
-    if (!options.peer_trusted && Named(h.name, {"x-real-ip", "forwarded"})) continue;
-    bool replaced = false;
-    for (const config::HeaderRewrite& rewrite : settings.proxy_set_headers) {
-      if (http::EqualsIgnoreCase(rewrite.name, h.name)) {
-        replaced = true;
-        break;
-      }
+    if ((dropped & FieldBit(h.id)) != 0) continue;
+    if (http::IsHopByHop(h, options_list)) continue;
+    if (h.id == FieldId::kOther && set_others && SetByName(settings.proxy_set_headers, h.name)) {
+      continue;
     }
-    if (!replaced && http::EqualsIgnoreCase(h.name, "host")) replaced = true;
-    if (replaced) continue;
     out.push_back({h.name, h.value});
   }
 
@@ -102,7 +118,7 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
     out.push_back({"Content-Length", std::string_view(length, static_cast<size_t>(end - length))});
   }
   if (options.upgrade) {
-    const http::Header* upgrade = request.headers.Find("upgrade");
+    const http::Header* upgrade = request.headers.Find(FieldId::kUpgrade);
     out.push_back({"Upgrade", upgrade != nullptr ? std::string_view(upgrade->value) : ""});
     out.push_back({"Connection", "upgrade"});
   } else if (!options.keep_alive) {
@@ -138,17 +154,16 @@ void AppendClientResponseHead(const http::MessageHead& response,
   if (settings.hide_upstream_date) out.push_back({"Date", own.date});
   RedirectRewrites redirects(settings.proxy_redirects, ctx);
   for (const http::Header& h : response.headers) {
-    if (tunnel && http::EqualsIgnoreCase(h.name, "upgrade")) {
+    if (tunnel && h.id == http::FieldId::kUpgrade) {
       out.push_back({h.name, h.value});
       continue;
     }
     // Before the hop-by-hop test: Date and Server are hidden from nearly every response.
     if (settings.hidden_headers.Contains(h.name)) continue;
-    if (http::IsHopByHop(h.name, options_list)) continue;
+    if (http::IsHopByHop(h, options_list)) continue;
     // Content-Length is re-added below only for kContentLength; a HEAD response keeps the
     // upstream's value, which describes the body a GET would get (RFC 9110 section 8.6).
-    if (http::EqualsIgnoreCase(h.name, "content-length") &&
-        framing != ClientFraming::kContentLength &&
+    if (h.id == http::FieldId::kContentLength && framing != ClientFraming::kContentLength &&
         !(framing == ClientFraming::kNone && response.status >= 200 && response.status != 204 &&
           response.status != 304 && !response.chunked)) {
       continue;

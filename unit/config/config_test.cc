@@ -657,8 +657,8 @@ http {
 )");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(Headers(c->servers[0]->FindLocation("/").settings),
-            "host=$proxy_host;X-Forwarded-For=$proxy_add_x_forwarded_for;x-dup=second;"
-            "X-Forwarded-Proto=$scheme;");
+            "host=$proxy_host;X-Forwarded-For=$proxy_add_x_forwarded_for;X-Real-IP=;"
+            "x-dup=second;X-Forwarded-Proto=$scheme;");
 }
 
 TEST(InheritanceTest, NestedLocationsInheritFromTheirParent) {
