@@ -293,6 +293,79 @@ class ObservabilityTest(EngineTestCase):
         # Connections opened while off and closed while on leave the level right.
         self.assertEqual(self.active_connections(), 1)
 
+    def test_counts_survive_a_reload_that_renames_the_server(self):
+        # Workers keep the series they count into by configuration object; a reload that
+        # renames the server must count new connections under the new name, a connection still
+        # on the old configuration under the old one, and lose nothing.
+        self.start_with_metrics(f"""
+            server_name a;
+            location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}
+            location /missing {{ return 404; }}""", workers=1)
+        keep = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        get = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        old = connect(self.port)
+        self.addCleanup(old.close)
+        rest = b""
+        for _ in range(3):
+            old.sendall(keep)
+            status, _, _, rest = harness.read_response(old, rest)
+            self.assertEqual(status, 200)
+
+        config_path = os.path.join(self.workdir, "realip-proxy.conf")
+        with open(config_path) as f:
+            text = f.read()
+        with open(config_path, "w") as f:
+            f.write(text.replace("server_name a;", "server_name b;"))
+        self.proxy.proc.send_signal(signal.SIGHUP)
+        self.proxy.wait_for_line(r"reconfiguring from")
+        old.sendall(keep)
+        status, _, _, rest = harness.read_response(old, rest)
+        self.assertEqual(status, 200)
+        proxied = 4
+        # New connections use the new configuration once the worker has taken it.
+        probes = []
+
+        def renamed():
+            probes.append(1)
+            self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
+            _, samples = self.scrape()
+            return value(samples, "realip_http_requests_total", server="b", code="200")
+        harness.wait_until(renamed, "a request counted under the new server name")
+        proxied += len(probes)
+        for _ in range(3):
+            self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
+        proxied += 3
+        missing = b"GET /missing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        self.assertTrue(self.request(missing).startswith(b"HTTP/1.1 404"))
+        old.sendall(keep)
+        status, _, _, rest = harness.read_response(old, rest)
+        self.assertEqual(status, 200)
+        proxied += 1
+
+        def settled():
+            _, samples = self.scrape()
+            a = value(samples, "realip_http_requests_total", server="a", code="200") or 0
+            b = value(samples, "realip_http_requests_total", server="b", code="200") or 0
+            return samples if a + b == proxied else None
+        samples = harness.wait_until(settled, f"{proxied} proxied requests counted")
+        a = value(samples, "realip_http_requests_total", server="a", code="200")
+        b = value(samples, "realip_http_requests_total", server="b", code="200")
+        self.assertGreaterEqual(a, 5)  # the old connection's five, and probes sent too early
+        self.assertGreaterEqual(b, 4)
+        self.assertEqual(value(samples, "realip_http_requests_total", server="b", code="404"), 1)
+        self.assertIsNone(value(samples, "realip_http_requests_total", server="a", code="404"))
+        self.assertEqual(value(samples, "realip_http_request_duration_seconds_count", server="a"),
+                         a)
+        self.assertEqual(value(samples, "realip_http_request_duration_seconds_count", server="b"),
+                         b + 1)
+        echo_peer = f"127.0.0.1:{self.echo.port}"
+        self.assertEqual(value(samples, "realip_upstream_requests_total", upstream=echo_peer,
+                               peer=echo_peer, code="200"), proxied)
+        self.assertEqual(value(samples, "realip_upstream_response_seconds_count",
+                               upstream=echo_peer), proxied)
+        self.assertEqual(value(samples, "realip_client_ip_source_total", source="peer"),
+                         proxied + 1 + self.scrapes)
+
     def active_connections(self):
         return harness.wait_until(lambda: value(self.scrape()[1], "realip_connections_active") == 1 and 1,
                           "realip_connections_active 1")

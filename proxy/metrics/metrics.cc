@@ -1,6 +1,5 @@
 #include "proxy/metrics/metrics.h"
 
-#include <algorithm>
 #include <array>
 #include <cstring>
 #include <iterator>
@@ -238,9 +237,11 @@ Shard::Cell& Shard::LabeledCell(Metric metric, std::initializer_list<std::string
 }
 
 void Shard::Record(Cell& cell, double seconds) {
-  size_t bucket =
-      std::lower_bound(std::begin(kLatencyBuckets), std::end(kLatencyBuckets), seconds) -
-      std::begin(kLatencyBuckets);
+  // The first bound not below the value (le: "less than or equal"), searched from the
+  // smallest: most requests are quick, and then this takes a compare or two where a binary
+  // search takes four.
+  size_t bucket = 0;
+  while (bucket < std::size(kLatencyBuckets) && seconds > kLatencyBuckets[bucket]) ++bucket;
   std::atomic<uint64_t>& count = cell.buckets[bucket];
   count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   cell.sum.store(cell.sum.load(std::memory_order_relaxed) + seconds, std::memory_order_relaxed);

@@ -10,7 +10,10 @@
 //  - Only the owning thread calls a shard's Add, Observe, AddLevel and set_collecting. It is
 //    the only thread that writes a cell or changes a series map.
 //  - Cells have stable addresses (maps hold them by unique_ptr; unlabeled metrics have a fixed
-//    cell each, found without a lookup). Their fields are std::atomic: the owner updates them
+//    cell each, found without a lookup) and are never removed, so the owner may keep a
+//    SeriesRef (a cell's address) for as long as the shard lives and count through it with no
+//    lookup at all; a SeriesRef is owner-only state like the rest. Their fields are
+//    std::atomic: the owner updates them
 //    with a relaxed load and a relaxed store (no read-modify-write: nobody else writes), a
 //    scrape reads them with relaxed loads. A scrape sees every value whole, but not all fields
 //    of a histogram from the same instant (a bucket may be ahead of the sum); the next scrape
@@ -20,8 +23,8 @@
 //    maps under the same mutex, so a scrape never sees a map mid-insert or mid-rehash.
 //  - Before hashing, the owner compares the label values with the series the metric's last
 //    update went to (owner-only state, reset after each insert into that metric's map).
-//  - The collecting switch (metrics_collection) is owner-only state too: Add and Observe test
-//    it first and return at once when it is off.
+//  - The collecting switch (metrics_collection) is owner-only state too: Add and Observe (by
+//    labels or by SeriesRef) test it first and return at once when it is off.
 #pragma once
 
 #include <array>
@@ -111,6 +114,19 @@ struct SeriesEq {
 
 }  // namespace internal
 
+// One series of one shard, found once with Shard::Find and then counted into without a
+// lookup. Valid as long as the shard; only the shard's owner thread may use it.
+class SeriesRef {
+ public:
+  SeriesRef() = default;
+  bool valid() const { return cell_ != nullptr; }
+
+ private:
+  friend class Shard;
+  explicit SeriesRef(internal::Cell* cell) : cell_(cell) {}
+  internal::Cell* cell_ = nullptr;
+};
+
 // One worker's counts. Only its owning thread updates it (see the protocol above); any
 // thread may scrape it through the Registry.
 class Shard {
@@ -131,6 +147,21 @@ class Shard {
   void Observe(Metric metric, std::initializer_list<std::string_view> labels, double seconds) {
     if (!collecting_) return;
     Record(CellFor(metric, labels), seconds);
+  }
+  // The series of `metric` with the given label values, for the overloads below. Creates it
+  // (scrapes show it from then on, at 0 until counted into), so find a series when about to
+  // count into it.
+  SeriesRef Find(Metric metric, std::initializer_list<std::string_view> labels) {
+    return SeriesRef(&CellFor(metric, labels));
+  }
+  // Add and Observe without a lookup, into a series this shard's Find returned.
+  void Add(SeriesRef series, int64_t n = 1) {
+    if (!collecting_) return;
+    Bump(series.cell_->value, n);
+  }
+  void Observe(SeriesRef series, double seconds) {
+    if (!collecting_) return;
+    Record(*series.cell_, seconds);
   }
   // Adds `n` to a level without labels (realip_connections_active), collecting or not: a
   // level that missed its increments while off would stay wrong after collection resumes.

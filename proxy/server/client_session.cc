@@ -226,7 +226,6 @@ struct ClientSession::Active {
   std::vector<access::ConnLimitLease> conn_leases_;
   upstream::TriedPeers tried_;
   std::string hash_key_;
-  std::string upstream_peer_;  // "ip:port" of the current attempt (metrics label)
   // Everything queued for the upstream for this request (head and body so far), for a retry,
   // while it stays within kReplayLimit; then A().replay_overflow_.
   Buffer replay_;
@@ -248,6 +247,7 @@ struct ClientSession::Active {
   absl::Time head_start_;    // when its first byte was parsed: the request's start, as nginx's
   const config::Upstream* upstream_config_ = nullptr;
   upstream::Balancer* balancer_ = nullptr;  // the worker's, for upstream_config_
+  upstream::PeerIndex upstream_peer_ = 0;   // the current attempt's, in balancer_
   int upstream_attempt_ = 0;                // peers picked for this request
   uint64_t upstream_attempt_id_ = 0;        // bumped by every ConnectUpstream attempt
   int last_failure_status_ = 502;
@@ -267,6 +267,7 @@ struct ClientSession::Active {
     body_bytes_ = head_bytes_ = 0;
     upstream_config_ = nullptr;
     balancer_ = nullptr;
+    upstream_peer_ = 0;
     upstream_attempt_ = 0;
     last_failure_status_ = 502;
     upstream_start_ = absl::Time();
@@ -349,7 +350,6 @@ void ClientSession::ReleaseActive() {
   a.conn_leases_.clear();
   a.tried_.Clear();
   a.hash_key_.clear();
-  a.upstream_peer_.clear();
   a.upstream_proxy_header_.clear();
   a.in_.Release();
   a.out_.Release();
@@ -925,7 +925,7 @@ void ClientSession::RouteAndResolve() {
   A().ctx_.access = &config_->access;
   A().ctx_.request_length = A().head_bytes_;
   A().head_bytes_ = 0;
-  CountResolution(worker_->metrics(), A().ctx_.resolution);
+  worker_->request_metrics().CountResolution(A().ctx_.resolution);
 }
 
 void ClientSession::StartProxy() {
@@ -1039,7 +1039,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     }
     A().ctx_.BeginUpstreamAttempt(/*same_entry=*/fresh_only);
     ++A().upstream_attempt_id_;
-    A().upstream_peer_ = address_text;
+    A().upstream_peer_ = peer;
     A().upstream_start_ = now;
     if (A().response_parser_ == nullptr) {
       A().response_parser_ = TakeResponseParser();
@@ -1073,7 +1073,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     if (!conn.ok()) {
       std::string why = absl::StrCat("connect: ", conn.status().message());
       worker_->metrics().Add(metrics::Metric::kUpstreamFailures,
-                             {A().upstream_config_->name, A().upstream_peer_, "connect"});
+                             {A().upstream_config_->name, address_text, "connect"});
       REALIP_LOG(kError, "upstream \"", A().upstream_config_->name, "\" ", address_text, ": ", why);
       A().last_failure_status_ = 502;
       A().ctx_.EndUpstreamAttempt(502, worker_->loop().Now() - now);
@@ -1517,8 +1517,9 @@ void ClientSession::OnUpstreamHead() {
   if (head.status < 200) return;  // interim responses: our own 100 was already sent
   // For the peer's health, a retry's pick and metrics.
   const absl::Time now = worker_->loop().Now();
-  A().ctx_.NoteUpstreamHead(head.status, now - A().upstream_start_);
-  if (RetryOnStatus(head.status, now)) return;
+  const absl::Duration elapsed = now - A().upstream_start_;
+  A().ctx_.NoteUpstreamHead(head.status, elapsed);
+  if (RetryOnStatus(head.status, now, elapsed)) return;
   response_started_ = true;
   A().ctx_.status = head.status;
   if (config_->variables.upstream_bytes && !A().ctx_.upstream_attempts.empty()) {
@@ -1540,7 +1541,7 @@ void ClientSession::OnUpstreamHead() {
   A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
-  CountUpstreamResponse(head.status, now);
+  CountUpstreamResponse(head.status, elapsed);
 }
 
 void ClientSession::OnUpstreamMessageComplete() {
@@ -1588,7 +1589,8 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
   } else {
     worker_->metrics().Add(
         metrics::Metric::kUpstreamFailures,
-        {A().upstream_config_->name, A().upstream_peer_, UpstreamFailureReason(status, why)});
+        {A().upstream_config_->name, A().balancer_->peer(A().upstream_peer_).address_text,
+         UpstreamFailureReason(status, why)});
     REALIP_LOG(kError, "upstream \"", A().upstream_config_->name, "\" ",
                upstream_->peer().ToString(), ": ", why);
   }
@@ -1610,7 +1612,7 @@ void ClientSession::DropUpstream() {
   upstream_timer_kind_ = UpstreamTimer::kNone;
 }
 
-bool ClientSession::RetryOnStatus(int status, absl::Time now) {
+bool ClientSession::RetryOnStatus(int status, absl::Time now, absl::Duration elapsed) {
   upstream::PeerIndex peer = *upstream_->lease_peer();
   std::optional<upstream::FailureKind> kind = StatusFailureKind(status);
   if (!kind.has_value()) {
@@ -1633,8 +1635,8 @@ bool ClientSession::RetryOnStatus(int status, absl::Time now) {
              ": answered ", status, ", trying the next peer");
   A().tried_ = tried;
   ++A().upstream_attempt_;
-  A().ctx_.EndUpstreamAttempt(status, now - A().upstream_start_);
-  CountUpstreamResponse(status, now);  // a response head, though not the one passed on
+  A().ctx_.EndUpstreamAttempt(status, elapsed);
+  CountUpstreamResponse(status, elapsed);  // a response head, though not the one passed on
   DropUpstream();
   if (ConnectUpstream(next)) FlushUpstream();
   return true;
@@ -1644,7 +1646,7 @@ void ClientSession::StartTunnel() {
   EnsureNoDelay();
   const http::MessageHead& head = A().response_parser_->head();
   A().ctx_.status = 101;
-  CountUpstreamResponse(101, worker_->loop().Now());
+  CountUpstreamResponse(101, worker_->loop().Now() - A().upstream_start_);
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().ctx_,
                            {ServerToken(settings_), worker_->HttpDate()}, ClientFraming::kNone,
@@ -2057,9 +2059,7 @@ void ClientSession::LogRequest(bool output_lost) {
   // nginx sets r->request_complete when the whole response is out: the line is written after
   // the last byte, or by a close that gives up on what is still unsent.
   ctx.request_completion = response_complete_ && !output_lost;
-  if (worker_->metrics().collecting()) {
-    CountRequest(worker_->metrics(), ctx, worker_->loop().Now());
-  }
+  worker_->request_metrics().CountRequest(ctx, worker_->loop().Now());
   if (s.access_logs.empty()) return;
   const config::VariableUsage& used = config_->variables;
   if (used.upstream_http && A().response_parser_ != nullptr && !ctx.upstream_attempts.empty() &&
@@ -2073,14 +2073,10 @@ void ClientSession::LogRequest(bool output_lost) {
   A().sent_head_.clear();
 }
 
-void ClientSession::CountUpstreamResponse(int status, absl::Time now) {
-  if (!worker_->metrics().collecting()) return;
-  char code[12];
-  worker_->metrics().Add(
-      metrics::Metric::kUpstreamRequests,
-      {A().upstream_config_->name, A().upstream_peer_, StatusLabel(status, code)});
-  worker_->metrics().Observe(metrics::Metric::kUpstreamResponse, {A().upstream_config_->name},
-                             absl::ToDoubleSeconds(now - A().upstream_start_));
+void ClientSession::CountUpstreamResponse(int status, absl::Duration elapsed) {
+  worker_->request_metrics().CountUpstreamResponse(
+      *A().upstream_config_, A().upstream_peer_,
+      A().balancer_->peer(A().upstream_peer_).address_text, status, elapsed);
 }
 
 }  // namespace realip::server

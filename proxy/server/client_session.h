@@ -145,8 +145,9 @@ class ClientSession : public event::IoHandler,
   // Closes the attempt's connection (not pooled) and stops its timer.
   void DropUpstream();
   // A listed proxy_next_upstream status in the response head: true if the request went to
-  // another peer (this response is dropped). `now`: when the head arrived.
-  bool RetryOnStatus(int status, absl::Time now);
+  // another peer (this response is dropped). `now`: when the head arrived, `elapsed` after
+  // the attempt started.
+  bool RetryOnStatus(int status, absl::Time now, absl::Duration elapsed);
   // Wraps the new upstream connection to `peer` in TLS (`proxy_pass https://`).
   bool StartUpstreamTls(const net::SocketAddress& peer);
   void OnRequestMessageComplete();
@@ -216,8 +217,8 @@ class ClientSession : public event::IoHandler,
   bool ClientReadAllowed() const;
   bool UpstreamReadAllowed() const;
   // realip_upstream_requests_total and realip_upstream_response_seconds for a response head
-  // that arrived at `now`.
-  void CountUpstreamResponse(int status, absl::Time now);
+  // that arrived `elapsed` after the attempt started.
+  void CountUpstreamResponse(int status, absl::Duration elapsed);
   // Writes the access-log line of the current request once, and counts it in the request
   // metrics: after its response's last byte was written (EndRequest, CloseOrLinger), or when
   // the connection closes. `output_lost`: the connection closes with response bytes unsent

@@ -245,38 +245,94 @@ std::string_view UpstreamFailureReason(int status, std::string_view why) {
   return "io";
 }
 
-void CountResolution(metrics::Shard& shard, const realip::Resolution& resolution) {
-  if (!shard.collecting()) return;  // skip the label work too
-  // Lowercased on the stack: header names are short; a longer one takes the slow path.
-  char lower[64];
-  std::string_view source = resolution.source;
-  std::string long_source;
-  if (source.size() <= sizeof(lower)) {
-    for (size_t i = 0; i < source.size(); ++i) {
-      lower[i] = absl::ascii_tolower(static_cast<unsigned char>(source[i]));
-    }
-    source = std::string_view(lower, source.size());
-  } else {
-    long_source = absl::AsciiStrToLower(base::AsAbsl(source));
-    source = long_source;
-  }
-  shard.Add(Metric::kClientIpSource, {source});
-  for (const std::string& header : resolution.untrusted_headers) {
-    shard.Add(Metric::kUntrustedForwardedHeaders, {header});
-  }
-}
-
 void CountProxyHeader(metrics::Shard& shard, const realip::ProxyHeader& header) {
   if (!shard.collecting()) return;
   shard.Add(Metric::kProxyProtocol, {header.version == 2 ? "2" : "1", header.command});
 }
 
-void CountRequest(metrics::Shard& shard, const RequestContext& ctx, absl::Time now) {
-  if (!shard.collecting()) return;
-  std::string_view server = ServerLabel(ctx.server);
-  char code[12];
-  shard.Add(Metric::kHttpRequests, {server, StatusLabel(ctx.status, code)});
-  shard.Observe(Metric::kHttpRequestDuration, {server}, absl::ToDoubleSeconds(now - ctx.start));
+void RequestMetrics::Clear() {
+  servers_.clear();
+  peers_.clear();
+  last_server_series_ = nullptr;
+  last_peer_series_ = nullptr;
+  sources_.clear();
+}
+
+RequestMetrics::ServerSeries& RequestMetrics::ForServer(const config::Server* server) {
+  // Consecutive requests mostly go to one server.
+  if (last_server_series_ != nullptr && last_server_ == server) return *last_server_series_;
+  std::unique_ptr<ServerSeries>& entry = servers_[server];
+  if (entry == nullptr) entry = std::make_unique<ServerSeries>();
+  last_server_ = server;
+  last_server_series_ = entry.get();
+  return *entry;
+}
+
+RequestMetrics::PeerSeries& RequestMetrics::ForPeer(const config::Upstream& upstream,
+                                                    upstream::PeerIndex peer) {
+  const PeerKey key(&upstream, peer);
+  if (last_peer_series_ != nullptr && last_peer_ == key) return *last_peer_series_;
+  std::unique_ptr<PeerSeries>& entry = peers_[key];
+  if (entry == nullptr) entry = std::make_unique<PeerSeries>();
+  last_peer_ = key;
+  last_peer_series_ = entry.get();
+  return *entry;
+}
+
+void RequestMetrics::CountRequest(const RequestContext& ctx, absl::Time now) {
+  if (!shard_->collecting()) return;  // and find no series: none may appear while off
+  ServerSeries& s = ForServer(ctx.server);
+  metrics::SeriesRef requests = s.requests.Get(ctx.status);
+  if (!requests.valid()) {
+    // Status codes and their labels correspond one to one, so the code is the key.
+    char code[12];
+    requests = shard_->Find(Metric::kHttpRequests,
+                            {ServerLabel(ctx.server), StatusLabel(ctx.status, code)});
+    s.requests.codes.emplace_back(ctx.status, requests);
+  }
+  shard_->Add(requests);
+  if (!s.duration.valid()) {
+    s.duration = shard_->Find(Metric::kHttpRequestDuration, {ServerLabel(ctx.server)});
+  }
+  shard_->Observe(s.duration, absl::ToDoubleSeconds(now - ctx.start));
+}
+
+void RequestMetrics::CountUpstreamResponse(const config::Upstream& upstream,
+                                           upstream::PeerIndex peer, std::string_view peer_label,
+                                           int status, absl::Duration elapsed) {
+  if (!shard_->collecting()) return;
+  PeerSeries& p = ForPeer(upstream, peer);
+  metrics::SeriesRef requests = p.requests.Get(status);
+  if (!requests.valid()) {
+    char code[12];
+    requests = shard_->Find(Metric::kUpstreamRequests,
+                            {upstream.name, peer_label, StatusLabel(status, code)});
+    p.requests.codes.emplace_back(status, requests);
+  }
+  shard_->Add(requests);
+  if (!p.response.valid()) p.response = shard_->Find(Metric::kUpstreamResponse, {upstream.name});
+  shard_->Observe(p.response, absl::ToDoubleSeconds(elapsed));
+}
+
+void RequestMetrics::CountResolution(const realip::Resolution& resolution) {
+  if (!shard_->collecting()) return;
+  metrics::SeriesRef source;
+  for (const auto& [name, series] : sources_) {
+    if (name == resolution.source) {
+      source = series;
+      break;
+    }
+  }
+  if (!source.valid()) {
+    // The label is lower case: header names are case-insensitive.
+    source = shard_->Find(Metric::kClientIpSource,
+                          {absl::AsciiStrToLower(base::AsAbsl(resolution.source))});
+    sources_.emplace_back(resolution.source, source);
+  }
+  shard_->Add(source);
+  for (const std::string& header : resolution.untrusted_headers) {
+    shard_->Add(Metric::kUntrustedForwardedHeaders, {header});
+  }
 }
 
 std::string RealipEchoJson(const RequestContext& ctx, const EchoFacts& facts) {

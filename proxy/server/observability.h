@@ -3,10 +3,14 @@
 #pragma once
 
 #include <charconv>
+#include <memory>
 #include <string>
-#include <system_error>
 #include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "proxy/config/config.h"
 #include "proxy/metrics/metrics.h"
@@ -14,6 +18,7 @@
 #include "proxy/realip/proxy_protocol.h"
 #include "proxy/realip/resolver.h"
 #include "proxy/server/request_context.h"
+#include "proxy/upstream/balancer.h"
 
 namespace realip::server {
 
@@ -31,16 +36,77 @@ inline std::string_view StatusLabel(int status, char (&buf)[12]) {
 // "timeout", "connect", "closed", "invalid_response" or "io".
 std::string_view UpstreamFailureReason(int status, std::string_view why);
 
-// realip_client_ip_source_total{source} (lower case) and, for a request whose forwarded
-// headers came from an untrusted sender, realip_untrusted_forwarded_headers_total{header}.
-void CountResolution(metrics::Shard& shard, const realip::Resolution& resolution);
-
 // realip_proxy_protocol_total{version,command} for an accepted PROXY header.
 void CountProxyHeader(metrics::Shard& shard, const realip::ProxyHeader& header);
 
-// realip_http_requests_total{server,code} and the request-duration histogram, once per
-// answered (or abandoned, 499) request.
-void CountRequest(metrics::Shard& shard, const RequestContext& ctx, absl::Time now);
+// The metrics every request updates, counted through series found once and kept (a label
+// lookup costs about as much as the rest of the counting together). One per worker, used by
+// its thread only; like Shard::Add, each Count* does nothing while collection is off.
+//
+// Servers and upstreams are keyed by their addresses in configuration memory, which a reload
+// may free and hand to other objects: the worker calls Clear() when it takes a new
+// configuration, before any connection uses it. An older snapshot's objects are kept alive by
+// the connections still using them, so their addresses are not reused before a later reload,
+// which clears again.
+class RequestMetrics {
+ public:
+  explicit RequestMetrics(metrics::Shard* shard) : shard_(shard) {}
+  RequestMetrics(const RequestMetrics&) = delete;
+  RequestMetrics& operator=(const RequestMetrics&) = delete;
+
+  // Forgets every series found so far; their counts stay in the shard.
+  void Clear();
+
+  // realip_http_requests_total{server,code} and the request-duration histogram, once per
+  // answered (or abandoned, 499) request.
+  void CountRequest(const RequestContext& ctx, absl::Time now);
+  // realip_upstream_requests_total{upstream,peer,code} and
+  // realip_upstream_response_seconds{upstream} for a response head with `status` from peer
+  // `peer` (its balancer index; `peer_label` its address text) of `upstream`, `elapsed` after
+  // the attempt started.
+  void CountUpstreamResponse(const config::Upstream& upstream, upstream::PeerIndex peer,
+                             std::string_view peer_label, int status, absl::Duration elapsed);
+  // realip_client_ip_source_total{source} (lower case) and, for a request whose forwarded
+  // headers came from an untrusted sender, realip_untrusted_forwarded_headers_total{header}.
+  void CountResolution(const realip::Resolution& resolution);
+
+ private:
+  // One metric's series by status code, its other labels fixed: the codes seen so far, which
+  // are few, scanned in order.
+  struct ByStatus {
+    metrics::SeriesRef Get(int status) const {
+      for (const auto& [code, series] : codes) {
+        if (code == status) return series;
+      }
+      return {};
+    }
+    std::vector<std::pair<int, metrics::SeriesRef>> codes;
+  };
+  struct ServerSeries {
+    ByStatus requests;
+    metrics::SeriesRef duration;
+  };
+  struct PeerSeries {
+    ByStatus requests;
+    metrics::SeriesRef response;
+  };
+  using PeerKey = std::pair<const config::Upstream*, upstream::PeerIndex>;
+
+  ServerSeries& ForServer(const config::Server* server);
+  PeerSeries& ForPeer(const config::Upstream& upstream, upstream::PeerIndex peer);
+
+  metrics::Shard* shard_;
+  // Values by unique_ptr, so that the last entry used can be remembered across inserts.
+  absl::flat_hash_map<const config::Server*, std::unique_ptr<ServerSeries>> servers_;
+  absl::flat_hash_map<PeerKey, std::unique_ptr<PeerSeries>> peers_;
+  const config::Server* last_server_ = nullptr;
+  ServerSeries* last_server_series_ = nullptr;  // null: no last entry
+  PeerKey last_peer_;
+  PeerSeries* last_peer_series_ = nullptr;
+  // Client address sources as Resolution spells them (a few: "peer", "proxy_protocol" and the
+  // header names of the configuration), with their series.
+  std::vector<std::pair<std::string, metrics::SeriesRef>> sources_;
+};
 
 // What realip_echo reports besides the request context.
 struct EchoFacts {

@@ -53,6 +53,7 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles
       lifecycle_(lifecycle),
       registry_(registry),
       shard_(registry->NewShard()),
+      request_metrics_(shard_),
       access_log_(*log_files),
       config_(std::move(config)) {
   // Before the thread starts, which orders this write before the owner's reads.
@@ -151,6 +152,8 @@ void Worker::OnWake() {
     // uses any more go (and with them the addresses peer_seen_ is keyed by).
     balancers_.Prune();
     peer_seen_.clear();
+    // Before any connection uses the new snapshot, whose objects may sit where freed ones were.
+    request_metrics_.Clear();
     balancers_.Prepare(*config_);
     if (absl::Status st = WatchListeners(std::move(sockets)); !st.ok()) {
       REALIP_LOG(kError, "worker ", index_, ": watching listeners: ", st.message());

@@ -26,6 +26,7 @@
 #include "proxy/server/access_phase.h"
 #include "proxy/server/lifecycle.h"
 #include "proxy/server/listeners.h"
+#include "proxy/server/observability.h"
 #include "proxy/server/session_store.h"
 #include "proxy/server/upstream.h"
 #include "proxy/tls/tls.h"
@@ -107,6 +108,8 @@ class Worker {
   // realip_limit_req_total and realip_access_denied_total of this worker.
   const Lifecycle& lifecycle() const { return *lifecycle_; }
   metrics::Shard& metrics() { return *shard_; }
+  // The series every request counts into, kept for this worker's shard.
+  RequestMetrics& request_metrics() { return request_metrics_; }
   metrics::Registry& registry() { return *registry_; }
   AccessLogWriter& access_log() { return access_log_; }
   // After a report to `balancer`: keeps realip_upstream_peer_up of `peer` in step with the
@@ -152,6 +155,7 @@ class Worker {
   const Lifecycle* lifecycle_;
   metrics::Registry* registry_;
   metrics::Shard* shard_;
+  RequestMetrics request_metrics_;  // cleared with each new configuration (keyed by its objects)
   AccessLogWriter access_log_;
   // Last reported state per "upstream\0peer": the shared gauge is only touched on a change.
   absl::flat_hash_map<std::string, bool> peer_up_;

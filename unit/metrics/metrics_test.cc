@@ -245,6 +245,42 @@ TEST(MetricsTest, CollectionOffSkipsUpdatesButKeepsFamiliesAndLevels) {
   EXPECT_EQ(SampleValue(text, "realip_connections_active"), 1);
 }
 
+TEST(MetricsTest, SeriesRefCountsIntoTheSeriesOfItsLabels) {
+  Registry registry("t");
+  Shard* s = registry.NewShard();
+  SeriesRef ok = s->Find(Metric::kHttpRequests, {"www", "200"});
+  SeriesRef slow = s->Find(Metric::kUpstreamResponse, {"app"});
+  SeriesRef sent = s->Find(Metric::kBytesSent, {});
+  ASSERT_TRUE(ok.valid());
+  EXPECT_FALSE(SeriesRef().valid());
+  // Found series are exported at 0 until counted into.
+  std::string text = registry.Scrape();
+  EXPECT_EQ(SampleValue(text, R"(realip_http_requests_total{server="www",code="200"})"), 0);
+  s->Add(ok);
+  s->Add(Metric::kHttpRequests, {"www", "200"}, 2);
+  s->Add(ok, 4);
+  for (int i = 0; i < 100; ++i) s->Add(Metric::kHttpRequests, {"www", std::to_string(i)});
+  s->Add(ok);  // still the same cell after the map grew
+  s->Observe(slow, 0.003);
+  s->Observe(Metric::kUpstreamResponse, {"app"}, 2);
+  s->Add(sent, 7);
+  s->set_collecting(false);
+  s->Add(ok);
+  s->Observe(slow, 1);
+  s->Add(sent, 1);
+  s->set_collecting(true);
+  text = registry.Scrape();
+  ExpectValidExposition(text);
+  EXPECT_EQ(SampleValue(text, R"(realip_http_requests_total{server="www",code="200"})"), 8);
+  EXPECT_EQ(SampleValue(text, R"(realip_upstream_response_seconds_count{upstream="app"})"), 2);
+  EXPECT_EQ(
+      SampleValue(text, R"(realip_upstream_response_seconds_bucket{upstream="app",le="0.005"})"),
+      1);
+  EXPECT_DOUBLE_EQ(SampleValue(text, R"(realip_upstream_response_seconds_sum{upstream="app"})"),
+                   2.003);
+  EXPECT_EQ(SampleValue(text, "realip_bytes_sent_total"), 7);
+}
+
 // One writer per shard adds new series and updates old ones while another thread scrapes:
 // every scrape parses, no value ever goes down, and the final scrape has every update.
 TEST(MetricsTest, ConcurrentWriterAndScraperSeeMonotonicValues) {
