@@ -152,6 +152,7 @@ void Worker::OnWake() {
     // uses any more go (and with them the addresses peer_seen_ is keyed by).
     balancers_.Prune();
     peer_seen_.clear();
+    last_seen_balancer_ = nullptr;
     // Before any connection uses the new snapshot, whose objects may sit where freed ones were.
     request_metrics_.Clear();
     balancers_.Prepare(*config_);
@@ -340,8 +341,13 @@ void Worker::NotePeerState(const config::Upstream& upstream, const upstream::Bal
                            upstream::PeerIndex peer) {
   if (!shard_->collecting()) return;
   bool up = balancer.IsUp(peer);
-  // The usual case, no change since the last report of this balancer's peer: one lookup of
-  // two words, no key built.
+  // The usual case, the peer of the last report in the same state: three compares.
+  if (&balancer == last_seen_balancer_ && peer == last_seen_peer_ && up == last_seen_up_) return;
+  last_seen_balancer_ = &balancer;
+  last_seen_peer_ = peer;
+  last_seen_up_ = up;
+  // Else no change since the last report of this balancer's peer: one lookup of two words, no
+  // key built.
   auto [seen, first] = peer_seen_.try_emplace(std::make_pair(&balancer, peer), up);
   if (!first && seen->second == up) return;
   seen->second = up;

@@ -163,6 +163,11 @@ class Worker {
   // The last state seen per balancer and peer, checked first; cleared when balancers are
   // pruned, the only time one is destroyed.
   absl::flat_hash_map<std::pair<const upstream::Balancer*, upstream::PeerIndex>, bool> peer_seen_;
+  // The entry of peer_seen_ reported last, checked before it (most responses come from the
+  // peer of the response before); cleared with it.
+  const upstream::Balancer* last_seen_balancer_ = nullptr;
+  upstream::PeerIndex last_seen_peer_ = 0;
+  bool last_seen_up_ = false;
   std::shared_ptr<const config::Config> config_;  // worker thread only
   std::mutex pending_mu_;
   std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_
