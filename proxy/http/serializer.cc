@@ -18,12 +18,32 @@ char* Put(char* p, std::string_view s) {
   return p + s.size();
 }
 
+// Put for the short strings of header lines (most names and many values are under 16 bytes):
+// two overlapping fixed-size copies, which the compiler inlines, instead of a call to memcpy
+// per string (18 calls per proxied request, about a third of the serialiser's instructions).
+char* PutShort(char* p, std::string_view s) {
+  const char* src = s.data();
+  const size_t n = s.size();
+  if (n >= 8 && n <= 16) {
+    std::memcpy(p, src, 8);
+    std::memcpy(p + n - 8, src + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    std::memcpy(p, src, 4);
+    std::memcpy(p + n - 4, src + n - 4, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; ++i) p[i] = src[i];
+  } else {
+    std::memcpy(p, src, n);
+  }
+  return p + n;
+}
+
 // Writes the header lines and the final CRLF at `p`, which has HeadersSize(headers) bytes.
 char* PutHeaders(char* p, std::span<const HeaderView> headers) {
   for (const HeaderView& h : headers) {
-    p = Put(p, h.name);
+    p = PutShort(p, h.name);
     p = Put(p, ": ");
-    p = Put(p, h.value);
+    p = PutShort(p, h.value);
     p = Put(p, "\r\n");
   }
   return Put(p, "\r\n");

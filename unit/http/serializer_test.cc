@@ -16,6 +16,22 @@ TEST(SerializerTest, RequestHead) {
   EXPECT_EQ(SerializeRequestHead("GET", "/", {}), "GET / HTTP/1.1\r\n\r\n");
 }
 
+TEST(SerializerTest, EveryNameAndValueLengthIsCopiedWhole) {
+  // Short strings are copied as two overlapping words: each length from 0 to 40 on both sides.
+  const std::string letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  for (size_t n = 0; n <= 40; ++n) {
+    const std::string name = letters.substr(0, n);
+    const std::string value = letters.substr(letters.size() - n);
+    std::vector<HeaderView> headers = {{name, value}, {value, name}, {"K", "v"}};
+    std::string want = "GET / HTTP/1.1\r\n";
+    for (const HeaderView& h : headers) {
+      want.append(h.name).append(": ").append(h.value).append("\r\n");
+    }
+    want.append("\r\n");
+    EXPECT_EQ(SerializeRequestHead("GET", "/", headers), want) << n;
+  }
+}
+
 TEST(SerializerTest, ResponseHeadUsesStandardReasonWhenEmpty) {
   std::vector<HeaderView> headers = {{"Content-Length", "0"}};
   EXPECT_EQ(SerializeResponseHead(404, "", headers),
