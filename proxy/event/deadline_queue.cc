@@ -50,9 +50,8 @@ void DeadlineQueue::Arm(Node* node, std::chrono::milliseconds delay) {
   list.tail = node;
 }
 
-void DeadlineQueue::Cancel(Node* node) {
+void DeadlineQueue::Unlink(Node* node) {
   List* list = node->list;
-  if (list == nullptr) return;
   if (node->prev != nullptr) {
     node->prev->next = node->next;
   } else {

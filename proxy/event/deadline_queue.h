@@ -40,10 +40,13 @@ class DeadlineQueue {
 
   // Arms `node` for `delay` from now, replacing its previous deadline.
   void Arm(Node* node, std::chrono::milliseconds delay);
-  // Disarms `node`; nothing happens if it is not armed.
-  void Cancel(Node* node);
+  // Disarms `node`; nothing happens if it is not armed (inline: most calls find it so).
+  void Cancel(Node* node) {
+    if (node->list != nullptr) Unlink(node);
+  }
 
  private:
+  void Unlink(Node* node);
   List& ListFor(int64_t duration_ms);
   void Expire(List& list);
 
