@@ -1,8 +1,10 @@
 // Deadlines of many objects with few distinct durations (timeouts come from the
 // configuration), on one loop. Each duration has a FIFO list, ordered by deadline because all
-// its entries were armed with the same duration, and one Timer for the list's first entry.
-// Arming and cancelling are O(1) list operations, and an object costs a Node instead of a
-// libevent event of its own: what lets an idle keep-alive connection stay small.
+// its entries were armed with the same duration, and one Timer that fires no later than the
+// list's first entry (it stays pending when the list empties, and fires once for nothing).
+// Arming and cancelling are O(1) list operations that touch libevent only when a list's
+// timer was idle, and an object costs a Node instead of a libevent event of its own: what
+// lets an idle keep-alive connection stay small.
 #pragma once
 
 #include <chrono>
