@@ -39,7 +39,8 @@ DeadlineQueue::List& DeadlineQueue::ListFor(int64_t duration_ms) {
 
 void DeadlineQueue::Arm(Node* node, std::chrono::milliseconds delay) {
   Cancel(node);
-  List& list = ListFor(delay.count());
+  if (last_ == nullptr || last_->duration_ms != delay.count()) last_ = &ListFor(delay.count());
+  List& list = *last_;
   node->deadline_ms = loop_.SteadyMs() + delay.count();
   node->list = &list;
   node->prev = list.tail;
