@@ -8,7 +8,10 @@ struct DeadlineQueue::List {
   int64_t duration_ms = 0;
   Node* head = nullptr;
   Node* tail = nullptr;
-  Timer timer;  // armed for head's deadline whenever head is set
+  // Pending whenever head is set, for a deadline no later than head's; left pending when the
+  // list empties (see Unlink).
+  Timer timer;
+  int64_t timer_ms = 0;  // the deadline `timer` was armed for, while it is pending
 };
 
 DeadlineQueue::DeadlineQueue(EventLoop& loop, void (*on_expire)(Node* node))
@@ -36,7 +39,8 @@ DeadlineQueue::List& DeadlineQueue::ListFor(int64_t duration_ms) {
 
 void DeadlineQueue::Arm(Node* node, std::chrono::milliseconds delay) {
   Cancel(node);
-  List& list = ListFor(delay.count());
+  if (last_ == nullptr || last_->duration_ms != delay.count()) last_ = &ListFor(delay.count());
+  List& list = *last_;
   node->deadline_ms = loop_.SteadyMs() + delay.count();
   node->list = &list;
   node->prev = list.tail;
@@ -45,14 +49,18 @@ void DeadlineQueue::Arm(Node* node, std::chrono::milliseconds delay) {
     list.tail->next = node;
   } else {
     list.head = node;
-    list.timer.Arm(delay);
+    // A timer still pending from nodes cancelled since fires no later than this deadline
+    // (same duration, armed earlier), and Expire moves it on to the head.
+    if (!list.timer.armed() || list.timer_ms > node->deadline_ms) {
+      list.timer.Arm(delay);
+      list.timer_ms = node->deadline_ms;
+    }
   }
   list.tail = node;
 }
 
-void DeadlineQueue::Cancel(Node* node) {
+void DeadlineQueue::Unlink(Node* node) {
   List* list = node->list;
-  if (list == nullptr) return;
   if (node->prev != nullptr) {
     node->prev->next = node->next;
   } else {
@@ -65,8 +73,11 @@ void DeadlineQueue::Cancel(Node* node) {
   }
   node->prev = node->next = nullptr;
   node->list = nullptr;
-  // The list's timer stays: when it fires early for a new head, Expire re-arms it.
-  if (list->head == nullptr) list->timer.Cancel();
+  // The list's timer stays pending, also when the list is now empty: a connection's timeout
+  // is often cancelled and armed again a moment later (the upstream read timeout of each
+  // request on a quiet server), and cancelling a libevent timer and adding it back cost
+  // several hundred instructions. It fires at most once more, finds the list empty or its
+  // head not yet due, and Expire arms it for the head if there is one.
 }
 
 void DeadlineQueue::Expire(List& list) {
@@ -78,6 +89,7 @@ void DeadlineQueue::Expire(List& list) {
   }
   if (list.head != nullptr) {
     list.timer.Arm(std::chrono::milliseconds(list.head->deadline_ms - now));
+    list.timer_ms = list.head->deadline_ms;
   }
 }
 

@@ -1,8 +1,10 @@
 // Deadlines of many objects with few distinct durations (timeouts come from the
 // configuration), on one loop. Each duration has a FIFO list, ordered by deadline because all
-// its entries were armed with the same duration, and one Timer for the list's first entry.
-// Arming and cancelling are O(1) list operations, and an object costs a Node instead of a
-// libevent event of its own: what lets an idle keep-alive connection stay small.
+// its entries were armed with the same duration, and one Timer that fires no later than the
+// list's first entry (it stays pending when the list empties, and fires once for nothing).
+// Arming and cancelling are O(1) list operations that touch libevent only when a list's
+// timer was idle, and an object costs a Node instead of a libevent event of its own: what
+// lets an idle keep-alive connection stay small.
 #pragma once
 
 #include <chrono>
@@ -40,16 +42,22 @@ class DeadlineQueue {
 
   // Arms `node` for `delay` from now, replacing its previous deadline.
   void Arm(Node* node, std::chrono::milliseconds delay);
-  // Disarms `node`; nothing happens if it is not armed.
-  void Cancel(Node* node);
+  // Disarms `node`; nothing happens if it is not armed (inline: most calls find it so).
+  void Cancel(Node* node) {
+    if (node->list != nullptr) Unlink(node);
+  }
 
  private:
+  void Unlink(Node* node);
   List& ListFor(int64_t duration_ms);
   void Expire(List& list);
 
   EventLoop& loop_;
   void (*on_expire_)(Node* node);
   std::vector<std::unique_ptr<List>> lists_;  // a handful: one per configured timeout value
+  // The list of the last Arm(): a queue is mostly armed with one duration (keep-alive, the
+  // upstream read timeout), which this finds without a search.
+  List* last_ = nullptr;
 };
 
 }  // namespace realip::event

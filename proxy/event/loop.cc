@@ -157,8 +157,6 @@ void Timer::Cancel() {
   armed_ = false;
 }
 
-bool Timer::armed() const { return armed_; }
-
 void Timer::Callback(int, short, void* arg) {
   Timer* timer = static_cast<Timer*>(arg);
   timer->armed_ = false;  // a timer event is not persistent: libevent no longer holds it

@@ -158,7 +158,7 @@ class Timer {
   [[nodiscard]] absl::Status Init(EventLoop& loop, std::function<void()> on_fire);
   void Arm(std::chrono::milliseconds delay);
   void Cancel();
-  bool armed() const;
+  bool armed() const { return armed_; }
 
  private:
   static void Callback(int fd, short what, void* arg);

@@ -180,21 +180,13 @@ void ClientSession::OnClientDeadline(event::DeadlineQueue::Node* node) {
   s->Enter([s] { s->OnClientTimer(); });
 }
 
-ClientSession::~ClientSession() {
-  worker_->deadlines().Cancel(this);
-  watcher_.Stop();
-  upstream_.reset();
-  // Not pooled: sessions are also destroyed outside their worker thread (at exit).
-  if (a_ != nullptr) worker_->NoteRequestState(-1);
-  a_.reset();
-  tls_.reset();  // may send close_notify: before the fd is closed
-  if (fd_ >= 0) close(fd_);
-}
-
 // Attached while a request is in progress (see client_session.h). Pooled per worker thread:
 // its timers are bound to that thread's loop, and its memory (parser, header strings, buffers
-// within their block cache) stays warm for the next request of any connection.
-struct ClientSession::Active {
+// within their block cache) stays warm for the next request of any connection. The node base
+// is the upstream timeout's place in the worker's upstream deadline queue (OnUpstreamDeadline
+// finds the session through `owner`): arming and cancelling it per request are list
+// operations instead of a libevent timer's heap insertion and removal.
+struct ClientSession::Active : event::DeadlineQueue::Node {
   explicit Active(event::EventLoop& loop)
       : parser_(http::MessageKind::kRequest, http::ParseLimits{}) {
     auto init = [&](event::Timer& timer, void (ClientSession::*fire)()) {
@@ -204,13 +196,13 @@ struct ClientSession::Active {
       });
       REALIP_CHECK(st.ok());  // only fails when event_new has no memory
     };
-    init(upstream_timer_, &ClientSession::OnUpstreamTimer);
     init(resume_timer_, &ClientSession::OnResumeTimer);
     init(limit_req_timer_, &ClientSession::OnLimitReqTimer);
   }
 
+  ~Active() { REALIP_DCHECK(!armed()); }
+
   ClientSession* owner = nullptr;
-  event::Timer upstream_timer_;
   // Starts the next pipelined request from a fresh loop iteration, never from inside the
   // upstream callbacks that finished the previous one.
   event::Timer resume_timer_;
@@ -279,6 +271,24 @@ struct ClientSession::Active {
   }
 };
 
+void ClientSession::OnUpstreamDeadline(event::DeadlineQueue::Node* node) {
+  // Armed only while the state is attached: ReleaseActive and ~ClientSession disarm it.
+  ClientSession* s = static_cast<Active*>(node)->owner;
+  if (s != nullptr) s->Enter([s] { s->OnUpstreamTimer(); });
+}
+
+ClientSession::~ClientSession() {
+  worker_->deadlines().Cancel(this);
+  watcher_.Stop();
+  upstream_.reset();
+  if (a_ != nullptr) worker_->upstream_deadlines().Cancel(a_.get());
+  // Not pooled: sessions are also destroyed outside their worker thread (at exit).
+  if (a_ != nullptr) worker_->NoteRequestState(-1);
+  a_.reset();
+  tls_.reset();  // may send close_notify: before the fd is closed
+  if (fd_ >= 0) close(fd_);
+}
+
 void ClientSession::RequestBodySink::OnBody(std::string_view data) {
   s_->A().body_bytes_ += data.size();
   uint64_t max = s_->settings_ != nullptr ? s_->settings_->client_max_body_size : 0;
@@ -341,7 +351,7 @@ ClientSession::Active& ClientSession::A() {
 void ClientSession::ReleaseActive() {
   if (a_ == nullptr) return;
   Active& a = *a_;
-  a.upstream_timer_.Cancel();
+  worker_->upstream_deadlines().Cancel(&a);
   a.resume_timer_.Cancel();
   a.limit_req_timer_.Cancel();
   a.owner = nullptr;
@@ -1064,7 +1074,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       upstream_->count_request();
       upstream_->SetLease(A().balancer_, peer);
       // proxy_send_timeout runs only while a write waits (FlushUpstream, which follows).
-      A().upstream_timer_.Cancel();
+      worker_->upstream_deadlines().Cancel(&A());
       upstream_timer_kind_ = UpstreamTimer::kSend;
       return true;
     }
@@ -1174,7 +1184,7 @@ void ClientSession::FinishRequest() {
   // Both directions of this request are done: recycle the upstream now (it does not wait for
   // the client to read), then end the request once its response is written.
   if (upstream_ != nullptr) ReleaseUpstream(!discard_body_);
-  A().upstream_timer_.Cancel();
+  worker_->upstream_deadlines().Cancel(&A());
   upstream_timer_kind_ = UpstreamTimer::kNone;
   A().up_in_.Release();
   A().up_out_.Release();
@@ -1387,7 +1397,7 @@ void ClientSession::ReadUpstreamLoop() {
       upstream_read_paused_ = true;
       // Backpressure: the client is slow; its send_timeout is the clock now.
       if (upstream_timer_kind_ == UpstreamTimer::kRead) {
-        A().upstream_timer_.Cancel();
+        worker_->upstream_deadlines().Cancel(&A());
         upstream_timer_kind_ = UpstreamTimer::kNone;
       }
       return;
@@ -1550,7 +1560,7 @@ void ClientSession::OnUpstreamMessageComplete() {
   if (A().client_framing_ == ClientFraming::kChunked) Out().Append(http::kLastChunk);
   response_complete_ = true;
   A().ctx_.EndUpstreamAttempt(0, worker_->loop().Now() - A().upstream_start_);
-  A().upstream_timer_.Cancel();
+  worker_->upstream_deadlines().Cancel(&A());
   upstream_timer_kind_ = UpstreamTimer::kNone;
   FlushClient();
   if (closed_) return;
@@ -1608,7 +1618,7 @@ void ClientSession::UpstreamFailed(upstream::FailureKind kind, int status,
 void ClientSession::DropUpstream() {
   upstream_.reset();
   A().preamble_.Clear();
-  A().upstream_timer_.Cancel();
+  worker_->upstream_deadlines().Cancel(&A());
   upstream_timer_kind_ = UpstreamTimer::kNone;
 }
 
@@ -1658,7 +1668,7 @@ void ClientSession::StartTunnel() {
   phase_ = Phase::kTunnel;
   worker_->deadlines().Cancel(this);
   client_timer_kind_ = ClientTimer::kNone;
-  A().upstream_timer_.Cancel();
+  worker_->upstream_deadlines().Cancel(&A());
   upstream_timer_kind_ = UpstreamTimer::kNone;
   // Bytes that followed the 101 on the upstream side, or the request on the client side,
   // belong to the tunnel.
@@ -1798,7 +1808,7 @@ void ClientSession::CloseAfterFlush() {
   // The log line waits for the last byte (CloseOrLinger), or for the close that gives up on
   // it (Close: $request_completion empty).
   phase_ = Phase::kClosing;
-  if (a_ != nullptr) a_->upstream_timer_.Cancel();
+  if (a_ != nullptr) worker_->upstream_deadlines().Cancel(a_.get());
   upstream_timer_kind_ = UpstreamTimer::kNone;
   if (OutEmpty()) {
     CloseOrLinger();
@@ -1905,7 +1915,7 @@ void ClientSession::Close() {
   worker_->deadlines().Cancel(this);
   if (a_ != nullptr) {
     a_->conn_leases_.clear();
-    a_->upstream_timer_.Cancel();
+    worker_->upstream_deadlines().Cancel(a_.get());
     a_->resume_timer_.Cancel();
     a_->limit_req_timer_.Cancel();
   }
@@ -1980,18 +1990,19 @@ void ClientSession::ArmClientTimer(ClientTimer kind) {
 void ClientSession::ArmUpstreamTimer(UpstreamTimer kind) {
   upstream_timer_kind_ = kind;
   if (settings_ == nullptr) return;
+  event::DeadlineQueue& q = worker_->upstream_deadlines();
   switch (kind) {
     case UpstreamTimer::kNone:
-      A().upstream_timer_.Cancel();
+      q.Cancel(&A());
       return;
     case UpstreamTimer::kConnect:
-      A().upstream_timer_.Arm(Ms(settings_->proxy_connect_timeout));
+      q.Arm(&A(), Ms(settings_->proxy_connect_timeout));
       return;
     case UpstreamTimer::kRead:
-      A().upstream_timer_.Arm(Ms(settings_->proxy_read_timeout));
+      q.Arm(&A(), Ms(settings_->proxy_read_timeout));
       return;
     case UpstreamTimer::kSend:
-      A().upstream_timer_.Arm(Ms(settings_->proxy_send_timeout));
+      q.Arm(&A(), Ms(settings_->proxy_send_timeout));
       return;
   }
 }

@@ -70,6 +70,9 @@ class ClientSession : public event::IoHandler,
   static void FreeSpares();
   // The worker's deadline queue calls this when a session's client timeout passed.
   static void OnClientDeadline(event::DeadlineQueue::Node* node);
+  // The worker's upstream deadline queue calls this when a request's upstream timeout passed
+  // (`node` is the request state's, see Active).
+  static void OnUpstreamDeadline(event::DeadlineQueue::Node* node);
 
  private:
   enum class Phase : uint8_t {
@@ -247,7 +250,8 @@ class ClientSession : public event::IoHandler,
   std::unique_ptr<UpstreamConnection> upstream_;
 
   // The request-processing state (parser, heads, request context, the client's input and
-  // output buffers, upstream buffers, the per-request timers): attached from a per-thread pool
+  // output buffers, upstream buffers, the per-request timers, the upstream timeout's node in
+  // the worker's upstream deadline queue): attached from a per-thread pool
   // when a request starts and given back when the connection goes idle, so that an idle
   // keep-alive connection keeps little more than its socket, its watcher and its keep-alive
   // timer. Defined in client_session.cc.

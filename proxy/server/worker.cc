@@ -64,6 +64,7 @@ Worker::~Worker() {
   Join();
   sessions_.Clear();
   deadlines_.reset();
+  upstream_deadlines_.reset();
   pool_.reset();
   listeners_.clear();
 }
@@ -73,6 +74,8 @@ absl::Status Worker::Init(WorkerSockets sockets) {
   loop_->SetAfterCallbacks([this] { RunFlushes(); });
   pool_ = std::make_unique<UpstreamPool>(*loop_);
   deadlines_ = std::make_unique<event::DeadlineQueue>(*loop_, &ClientSession::OnClientDeadline);
+  upstream_deadlines_ =
+      std::make_unique<event::DeadlineQueue>(*loop_, &ClientSession::OnUpstreamDeadline);
   balancers_.Prepare(*config_);
   REALIP_RETURN_IF_ERROR(waker_.Init(*loop_, [this] { OnWake(); }));
   REALIP_RETURN_IF_ERROR(access_log_.Init(*loop_));

@@ -102,6 +102,9 @@ class Worker {
   UpstreamPool& pool() { return *pool_; }
   // The sessions' client timeouts.
   event::DeadlineQueue& deadlines() { return *deadlines_; }
+  // The requests' upstream timeouts (proxy_connect_timeout, proxy_send_timeout,
+  // proxy_read_timeout): a queue of their own, whose nodes are the request states'.
+  event::DeadlineQueue& upstream_deadlines() { return *upstream_deadlines_; }
   UpstreamBalancers& balancers() { return balancers_; }
   // Sessions offered to TLS backends, per upstream peer (proxy_ssl_session_reuse).
   tls::ClientSessionCache& tls_sessions() { return tls_sessions_; }
@@ -176,6 +179,7 @@ class Worker {
   std::unique_ptr<event::EventLoop> loop_;
   std::unique_ptr<UpstreamPool> pool_;
   std::unique_ptr<event::DeadlineQueue> deadlines_;
+  std::unique_ptr<event::DeadlineQueue> upstream_deadlines_;
   UpstreamBalancers balancers_;
   struct ListenSocket {
     std::shared_ptr<ListenFd> socket;

@@ -67,9 +67,42 @@ TEST_F(DeadlineQueueTest, CancelAndRearmReplaceTheDeadline) {
   q.Cancel(&a);                 // the head
   q.Cancel(&a);                 // again: nothing
   q.Arm(&b, milliseconds(80));  // moves to another list, later
-  q.Cancel(&c);                 // the last of its list: the list's timer is cancelled too
+  q.Cancel(&c);                 // the last of its list: the list's timer stays pending
   RunFor(milliseconds(200));
   EXPECT_EQ(f_.fired, (std::vector<std::string>{"b"}));  // a and c never, b once
+}
+
+TEST_F(DeadlineQueueTest, AListEmptiedAndRefilledFiresAtTheNewDeadlines) {
+  DeadlineQueue q(*f_.loop, &OnExpire);
+  Item a("a"), b("b"), c("c");
+  q.Arm(&a, milliseconds(20));
+  q.Cancel(&a);  // the list is empty; its timer is left pending for a's deadline
+  RunFor(milliseconds(10));
+  q.Arm(&b, milliseconds(20));  // later than a's: the pending timer fires first, for nothing
+  q.Arm(&c, milliseconds(20));
+  const int64_t b_deadline = b.deadline_ms;
+  const int64_t c_deadline = c.deadline_ms;
+  std::vector<int64_t> late;  // how late each fired, never negative
+  f_.on_fire = [&](Item* item) {
+    late.push_back(f_.loop->SteadyMs() - (item == &b ? b_deadline : c_deadline));
+  };
+  RunFor(milliseconds(200));
+  EXPECT_EQ(f_.fired, (std::vector<std::string>{"b", "c"}));
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_GE(late[0], 0);
+  EXPECT_GE(late[1], 0);
+}
+
+TEST_F(DeadlineQueueTest, ATimerThatFiresOnAnEmptyListLeavesItUsable) {
+  DeadlineQueue q(*f_.loop, &OnExpire);
+  Item a("a"), b("b");
+  q.Arm(&a, milliseconds(10));
+  q.Cancel(&a);
+  RunFor(milliseconds(40));  // the list's timer fires and finds nothing
+  EXPECT_TRUE(f_.fired.empty());
+  q.Arm(&b, milliseconds(10));  // the timer is idle again: armed anew
+  RunFor(milliseconds(100));
+  EXPECT_EQ(f_.fired, (std::vector<std::string>{"b"}));
 }
 
 TEST_F(DeadlineQueueTest, ExpiryMayRearmAndCancelOthers) {
@@ -91,10 +124,12 @@ TEST_F(DeadlineQueueTest, ExpiryMayRearmAndCancelOthers) {
 }
 
 TEST_F(DeadlineQueueTest, DestroyingTheQueueDisarmsItsNodes) {
-  Item a("a");
+  Item a("a"), b("b");
   {
     DeadlineQueue q(*f_.loop, &OnExpire);
     q.Arm(&a, milliseconds(10));
+    q.Arm(&b, milliseconds(20));
+    q.Cancel(&b);  // an empty list whose timer is still pending goes with the queue too
   }
   EXPECT_FALSE(a.armed());
   RunFor(milliseconds(40));
