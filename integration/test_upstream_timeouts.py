@@ -1,6 +1,7 @@
-"""The upstream timeouts (proxy_connect_timeout, proxy_read_timeout) end to end: each one
-answers 504 with its own log line and failure count, on fresh and on reused keep-alive
-upstream connections; the read timeout runs between two reads, not over the whole response;
+"""The upstream timeouts (proxy_connect_timeout, proxy_send_timeout, proxy_read_timeout) end
+to end: each one answers 504 with its own log line and failure count, on fresh and on reused
+keep-alive upstream connections; the read timeout starts once the request is sent and runs
+between two reads, not over the whole response; the send timeout runs for every write;
 per-location values keep their own deadlines; a session that goes away while its upstream
 timeout is armed never hears from it again."""
 import socket
@@ -146,6 +147,67 @@ class UpstreamTimeoutTest(EngineTestCase):
         s.close()
         self.assertEqual(status, 504)
         self.assertEqual(self.timeouts_logged("connecting"), 1)
+        self.assertEqual(failures(self.metrics_port, "timeout"), 1)
+
+    def test_read_timeout_starts_once_the_whole_request_is_sent(self):
+        # A body that trickles in, 3 s in all against a 1 s proxy_read_timeout: nginx starts the
+        # read timeout when the request is sent, and so must we (this used to answer 504).
+        def echo_body(sock, backend):
+            req = read_request(sock)
+            if req is None:
+                return
+            body = req[3]
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+        backend = self.scripted(echo_body)
+        self.start_proxy_to(backend.port, "proxy_read_timeout 1s;")
+        s = connect(self.port)
+        s.sendall(b"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
+        for piece in b"0123456789":
+            time.sleep(0.3)
+            s.sendall(bytes([piece]))
+        status, _, body, _ = harness.read_response(s)
+        s.close()
+        self.assertEqual((status, body), (200, b"0123456789"))
+        self.assertEqual(self.timeouts_logged("reading"), 0)
+
+    def test_send_timeout_when_the_upstream_stops_reading_the_body(self):
+        # The upstream reads the head and then nothing: once its socket and ours are full, a
+        # write of the body has to wait, and proxy_send_timeout ends the request. (It used to
+        # run only for an attempt's first write, which never waits.)
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def read_head_only(sock, backend):
+            if harness.recv_head(sock, b"") is None:
+                return
+            release.wait(60)
+
+        backend = self.scripted(read_head_only)
+        self.start_proxy_to(backend.port, "proxy_send_timeout 1s; proxy_read_timeout 60s; client_max_body_size 0;")
+        s = connect(self.port)
+        size = 64 << 20
+        s.sendall(b"POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % size)
+
+        def send_body():
+            chunk = b"x" * (1 << 20)
+            try:
+                for _ in range(size >> 20):
+                    s.sendall(chunk)
+            except OSError:
+                pass  # the proxy gave up and closed
+
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        status, _, _, _ = harness.read_response(s)
+        s.close()
+        sender.join(30)
+        self.assertEqual(status, 504)
+        # The error line of the upstream's failure (an info line names the client too: the
+        # request's body was still coming, so its connection closes after the 504).
+        errors = [line for line in self.proxy.output().splitlines()
+                  if "[error]" in line and "upstream timed out while sending" in line]
+        self.assertEqual(len(errors), 1)
         self.assertEqual(failures(self.metrics_port, "timeout"), 1)
 
     def test_client_gone_while_the_upstream_timeout_is_armed(self):

@@ -515,7 +515,10 @@ void ClientSession::OnUpstreamIo(bool readable, bool writable) {
         }
         upstream_->set_connected();
         A().ctx_.NoteUpstreamConnected(worker_->loop().Now() - A().upstream_start_);
-        ArmUpstreamTimer(UpstreamTimer::kSend);
+        // A TLS upstream's handshake runs under proxy_connect_timeout again, as in nginx;
+        // FlushUpstream sets the send or read timeout once the request's bytes can go.
+        ArmUpstreamTimer(settings_->proxy_pass.scheme == "https" ? UpstreamTimer::kConnect
+                                                                 : UpstreamTimer::kSend);
       }
       A().upstream_write_blocked_ = false;
       FlushUpstream();
@@ -1354,8 +1357,10 @@ void ClientSession::FlushUpstream() {
     }
     if (r.kind == IoResult::Kind::kWouldBlock) {
       A().upstream_write_blocked_ = true;
-      // proxy_send_timeout: from here to the next write that makes progress.
-      if (upstream_timer_kind_ == UpstreamTimer::kSend) ArmUpstreamTimer(UpstreamTimer::kSend);
+      // proxy_send_timeout: from a write that has to wait to the next one that makes
+      // progress, for every write of the request (its body too), not only the first. A TLS
+      // handshake in progress keeps its connect timeout.
+      if (upstream_timer_kind_ != UpstreamTimer::kConnect) ArmUpstreamTimer(UpstreamTimer::kSend);
       return;
     }
     // A reused keep-alive connection may have been closed by the upstream just before we
@@ -1366,11 +1371,22 @@ void ClientSession::FlushUpstream() {
   }
   if (phase_ == Phase::kTunnel) {
     if (client_eof_) upstream_->transport().ShutdownWrite();
-  } else if (upstream_timer_kind_ != UpstreamTimer::kRead) {
-    ArmUpstreamTimer(UpstreamTimer::kRead);
+  } else if (AwaitingUpstream()) {
+    // proxy_read_timeout starts once the whole request is sent (nginx), or runs between the
+    // reads of a response that began early.
+    if (upstream_timer_kind_ != UpstreamTimer::kRead) ArmUpstreamTimer(UpstreamTimer::kRead);
+  } else if (upstream_timer_kind_ != UpstreamTimer::kNone) {
+    // All sent so far, the body still coming from the client: no upstream timeout runs
+    // meanwhile (client_body_timeout watches the client).
+    ArmUpstreamTimer(UpstreamTimer::kNone);
   }
   // Room again for the client's bytes.
   if (client_read_paused_ && !processing_input_ && ClientReadAllowed()) ReadClient();
+}
+
+bool ClientSession::AwaitingUpstream() const {
+  return (request_complete_ && A().up_out_.empty() && A().preamble_.empty()) ||
+         A().upstream_got_bytes_;
 }
 
 bool ClientSession::UpstreamReadAllowed() const {
@@ -1406,7 +1422,9 @@ void ClientSession::ReadUpstreamLoop() {
     IoResult r = upstream_->transport().Read(A().up_in_.tail(), room);
     A().up_in_.Commit(r.kind == IoResult::Kind::kOk ? r.bytes : 0);
     if (r.kind == IoResult::Kind::kWouldBlock) {
-      if (upstream_timer_kind_ == UpstreamTimer::kNone) ArmUpstreamTimer(UpstreamTimer::kRead);
+      if (upstream_timer_kind_ == UpstreamTimer::kNone && AwaitingUpstream()) {
+        ArmUpstreamTimer(UpstreamTimer::kRead);
+      }
       return;
     }
     if (r.kind == IoResult::Kind::kOk) {

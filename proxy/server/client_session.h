@@ -219,6 +219,9 @@ class ClientSession : public event::IoHandler,
   void OnUpstreamTimer();
   bool ClientReadAllowed() const;
   bool UpstreamReadAllowed() const;
+  // The whole request is with the upstream (or its response has begun): proxy_read_timeout
+  // applies.
+  bool AwaitingUpstream() const;
   // realip_upstream_requests_total and realip_upstream_response_seconds for a response head
   // that arrived `elapsed` after the attempt started.
   void CountUpstreamResponse(int status, absl::Duration elapsed);
