@@ -210,6 +210,27 @@ class UpstreamTimeoutTest(EngineTestCase):
         self.assertEqual(len(errors), 1)
         self.assertEqual(failures(self.metrics_port, "timeout"), 1)
 
+    def test_connect_timeout_covers_an_https_upstreams_handshake(self):
+        # The upstream accepts and never answers the ClientHello: nginx gives the handshake
+        # proxy_connect_timeout (it used to wait for proxy_send_timeout, here 60 s).
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def silent(sock, backend):
+            release.wait(60)
+
+        backend = self.scripted(silent)
+        self.start_with_metrics(
+            f"location / {{ proxy_pass https://127.0.0.1:{backend.port}; "
+            f"proxy_connect_timeout 1s; proxy_send_timeout 60s; }}", workers=1)
+        s = connect(self.port)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, _, _, _ = harness.read_response(s)
+        s.close()
+        self.assertEqual(status, 504)
+        self.assertEqual(self.timeouts_logged("connecting"), 1)
+        self.assertEqual(failures(self.metrics_port, "timeout"), 1)
+
     def test_client_gone_while_the_upstream_timeout_is_armed(self):
         # The first client resets its connection while its request waits for the upstream
         # (read timeout armed; a plain close is a half-close, which still waits for the
