@@ -373,6 +373,28 @@ class RoutingAndConnectionsTest(EngineTestCase):
         self.assertNotIn(b"chunked", head)
         self.assertEqual(body, b"until-close")
 
+    def test_proxy_hide_header_content_length_keeps_the_framing(self):
+        # nginx sends the length it parsed even when the line is hidden; without it a
+        # keep-alive client cannot tell where the body ends.
+        backend = self.scripted(serve_fixed(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"))
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; "
+                   f"proxy_hide_header Content-Length; proxy_hide_header Content-Type; }}")
+        s = connect(self.port)
+        s.settimeout(10)
+        s.sendall(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = read_all(s)
+        s.close()
+        parts = data.split(b"\r\n\r\n")
+        self.assertEqual(len(parts), 4, data)
+        for head in parts[:3]:
+            self.assertIn(b"\r\nContent-Length: 5\r\n", head)
+            self.assertNotIn(b"Content-Type", head)
+        self.assertTrue(parts[1].startswith(b"hello" + b"HTTP/1.1 200 OK\r\n"), data)
+        self.assertTrue(parts[2].startswith(b"HTTP/1.1 200 OK\r\n"), data)
+        self.assertEqual(parts[3], b"hello")
+
     def test_expect_100_continue(self):
         echo = self.start_echo()
         self.start(f"location / {{ proxy_pass http://127.0.0.1:{echo.port}; }}")
