@@ -161,6 +161,48 @@ class HeadersTest(EngineTestCase):
             self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply)
             self.assertEqual(reply.partition(b"\r\n\r\n")[2], f"{want}\n".encode())
 
+    def test_return_without_text_as_nginx(self):
+        # Below 400 nginx sends an empty text/plain body, not a page; 444, 499 and 408 close
+        # the connection without a response (nginx's server { return 444; } for unknown hosts),
+        # and the code is logged. With text, 444 is an ordinary status.
+        log_path = f"{self.workdir}/access.log"
+        self.start(f"""
+            access_log {log_path} codes buffer=0;
+            location /200 {{ return 200; }}
+            location /201 {{ return 201; }}
+            location /444 {{ return 444; }}
+            location /499 {{ return 499; }}
+            location /408 {{ return 408; }}
+            location /text {{ return 444 "t"; }}""",
+                   http_extra="log_format codes '$request_uri $status';", workers=1)
+        for path, status in (("/200", b"200 OK"), ("/201", b"201 Created")):
+            reply = self.request(f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                 f"Connection: close\r\n\r\n".encode())
+            head, _, body = reply.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 " + status + b"\r\n"), reply)
+            self.assertIn(b"\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n", head)
+            self.assertEqual(body, b"")
+        head = self.request(b"HEAD /200 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        self.assertIn(b"\r\nContent-Length: 0\r\n", head)
+        for path in ("/444", "/499", "/408"):
+            # Keep-alive: the close is the proxy's doing, not the end of a request.
+            s = connect(self.port)
+            s.settimeout(10)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            self.assertEqual(read_all(s), b"", path)
+            s.close()
+        reply = self.request(b"GET /text HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 444 "), reply)
+        self.assertTrue(reply.endswith(b"\r\n\r\nt"), reply)
+        deadline = time.monotonic() + harness.READY_TIMEOUT
+        lines = []
+        while len(lines) < 7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with open(log_path) as f:
+                lines = f.read().splitlines()
+        self.assertEqual(lines, ["/200 200", "/201 201", "/200 200", "/444 444", "/499 499",
+                                 "/408 408", "/text 444"])
+
     def test_proxy_set_header_overrides_removes_and_evaluates(self):
         self.start(f"""
             location / {{

@@ -839,6 +839,18 @@ void ClientSession::ContinueRequest() {
     case config::ContentHandler::kReturn: {
       discard_body_ = true;
       const config::ReturnAction& ret = settings_->ret;
+      if (!ret.has_text && (ret.code == 444 || ret.code == 499 || ret.code == 408)) {
+        // nginx's ngx_http_finalize_request() terminates the request for these codes
+        // (NGX_HTTP_CLOSE, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_REQUEST_TIME_OUT): the
+        // connection closes without a response, and the code is logged.
+        A().ctx_.status = ret.code;
+        keep_alive_ = false;
+        Close();
+        return;
+      }
+      // Below 400, nginx answers a code without text with an empty text/plain body
+      // (ngx_http_send_response()); the page is for errors and redirects.
+      const bool empty_body = !ret.has_text && ret.code < 400 && !http::IsRedirect(ret.code);
       std::string text = ret.has_text ? Evaluate(ret.text, A().ctx_) : std::string();
       if (ret.has_text && http::IsRedirect(ret.code) && !text.empty() && text[0] == '/') {
         // A relative redirect goes out absolute, as nginx's header filter makes it.
@@ -846,7 +858,7 @@ void ClientSession::ContinueRequest() {
         AppendLocation(A().ctx_, text, &location);
         text = std::move(location);
       }
-      SendLocal(ret.code, keep_alive_, text, ret.has_text);
+      SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body);
       return;
     }
     case config::ContentHandler::kReadiness:
