@@ -265,6 +265,31 @@ class HeadersTest(EngineTestCase):
         doc = self.backend_doc(b"GET /other/%41?y HTTP/1.1\r\nHost: a\r\n\r\n")
         self.assertEqual(doc["uri"], "/other/%41?y")
 
+    def test_locations_match_the_normalized_path(self):
+        # As nginx: the path is percent-decoded and its "//", "." and ".." resolved before the
+        # location is chosen, so none of these reaches the backend past `location /admin`.
+        # The target goes upstream as received (proxy_pass without a path) or, with a path,
+        # made from the normalized one; $uri is the normalized path.
+        up = f"http://127.0.0.1:{self.echo.port}"
+        self.start(f"""
+            location /admin {{ return 403; }}
+            location /api/ {{ proxy_pass {up}/v1/; }}
+            location / {{ proxy_pass {up}; proxy_set_header X-Uri $uri; }}""")
+        for path in ("/x/../admin", "/%61dmin", "//admin", "/admin/./x", "/x/%2e%2e/admin",
+                     "/x%2f..%2fadmin", "/api/../admin"):
+            reply = self.request(f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                 f"Connection: close\r\n\r\n".encode())
+            self.assertTrue(reply.startswith(b"HTTP/1.1 403 "), (path, reply[:100]))
+        doc = self.backend_doc(b"GET /a%20b/./../c%41?q=%20 HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(doc["uri"], "/a%20b/./../c%41?q=%20")
+        self.assertEqual(doc["headers"]["x-uri"], "/cA")
+        doc = self.backend_doc(b"GET /api/x%20y/../u%3fv%41?q HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(doc["uri"], "/v1/u%3FvA?q")
+        # nginx's 400s, and an escaped CR LF, which nginx would put into $uri.
+        for path in ("/..", "/a/../..", "/a%zz", "/a%00", "/a%0d%0aX-Injected:%201"):
+            reply = self.request(f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400 "), (path, reply[:100]))
+
     def test_missing_host_in_http10_gets_the_proxy_host(self):
         self.start(f"location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}")
         reply = self.request(b"GET / HTTP/1.0\r\n\r\n")

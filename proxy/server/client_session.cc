@@ -22,6 +22,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/http/serializer.h"
 #include "proxy/http/status_codes.h"
+#include "proxy/http/uri.h"
 #include "proxy/server/access_log.h"
 #include "proxy/server/add_header.h"
 #include "proxy/server/observability.h"
@@ -221,6 +222,7 @@ struct ClientSession::Active {
   std::unique_ptr<ResponseBodySink> response_sink_;
   http::MessageHead request_;
   RequestContext ctx_;
+  std::string uri_;  // ctx_.uri when normalizing changed the path
   // limit_conn slots of the request in flight; released when it finishes (zones are owned by
   // the session's config, which outlives these).
   std::vector<access::ConnLimitLease> conn_leases_;
@@ -908,8 +910,13 @@ void ClientSession::ContinueRequest() {
 void ClientSession::RouteAndResolve() {
   // nginx picks the server by the request line's host when the target is absolute-form.
   const config::Server& server = listener_->FindServer(RequestHost(A().request_));
-  TargetParts parts = SplitTarget(A().request_.target);
-  const config::Location& location = server.FindLocation(parts.path);
+  // Locations match the normalized path, as nginx's: "/x/../admin" and "/%61dmin" are
+  // /admin's (the parser refused the paths that cannot be normalized).
+  std::string_view path = SplitTarget(A().request_.target).path;
+  if (http::NormalizePath(path, &A().uri_) == http::PathNormalization::kRewritten) {
+    path = A().uri_;
+  }
+  const config::Location& location = server.FindLocation(path);
   settings_ = &location.settings;
 
   absl::InlinedVector<realip::HeaderField, 32> fields;
@@ -923,6 +930,7 @@ void ClientSession::RouteAndResolve() {
   A().ctx_.server = &server;
   A().ctx_.location = &location;
   A().ctx_.head = &A().request_;
+  A().ctx_.uri = path;
   A().ctx_.proxy_header = input.proxy;
   realip::Resolve(settings_->realip, input, &A().ctx_.resolution);
   A().ctx_.local = local_;
