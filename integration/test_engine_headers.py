@@ -163,8 +163,8 @@ class HeadersTest(EngineTestCase):
 
     def test_return_without_text_as_nginx(self):
         # Below 400 nginx sends an empty text/plain body, not a page; 444, 499 and 408 close
-        # the connection without a response (nginx's server { return 444; } for unknown hosts),
-        # and the code is logged. With text, 444 is an ordinary status.
+        # the connection without a response (nginx's server { return 444; } for unknown hosts,
+        # limit_req_status 444), and the code is logged. With text, 444 is an ordinary status.
         log_path = f"{self.workdir}/access.log"
         self.start(f"""
             access_log {log_path} codes buffer=0;
@@ -173,8 +173,15 @@ class HeadersTest(EngineTestCase):
             location /444 {{ return 444; }}
             location /499 {{ return 499; }}
             location /408 {{ return 408; }}
-            location /text {{ return 444 "t"; }}""",
-                   http_extra="log_format codes '$request_uri $status';", workers=1)
+            location /text {{ return 444 "t"; }}
+            location /limited {{
+              limit_req zone=one;
+              limit_req_status 444;
+              proxy_pass http://127.0.0.1:{self.echo.port};
+            }}""",
+                   http_extra="log_format codes '$request_uri $status';\n"
+                              "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;",
+                   workers=1)
         for path, status in (("/200", b"200 OK"), ("/201", b"201 Created")):
             reply = self.request(f"GET {path} HTTP/1.1\r\nHost: a\r\n"
                                  f"Connection: close\r\n\r\n".encode())
@@ -194,14 +201,18 @@ class HeadersTest(EngineTestCase):
         reply = self.request(b"GET /text HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         self.assertTrue(reply.startswith(b"HTTP/1.1 444 "), reply)
         self.assertTrue(reply.endswith(b"\r\n\r\nt"), reply)
+        # limit_req_status 444 closes as well: one request a minute passes, the next does not.
+        limited = b"GET /limited HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        self.assertTrue(self.request(limited).startswith(b"HTTP/1.1 200 "))
+        self.assertEqual(self.request(limited), b"")
         deadline = time.monotonic() + harness.READY_TIMEOUT
         lines = []
-        while len(lines) < 7 and time.monotonic() < deadline:
+        while len(lines) < 9 and time.monotonic() < deadline:
             time.sleep(0.05)
             with open(log_path) as f:
                 lines = f.read().splitlines()
         self.assertEqual(lines, ["/200 200", "/201 201", "/200 200", "/444 444", "/499 499",
-                                 "/408 408", "/text 444"])
+                                 "/408 408", "/text 444", "/limited 200", "/limited 444"])
 
     def test_proxy_set_header_overrides_removes_and_evaluates(self):
         self.start(f"""

@@ -841,17 +841,9 @@ void ClientSession::ContinueRequest() {
     case config::ContentHandler::kReturn: {
       discard_body_ = true;
       const config::ReturnAction& ret = settings_->ret;
-      if (!ret.has_text && (ret.code == 444 || ret.code == 499 || ret.code == 408)) {
-        // nginx's ngx_http_finalize_request() terminates the request for these codes
-        // (NGX_HTTP_CLOSE, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_REQUEST_TIME_OUT): the
-        // connection closes without a response, and the code is logged.
-        A().ctx_.status = ret.code;
-        keep_alive_ = false;
-        Close();
-        return;
-      }
-      // Below 400, nginx answers a code without text with an empty text/plain body
-      // (ngx_http_send_response()); the page is for errors and redirects.
+      // 444, 408 and 499 close the connection (SendLocal). Below 400, nginx answers a code without
+      // text with an empty text/plain body (ngx_http_send_response()); the page is for errors and
+      // redirects.
       const bool empty_body = !ret.has_text && ret.code < 400 && !http::IsRedirect(ret.code);
       std::string text = ret.has_text ? Evaluate(ret.text, A().ctx_) : std::string();
       if (ret.has_text && http::IsRedirect(ret.code) && !text.empty() && text[0] == '/') {
@@ -1719,6 +1711,16 @@ std::string_view ClientSession::ServerToken(const config::HttpSettings* settings
 
 void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                               std::string_view content_type) {
+  if (!use_text && (status == 444 || status == 499 || status == 408)) {
+    // nginx's ngx_http_finalize_request() terminates the request for these codes
+    // (NGX_HTTP_CLOSE, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_REQUEST_TIME_OUT), from
+    // `return 444;` or `limit_req_status 444;` alike: the connection closes without a
+    // response, and the code is logged.
+    A().ctx_.status = status;
+    keep_alive_ = false;
+    Close();
+    return;
+  }
   http::LocalResponse response;
   response.content_type = content_type;
   response.status = status;
