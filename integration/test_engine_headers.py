@@ -161,6 +161,59 @@ class HeadersTest(EngineTestCase):
             self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply)
             self.assertEqual(reply.partition(b"\r\n\r\n")[2], f"{want}\n".encode())
 
+    def test_return_without_text_as_nginx(self):
+        # Below 400 nginx sends an empty text/plain body, not a page; 444, 499 and 408 close
+        # the connection without a response (nginx's server { return 444; } for unknown hosts,
+        # limit_req_status 444), and the code is logged. With text, 444 is an ordinary status.
+        log_path = f"{self.workdir}/access.log"
+        self.start(f"""
+            access_log {log_path} codes buffer=0;
+            location /200 {{ return 200; }}
+            location /201 {{ return 201; }}
+            location /444 {{ return 444; }}
+            location /499 {{ return 499; }}
+            location /408 {{ return 408; }}
+            location /text {{ return 444 "t"; }}
+            location /limited {{
+              limit_req zone=one;
+              limit_req_status 444;
+              proxy_pass http://127.0.0.1:{self.echo.port};
+            }}""",
+                   http_extra="log_format codes '$request_uri $status';\n"
+                              "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;",
+                   workers=1)
+        for path, status in (("/200", b"200 OK"), ("/201", b"201 Created")):
+            reply = self.request(f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                 f"Connection: close\r\n\r\n".encode())
+            head, _, body = reply.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 " + status + b"\r\n"), reply)
+            self.assertIn(b"\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n", head)
+            self.assertEqual(body, b"")
+        head = self.request(b"HEAD /200 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        self.assertIn(b"\r\nContent-Length: 0\r\n", head)
+        for path in ("/444", "/499", "/408"):
+            # Keep-alive: the close is the proxy's doing, not the end of a request.
+            s = connect(self.port)
+            s.settimeout(10)
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            self.assertEqual(read_all(s), b"", path)
+            s.close()
+        reply = self.request(b"GET /text HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 444 "), reply)
+        self.assertTrue(reply.endswith(b"\r\n\r\nt"), reply)
+        # limit_req_status 444 closes as well: one request a minute passes, the next does not.
+        limited = b"GET /limited HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        self.assertTrue(self.request(limited).startswith(b"HTTP/1.1 200 "))
+        self.assertEqual(self.request(limited), b"")
+        deadline = time.monotonic() + harness.READY_TIMEOUT
+        lines = []
+        while len(lines) < 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with open(log_path) as f:
+                lines = f.read().splitlines()
+        self.assertEqual(lines, ["/200 200", "/201 201", "/200 200", "/444 444", "/499 499",
+                                 "/408 408", "/text 444", "/limited 200", "/limited 444"])
+
     def test_proxy_set_header_overrides_removes_and_evaluates(self):
         self.start(f"""
             location / {{
@@ -222,6 +275,31 @@ class HeadersTest(EngineTestCase):
         self.assertEqual(doc["uri"], "/v1/users/7?x=1")
         doc = self.backend_doc(b"GET /other/%41?y HTTP/1.1\r\nHost: a\r\n\r\n")
         self.assertEqual(doc["uri"], "/other/%41?y")
+
+    def test_locations_match_the_normalized_path(self):
+        # As nginx: the path is percent-decoded and its "//", "." and ".." resolved before the
+        # location is chosen, so none of these reaches the backend past `location /admin`.
+        # The target goes upstream as received (proxy_pass without a path) or, with a path,
+        # made from the normalized one; $uri is the normalized path.
+        up = f"http://127.0.0.1:{self.echo.port}"
+        self.start(f"""
+            location /admin {{ return 403; }}
+            location /api/ {{ proxy_pass {up}/v1/; }}
+            location / {{ proxy_pass {up}; proxy_set_header X-Uri $uri; }}""")
+        for path in ("/x/../admin", "/%61dmin", "//admin", "/admin/./x", "/x/%2e%2e/admin",
+                     "/x%2f..%2fadmin", "/api/../admin"):
+            reply = self.request(f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                 f"Connection: close\r\n\r\n".encode())
+            self.assertTrue(reply.startswith(b"HTTP/1.1 403 "), (path, reply[:100]))
+        doc = self.backend_doc(b"GET /a%20b/./../c%41?q=%20 HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(doc["uri"], "/a%20b/./../c%41?q=%20")
+        self.assertEqual(doc["headers"]["x-uri"], "/cA")
+        doc = self.backend_doc(b"GET /api/x%20y/../u%3fv%41?q HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(doc["uri"], "/v1/u%3FvA?q")
+        # nginx's 400s, and an escaped CR LF, which nginx would put into $uri.
+        for path in ("/..", "/a/../..", "/a%zz", "/a%00", "/a%0d%0aX-Injected:%201"):
+            reply = self.request(f"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400 "), (path, reply[:100]))
 
     def test_missing_host_in_http10_gets_the_proxy_host(self):
         self.start(f"location / {{ proxy_pass http://127.0.0.1:{self.echo.port}; }}")
@@ -372,6 +450,28 @@ class RoutingAndConnectionsTest(EngineTestCase):
         head, _, body = reply.partition(b"\r\n\r\n")
         self.assertNotIn(b"chunked", head)
         self.assertEqual(body, b"until-close")
+
+    def test_proxy_hide_header_content_length_keeps_the_framing(self):
+        # nginx sends the length it parsed even when the line is hidden; without it a
+        # keep-alive client cannot tell where the body ends.
+        backend = self.scripted(serve_fixed(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"))
+        self.start(f"location / {{ proxy_pass http://127.0.0.1:{backend.port}; "
+                   f"proxy_hide_header Content-Length; proxy_hide_header Content-Type; }}")
+        s = connect(self.port)
+        s.settimeout(10)
+        s.sendall(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = read_all(s)
+        s.close()
+        parts = data.split(b"\r\n\r\n")
+        self.assertEqual(len(parts), 4, data)
+        for head in parts[:3]:
+            self.assertIn(b"\r\nContent-Length: 5\r\n", head)
+            self.assertNotIn(b"Content-Type", head)
+        self.assertTrue(parts[1].startswith(b"hello" + b"HTTP/1.1 200 OK\r\n"), data)
+        self.assertTrue(parts[2].startswith(b"HTTP/1.1 200 OK\r\n"), data)
+        self.assertEqual(parts[3], b"hello")
 
     def test_expect_100_continue(self):
         echo = self.start_echo()

@@ -44,6 +44,10 @@ HeaderNameSet BuildHiddenHeaders(const std::vector<std::string>& hide,
   for (std::string_view name : kDefaultHiddenHeaders) set.Insert(name);
   for (const std::string& name : hide) set.Insert(name);
   for (const std::string& name : pass) set.Erase(name);
+  // The response's framing is the proxy's to write: nginx too keeps sending Content-Length
+  // (from its parsed length) when it is hidden. Hiding the line would leave a keep-alive
+  // client with a body it cannot delimit.
+  set.Erase("content-length");
   return set;
 }
 

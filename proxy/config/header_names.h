@@ -79,6 +79,7 @@ inline constexpr std::string_view kDefaultHiddenHeaders[] = {"date",
                                                              "x-accel-charset"};
 
 // nginx's ngx_http_upstream_hide_headers_hash: the defaults, plus `hide`, minus `pass`.
+// Content-Length is never in it: it frames the body (nginx sends it even when hidden).
 HeaderNameSet BuildHiddenHeaders(const std::vector<std::string>& hide,
                                  const std::vector<std::string>& pass);
 

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "proxy/http/status_codes.h"
+#include "proxy/http/uri.h"
 
 namespace realip::http {
 namespace {
@@ -356,6 +357,17 @@ bool MessageParser::ValidateHead() {
     line_rejected_ = true;
     const VersionRefusal refusal = RefuseVersion(head.version_major);
     return reject(refusal.status, refusal.message);
+  }
+  if (kind_ == MessageKind::kRequest) {
+    // nginx normalizes the path right after the request line (ngx_http_process_request_uri)
+    // and answers 400 to one it cannot: a bad or NUL %-escape, ".." above the root.
+    std::string_view path = head.target;
+    if (auto absolute = SplitAbsoluteForm(path); absolute.has_value()) path = absolute->rest;
+    path = path.substr(0, path.find('?'));
+    thread_local std::string normalized;
+    if (NormalizePath(path, &normalized) == PathNormalization::kInvalid) {
+      return reject(400, "invalid request target");
+    }
   }
   const size_t te_lines = head.headers.Count(FieldId::kTransferEncoding);
   if (kind_ == MessageKind::kResponse) {

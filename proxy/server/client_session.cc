@@ -22,6 +22,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/http/serializer.h"
 #include "proxy/http/status_codes.h"
+#include "proxy/http/uri.h"
 #include "proxy/server/access_log.h"
 #include "proxy/server/add_header.h"
 #include "proxy/server/observability.h"
@@ -213,6 +214,7 @@ struct ClientSession::Active : event::DeadlineQueue::Node {
   std::unique_ptr<ResponseBodySink> response_sink_;
   http::MessageHead request_;
   RequestContext ctx_;
+  std::string uri_;  // ctx_.uri when normalizing changed the path
   // limit_conn slots of the request in flight; released when it finishes (zones are owned by
   // the session's config, which outlives these).
   std::vector<access::ConnLimitLease> conn_leases_;
@@ -852,6 +854,10 @@ void ClientSession::ContinueRequest() {
     case config::ContentHandler::kReturn: {
       discard_body_ = true;
       const config::ReturnAction& ret = settings_->ret;
+      // 444, 408 and 499 close the connection (SendLocal). Below 400, nginx answers a code without
+      // text with an empty text/plain body (ngx_http_send_response()); the page is for errors and
+      // redirects.
+      const bool empty_body = !ret.has_text && ret.code < 400 && !http::IsRedirect(ret.code);
       std::string text = ret.has_text ? Evaluate(ret.text, A().ctx_) : std::string();
       if (ret.has_text && http::IsRedirect(ret.code) && !text.empty() && text[0] == '/') {
         // A relative redirect goes out absolute, as nginx's header filter makes it.
@@ -859,7 +865,7 @@ void ClientSession::ContinueRequest() {
         AppendLocation(A().ctx_, text, &location);
         text = std::move(location);
       }
-      SendLocal(ret.code, keep_alive_, text, ret.has_text);
+      SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body);
       return;
     }
     case config::ContentHandler::kReadiness:
@@ -909,8 +915,13 @@ void ClientSession::ContinueRequest() {
 void ClientSession::RouteAndResolve() {
   // nginx picks the server by the request line's host when the target is absolute-form.
   const config::Server& server = listener_->FindServer(RequestHost(A().request_));
-  TargetParts parts = SplitTarget(A().request_.target);
-  const config::Location& location = server.FindLocation(parts.path);
+  // Locations match the normalized path, as nginx's: "/x/../admin" and "/%61dmin" are
+  // /admin's (the parser refused the paths that cannot be normalized).
+  std::string_view path = SplitTarget(A().request_.target).path;
+  if (http::NormalizePath(path, &A().uri_) == http::PathNormalization::kRewritten) {
+    path = A().uri_;
+  }
+  const config::Location& location = server.FindLocation(path);
   settings_ = &location.settings;
 
   absl::InlinedVector<realip::HeaderField, 32> fields;
@@ -924,6 +935,7 @@ void ClientSession::RouteAndResolve() {
   A().ctx_.server = &server;
   A().ctx_.location = &location;
   A().ctx_.head = &A().request_;
+  A().ctx_.uri = path;
   A().ctx_.proxy_header = input.proxy;
   realip::Resolve(settings_->realip, input, &A().ctx_.resolution);
   A().ctx_.local = local_;
@@ -1729,6 +1741,16 @@ std::string_view ClientSession::ServerToken(const config::HttpSettings* settings
 
 void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                               std::string_view content_type) {
+  if (!use_text && (status == 444 || status == 499 || status == 408)) {
+    // nginx's ngx_http_finalize_request() terminates the request for these codes
+    // (NGX_HTTP_CLOSE, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_REQUEST_TIME_OUT), from
+    // `return 444;` or `limit_req_status 444;` alike: the connection closes without a
+    // response, and the code is logged.
+    A().ctx_.status = status;
+    keep_alive_ = false;
+    Close();
+    return;
+  }
   http::LocalResponse response;
   response.content_type = content_type;
   response.status = status;

@@ -175,6 +175,7 @@ class ClientSession : public event::IoHandler,
   void ReleaseUpstream(bool reusable);
   void StartTunnel();
   static std::string_view ServerToken(const config::HttpSettings* settings);
+  // Without text, 444, 408 and 499 close the connection instead (nginx's).
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                  std::string_view content_type = {});
   void SendErrorAndClose(int status, const std::string& why);

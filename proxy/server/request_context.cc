@@ -230,12 +230,13 @@ void RequestContext::Recycle() {
   // twice per request. The size check fails when a field is added: reset it here too, then
   // update the size (the unit test RequestContextTest.RecycleResetsEveryField checks the rest).
 #if defined(__GLIBCXX__) && defined(__x86_64__)
-  static_assert(sizeof(RequestContext) == 464 && sizeof(realip::Resolution) == 168,
+  static_assert(sizeof(RequestContext) == 480 && sizeof(realip::Resolution) == 168,
                 "RequestContext changed: reset the new field in Recycle() and update the sizes");
 #endif
   server = nullptr;
   location = nullptr;
   head = nullptr;
+  uri = {};
   rejected_line = {};
   proxy_header = nullptr;
   realip::Resolution& r = resolution;
@@ -466,7 +467,11 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       if (head != nullptr) out->append(RequestUri(head->target));
       return false;
     case VariableId::kUri:
-      if (head != nullptr) out->append(SplitTarget(head->target).path);
+      if (!ctx.uri.empty()) {
+        out->append(ctx.uri);
+      } else if (head != nullptr) {
+        out->append(SplitTarget(head->target).path);
+      }
       return false;
     case VariableId::kArgs:
       if (head != nullptr) out->append(SplitTarget(head->target).query);

@@ -43,6 +43,9 @@ struct RequestContext {
   const config::Server* server = nullptr;
   const config::Location* location = nullptr;
   const http::MessageHead* head = nullptr;
+  // $uri, nginx's r->uri: the path normalized (http::NormalizePath), which routing matched.
+  // Empty before routing, or when the context was not routed: then the raw path stands in.
+  std::string_view uri;
   // A request rejected in its request line (head null): the line as received
   // (http::StoppedRequest::raw_line), which $request shows, as nginx's.
   std::string_view rejected_line;

@@ -7,6 +7,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/http/headers.h"
 #include "proxy/http/serializer.h"
+#include "proxy/http/uri.h"
 #include "proxy/server/redirect.h"
 
 namespace realip::server {
@@ -25,7 +26,8 @@ bool SetByName(const std::vector<config::HeaderRewrite>& rewrites, std::string_v
 }  // namespace
 
 std::string_view UpstreamTargetView(const http::MessageHead& request,
-                                    const config::Location& location, std::string* storage) {
+                                    const config::Location& location, std::string* storage,
+                                    std::string_view uri) {
   const config::ProxyPass& pass = location.settings.proxy_pass;
   if (!pass.has_uri && !request.target.empty() && request.target[0] == '/') {
     return request.target;  // the common case: sent as received
@@ -36,10 +38,12 @@ std::string_view UpstreamTargetView(const http::MessageHead& request,
     // Absolute-form is for proxies (RFC 9112 section 3.2.2); origin servers get origin-form.
     storage->append(parts.path);
   } else {
-    std::string_view rest = parts.path;
+    // nginx's ngx_http_proxy_create_request(): r->uri after the location, escaped again (it
+    // was decoded); a path that needed no normalization has nothing to escape.
+    std::string_view rest = uri.empty() ? parts.path : uri;
     if (rest.size() >= location.path.size()) rest.remove_prefix(location.path.size());
     storage->append(pass.uri);
-    storage->append(rest);
+    http::AppendEscapedPath(rest, storage);
   }
   if (parts.has_query) {
     storage->push_back('?');
@@ -126,7 +130,7 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
   }
   std::string target_storage;
   http::AppendRequestHead(head, request.method,
-                          UpstreamTargetView(request, *ctx.location, &target_storage), out,
+                          UpstreamTargetView(request, *ctx.location, &target_storage, ctx.uri), out,
                           options.version_minor);
 }
 

@@ -12,11 +12,12 @@
 namespace realip::server {
 
 // The request-target sent upstream. Without a URI part in proxy_pass the original target goes
-// unchanged; with one, the matched location prefix of the path is replaced by it (nginx's
-// rule), and the query string is kept. Returned without a copy when the target goes unchanged;
-// otherwise built in *storage.
+// unchanged; with one, the matched location prefix of the normalized path `uri` ($uri; empty:
+// the raw path) is replaced by it and the rest escaped (nginx's rule), and the query string
+// is kept. Returned without a copy when the target goes unchanged; otherwise built in *storage.
 std::string_view UpstreamTargetView(const http::MessageHead& request,
-                                    const config::Location& location, std::string* storage);
+                                    const config::Location& location, std::string* storage,
+                                    std::string_view uri = {});
 
 // How the upstream request is framed and what the connection carries.
 struct UpstreamRequestOptions {

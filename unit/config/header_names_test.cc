@@ -31,6 +31,12 @@ TEST(HeaderNameSetTest, HideAddsPassRemoves) {
   EXPECT_EQ(set.names().size(), 7u);  // "date" is not added twice
 }
 
+TEST(HeaderNameSetTest, ContentLengthIsNeverHidden) {
+  HeaderNameSet set = BuildHiddenHeaders({"Content-Length", "Content-Type"}, {});
+  EXPECT_FALSE(set.Contains("Content-Length"));
+  EXPECT_TRUE(set.Contains("Content-Type"));
+}
+
 TEST(HeaderNameSetTest, LongNamesShareTheLastSlot) {
   const std::string a = "X-" + std::string(70, 'a');
   const std::string b = "X-" + std::string(90, 'b');

@@ -34,6 +34,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.server = &kServer;
   ctx.location = &kLocation;
   ctx.head = &kHead;
+  ctx.uri = "/normalized";
   ctx.rejected_line = "G@T / HTTP/1.1";
   ctx.proxy_header = &kProxy;
   ctx.resolution.client = Addr("203.0.113.7", 1234);
@@ -77,6 +78,7 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.server, fresh.server);
   EXPECT_EQ(ctx.location, fresh.location);
   EXPECT_EQ(ctx.head, fresh.head);
+  EXPECT_EQ(ctx.uri, fresh.uri);
   EXPECT_EQ(ctx.rejected_line, fresh.rejected_line);
   EXPECT_EQ(ctx.proxy_header, fresh.proxy_header);
   EXPECT_EQ(ctx.resolution.client, fresh.resolution.client);
