@@ -251,37 +251,14 @@ void CountProxyHeader(metrics::Shard& shard, const realip::ProxyHeader& header) 
 }
 
 void RequestMetrics::Clear() {
-  servers_.clear();
-  peers_.clear();
-  last_server_series_ = nullptr;
-  last_peer_series_ = nullptr;
+  servers_.Clear();
+  peers_.Clear();
   sources_.clear();
-}
-
-RequestMetrics::ServerSeries& RequestMetrics::ForServer(const config::Server* server) {
-  // Consecutive requests mostly go to one server.
-  if (last_server_series_ != nullptr && last_server_ == server) return *last_server_series_;
-  std::unique_ptr<ServerSeries>& entry = servers_[server];
-  if (entry == nullptr) entry = std::make_unique<ServerSeries>();
-  last_server_ = server;
-  last_server_series_ = entry.get();
-  return *entry;
-}
-
-RequestMetrics::PeerSeries& RequestMetrics::ForPeer(const config::Upstream& upstream,
-                                                    upstream::PeerIndex peer) {
-  const PeerKey key(&upstream, peer);
-  if (last_peer_series_ != nullptr && last_peer_ == key) return *last_peer_series_;
-  std::unique_ptr<PeerSeries>& entry = peers_[key];
-  if (entry == nullptr) entry = std::make_unique<PeerSeries>();
-  last_peer_ = key;
-  last_peer_series_ = entry.get();
-  return *entry;
 }
 
 void RequestMetrics::CountRequest(const RequestContext& ctx, absl::Time now) {
   if (!shard_->collecting()) return;  // and find no series: none may appear while off
-  ServerSeries& s = ForServer(ctx.server);
+  ServerSeries& s = servers_.Get(ctx.server);
   metrics::SeriesRef requests = s.requests.Get(ctx.status);
   if (!requests.valid()) {
     // Status codes and their labels correspond one to one, so the code is the key.
@@ -301,7 +278,7 @@ void RequestMetrics::CountUpstreamResponse(const config::Upstream& upstream,
                                            upstream::PeerIndex peer, std::string_view peer_label,
                                            int status, absl::Duration elapsed) {
   if (!shard_->collecting()) return;
-  PeerSeries& p = ForPeer(upstream, peer);
+  PeerSeries& p = peers_.Get(PeerKey(&upstream, peer));
   metrics::SeriesRef requests = p.requests.Get(status);
   if (!requests.valid()) {
     char code[12];

@@ -92,17 +92,34 @@ class RequestMetrics {
   };
   using PeerKey = std::pair<const config::Upstream*, upstream::PeerIndex>;
 
-  ServerSeries& ForServer(const config::Server* server);
-  PeerSeries& ForPeer(const config::Upstream& upstream, upstream::PeerIndex peer);
+  // Entries by key, made on first use; the key looked up last is compared before the map
+  // (consecutive requests mostly go to one server and one peer).
+  template <typename Key, typename Value>
+  class Entries {
+   public:
+    Value& Get(const Key& key) {
+      if (last_ != nullptr && last_key_ == key) return *last_;
+      std::unique_ptr<Value>& entry = map_[key];
+      if (entry == nullptr) entry = std::make_unique<Value>();
+      last_key_ = key;
+      last_ = entry.get();
+      return *entry;
+    }
+    void Clear() {
+      map_.clear();
+      last_ = nullptr;
+    }
+
+   private:
+    // Values by unique_ptr, so that the last one stays where it is across inserts.
+    absl::flat_hash_map<Key, std::unique_ptr<Value>> map_;
+    Key last_key_{};
+    Value* last_ = nullptr;  // null: no last entry
+  };
 
   metrics::Shard* shard_;
-  // Values by unique_ptr, so that the last entry used can be remembered across inserts.
-  absl::flat_hash_map<const config::Server*, std::unique_ptr<ServerSeries>> servers_;
-  absl::flat_hash_map<PeerKey, std::unique_ptr<PeerSeries>> peers_;
-  const config::Server* last_server_ = nullptr;
-  ServerSeries* last_server_series_ = nullptr;  // null: no last entry
-  PeerKey last_peer_;
-  PeerSeries* last_peer_series_ = nullptr;
+  Entries<const config::Server*, ServerSeries> servers_;
+  Entries<PeerKey, PeerSeries> peers_;
   // Client address sources as Resolution spells them (a few: "peer", "proxy_protocol" and the
   // header names of the configuration), with their series.
   std::vector<std::pair<std::string, metrics::SeriesRef>> sources_;
