@@ -37,6 +37,14 @@ class UpstreamTimeoutTest(EngineTestCase):
             http_extra=f"upstream app {{ server 127.0.0.1:{port} max_fails=0; keepalive 8; }}",
             workers=1)
 
+    def exchange(self, request):
+        """Sends `request` on a new connection; returns the response's (status, body)."""
+        s = connect(self.port)
+        s.sendall(request)
+        status, _, body, _ = harness.read_response(s)
+        s.close()
+        return status, body
+
     def timeouts_logged(self, what):
         return self.proxy.output().count(f"upstream timed out while {what}")
 
@@ -84,10 +92,7 @@ class UpstreamTimeoutTest(EngineTestCase):
 
         backend = self.scripted(trickle)
         self.start_proxy_to(backend.port, "proxy_read_timeout 2s;")
-        s = connect(self.port)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        status, _, body, _ = harness.read_response(s)
-        s.close()
+        status, body = self.exchange(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         self.assertEqual((status, body), (200, b"abcde"))
         self.assertEqual(self.timeouts_logged("reading"), 0)
 
@@ -141,10 +146,7 @@ class UpstreamTimeoutTest(EngineTestCase):
             f.connect_ex(("127.0.0.1", port))
             fillers.append(f)
         self.start_proxy_to(port, "proxy_connect_timeout 1s;")
-        s = connect(self.port)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        status, _, _, _ = harness.read_response(s)
-        s.close()
+        status, _ = self.exchange(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         self.assertEqual(status, 504)
         self.assertEqual(self.timeouts_logged("connecting"), 1)
         self.assertEqual(failures(self.metrics_port, "timeout"), 1)
@@ -223,10 +225,7 @@ class UpstreamTimeoutTest(EngineTestCase):
         self.start_with_metrics(
             f"location / {{ proxy_pass https://127.0.0.1:{backend.port}; "
             f"proxy_connect_timeout 1s; proxy_send_timeout 60s; }}", workers=1)
-        s = connect(self.port)
-        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        status, _, _, _ = harness.read_response(s)
-        s.close()
+        status, _ = self.exchange(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         self.assertEqual(status, 504)
         self.assertEqual(self.timeouts_logged("connecting"), 1)
         self.assertEqual(failures(self.metrics_port, "timeout"), 1)
