@@ -1,6 +1,7 @@
 #include "proxy/http/uri.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -77,6 +78,49 @@ TEST(NormalizePathTest, AsNginx) {
       EXPECT_EQ(out, c.want) << c.path;
     }
   }
+}
+
+// Every path over an alphabet rich in the bytes that matter, up to 7 bytes: a normal form never
+// holds an empty, "." or ".." segment, so routing cannot be steered around a location by
+// spelling, and normalizing it again (when it holds no '%' to decode) changes nothing.
+TEST(NormalizePathTest, NormalFormsHaveNoDotOrEmptySegments) {
+  const std::string alphabet = "/.a%2eEf5";
+  std::string path = "/";
+  size_t checked = 0;
+  // Odometer over the bytes after the leading '/'.
+  std::vector<size_t> digits;
+  for (;;) {
+    std::string out;
+    const PathNormalization r = NormalizePath(path, &out);
+    if (r != PathNormalization::kInvalid) {
+      const std::string normal = r == PathNormalization::kRewritten ? out : path;
+      ASSERT_FALSE(normal.empty()) << path;
+      EXPECT_EQ(normal[0], '/') << path;
+      EXPECT_EQ(normal.find("//"), std::string::npos) << path << " -> " << normal;
+      // Every segment followed by a '/', so that the last one is checked too.
+      std::string bounded = normal;
+      if (bounded.back() != '/') bounded.push_back('/');
+      EXPECT_EQ(bounded.find("/./"), std::string::npos) << path << " -> " << normal;
+      EXPECT_EQ(bounded.find("/../"), std::string::npos) << path << " -> " << normal;
+      if (normal.find('%') == std::string::npos) {
+        std::string again;
+        EXPECT_EQ(NormalizePath(normal, &again), PathNormalization::kUnchanged)
+            << path << " -> " << normal << " -> " << again;
+      }
+      ++checked;
+    }
+    size_t i = 0;
+    while (i < digits.size() && digits[i] + 1 == alphabet.size()) digits[i++] = 0;
+    if (i == digits.size()) {
+      if (digits.size() == 6) break;
+      digits.push_back(0);
+    } else {
+      ++digits[i];
+    }
+    path.resize(1);  // the leading '/'
+    for (size_t d : digits) path.push_back(alphabet[d]);
+  }
+  EXPECT_GT(checked, 100000u);
 }
 
 TEST(NormalizePathTest, OtherFormsAreLeftAlone) {
