@@ -303,6 +303,7 @@ MessageParser::~MessageParser() = default;
 void MessageHead::Reset() {
   method.clear();
   target.clear();
+  normalized_path.clear();
   status = 0;
   reason.clear();
   version_major = 1;
@@ -364,8 +365,7 @@ bool MessageParser::ValidateHead() {
     std::string_view path = head.target;
     if (auto absolute = SplitAbsoluteForm(path); absolute.has_value()) path = absolute->rest;
     path = path.substr(0, path.find('?'));
-    thread_local std::string normalized;
-    if (NormalizePath(path, &normalized) == PathNormalization::kInvalid) {
+    if (NormalizePath(path, &head.normalized_path) == PathNormalization::kInvalid) {
       return reject(400, "invalid request target");
     }
   }

@@ -33,6 +33,10 @@ struct ParseLimits {
 struct MessageHead {
   std::string method;  // requests: as sent, e.g. "GET"
   std::string target;  // requests: the request-target, e.g. "/a?b"
+  // Requests: the target's path in nginx's normal form (NormalizePath: decoded, `//`, `.` and
+  // `..` resolved), set by the parser when it differs from the path as sent; empty when that
+  // is already normal.
+  std::string normalized_path;
   int status = 0;      // responses: the status code
   std::string reason;  // responses: the reason phrase
   int version_major = 1;

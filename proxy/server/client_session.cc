@@ -22,7 +22,6 @@
 #include "proxy/base/strings.h"
 #include "proxy/http/serializer.h"
 #include "proxy/http/status_codes.h"
-#include "proxy/http/uri.h"
 #include "proxy/server/access_log.h"
 #include "proxy/server/add_header.h"
 #include "proxy/server/observability.h"
@@ -214,7 +213,6 @@ struct ClientSession::Active : event::DeadlineQueue::Node {
   std::unique_ptr<ResponseBodySink> response_sink_;
   http::MessageHead request_;
   RequestContext ctx_;
-  std::string uri_;  // ctx_.uri when normalizing changed the path
   // limit_conn slots of the request in flight; released when it finishes (zones are owned by
   // the session's config, which outlives these).
   std::vector<access::ConnLimitLease> conn_leases_;
@@ -916,11 +914,10 @@ void ClientSession::RouteAndResolve() {
   // nginx picks the server by the request line's host when the target is absolute-form.
   const config::Server& server = listener_->FindServer(RequestHost(A().request_));
   // Locations match the normalized path, as nginx's: "/x/../admin" and "/%61dmin" are
-  // /admin's (the parser refused the paths that cannot be normalized).
-  std::string_view path = SplitTarget(A().request_.target).path;
-  if (http::NormalizePath(path, &A().uri_) == http::PathNormalization::kRewritten) {
-    path = A().uri_;
-  }
+  // /admin's (the parser normalized it, and refused the paths that cannot be).
+  const std::string_view path = A().request_.normalized_path.empty()
+                                    ? SplitTarget(A().request_.target).path
+                                    : std::string_view(A().request_.normalized_path);
   const config::Location& location = server.FindLocation(path);
   settings_ = &location.settings;
 
