@@ -50,6 +50,14 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && EqualsIgnoreCaseSameLength(a.data(), b.data(), a.size());
 }
 
+// The value of a hexadecimal digit ('0'-'9', 'a'-'f', 'A'-'F'), or -1 for any other byte.
+inline int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 // ngx_atoi: one or more decimal digits, nothing else; nullopt above `max`.
 std::optional<uint64_t> ParseDecimal(std::string_view text, uint64_t max);
 

@@ -1,14 +1,9 @@
 #include "proxy/http/uri.h"
 
+#include "proxy/base/strings.h"
+
 namespace realip::http {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  const char lower = static_cast<char>(c | 0x20);
-  if (lower >= 'a' && lower <= 'f') return lower - 'a' + 10;
-  return -1;
-}
 
 // Whether the path can differ from its normal form: a '%', an empty segment or a segment that
 // starts with '.'. Most paths have none and cost one scan.
@@ -37,8 +32,8 @@ PathNormalization NormalizePath(std::string_view path, std::string* out) {
       decoded.push_back(path[i]);
       continue;
     }
-    const int hi = i + 1 < path.size() ? HexValue(path[i + 1]) : -1;
-    const int lo = i + 2 < path.size() ? HexValue(path[i + 2]) : -1;
+    const int hi = i + 1 < path.size() ? base::HexDigitValue(path[i + 1]) : -1;
+    const int lo = i + 2 < path.size() ? base::HexDigitValue(path[i + 2]) : -1;
     if (hi < 0 || lo < 0) return PathNormalization::kInvalid;
     const auto c = static_cast<unsigned char>(hi * 16 + lo);
     // nginx refuses only NUL. We refuse every control byte but tab, as in header values: a

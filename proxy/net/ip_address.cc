@@ -3,18 +3,12 @@
 #include <cstring>
 
 #include "proxy/base/check.h"
+#include "proxy/base/strings.h"
 
 namespace realip::net {
 namespace {
 
 constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // The dotted-quad grammar of inet_pton(AF_INET) (POSIX): exactly four decimal octets of
 // 0-255, no leading zeros ("01" is rejected because some libraries read it as octal), no
@@ -74,7 +68,7 @@ bool ParseV6Bytes(std::string_view s, uint8_t out[16]) {
   unsigned value = 0;
   while (i < n) {
     char c = s[i++];
-    int d = HexValue(c);
+    int d = base::HexDigitValue(c);
     if (d >= 0) {
       if (digits == 4) return false;
       value = (value << 4) | static_cast<unsigned>(d);
