@@ -93,14 +93,7 @@ ConnectionOptionList ConnectionOptions(const HeaderList& headers) {
 }
 
 bool IsHopByHop(const Header& header, std::span<const std::string_view> connection_options) {
-  // RFC 9110 section 7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE,
-  // Transfer-Encoding and Upgrade; Trailer describes the hop's own framing (section 6.6.2).
-  constexpr uint32_t kFixed =
-      base::FieldBit(FieldId::kConnection) | base::FieldBit(FieldId::kKeepAlive) |
-      base::FieldBit(FieldId::kProxyConnection) | base::FieldBit(FieldId::kTe) |
-      base::FieldBit(FieldId::kTrailer) | base::FieldBit(FieldId::kTransferEncoding) |
-      base::FieldBit(FieldId::kUpgrade);
-  if ((kFixed & base::FieldBit(header.id)) != 0) return true;
+  if ((kHopByHopFields & base::FieldBit(header.id)) != 0) return true;
   for (std::string_view option : connection_options) {
     if (EqualsIgnoreCase(header.name, option)) return true;
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -94,8 +95,17 @@ bool HasToken(const HeaderList& headers, std::string_view name, std::string_view
 using ConnectionOptionList = absl::InlinedVector<std::string_view, 4>;
 ConnectionOptionList ConnectionOptions(const HeaderList& headers);
 
-// True if `header` is hop-by-hop for this message: one of the fixed set (Connection, Keep-Alive,
-// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) or named by a Connection option.
+// The fixed hop-by-hop fields, as FieldBit()s: RFC 9110 section 7.6.1 names Connection,
+// Proxy-Connection, Keep-Alive, TE, Transfer-Encoding and Upgrade; Trailer describes the hop's
+// own framing (section 6.6.2).
+inline constexpr uint32_t kHopByHopFields =
+    base::FieldBit(FieldId::kConnection) | base::FieldBit(FieldId::kKeepAlive) |
+    base::FieldBit(FieldId::kProxyConnection) | base::FieldBit(FieldId::kTe) |
+    base::FieldBit(FieldId::kTrailer) | base::FieldBit(FieldId::kTransferEncoding) |
+    base::FieldBit(FieldId::kUpgrade);
+
+// True if `header` is hop-by-hop for this message: one of kHopByHopFields or named by a
+// Connection option.
 bool IsHopByHop(const Header& header, std::span<const std::string_view> connection_options);
 
 }  // namespace realip::http

@@ -73,13 +73,10 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
   constexpr uint32_t kOurs = FieldBit(FieldId::kContentLength) |
                              FieldBit(FieldId::kTransferEncoding) | FieldBit(FieldId::kConnection) |
                              FieldBit(FieldId::kUpgrade);
-  // The client's lines of these names are never passed on: hop-by-hop ones (RFC 9110 section
-  // 7.6.1), framing, Expect (answered here), and Host (step 1 sends one).
-  constexpr uint32_t kNeverPassed =
-      FieldBit(FieldId::kConnection) | FieldBit(FieldId::kKeepAlive) |
-      FieldBit(FieldId::kProxyConnection) | FieldBit(FieldId::kTe) | FieldBit(FieldId::kTrailer) |
-      FieldBit(FieldId::kTransferEncoding) | FieldBit(FieldId::kUpgrade) |
-      FieldBit(FieldId::kContentLength) | FieldBit(FieldId::kExpect) | FieldBit(FieldId::kHost);
+  // The client's lines of these names are never passed on: the fixed hop-by-hop ones,
+  // framing, Expect (answered here), and Host (step 1 sends one).
+  constexpr uint32_t kNeverPassed = http::kHopByHopFields | FieldBit(FieldId::kContentLength) |
+                                    FieldBit(FieldId::kExpect) | FieldBit(FieldId::kHost);
   constexpr uint32_t kClientAddress = FieldBit(FieldId::kXRealIp) | FieldBit(FieldId::kForwarded);
   // The names set in step 1, whatever their value: known ones as bits, others by name.
   uint32_t set_ids = 0;
