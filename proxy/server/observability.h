@@ -10,13 +10,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "proxy/config/config.h"
 #include "proxy/metrics/metrics.h"
 #include "proxy/net/socket_address.h"
 #include "proxy/realip/proxy_protocol.h"
 #include "proxy/realip/resolver.h"
+#include "proxy/server/remembered_map.h"
 #include "proxy/server/request_context.h"
 #include "proxy/upstream/balancer.h"
 
@@ -92,34 +92,9 @@ class RequestMetrics {
   };
   using PeerKey = std::pair<const config::Upstream*, upstream::PeerIndex>;
 
-  // Entries by key, made on first use; the key looked up last is compared before the map
-  // (consecutive requests mostly go to one server and one peer).
-  template <typename Key, typename Value>
-  class Entries {
-   public:
-    Value& Get(const Key& key) {
-      if (last_ != nullptr && last_key_ == key) return *last_;
-      std::unique_ptr<Value>& entry = map_[key];
-      if (entry == nullptr) entry = std::make_unique<Value>();
-      last_key_ = key;
-      last_ = entry.get();
-      return *entry;
-    }
-    void Clear() {
-      map_.clear();
-      last_ = nullptr;
-    }
-
-   private:
-    // Values by unique_ptr, so that the last one stays where it is across inserts.
-    absl::flat_hash_map<Key, std::unique_ptr<Value>> map_;
-    Key last_key_{};
-    Value* last_ = nullptr;  // null: no last entry
-  };
-
   metrics::Shard* shard_;
-  Entries<const config::Server*, ServerSeries> servers_;
-  Entries<PeerKey, PeerSeries> peers_;
+  RememberedMap<const config::Server*, ServerSeries> servers_;
+  RememberedMap<PeerKey, PeerSeries> peers_;
   // Client address sources as Resolution spells them (a few: "peer", "proxy_protocol" and the
   // header names of the configuration), with their series.
   std::vector<std::pair<std::string, metrics::SeriesRef>> sources_;

@@ -154,8 +154,7 @@ void Worker::OnWake() {
     // Fresh balancers for the new snapshot's upstreams; those of snapshots no connection
     // uses any more go (and with them the addresses peer_seen_ is keyed by).
     balancers_.Prune();
-    peer_seen_.clear();
-    last_seen_balancer_ = nullptr;
+    peer_seen_.Clear();
     // Before any connection uses the new snapshot, whose objects may sit where freed ones were.
     request_metrics_.Clear();
     balancers_.Prepare(*config_);
@@ -344,16 +343,11 @@ void Worker::NotePeerState(const config::Upstream& upstream, const upstream::Bal
                            upstream::PeerIndex peer) {
   if (!shard_->collecting()) return;
   bool up = balancer.IsUp(peer);
-  // The usual case, the peer of the last report in the same state: three compares.
-  if (&balancer == last_seen_balancer_ && peer == last_seen_peer_ && up == last_seen_up_) return;
-  last_seen_balancer_ = &balancer;
-  last_seen_peer_ = peer;
-  last_seen_up_ = up;
-  // Else no change since the last report of this balancer's peer: one lookup of two words, no
-  // key built.
-  auto [seen, first] = peer_seen_.try_emplace(std::make_pair(&balancer, peer), up);
-  if (!first && seen->second == up) return;
-  seen->second = up;
+  // The usual case, no change since the last report of this balancer's peer: the peer of the
+  // report before (two compares) or one lookup of two words, no key built.
+  std::optional<bool>& seen = peer_seen_.Get(std::make_pair(&balancer, peer));
+  if (seen == up) return;
+  seen = up;
   const std::string& name = balancer.peer(peer).address_text;
   // Called for every response: the key is built in reused memory, and nothing is inserted or
   // published unless the state changed.

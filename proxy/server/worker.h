@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "proxy/server/lifecycle.h"
 #include "proxy/server/listeners.h"
 #include "proxy/server/observability.h"
+#include "proxy/server/remembered_map.h"
 #include "proxy/server/session_store.h"
 #include "proxy/server/upstream.h"
 #include "proxy/tls/tls.h"
@@ -163,14 +165,10 @@ class Worker {
   // Last reported state per "upstream\0peer": the shared gauge is only touched on a change.
   absl::flat_hash_map<std::string, bool> peer_up_;
   std::string peer_key_;  // NotePeerState's lookup key, reused
-  // The last state seen per balancer and peer, checked first; cleared when balancers are
-  // pruned, the only time one is destroyed.
-  absl::flat_hash_map<std::pair<const upstream::Balancer*, upstream::PeerIndex>, bool> peer_seen_;
-  // The entry of peer_seen_ reported last, checked before it (most responses come from the
-  // peer of the response before); cleared with it.
-  const upstream::Balancer* last_seen_balancer_ = nullptr;
-  upstream::PeerIndex last_seen_peer_ = 0;
-  bool last_seen_up_ = false;
+  // The last state seen per balancer and peer (none yet: nullopt), checked first; cleared
+  // when balancers are pruned, the only time one is destroyed.
+  RememberedMap<std::pair<const upstream::Balancer*, upstream::PeerIndex>, std::optional<bool>>
+      peer_seen_;
   std::shared_ptr<const config::Config> config_;  // worker thread only
   std::mutex pending_mu_;
   std::shared_ptr<const config::Config> pending_config_;  // guarded by pending_mu_
