@@ -28,6 +28,7 @@ DeadlineQueue::List& DeadlineQueue::ListFor(int64_t duration_ms) {
   for (auto& list : lists_) {
     if (list->duration_ms == duration_ms) return *list;
   }
+  DropUnusedLists();
   auto list = std::make_unique<List>();
   list->duration_ms = duration_ms;
   List* raw = list.get();
@@ -35,6 +36,12 @@ DeadlineQueue::List& DeadlineQueue::ListFor(int64_t duration_ms) {
   REALIP_CHECK(st.ok());  // only fails when libevent cannot assign a timer
   lists_.push_back(std::move(list));
   return *raw;
+}
+
+void DeadlineQueue::DropUnusedLists() {
+  std::erase_if(lists_, [this](const std::unique_ptr<List>& list) {
+    return list->head == nullptr && list.get() != last_ && list.get() != expiring_;
+  });
 }
 
 void DeadlineQueue::Arm(Node* node, std::chrono::milliseconds delay) {
@@ -82,11 +89,13 @@ void DeadlineQueue::Unlink(Node* node) {
 
 void DeadlineQueue::Expire(List& list) {
   const int64_t now = loop_.SteadyMs();
+  expiring_ = &list;
   while (list.head != nullptr && list.head->deadline_ms <= now) {
     Node* node = list.head;
     Cancel(node);
     on_expire_(node);  // may arm, cancel, or destroy any node's object
   }
+  expiring_ = nullptr;
   if (list.head != nullptr) {
     list.timer.Arm(std::chrono::milliseconds(list.head->deadline_ms - now));
     list.timer_ms = list.head->deadline_ms;

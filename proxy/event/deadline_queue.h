@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -46,18 +47,27 @@ class DeadlineQueue {
   void Cancel(Node* node) {
     if (node->list != nullptr) Unlink(node);
   }
+  // How many duration lists the queue holds (tests).
+  size_t list_count() const { return lists_.size(); }
 
  private:
   void Unlink(Node* node);
   List& ListFor(int64_t duration_ms);
+  // Frees the lists nothing uses any more: empty, and neither the last one armed nor the one
+  // expiring now (whose timer callback is running).
+  void DropUnusedLists();
   void Expire(List& list);
 
   EventLoop& loop_;
   void (*on_expire_)(Node* node);
-  std::vector<std::unique_ptr<List>> lists_;  // a handful: one per configured timeout value
+  // A handful: one per timeout value in use. A reload that brings new values adds lists; those
+  // of values no longer armed are freed when the next new list is made, so the count stays that
+  // of the values in use across any number of reloads.
+  std::vector<std::unique_ptr<List>> lists_;
   // The list of the last Arm(): a queue is mostly armed with one duration (keep-alive, the
   // upstream read timeout), which this finds without a search.
   List* last_ = nullptr;
+  List* expiring_ = nullptr;  // the list Expire() is walking, which must outlive it
 };
 
 }  // namespace realip::event

@@ -136,5 +136,42 @@ TEST_F(DeadlineQueueTest, DestroyingTheQueueDisarmsItsNodes) {
   EXPECT_TRUE(f_.fired.empty());
 }
 
+// Each reload may bring new timeout values: the lists of values no longer armed are freed, so
+// the queue does not grow with the number of reloads.
+TEST_F(DeadlineQueueTest, ListsOfDurationsNoLongerArmedAreFreed) {
+  Item kept("kept"), a("a");  // before the queue: still armed when it goes
+  DeadlineQueue q(*f_.loop, &OnExpire);
+  q.Arm(&kept, milliseconds(100000));  // a value still in use: its list stays
+  for (int ms = 1000; ms < 1200; ++ms) {
+    q.Arm(&a, milliseconds(ms));  // a new value each "reload", the previous one left behind
+    EXPECT_LE(q.list_count(), 3u) << ms;
+  }
+  EXPECT_TRUE(kept.armed());
+  EXPECT_TRUE(a.armed());
+  q.Cancel(&a);
+  q.Arm(&a, milliseconds(5));
+  RunFor(milliseconds(60));
+  EXPECT_EQ(f_.fired, (std::vector<std::string>{"a"}));
+}
+
+// The list whose timer is firing outlives its callback, also when that callback empties it
+// and arms a node with a new duration (which frees the unused lists).
+TEST_F(DeadlineQueueTest, AListEmptiedByItsOwnExpiryIsNotFreedUnderIt) {
+  DeadlineQueue q(*f_.loop, &OnExpire);
+  Item a("a"), b("b"), c("c");
+  q.Arm(&a, milliseconds(10));
+  q.Arm(&b, milliseconds(10));
+  q.Arm(&c, milliseconds(7));  // armed last: a's list is not the last one armed
+  q.Cancel(&c);
+  f_.on_fire = [&](Item* item) {
+    if (item == &a) {
+      q.Cancel(&b);                 // a's list is now empty
+      q.Arm(&b, milliseconds(25));  // a new list: the unused ones go, a's list must not
+    }
+  };
+  RunFor(milliseconds(200));
+  EXPECT_EQ(f_.fired, (std::vector<std::string>{"a", "b"}));
+}
+
 }  // namespace
 }  // namespace realip::event
