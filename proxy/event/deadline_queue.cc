@@ -28,7 +28,10 @@ DeadlineQueue::List& DeadlineQueue::ListFor(int64_t duration_ms) {
   for (auto& list : lists_) {
     if (list->duration_ms == duration_ms) return *list;
   }
-  DropUnusedLists();
+  // A few lists are kept even when empty: with several timeout values in use (header, body,
+  // keep-alive, send), a lone connection empties one list as it arms another, and freeing
+  // them would make and free a list (and its libevent timer) on nearly every arming.
+  if (lists_.size() >= kListsKeptEmpty) DropUnusedLists();
   auto list = std::make_unique<List>();
   list->duration_ms = duration_ms;
   List* raw = list.get();

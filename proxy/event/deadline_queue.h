@@ -60,9 +60,10 @@ class DeadlineQueue {
 
   EventLoop& loop_;
   void (*on_expire_)(Node* node);
-  // A handful: one per timeout value in use. A reload that brings new values adds lists; those
-  // of values no longer armed are freed when the next new list is made, so the count stays that
-  // of the values in use across any number of reloads.
+  // A handful: one per timeout value in use. A reload that brings new values adds lists; once
+  // there are kListsKeptEmpty, those of values no longer armed are freed when the next new list
+  // is made, so the count stays near that of the values in use across any number of reloads.
+  static constexpr size_t kListsKeptEmpty = 8;
   std::vector<std::unique_ptr<List>> lists_;
   // The list of the last Arm(): a queue is mostly armed with one duration (keep-alive, the
   // upstream read timeout), which this finds without a search.
