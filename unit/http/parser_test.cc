@@ -331,6 +331,38 @@ const RejectCase kRejectCases[] = {
     // RFC 9112 section 6.1, as nginx: a coding other than plain "chunked" is not implemented.
     {"TransferEncodingNotChunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
      501},
+    // nginx judges a coding other than "chunked" before the Content-Length beside it: 501
+    // (ngx_http_process_request_header); "chunked" with a length, a repeated or invalid
+    // length, HTTP/1.0 and a missing Host stay 400.
+    {"CodingThenContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 501},
+    {"ContentLengthThenCoding",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: gzip\r\n\r\nab", 501},
+    {"CodingBeforeChunkedWithContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 2\r\n"
+     "\r\n0\r\n\r\n",
+     501},
+    {"IdentityWithContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: identity\r\n\r\nab",
+     501},
+    {"UpperCaseChunkedWithContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\nContent-Length: 2\r\n\r\n"
+     "0\r\n\r\n",
+     400},
+    {"CodingWithRepeatedContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n"
+     "Content-Length: 2\r\n\r\nab",
+     400},
+    {"RepeatedContentLengthThenCoding",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n"
+     "Transfer-Encoding: gzip\r\n\r\nab",
+     400},
+    {"CodingWithInvalidContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: x\r\n\r\nab", 400},
+    {"CodingWithContentLengthInHttp10",
+     "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 400},
+    {"CodingWithContentLengthWithoutHost",
+     "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 400},
     // nginx's ngx_http_validate_host and request-line host rules: 400, before the framing.
     {"HostWithSlash", "GET / HTTP/1.1\r\nHost: a/b\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
     {"HostWithTwoDots", "GET / HTTP/1.1\r\nHost: a..b\r\n\r\n", 400},
