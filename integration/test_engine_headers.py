@@ -214,6 +214,33 @@ class HeadersTest(EngineTestCase):
         self.assertEqual(lines, ["/200 200", "/201 201", "/200 200", "/444 444", "/499 499",
                                  "/408 408", "/text 444", "/limited 200", "/limited 444"])
 
+    def pipelined(self, first):
+        """Sends GET `first` and then GET /ok (Connection: close) on one connection, and
+        returns the bytes read until the proxy closes it."""
+        s = connect(self.port)
+        s.sendall(f"GET {first} HTTP/1.1\r\nHost: a\r\n\r\n"
+                  f"GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
+        data = read_all(s)
+        s.close()
+        return data
+
+    def test_return_redirect_without_url_sends_an_empty_location(self):
+        # nginx 1.22 sends `Location: ` (empty) after Connection, with the status's page, and
+        # keeps the connection.
+        self.start("location = /ok { return 200 ok; }\n" + "\n".join(
+            f"location = /r{code} {{ return {code}; }}" for code in (301, 302, 303, 307, 308)))
+        for code in (301, 302, 303, 307, 308):
+            data = self.pipelined(f"/r{code}")
+            head, _, rest = data.partition(b"\r\n\r\n")
+            self.assertRegex(head, rb"^HTTP/1.1 %d [A-Za-z ]+\r\nServer: [^\r]+\r\nDate: [^\r]+\r\n"
+                             rb"Content-Type: text/html\r\nContent-Length: \d+\r\n"
+                             rb"Connection: keep-alive\r\nLocation: $" % code)
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            self.assertIn(b"<title>%d " % code, rest[:length])
+            # The connection stays usable: the next response follows the page.
+            self.assertTrue(rest[length:].startswith(b"HTTP/1.1 200 OK\r\n"), data)
+            self.assertTrue(rest.endswith(b"\r\n\r\nok"), data)
+
     def test_proxy_set_header_overrides_removes_and_evaluates(self):
         self.start(f"""
             location / {{

@@ -67,6 +67,8 @@ http {{
     }}
     location = /r {{ return 200 "x\\n"; }}
     location = /m {{ return 302 /elsewhere; }}
+    location = /ma {{ return 302 http://elsewhere/; }}
+    location = /me {{ return 302; }}
     location /none {{ }}
     location /down {{ proxy_pass http://127.0.0.1:{closed_port}; }}
   }}
@@ -202,7 +204,8 @@ class ServerDateTest(harness.TestCase):
         harness.wait_for_port("127.0.0.1", nginx_port, n.proc)
         for path, extra in (("/p/x", b""), ("/ps/x", b""), ("/pd/x", b""), ("/pn/bare", b""),
                             ("/ah/x", b""), ("/off/x", b""), ("/ws/ws", UPGRADE), ("/r", b""),
-                            ("/m", b""), ("/none", b""), ("/down", b"")):
+                            ("/m", b""), ("/ma", b""), ("/me", b""), ("/none", b""),
+                            ("/down", b"")):
             ours = get(ours_port, path, extra)
             theirs = get(nginx_port, path, extra)
             self.assertEqual(ours[0], theirs[0], path)
