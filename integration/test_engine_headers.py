@@ -241,6 +241,29 @@ class HeadersTest(EngineTestCase):
             self.assertTrue(rest[length:].startswith(b"HTTP/1.1 200 OK\r\n"), data)
             self.assertTrue(rest.endswith(b"\r\n\r\nok"), data)
 
+    def test_return_bodiless_and_interim_codes(self):
+        # 204 and 304 carry no body, Content-Type or Content-Length, text or not, and keep the
+        # connection (nginx 1.22 adds Content-Type and Content-Length to a 304). A 1xx code
+        # cannot be a final response: its head goes alone and the connection closes, so that
+        # the next request's response is never taken for this one's (nginx sends a
+        # Content-Length, the text and keeps the connection).
+        codes = (100, 101, 103, 199, 204, 304)
+        self.start("location = /ok { return 200 ok; }\n" + "\n".join(
+            f"location = /c{code} {{ return {code}; }}\n"
+            f"location = /t{code} {{ return {code} \"text\"; }}" for code in codes))
+        for code in codes:
+            for path in (f"/c{code}", f"/t{code}"):
+                data = self.pipelined(path)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                connection = b"close" if code < 200 else b"keep-alive"
+                self.assertRegex(head, rb"^HTTP/1.1 %d [A-Za-z ]+\r\nServer: [^\r]+\r\n"
+                                 rb"Date: [^\r]+\r\nConnection: %s$" % (code, connection))
+                if code < 200:
+                    self.assertEqual(rest, b"", path)
+                else:
+                    self.assertTrue(rest.startswith(b"HTTP/1.1 200 OK\r\n"), data)
+                    self.assertTrue(rest.endswith(b"\r\n\r\nok"), data)
+
     def test_proxy_set_header_overrides_removes_and_evaluates(self):
         self.start(f"""
             location / {{

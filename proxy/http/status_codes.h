@@ -18,7 +18,8 @@ std::string_view ReasonPhrase(int status);
 bool IsRedirect(int status);
 
 // A complete response the proxy generates itself: small HTML body for errors and redirects,
-// `text` verbatim as text/plain otherwise. Fields in nginx's order: Server, Date, Content-Type,
+// `text` verbatim as text/plain otherwise; 1xx, 204 and 304 have neither body nor
+// Content-Type and Content-Length. Fields in nginx's order: Server, Date, Content-Type,
 // Content-Length, Location (when `location_made_absolute`), Connection, Location (otherwise).
 // `head_only` omits the body (HEAD requests); `keep_alive` false writes "Connection: close".
 struct LocalResponse {

@@ -1752,6 +1752,14 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
     Close();
     return;
   }
+  if (status < 200) {
+    // `return 1xx`: a client takes such a status for an interim response and waits for
+    // another on the same connection (RFC 9110 section 15.2), which would be the next
+    // request's. The head goes out alone (no body, no Content-Length: section 8.6) and the
+    // connection closes after it; nginx sends a body and keeps the connection.
+    keep_alive = false;
+    keep_alive_ = false;
+  }
   http::LocalResponse response;
   response.content_type = content_type;
   response.location_made_absolute = location_made_absolute;

@@ -175,8 +175,8 @@ class ClientSession : public event::IoHandler,
   void ReleaseUpstream(bool reusable);
   void StartTunnel();
   static std::string_view ServerToken(const config::HttpSettings* settings);
-  // Without text, 444, 408 and 499 close the connection instead (nginx's).
-  // `location_made_absolute`: see http::LocalResponse.
+  // Without text, 444, 408 and 499 close the connection instead (nginx's); a status below 200
+  // is sent alone and closes it. `location_made_absolute`: see http::LocalResponse.
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                  std::string_view content_type = {}, bool location_made_absolute = false);
   void SendErrorAndClose(int status, const std::string& why);

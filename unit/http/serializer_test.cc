@@ -107,6 +107,16 @@ TEST(StatusCodesTest, LocalResponseTextRedirectAndHead) {
   no_content.status = 204;
   EXPECT_EQ(BuildLocalResponse(no_content),
             "HTTP/1.1 204 No Content\r\nServer: realip-proxy\r\nConnection: close\r\n\r\n");
+  // 1xx, 204 and 304 never carry a body, a Content-Type or a Content-Length, text or not.
+  for (int status : {100, 101, 103, 199, 204, 304}) {
+    LocalResponse bodiless;
+    bodiless.status = status;
+    bodiless.text = "hi";
+    bodiless.use_text = true;
+    const std::string got = BuildLocalResponse(bodiless);
+    EXPECT_EQ(got.substr(got.find("\r\n") + 2), "Server: realip-proxy\r\nConnection: close\r\n\r\n")
+        << status;
+  }
 }
 
 TEST(StatusCodesTest, DateFollowsServerAsNginxWritesThem) {
