@@ -264,6 +264,69 @@ class HeadersTest(EngineTestCase):
                     self.assertTrue(rest.startswith(b"HTTP/1.1 200 OK\r\n"), data)
                     self.assertTrue(rest.endswith(b"\r\n\r\nok"), data)
 
+    def test_configuration_strings_cannot_end_a_header_line(self):
+        # nginx 1.22 loads these and sends the CR LF as written: a header injected by the
+        # configuration. We refuse them at load (-t fails) with the file, line and directive.
+        for directive, message in (
+                ('proxy_set_header X-A "a\\r\\nInjected: x";',
+                 r'control byte 0x0D in "proxy_set_header" value'),
+                ('add_header X-A "a\\nInjected: x";', r'control byte 0x0A in "add_header" value'),
+                ('return 302 "/a\\r\\nInjected: x";', r'control byte 0x0D in "return" URL'),
+                ('proxy_redirect / "/\\r\\nInjected: x";',
+                 r'control byte 0x0D in "proxy_redirect" replacement'),
+                ('add_header X-A "a\0b";', r'control byte 0x00 in "add_header" value')):
+            with self.subTest(directive=directive):
+                path = self.write_config(
+                    "events {}\nhttp {\n  server {\n    listen 127.0.0.1:1;\n"
+                    f"    location / {{\n      {directive}\n    }}\n  }}\n}}\n", "bad.conf")
+                r = self.run_proxy("-t", "-c", path)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertRegex(r.stderr, r"\[emerg\] " + message + r": a header line cannot "
+                                 r"carry CR, LF, NUL or other control bytes but tab in " +
+                                 path + r":6\n")
+                self.assertIn("test failed", r.stderr)
+
+    def test_variables_cannot_carry_a_line_end_into_a_header(self):
+        # $http_NAME, $uri, $args and $arg_NAME come from a head the parser accepted: a CR or
+        # LF in a header value, or an escaped one in the path, is refused (400); one escaped
+        # in the query stays escaped. Neither the backend nor the client gets a line of its own.
+        heads = []
+
+        def record(sock, backend):
+            got = harness.recv_head(sock)
+            if got is not None:
+                heads.append(got[0])
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+        b = self.scripted(record)
+        values = "[$http_x][$uri][$args][$arg_a]"
+        self.start(f"""location / {{
+              proxy_pass http://127.0.0.1:{b.port};
+              proxy_set_header X-V "{values}";
+              add_header X-V "{values}";
+            }}""")
+        for raw, status in (
+                (b"GET /p HTTP/1.1\r\nHost: a\r\nX: a\rInjected: 1\r\n\r\n", 400),
+                (b"GET /p HTTP/1.1\r\nHost: a\r\nX: a\nInjected: 1\r\n\r\n", 400),
+                (b"GET /p HTTP/1.1\r\nHost: a\r\nX: a\x00Injected: 1\r\n\r\n", 400),
+                (b"GET /p%0d%0aInjected:%201 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+                (b"GET /p%0aInjected:%201 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+                (b"GET /p?a=%0d%0aInjected:%201 HTTP/1.1\r\nHost: a\r\nX: x\r\n\r\n", 200)):
+            with self.subTest(raw=raw):
+                before = len(heads)
+                reply = self.request(raw[:-2] + b"Connection: close\r\n\r\n")
+                self.assertTrue(reply.startswith(b"HTTP/1.1 %d " % status), reply)
+                head = reply.partition(b"\r\n\r\n")[0]
+                self.assertNotIn(b"\nInjected", head)
+                if status == 200:
+                    self.assertEqual(len(heads), before + 1)
+                    self.assertNotIn(b"\nInjected", heads[-1])
+                    want = b"X-V: [x][/p][a=%0d%0aInjected:%201][%0d%0aInjected:%201]\r\n"
+                    self.assertIn(b"\r\n" + want, heads[-1] + b"\r\n")
+                    self.assertIn(b"\r\n" + want, head + b"\r\n")
+                else:
+                    self.assertEqual(len(heads), before)
+
     def test_proxy_set_header_overrides_removes_and_evaluates(self):
         self.start(f"""
             location / {{
