@@ -327,6 +327,35 @@ class HeadersTest(EngineTestCase):
                 else:
                     self.assertEqual(len(heads), before)
 
+    def test_spaces_and_tabs_around_values_are_dropped_both_ways(self):
+        # RFC 9110 section 5.5: OWS around a field value is not part of it, spaces and tabs
+        # alike. nginx 1.22 strips spaces only: a tab at either end reaches the backend, the
+        # client and $http_NAME.
+        heads = []
+
+        def record(sock, backend):
+            got = harness.recv_head(sock)
+            if got is not None:
+                heads.append(got[0])
+                sock.sendall(b"HTTP/1.1 200 OK\r\nX-R1: r\t\r\nX-R2:\t \tr\r\nX-R3: r \t r \r\n"
+                             b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
+        b = self.scripted(record)
+        self.start(f"""location / {{
+              proxy_pass http://127.0.0.1:{b.port};
+              proxy_set_header X-V "[$http_x_t1][$http_x_t2]";
+              add_header X-U "[$upstream_http_x_r1][$upstream_http_x_r2]";
+            }}""")
+        reply = self.request(b"GET / HTTP/1.1\r\nHost: a\r\nX-T1: a\t\r\nX-T2:\t a \t\r\n"
+                             b"X-T3: a\t b \r\nConnection: close\r\n\r\n")
+        head = reply.partition(b"\r\n\r\n")[0] + b"\r\n"
+        self.assertEqual(len(heads), 1)
+        sent = heads[0] + b"\r\n"
+        for line in (b"X-V: [a][a]", b"X-T1: a", b"X-T2: a", b"X-T3: a\t b"):
+            self.assertIn(b"\r\n" + line + b"\r\n", sent)
+        for line in (b"X-R1: r", b"X-R2: r", b"X-R3: r \t r", b"X-U: [r][r]"):
+            self.assertIn(b"\r\n" + line + b"\r\n", head)
+
     def test_proxy_set_header_overrides_removes_and_evaluates(self):
         self.start(f"""
             location / {{
