@@ -857,7 +857,12 @@ void ClientSession::ContinueRequest() {
       // redirects. A redirect without a URL has an empty Location, as nginx's.
       const bool redirect = http::IsRedirect(ret.code);
       const bool empty_body = !ret.has_text && ret.code < 400 && !redirect;
-      std::string text = ret.has_text ? Evaluate(ret.text, A().ctx_) : std::string();
+      std::string text;
+      if (redirect) {
+        EvaluateFieldTo(ret.text, A().ctx_, &text);  // the Location
+      } else if (ret.has_text) {
+        EvaluateTo(ret.text, A().ctx_, &text);
+      }
       bool made_absolute = false;
       if (redirect && !text.empty() && text[0] == '/') {
         // A relative redirect goes out absolute, as nginx's header filter makes it.

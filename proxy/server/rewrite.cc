@@ -62,7 +62,7 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
   values.clear();
   absl::InlinedVector<size_t, 16> ends;
   for (const config::HeaderRewrite& rewrite : settings.proxy_set_headers) {
-    EvaluateTo(rewrite.value, ctx, &values);
+    EvaluateFieldTo(rewrite.value, ctx, &values);
     ends.push_back(values.size());
   }
   absl::InlinedVector<http::HeaderView, 32> out;
