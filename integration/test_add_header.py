@@ -121,7 +121,7 @@ http {{
                 self.assertTrue(data, head)
                 head += data
         self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
-        self.assertIn(b"\r\nConnection: upgrade\r\nX-Al: al\r\n\r\n", head)
+        self.assertIn(b"\r\nConnection: upgrade\r\nUpgrade: websocket\r\nX-Al: al\r\n\r\n", head)
         self.assertNotIn(b"X-A:", head)
 
     def test_echo_backend_and_upstream_failure(self):

@@ -89,6 +89,44 @@ class ProxyProtocolTest(ProxyProtocolBase):
         self.assertEqual(h["x-pp-authority"], "example.test")
         self.assertEqual(h["x-pp-unique-id"], "id-123")
 
+    def test_line_ends_in_a_tlv_never_end_a_header_line(self):
+        # A TLV is bytes the sender chose (an authority TLV often carries the client's TLS
+        # server name). Where a variable puts it in a header line, NUL, CR and LF become
+        # spaces: towards the backend (proxy_set_header), in add_header, and in a Location.
+        heads = []
+
+        def record(sock, backend):
+            got = harness.recv_head(sock)
+            if got is not None:
+                heads.append(got[0])
+                sock.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://in/x\r\n"
+                             b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+
+        b = self.scripted(record)
+        self.start(f"""
+            location / {{
+              proxy_pass http://127.0.0.1:{b.port};
+              proxy_set_header X-Auth "[$proxy_protocol_tlv_authority]";
+              add_header X-Auth "[$proxy_protocol_tlv_authority]";
+              proxy_redirect http://in/ "http://$proxy_protocol_tlv_authority/";
+            }}
+            location /r {{ return 302 "http://$proxy_protocol_tlv_authority/"; }}""",
+                   listen_flags="proxy_protocol")
+        pp = v2_header("198.51.100.9", "127.0.0.1", 40000, 80,
+                       tlv(0x02, b"a\r\nInjected: 1\x00b"))
+        reply = self.request(pp + b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        head = reply.partition(b"\r\n\r\n")[0] + b"\r\n"
+        self.assertEqual(len(heads), 1)
+        self.assertIn(b"\r\nX-Auth: [a  Injected: 1 b]\r\n", heads[0] + b"\r\n")
+        self.assertNotIn(b"\nInjected", heads[0])
+        self.assertIn(b"\r\nX-Auth: [a  Injected: 1 b]\r\n", head)
+        self.assertIn(b"\r\nLocation: http://a  Injected: 1 b/x\r\n", head)
+        self.assertNotIn(b"\nInjected", head)
+        reply = self.request(pp + b"GET /r HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        head = reply.partition(b"\r\n\r\n")[0] + b"\r\n"
+        self.assertIn(b"\r\nLocation: http://a  Injected: 1 b/\r\n", head)
+        self.assertNotIn(b"\nInjected", head)
+
     def test_the_proxy_result_applies_to_every_request_on_the_connection(self):
         self.start_pp()
         s = connect(self.port)

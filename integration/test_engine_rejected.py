@@ -41,6 +41,31 @@ CASES = [
     ("te and content-length",
      b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
      b"0\r\n\r\n", 400),
+    # A coding other than "chunked" is 501 before the Content-Length beside it is looked at;
+    # a bad, repeated or HTTP/1.0 framing is 400 first.
+    ("te gzip and content-length",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab",
+     501),
+    ("content-length and te gzip",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: gzip\r\n\r\nab",
+     501),
+    ("te gzip, chunked and content-length",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 2\r\n"
+     b"\r\n0\r\n\r\n", 501),
+    ("te identity and content-length",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n"
+     b"\r\nab", 501),
+    ("te gzip and two content-lengths",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n"
+     b"Content-Length: 2\r\n\r\nab", 400),
+    ("te gzip and a bad content-length",
+     b"POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\nTransfer-Encoding: gzip\r\n\r\nab",
+     400),
+    ("te gzip and content-length in 1.0",
+     b"POST /e HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab",
+     400),
+    ("te gzip and content-length without host",
+     b"POST /e HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 400),
     ("host with port", b"GET /n HTTP/1.1\r\nHost: AbC.:80\r\nBad Header\r\n\r\n", 400),
     ("folding", b"GET /o HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),
     ("1.0 without host", b"GET /p HTTP/1.0\r\nBad Header\r\n\r\n", 400),

@@ -275,6 +275,11 @@ class ReloadTest(LifecycleTestCase):
         for bad, message in (
                 (good.replace("return 200", "retrun 200"), r'unknown directive "retrun"'),
                 (good + f"""http {{ }}""", r'"http" directive is duplicate'),
+                # A header line the configuration would break: refused, as at start.
+                (good.replace('return 200 "old";',
+                              'add_header X-A "a\\r\\nInjected: x"; return 200 "old";'),
+                 r'control byte 0x0D in "add_header" value: a header line cannot carry CR, LF, '
+                 r'NUL or other control bytes but tab in \S+:8'),
                 (good.replace("}\n}", f"""}}
   server {{ listen 127.0.0.1:{taken.getsockname()[1]}; }}
 }}"""), r"bind\(\) to 127.0.0.1:\d+ failed \(98: Address already in use\)")):

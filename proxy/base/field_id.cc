@@ -59,6 +59,7 @@ bool WordIs(const char* p, const Known& k, int i) {
 // The one known name a name of this length and first letter (lowered) can be.
 constexpr Known kConnection = Make("connection", FieldId::kConnection);
 constexpr Known kContentLength = Make("content-length", FieldId::kContentLength);
+constexpr Known kContentType = Make("content-type", FieldId::kContentType);
 constexpr Known kCookie = Make("cookie", FieldId::kCookie);
 constexpr Known kDate = Make("date", FieldId::kDate);
 constexpr Known kExpect = Make("expect", FieldId::kExpect);
@@ -85,6 +86,8 @@ const Known* CandidateFor(size_t size, char first) {
       return first == 'f' ? &kForwarded : &kXRealIp;
     case 10:
       return first == 'c' ? &kConnection : &kKeepAlive;
+    case 12:
+      return &kContentType;
     case 14:
       return &kContentLength;
     case 15:

@@ -26,6 +26,7 @@ enum class FieldId : uint8_t {
   kUpgrade,
   kXForwardedFor,
   kXRealIp,
+  kContentType,
 };
 
 // The id of `name`, compared without regard to ASCII case; kOther for every other name.

@@ -151,6 +151,10 @@ absl::Status GeoBlock(Scope& s, const Directive& d) {
     if (statement.has_block) {
       return Error(statement, absl::StrCat("unexpected \"{\" in geo"));
     }
+    // A value is a variable's, which a proxy_set_header or add_header may send.
+    for (const std::string& word : statement.args) {
+      REALIP_RETURN_IF_ERROR(CheckHeaderText(statement, word, "value", "geo"));
+    }
     std::vector<std::string_view> words{statement.name};
     words.insert(words.end(), statement.args.begin(), statement.args.end());
     const size_t warned = builder.warnings().size();

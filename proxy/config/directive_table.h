@@ -218,6 +218,13 @@ std::span<const DirectiveSpec> DirectiveTable();
 absl::Status Error(const Directive& d, std::string_view message);
 // `invalid value "ARG" in "NAME" directive[, REASON]`.
 absl::Status InvalidValue(const Directive& d, std::string_view arg, std::string_view reason = "");
+// OK unless `text`, a string of directive `d` that becomes part of a header line or the request
+// line (`what` names it in the message: "value", "URL"; `directive` overrides d.name there),
+// holds a control byte other than HTAB:
+// CR, LF or NUL would end the line or the head, and RFC 9110 section 5.5 allows none in a field
+// value. Checked at load, so that a configuration mistake is refused instead of sent.
+absl::Status CheckHeaderText(const Directive& d, std::string_view text, std::string_view what,
+                             std::string_view directive = {});
 
 // The rule `proxy_redirect default` stands for, from the location's proxy_pass (nginx):
 // "URL" -> location path when the URL has a URI part, else "URL/" -> "/". Literal: a '$' in

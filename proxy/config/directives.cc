@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
@@ -33,6 +34,20 @@ absl::Status InvalidValue(const Directive& d, std::string_view arg, std::string_
       absl::StrCat("invalid value \"", AsAbsl(arg), "\" in \"", d.name, "\" directive");
   if (!reason.empty()) absl::StrAppend(&message, ", ", AsAbsl(reason));
   return Error(d, message);
+}
+
+absl::Status CheckHeaderText(const Directive& d, std::string_view text, std::string_view what,
+                             std::string_view directive) {
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return Error(
+          d, absl::StrFormat("control byte 0x%02X in \"%s\" %s: a header line cannot "
+                             "carry CR, LF, NUL or other control bytes but tab",
+                             c, AsAbsl(directive.empty() ? d.name : directive), AsAbsl(what)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<net::SocketAddress>> ResolveHost(const std::string& host, uint16_t port,
@@ -399,6 +414,7 @@ absl::Status ProxySetHeader(Scope& s, const Directive& d) {
   if (!IsToken(d.args[0])) {
     return Error(d, absl::StrCat("invalid header name \"", d.args[0], "\""));
   }
+  REALIP_RETURN_IF_ERROR(CheckHeaderText(d, d.args[1], "value"));
   absl::StatusOr<CompiledString> value = CompileString(d.args[1]);
   if (!value.ok()) return Error(d, base::AsStd(value.status().message()));
   LevelDraft& level = *s.level;
@@ -457,6 +473,7 @@ absl::Status ProxyRedirectDirective(Scope& s, const Directive& d) {
     }
     absl::StatusOr<CompiledString> redirect = CompileString(d.args[0]);
     if (!redirect.ok()) return Error(d, base::AsStd(redirect.status().message()));
+    REALIP_RETURN_IF_ERROR(CheckHeaderText(d, d.args[1], "replacement"));
     absl::StatusOr<CompiledString> replacement = CompileString(d.args[1]);
     if (!replacement.ok()) return Error(d, base::AsStd(replacement.status().message()));
     rule.redirect = *std::move(redirect);
@@ -474,6 +491,7 @@ absl::Status AddHeaderDirective(Scope& s, const Directive& d) {
   if (!IsToken(d.args[0])) {
     return Error(d, absl::StrCat("invalid header name \"", d.args[0], "\""));
   }
+  REALIP_RETURN_IF_ERROR(CheckHeaderText(d, d.args[1], "value"));
   absl::StatusOr<CompiledString> value = CompileString(d.args[1]);
   if (!value.ok()) return Error(d, base::AsStd(value.status().message()));
   AddHeader header{d.args[0], *std::move(value), false};
@@ -615,6 +633,8 @@ absl::Status ProxyPassDirective(Scope& s, const Directive& d) {
   if (url.find('$') != std::string::npos) {
     return Error(d, "variables in \"proxy_pass\" are not supported");
   }
+  // The host goes into Host ($proxy_host), the path into the request line.
+  REALIP_RETURN_IF_ERROR(CheckHeaderText(d, url, "URL"));
   if (absl::StartsWith(AsAbsl(rest), "unix:")) {
     return Error(d, "unix sockets in \"proxy_pass\" are not supported");
   }
@@ -666,6 +686,10 @@ absl::Status Return(Scope& s, const Directive& d) {
     text = d.args[0];
   } else {
     return Error(d, absl::StrCat("invalid return code \"", d.args[0], "\""));
+  }
+  // A redirect's text is its Location; any other code's is the body, where any byte may go.
+  if (ret.code == 301 || ret.code == 302 || ret.code == 303 || ret.code == 307 || ret.code == 308) {
+    REALIP_RETURN_IF_ERROR(CheckHeaderText(d, text, "URL"));
   }
   absl::StatusOr<CompiledString> compiled = CompileString(text);
   if (!compiled.ok()) return Error(d, base::AsStd(compiled.status().message()));
@@ -838,6 +862,8 @@ absl::Status Listen(Scope& s, const Directive& d) {
 
 absl::Status ServerName(Scope& s, const Directive& d) {
   for (const std::string& arg : d.args) {
+    // A name goes into redirects (server_name_in_redirect), $server_name and $host.
+    REALIP_RETURN_IF_ERROR(CheckHeaderText(d, arg, "name"));
     const std::string name = Lower(arg);
     if (!name.empty() && name[0] == '~') {
       return Error(d, absl::StrCat("regex server names are not supported: \"", arg, "\""));

@@ -469,8 +469,12 @@ MessageParser::Result MessageParser::Parse(std::string_view data, BodySink* sink
       line_failed_ = kind_ == MessageKind::kRequest &&
                      (rc == HPE_INVALID_METHOD || rc == HPE_INVALID_URL ||
                       rc == HPE_INVALID_CONSTANT || rc == HPE_INVALID_VERSION);
-      return FailInHead(data, before, consumed, ErrorStatus(rc, data, before, consumed),
-                        std::string(llhttp_errno_name(rc)) + ": " + llhttp_get_error_reason(p));
+      const int status = ErrorStatus(rc, data, before, consumed);
+      // ErrorStatus may have judged the head as OnHeadersComplete would (pending_error_).
+      return FailInHead(data, before, consumed, status,
+                        pending_error_status_ != 0 ? pending_error_
+                                                   : std::string(llhttp_errno_name(rc)) + ": " +
+                                                         llhttp_get_error_reason(p));
   }
 }
 
@@ -484,6 +488,21 @@ int MessageParser::ErrorStatus(int llhttp_error, std::string_view data, State be
                      llhttp_get_http_minor(&impl_->parser) == 0
                  ? 400
                  : 501;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+      // llhttp refuses Content-Length beside Transfer-Encoding once the head has ended, before
+      // OnHeadersComplete. nginx judges that head at its end in its own order
+      // (ngx_http_process_request_header): the Host first, then Transfer-Encoding in HTTP/1.0
+      // (400), then a coding other than "chunked" (501, whatever the length says); only
+      // "chunked" with a length is 400. A repeated Content-Length stops llhttp on its own
+      // line, whose name is being stored (line_): 400, as nginx's duplicate header.
+      if (line_ == nullptr) {
+        llhttp_t* p = &impl_->parser;
+        head_.version_major = llhttp_get_http_major(p);
+        head_.version_minor = llhttp_get_http_minor(p);
+        head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
+        if (!ValidateHead()) return pending_error_status_;
+      }
+      return 400;
     case HPE_INVALID_VERSION: {
       // llhttp reads one digit per number; nginx answers 505 to any major version above 1,
       // "HTTP/10.0" included. Judged on the line up to the refused byte: what follows it may

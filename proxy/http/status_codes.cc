@@ -84,8 +84,10 @@ std::string BuildLocalResponse(const LocalResponse& response) {
     headers.push_back({"Content-Type", type});
     headers.push_back({"Content-Length", length});
   }
-  if (redirect && response.use_text) headers.push_back({"Location", response.text});
+  const bool location = redirect && response.use_text;
+  if (location && response.location_made_absolute) headers.push_back({"Location", response.text});
   headers.push_back({"Connection", response.keep_alive ? "keep-alive" : "close"});
+  if (location && !response.location_made_absolute) headers.push_back({"Location", response.text});
   std::string out = SerializeResponseHead(title_status, "", headers);
   if (!response.head_only) out.append(body);
   return out;

@@ -18,13 +18,17 @@ std::string_view ReasonPhrase(int status);
 bool IsRedirect(int status);
 
 // A complete response the proxy generates itself: small HTML body for errors and redirects,
-// `text` verbatim as text/plain otherwise. Fields in nginx's order: Server, Date,
-// Content-Type, Content-Length, Location, Connection. `head_only` omits the body (HEAD requests);
-// `keep_alive` false adds "Connection: close".
+// `text` verbatim as text/plain otherwise; 1xx, 204 and 304 have neither body nor
+// Content-Type and Content-Length. Fields in nginx's order: Server, Date, Content-Type,
+// Content-Length, Location (when `location_made_absolute`), Connection, Location (otherwise).
+// `head_only` omits the body (HEAD requests); `keep_alive` false writes "Connection: close".
 struct LocalResponse {
   int status = 500;
   std::string_view text;      // body for non-redirects, Location for redirects
-  bool use_text = false;      // false: the standard small HTML page for `status`
+  bool use_text = false;      // false: the standard small HTML page for `status` (no Location)
+  // The Location is a `/path` made absolute: nginx's header filter writes it before
+  // Connection; any other Location stays among the other fields, after Connection.
+  bool location_made_absolute = false;
   bool keep_alive = false;
   bool head_only = false;
   std::string_view content_type;  // with use_text: overrides "text/plain"

@@ -23,12 +23,8 @@ void ApplyAddHeaders(const std::vector<config::AddHeader>& headers, int status,
   for (const config::AddHeader& h : headers) {
     if (!config::AddHeaderApplies(status, h.always)) continue;
     value.clear();
-    EvaluateTo(h.value, ctx, &value);
-    // A value must not end the field or the head (what current nginx does; a "\r\n" can come
-    // from a quoted configuration string).
-    for (char& c : value) {
-      if (c == '\0' || c == '\r' || c == '\n') c = ' ';
-    }
+    // A value must not end the field or the head (what current nginx does).
+    EvaluateFieldTo(h.value, ctx, &value);
     if (SingleField(h.name)) {
       const SerializedField old = FindSerializedField(*head, h.name, 0);
       if (old.found()) {

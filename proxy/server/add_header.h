@@ -15,7 +15,8 @@ namespace realip::server {
 // order after every field already there, as nginx prints them. A value that evaluates empty
 // adds nothing. ETag and Last-Modified replace the field of that name already in the head,
 // keeping its place, and an empty value removes it (nginx's ngx_http_set_response_header); any
-// other name is added beside a field of the same name. NUL, CR and LF in a value become spaces.
+// other name is added beside a field of the same name. NUL, CR and LF that a variable puts in a
+// value become spaces (EvaluateFieldTo).
 void ApplyAddHeaders(const std::vector<config::AddHeader>& headers, int status,
                      const RequestContext& ctx, std::string* head);
 

@@ -854,16 +854,25 @@ void ClientSession::ContinueRequest() {
       const config::ReturnAction& ret = settings_->ret;
       // 444, 408 and 499 close the connection (SendLocal). Below 400, nginx answers a code without
       // text with an empty text/plain body (ngx_http_send_response()); the page is for errors and
-      // redirects.
-      const bool empty_body = !ret.has_text && ret.code < 400 && !http::IsRedirect(ret.code);
-      std::string text = ret.has_text ? Evaluate(ret.text, A().ctx_) : std::string();
-      if (ret.has_text && http::IsRedirect(ret.code) && !text.empty() && text[0] == '/') {
+      // redirects. A redirect without a URL has an empty Location, as nginx's.
+      const bool redirect = http::IsRedirect(ret.code);
+      const bool empty_body = !ret.has_text && ret.code < 400 && !redirect;
+      std::string text;
+      if (redirect) {
+        EvaluateFieldTo(ret.text, A().ctx_, &text);  // the Location
+      } else if (ret.has_text) {
+        EvaluateTo(ret.text, A().ctx_, &text);
+      }
+      bool made_absolute = false;
+      if (redirect && !text.empty() && text[0] == '/') {
         // A relative redirect goes out absolute, as nginx's header filter makes it.
         std::string location;
         AppendLocation(A().ctx_, text, &location);
+        made_absolute = location.size() != text.size();
         text = std::move(location);
       }
-      SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body);
+      SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body || redirect, {},
+                made_absolute);
       return;
     }
     case config::ContentHandler::kReadiness:
@@ -1737,7 +1746,7 @@ std::string_view ClientSession::ServerToken(const config::HttpSettings* settings
 }
 
 void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
-                              std::string_view content_type) {
+                              std::string_view content_type, bool location_made_absolute) {
   if (!use_text && (status == 444 || status == 499 || status == 408)) {
     // nginx's ngx_http_finalize_request() terminates the request for these codes
     // (NGX_HTTP_CLOSE, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_REQUEST_TIME_OUT), from
@@ -1748,8 +1757,17 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
     Close();
     return;
   }
+  if (status < 200) {
+    // `return 1xx`: a client takes such a status for an interim response and waits for
+    // another on the same connection (RFC 9110 section 15.2), which would be the next
+    // request's. The head goes out alone (no body, no Content-Length: section 8.6) and the
+    // connection closes after it; nginx sends a body and keeps the connection.
+    keep_alive = false;
+    keep_alive_ = false;
+  }
   http::LocalResponse response;
   response.content_type = content_type;
+  response.location_made_absolute = location_made_absolute;
   response.status = status;
   response.text = text;
   response.use_text = use_text;

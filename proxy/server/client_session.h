@@ -175,9 +175,10 @@ class ClientSession : public event::IoHandler,
   void ReleaseUpstream(bool reusable);
   void StartTunnel();
   static std::string_view ServerToken(const config::HttpSettings* settings);
-  // Without text, 444, 408 and 499 close the connection instead (nginx's).
+  // Without text, 444, 408 and 499 close the connection instead (nginx's); a status below 200
+  // is sent alone and closes it. `location_made_absolute`: see http::LocalResponse.
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
-                 std::string_view content_type = {});
+                 std::string_view content_type = {}, bool location_made_absolute = false);
   void SendErrorAndClose(int status, const std::string& why);
   // Queues a response the proxy made itself (head and body in `bytes`), with add_header's
   // fields, as the request's whole response.

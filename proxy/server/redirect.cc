@@ -95,7 +95,7 @@ bool RewriteRedirect(std::string_view name, std::string_view value,
     if (rest.substr(0, redirect.size()) != redirect) continue;
     thread_local std::string rewritten;
     rewritten.assign(value.substr(0, prefix));
-    EvaluateTo(rule.replacement, ctx, &rewritten);
+    EvaluateFieldTo(rule.replacement, ctx, &rewritten);
     rewritten.append(rest.substr(redirect.size()));
     if (location) {
       AppendLocation(ctx, rewritten, out);  // absolute, as every Location the proxy makes

@@ -665,6 +665,22 @@ void EvaluateTo(const config::CompiledString& value, const RequestContext& ctx,
   }
 }
 
+void EvaluateFieldTo(const config::CompiledString& value, const RequestContext& ctx,
+                     std::string* out) {
+  for (const config::Segment& s : value.segments) {
+    if (!s.variable.has_value()) {
+      out->append(s.literal);
+      continue;
+    }
+    const size_t from = out->size();
+    (void)AppendVariable(*s.variable, ctx, out);
+    for (size_t i = from; i < out->size(); ++i) {
+      char& c = (*out)[i];
+      if (c == '\0' || c == '\r' || c == '\n') c = ' ';
+    }
+  }
+}
+
 std::string Evaluate(const config::CompiledString& value, const RequestContext& ctx) {
   std::string out;
   EvaluateTo(value, ctx, &out);

@@ -172,5 +172,12 @@ std::string Evaluate(const config::CompiledString& value, const RequestContext& 
 // The same, appended to *out.
 void EvaluateTo(const config::CompiledString& value, const RequestContext& ctx,
                 std::string* out);
+// EvaluateTo for a header field value (proxy_set_header, add_header, a Location): NUL, CR and
+// LF that a variable puts in it become spaces, so that no value ends its line or the head
+// (the configuration's own text cannot hold them: config::CheckHeaderText). A PROXY v2 TLV
+// ($proxy_protocol_tlv_*) and a TLS server name ($ssl_server_name) are bytes the client or
+// a load balancer chose; the request head's are refused by the parser already.
+void EvaluateFieldTo(const config::CompiledString& value, const RequestContext& ctx,
+                     std::string* out);
 
 }  // namespace realip::server

@@ -62,7 +62,7 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
   values.clear();
   absl::InlinedVector<size_t, 16> ends;
   for (const config::HeaderRewrite& rewrite : settings.proxy_set_headers) {
-    EvaluateTo(rewrite.value, ctx, &values);
+    EvaluateFieldTo(rewrite.value, ctx, &values);
     ends.push_back(values.size());
   }
   absl::InlinedVector<http::HeaderView, 32> out;
@@ -153,22 +153,42 @@ void AppendClientResponseHead(const http::MessageHead& response,
   // server with a clock sends one; a recipient forwarding a response without one adds it).
   if (settings.hide_upstream_server) out.push_back({"Server", own.server});
   if (settings.hide_upstream_date) out.push_back({"Date", own.date});
+  // Then the type, the length and the connection, before the upstream's other fields, where
+  // nginx's header filter writes them (ngx_http_header_filter()). The order of fields of
+  // different names means nothing (RFC 9110 section 5.3); a head compared with nginx's is the
+  // same. A HEAD response keeps the upstream's length, which describes the body a GET would get
+  // (RFC 9110 section 8.6); 1xx, 204 and 304 lose theirs, and so does a re-framed body.
+  const bool keep_length = response.content_length.has_value() && !response.chunked &&
+                           (framing == ClientFraming::kContentLength ||
+                            (framing == ClientFraming::kNone && response.status >= 200 &&
+                             response.status != 204 && response.status != 304));
+  for (const http::Header& h : response.headers) {
+    if (h.id == http::FieldId::kContentType && !settings.hidden_headers.Contains(h.name)) {
+      out.push_back({"Content-Type", h.value});
+    }
+  }
+  char length[24];
+  if (keep_length) {
+    auto [end, ec] = std::to_chars(length, length + sizeof(length), *response.content_length);
+    out.push_back({"Content-Length", std::string_view(length, static_cast<size_t>(end - length))});
+  }
+  if (framing == ClientFraming::kChunked) out.push_back({"Transfer-Encoding", "chunked"});
+  if (tunnel) {
+    out.push_back({"Connection", "upgrade"});
+  } else if (response.status >= 200) {
+    out.push_back({"Connection", keep_alive ? "keep-alive" : "close"});
+  }
   RedirectRewrites redirects(settings.proxy_redirects, ctx);
   for (const http::Header& h : response.headers) {
     if (tunnel && h.id == http::FieldId::kUpgrade) {
       out.push_back({h.name, h.value});
       continue;
     }
+    // Written above.
+    if (h.id == http::FieldId::kContentType || h.id == http::FieldId::kContentLength) continue;
     // Before the hop-by-hop test: Date and Server are hidden from nearly every response.
     if (settings.hidden_headers.Contains(h.name)) continue;
     if (http::IsHopByHop(h, options_list)) continue;
-    // Content-Length is re-added below only for kContentLength; a HEAD response keeps the
-    // upstream's value, which describes the body a GET would get (RFC 9110 section 8.6).
-    if (h.id == http::FieldId::kContentLength && framing != ClientFraming::kContentLength &&
-        !(framing == ClientFraming::kNone && response.status >= 200 && response.status != 204 &&
-          response.status != 304 && !response.chunked)) {
-      continue;
-    }
     if (redirects.Rewrite(h.name, h.value, out.size())) {
       out.push_back({h.name, {}});
       continue;
@@ -176,12 +196,6 @@ void AppendClientResponseHead(const http::MessageHead& response,
     out.push_back({h.name, h.value});
   }
   redirects.Resolve(out);
-  if (framing == ClientFraming::kChunked) out.push_back({"Transfer-Encoding", "chunked"});
-  if (tunnel) {
-    out.push_back({"Connection", "upgrade"});
-  } else if (response.status >= 200) {
-    out.push_back({"Connection", keep_alive ? "keep-alive" : "close"});
-  }
   http::AppendResponseHead(head, response.status, response.reason, out);
 }
 

@@ -558,6 +558,58 @@ INSTANTIATE_TEST_SUITE_P(Redirect, ConfigErrorTest, testing::ValuesIn(kRedirectE
                            return std::string(info.param.name);
                          });
 
+// Configuration strings that become part of a header line (or the request line) refuse CR,
+// LF, NUL and the other control bytes but tab, from an escape ("\r") or written raw.
+#define CTL(byte, directive, what)                     \
+  "control byte 0x" byte " in \"" directive "\" " what \
+  ": a header line cannot carry CR, LF, NUL or other control bytes but tab"
+const ErrorCase kHeaderTextErrorCases[] = {
+    {"proxy_set_header_crlf", LOC("proxy_set_header X-A \"a\\r\\nInjected: x\";"),
+     CTL("0D", "proxy_set_header", "value"), 4},
+    {"proxy_set_header_raw_lf", LOC("proxy_set_header X-A \"a\nb $host\";"),
+     CTL("0A", "proxy_set_header", "value"), 5},
+    {"proxy_set_header_soh",
+     LOC("proxy_set_header X-A a\x01"
+         "b;"),
+     CTL("01", "proxy_set_header", "value"), 4},
+    {"add_header_crlf", LOC("add_header X-A \"a\\r\\nInjected: x\" always;"),
+     CTL("0D", "add_header", "value"), 4},
+    {"add_header_lf_after_variable", LOC("add_header X-A \"$host\\n\";"),
+     CTL("0A", "add_header", "value"), 4},
+    {"add_header_del", LOC("add_header X-A \"a\x7f\";"), CTL("7F", "add_header", "value"), 4},
+    {"return_redirect_crlf", LOC("return 302 \"http://a/\\r\\nInjected: x\";"),
+     CTL("0D", "return", "URL"), 4},
+    {"return_url_lf", LOC("return \"http://a/\\nInjected: x\";"), CTL("0A", "return", "URL"), 4},
+    {"return_308_raw_cr", LOC("return 308 \"/a\rb\";"), CTL("0D", "return", "URL"), 4},
+    {"proxy_redirect_replacement", LOC("proxy_redirect http://a/ \"/\\r\\nInjected: x\";"),
+     CTL("0D", "proxy_redirect", "replacement"), 4},
+    {"proxy_pass_url", LOC("proxy_pass \"http://127.0.0.1/a\\r\\nInjected: x\";"),
+     CTL("0D", "proxy_pass", "URL"), 4},
+    {"server_name", SRV("  server_name a \"b\\r\\nInjected: x\";"),
+     CTL("0D", "server_name", "name"), 3},
+    {"geo_value", "http {\n geo $g {\n  default \"a\\r\\nInjected: x\";\n }\n}\n",
+     CTL("0D", "geo", "value"), 3},
+};
+#undef CTL
+
+INSTANTIATE_TEST_SUITE_P(HeaderText, ConfigErrorTest, testing::ValuesIn(kHeaderTextErrorCases),
+                         [](const testing::TestParamInfo<ErrorCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(ConfigErrorTest, HeaderTextAllowsTabAndBodiesAnyByte) {
+  EXPECT_EQ(Load(LOC("add_header X-A \"a\\tb\"; proxy_set_header X-B \"\\ta\";")), "OK");
+  // A body, not a header: `return 200` text may hold line ends.
+  EXPECT_EQ(Load(LOC("return 200 \"a\\r\\nb\\n\";")), "OK");
+  EXPECT_EQ(Load(LOC("return 404 \"a\nb\";")), "OK");
+  // A NUL byte written raw in the file.
+  EXPECT_EQ(Load(std::string("http {\n server {\n  location / {\n   add_header X-A \"a") +
+                 std::string(1, '\0') + "b\";\n  }\n }\n}\n"),
+            std::string("control byte 0x00 in \"add_header\" value: a header line cannot carry "
+                        "CR, LF, NUL or other control bytes but tab in ") +
+                kPath + ":4");
+}
+
 TEST(ConfigErrorTest, ErrorLineIsTheDirectivesTerminator) {
   // nginx reports the line where the directive's ";" was read.
   EXPECT_EQ(Load("daemon\n\n  maybe\n;\n"),

@@ -106,7 +106,8 @@ TEST(VariablesTest, CommonLogFormatVariablesAreKnown) {
   const std::pair<const char*, VariableRef> prefixed[] = {
       {"arg_Q_x", {VariableId::kArg, "q_x", 0}},
       {"cookie_Session_ID", {VariableId::kCookie, "session_id", 0}},
-      {"sent_http_content_TYPE", {VariableId::kSentHttp, "content-type", 0}},
+      {"sent_http_content_TYPE",
+       {VariableId::kSentHttp, "content-type", 0, base::FieldId::kContentType}},
       {"upstream_http_x_cache", {VariableId::kUpstreamHttp, "x-cache", 0}},
   };
   for (const auto& [name, want] : prefixed) {

@@ -195,6 +195,26 @@ TEST(RequestParserTest, SimpleGetKeepsHeaderOrderDuplicatesAndCase) {
                           std::pair<std::string, std::string>{"x-forwarded-for", "2.2.2.2"}));
 }
 
+// RFC 9110 section 5.5: OWS (SP and HTAB) around a field value is not part of it. Spaces and
+// tabs alike, at both ends, in requests and responses, however the bytes arrive; inside the
+// value they are kept. nginx 1.22 strips spaces only, and keeps a tab at either end.
+TEST(RequestParserTest, SpacesAndTabsAroundValuesAreNotPartOfThem) {
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"Host", "a"}, {"A", "x"}, {"B", "x"}, {"C", "x"}, {"D", "x \t y"}, {"E", ""}, {"F", "x"}};
+  const std::string lines =
+      "A: x\t\r\nB:\tx\r\nC: \t x \t \r\nD: x \t y\t\r\nE: \t\r\nF:x  \r\n\r\n";
+  for (const auto& [kind, head] :
+       {std::pair{MessageKind::kRequest, "GET / HTTP/1.1\r\nHost: a\r\n" + lines},
+        std::pair{MessageKind::kResponse, "HTTP/1.1 204 No Content\r\nHost: a\r\n" + lines}}) {
+    SCOPED_TRACE(head);
+    for (size_t split = 0; split < head.size(); ++split) {
+      Transcript t = Feed(kind, head, split);
+      ASSERT_EQ(t.messages.size(), 1u) << split << ": " << t.error;
+      EXPECT_EQ(Pairs(t.messages[0].head.headers), want) << "split " << split;
+    }
+  }
+}
+
 TEST(RequestParserTest, ContentLengthBody) {
   Transcript t = RunAllSplits(MessageKind::kRequest,
                               "POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world");
@@ -331,6 +351,38 @@ const RejectCase kRejectCases[] = {
     // RFC 9112 section 6.1, as nginx: a coding other than plain "chunked" is not implemented.
     {"TransferEncodingNotChunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
      501},
+    // nginx judges a coding other than "chunked" before the Content-Length beside it: 501
+    // (ngx_http_process_request_header); "chunked" with a length, a repeated or invalid
+    // length, HTTP/1.0 and a missing Host stay 400.
+    {"CodingThenContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 501},
+    {"ContentLengthThenCoding",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: gzip\r\n\r\nab", 501},
+    {"CodingBeforeChunkedWithContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 2\r\n"
+     "\r\n0\r\n\r\n",
+     501},
+    {"IdentityWithContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: identity\r\n\r\nab",
+     501},
+    {"UpperCaseChunkedWithContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\nContent-Length: 2\r\n\r\n"
+     "0\r\n\r\n",
+     400},
+    {"CodingWithRepeatedContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n"
+     "Content-Length: 2\r\n\r\nab",
+     400},
+    {"RepeatedContentLengthThenCoding",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n"
+     "Transfer-Encoding: gzip\r\n\r\nab",
+     400},
+    {"CodingWithInvalidContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: x\r\n\r\nab", 400},
+    {"CodingWithContentLengthInHttp10",
+     "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 400},
+    {"CodingWithContentLengthWithoutHost",
+     "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab", 400},
     // nginx's ngx_http_validate_host and request-line host rules: 400, before the framing.
     {"HostWithSlash", "GET / HTTP/1.1\r\nHost: a/b\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
     {"HostWithTwoDots", "GET / HTTP/1.1\r\nHost: a..b\r\n\r\n", 400},

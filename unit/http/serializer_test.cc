@@ -82,10 +82,41 @@ TEST(StatusCodesTest, LocalResponseTextRedirectAndHead) {
   redirect.use_text = true;
   std::string r = BuildLocalResponse(redirect);
   EXPECT_NE(r.find("\r\nLocation: http://example.test/\r\n"), std::string::npos) << r;
+  // nginx's header filter: a `/path` it made absolute before Connection, any other Location
+  // (an absolute URL, an empty one from `return 302;`) after it.
+  redirect.keep_alive = true;
+  const auto head_of = [](const LocalResponse& response) {
+    const std::string all = BuildLocalResponse(response);
+    return all.substr(0, all.find("\r\n\r\n"));
+  };
+  const std::string page_head =
+      "HTTP/1.1 302 Found\r\nServer: realip-proxy\r\nContent-Type: text/html\r\n"
+      "Content-Length: 145\r\n";
+  EXPECT_EQ(head_of(redirect),
+            page_head + "Connection: keep-alive\r\nLocation: http://example.test/");
+  redirect.location_made_absolute = true;
+  EXPECT_EQ(head_of(redirect),
+            page_head + "Location: http://example.test/\r\nConnection: keep-alive");
+  redirect.location_made_absolute = false;
+  redirect.text = "";
+  EXPECT_EQ(head_of(redirect), page_head + "Connection: keep-alive\r\nLocation: ");
+  // No Location without use_text (an error page for a redirect status).
+  redirect.use_text = false;
+  EXPECT_EQ(BuildLocalResponse(redirect).find("Location"), std::string::npos);
   LocalResponse no_content;
   no_content.status = 204;
   EXPECT_EQ(BuildLocalResponse(no_content),
             "HTTP/1.1 204 No Content\r\nServer: realip-proxy\r\nConnection: close\r\n\r\n");
+  // 1xx, 204 and 304 never carry a body, a Content-Type or a Content-Length, text or not.
+  for (int status : {100, 101, 103, 199, 204, 304}) {
+    LocalResponse bodiless;
+    bodiless.status = status;
+    bodiless.text = "hi";
+    bodiless.use_text = true;
+    const std::string got = BuildLocalResponse(bodiless);
+    EXPECT_EQ(got.substr(got.find("\r\n") + 2), "Server: realip-proxy\r\nConnection: close\r\n\r\n")
+        << status;
+  }
 }
 
 TEST(StatusCodesTest, DateFollowsServerAsNginxWritesThem) {

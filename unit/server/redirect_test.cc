@@ -224,10 +224,10 @@ TEST(RedirectRewritesTest, ResponseHeadCarriesTheRewrittenValues) {
                            ClientFraming::kContentLength, true, false, &head);
   EXPECT_EQ(head,
             "HTTP/1.1 302 Found\r\nServer: realip-proxy\r\n"
-            "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nLocation: http://example.test:8080/login\r\n"
+            "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 0\r\n"
+            "Connection: keep-alive\r\nLocation: http://example.test:8080/login\r\n"
             "X-A: http://pool/x\r\nRefresh: 3; url=http://moved/a\r\n"
-            "Content-Location: http://pool/c\r\nLocation: /kept\r\nContent-Length: 0\r\n"
-            "Connection: keep-alive\r\n\r\n");
+            "Content-Location: http://pool/c\r\nLocation: /kept\r\n\r\n");
 }
 
 }  // namespace

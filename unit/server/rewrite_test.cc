@@ -277,7 +277,7 @@ TEST(BuildClientResponseHeadTest, HopByHopHiddenAndFraming) {
       "Server: backend\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n\r\n");
   EXPECT_EQ(ResponseHead(upgrade, settings, ClientFraming::kNone, false, true),
             "HTTP/1.1 101 Switching Protocols\r\n" + own +
-                "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+                "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
 }
 
 // nginx's ngx_http_proxy_hide_headers: the upstream's Date, Server, X-Pad and X-Accel-* are
@@ -294,9 +294,51 @@ TEST(BuildClientResponseHeadTest, DefaultHiddenFieldsAndOursFirst) {
       "Content-Length: 0\r\n\r\n");
   EXPECT_EQ(ResponseHead(response, settings, ClientFraming::kContentLength, true, false),
             "HTTP/1.1 200 OK\r\nServer: realip-proxy/t\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nX-A: 1\r\nX-Accel-Other: kept\r\n"
-            "X-Padding: kept\r\nDates: kept\r\nServers: kept\r\nContent-Length: 0\r\n"
-            "Connection: keep-alive\r\n\r\n");
+            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n"
+            "Connection: keep-alive\r\nX-A: 1\r\nX-Accel-Other: kept\r\n"
+            "X-Padding: kept\r\nDates: kept\r\nServers: kept\r\n\r\n");
+}
+
+// nginx's header filter order: Server, Date, then Content-Type, the length or the chunked
+// coding and Connection, then the upstream's other fields in their order. A HEAD response
+// keeps the upstream's length; a hidden Content-Type is not sent.
+TEST(BuildClientResponseHeadTest, TypeFramingAndConnectionFollowServerAndDate) {
+  auto config = Load(
+      "location / { proxy_pass http://pool; }\n"
+      "location /h { proxy_pass http://pool; proxy_hide_header content-type; }");
+  const config::Server& server = config->listeners[0].FindServer("example.test");
+  const config::HttpSettings& settings = server.FindLocation("/").settings;
+  const std::string own = "Server: realip-proxy/t\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+  http::MessageHead sized = ParseResponse(
+      "HTTP/1.1 200 OK\r\nX-A: 1\r\ncontent-type: text/plain\r\nX-B: 2\r\n"
+      "content-length: 003\r\nX-C: 3\r\n\r\n");
+  EXPECT_EQ(ResponseHead(sized, settings, ClientFraming::kContentLength, true, false),
+            "HTTP/1.1 200 OK\r\n" + own +
+                "Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: keep-alive\r\n"
+                "X-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\n");
+  EXPECT_EQ(ResponseHead(sized, settings, ClientFraming::kNone, false, false),
+            "HTTP/1.1 200 OK\r\n" + own +
+                "Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n"
+                "X-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\n");
+  EXPECT_EQ(ResponseHead(sized, server.FindLocation("/h").settings, ClientFraming::kContentLength,
+                         true, false),
+            "HTTP/1.1 200 OK\r\n" + own +
+                "Content-Length: 3\r\nConnection: keep-alive\r\nX-A: 1\r\nX-B: 2\r\n"
+                "X-C: 3\r\n\r\n");
+  http::MessageHead chunked = ParseResponse(
+      "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nContent-Type: a/b\r\n\r\n");
+  EXPECT_EQ(ResponseHead(chunked, settings, ClientFraming::kChunked, true, false),
+            "HTTP/1.1 200 OK\r\n" + own +
+                "Content-Type: a/b\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n"
+                "X-A: 1\r\n\r\n");
+  EXPECT_EQ(
+      ResponseHead(chunked, settings, ClientFraming::kClose, false, false),
+      "HTTP/1.1 200 OK\r\n" + own + "Content-Type: a/b\r\nConnection: close\r\nX-A: 1\r\n\r\n");
+  http::MessageHead not_modified =
+      ParseResponse("HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 3\r\n\r\n");
+  EXPECT_EQ(
+      ResponseHead(not_modified, settings, ClientFraming::kNone, true, false),
+      "HTTP/1.1 304 Not Modified\r\n" + own + "Connection: keep-alive\r\nETag: \"e\"\r\n\r\n");
 }
 
 // proxy_pass_header Server / Date: the upstream's field where it stood and not ours; an
@@ -312,13 +354,13 @@ TEST(BuildClientResponseHeadTest, PassedServerAndDateReplaceOurs) {
       "X-Pad: p\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(ResponseHead(response, server.FindLocation("/s").settings,
                          ClientFraming::kContentLength, true, false),
-            "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nX-A: 1\r\n"
-            "Server: backend\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+            "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n"
+            "Connection: keep-alive\r\nX-A: 1\r\nServer: backend\r\n\r\n");
   EXPECT_EQ(ResponseHead(response, server.FindLocation("/d").settings,
                          ClientFraming::kContentLength, true, false),
-            "HTTP/1.1 200 OK\r\nServer: realip-proxy/t\r\nX-A: 1\r\n"
-            "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nX-Pad: p\r\nContent-Length: 0\r\n"
-            "Connection: keep-alive\r\n\r\n");
+            "HTTP/1.1 200 OK\r\nServer: realip-proxy/t\r\nContent-Length: 0\r\n"
+            "Connection: keep-alive\r\nX-A: 1\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n"
+            "X-Pad: p\r\n\r\n");
   http::MessageHead bare = ParseResponse("HTTP/1.1 204 No Content\r\n\r\n");
   EXPECT_EQ(
       ResponseHead(bare, server.FindLocation("/s").settings, ClientFraming::kNone, true, false),
