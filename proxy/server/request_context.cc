@@ -665,6 +665,92 @@ void EvaluateTo(const config::CompiledString& value, const RequestContext& ctx,
   }
 }
 
+namespace {
+
+// Whether a variable's value can hold NUL, CR or LF. Most cannot: numbers, addresses, names
+// checked at load, and the request's and responses' own text, which the parser refuses with
+// such bytes in it. The exceptions are raw bytes (an address in binary, a PROXY v2 TLV), a TLS
+// server name (OpenSSL refuses only NUL in it), a certificate's subject and the host name.
+// Every id is listed, so that a new one does not compile (-Wswitch) until it is placed.
+bool MayCarryLineBreaks(config::VariableId id) {
+  using V = config::VariableId;
+  switch (id) {
+    case V::kBinaryRemoteAddr:
+    case V::kProxyProtocolTlv:
+    case V::kSslServerName:
+    case V::kSslClientSDn:
+    case V::kHostname:
+      return true;
+    case V::kRemoteAddr:
+    case V::kRemotePort:
+    case V::kRemoteUser:
+    case V::kRealipRemoteAddr:
+    case V::kRealipRemotePort:
+    case V::kRealipSource:
+    case V::kProxyProtocolAddr:
+    case V::kProxyProtocolPort:
+    case V::kProxyProtocolServerAddr:
+    case V::kProxyProtocolServerPort:
+    case V::kProxyAddXForwardedFor:
+    case V::kRealipXForwardedFor:
+    case V::kProxyHost:
+    case V::kProxyPort:
+    case V::kScheme:
+    case V::kHost:
+    case V::kHttp:
+    case V::kRequest:
+    case V::kRequestMethod:
+    case V::kRequestUri:
+    case V::kUri:
+    case V::kArgs:
+    case V::kServerAddr:
+    case V::kServerPort:
+    case V::kServerName:
+    case V::kStatus:
+    case V::kBodyBytesSent:
+    case V::kBytesSent:
+    case V::kRequestLength:
+    case V::kRequestTime:
+    case V::kUpstreamAddr:
+    case V::kUpstreamStatus:
+    case V::kUpstreamConnectTime:
+    case V::kUpstreamHeaderTime:
+    case V::kUpstreamResponseTime:
+    case V::kMsec:
+    case V::kTimeLocal:
+    case V::kTimeIso8601:
+    case V::kRequestId:
+    case V::kConnection:
+    case V::kConnectionRequests:
+    case V::kLimitReqStatus:
+    case V::kGeo:
+    case V::kSslProtocol:
+    case V::kSslCipher:
+    case V::kSslSessionReused:
+    case V::kSslClientVerify:
+    case V::kServerProtocol:
+    case V::kIsArgs:
+    case V::kContentType:
+    case V::kContentLength:
+    case V::kHttps:
+    case V::kRequestCompletion:
+    case V::kConnectionTime:
+    case V::kPid:
+    case V::kNginxVersion:
+    case V::kArg:
+    case V::kCookie:
+    case V::kSentHttp:
+    case V::kUpstreamHttp:
+    case V::kUpstreamResponseLength:
+    case V::kUpstreamBytesReceived:
+    case V::kUpstreamBytesSent:
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void EvaluateFieldTo(const config::CompiledString& value, const RequestContext& ctx,
                      std::string* out) {
   for (const config::Segment& s : value.segments) {
@@ -674,6 +760,7 @@ void EvaluateFieldTo(const config::CompiledString& value, const RequestContext& 
     }
     const size_t from = out->size();
     (void)AppendVariable(*s.variable, ctx, out);
+    if (!MayCarryLineBreaks(s.variable->id)) continue;
     for (size_t i = from; i < out->size(); ++i) {
       char& c = (*out)[i];
       if (c == '\0' || c == '\r' || c == '\n') c = ' ';
