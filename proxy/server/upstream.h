@@ -176,7 +176,8 @@ class UpstreamPool {
       return Tie(a) < Tie(b);
     }
   };
-  // The idle connections of one key, oldest first.
+  // The idle connections of one key, oldest first (their expiries are in that order too,
+  // unless a reload changed keepalive_timeout).
   struct Bucket {
     std::vector<std::unique_ptr<Idle>> list;
     size_t* count = nullptr;  // idle connections of the key's upstream, all keys (per_upstream_)
