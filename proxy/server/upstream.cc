@@ -137,7 +137,11 @@ void UpstreamBalancers::Prepare(const config::Config& config) {
 upstream::Balancer* UpstreamBalancers::For(
     const std::shared_ptr<const config::Upstream>& upstream) {
   auto it = balancers_.find(upstream.get());
-  if (it != balancers_.end()) return it->second.balancer.get();
+  if (it != balancers_.end()) {
+    if (!it->second.upstream.expired()) return it->second.balancer.get();
+    // The upstream this entry was built for is gone and another one took its address.
+    balancers_.erase(it);
+  }
   Entry entry;
   entry.upstream = upstream;
   absl::StatusOr<std::unique_ptr<upstream::Balancer>> b =
@@ -154,7 +158,7 @@ upstream::Balancer* UpstreamBalancers::For(
 
 void UpstreamBalancers::Prune() {
   for (auto it = balancers_.begin(); it != balancers_.end();) {
-    if (it->second.upstream.use_count() == 1) {
+    if (it->second.upstream.expired()) {
       it = balancers_.erase(it);
     } else {
       ++it;
