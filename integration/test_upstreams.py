@@ -454,6 +454,71 @@ class KeepAliveTest(UpstreamTestCase):
         self.assertEqual(backend.requests[:2], ["GET", "proxy closed"])
         self.assertEqual(backend.connections, 2)
 
+    def test_keepalive_timeout_lowered_by_a_reload_applies_behind_an_older_idle_connection(self):
+        # Found reading the pool during the chaos soak: its sweep stopped at the first idle
+        # connection that had not expired, taking the oldest to expire first. After a reload
+        # that lowers keepalive_timeout, a connection returned under the new value sits behind
+        # one returned under the old one and stayed open as long as that one.
+        both_arrived = threading.Barrier(2, timeout=20)
+        closed = []
+
+        def serve(sock, backend):
+            rest, first = b"", True
+            while True:
+                req = read_request(sock, rest)
+                if req is None:
+                    with backend.lock:
+                        closed.append(sock.getpeername()[1])
+                    return
+                rest = req[4]
+                gen = dict((k.lower(), v) for k, v in req[2]).get("x-gen")
+                backend.record((gen, sock.getpeername()[1]))
+                if first:
+                    both_arrived.wait()  # two requests in flight: two pooled connections
+                    first = False
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+        backend = ScriptedBackend(serve)
+        self.addCleanup(backend.stop)
+        upstream = f"server 127.0.0.1:{backend.port}; keepalive 4; keepalive_timeout {{}};"
+        proxy = self.start_with(upstream.format("1h"), location_extra="proxy_set_header X-Gen one;")
+        answers = []
+
+        def one_request():
+            c = Client(self.port)
+            answers.append(c.get())
+            c.close()
+
+        threads = [threading.Thread(target=one_request) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(answers, [(200, b"ok")] * 2)
+        self.assertEqual(backend.connections, 2)
+        path = proxy.proc.args[2]
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("keepalive_timeout 1h", "keepalive_timeout 1s")
+                    .replace("X-Gen one", "X-Gen two"))
+        proxy.proc.send_signal(signal.SIGHUP)
+        proxy.wait_for_line(r"reconfiguring")
+
+        def served_by_the_new_configuration():
+            c = Client(self.port)
+            self.assertEqual(c.get(), (200, b"ok"))
+            c.close()
+            with backend.lock:
+                return [port for gen, port in backend.requests if gen == "two"]
+
+        used = harness.wait_until(served_by_the_new_configuration, "a request under the reload")
+        # That connection went back to the pool with keepalive_timeout 1s, the other one with
+        # 1h: the proxy closes the first (the wait is a generous bound, far below an hour).
+        harness.wait_until(lambda: used[-1] in closed, "the pool to close the idle connection")
+        self.assertEqual(backend.connections, 2)
+        self.assertEqual(len(closed), 1)
+
 class NextUpstreamTest(UpstreamTestCase):
     def status_backend(self, status):
         def handler(sock, backend):

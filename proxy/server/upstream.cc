@@ -137,7 +137,11 @@ void UpstreamBalancers::Prepare(const config::Config& config) {
 upstream::Balancer* UpstreamBalancers::For(
     const std::shared_ptr<const config::Upstream>& upstream) {
   auto it = balancers_.find(upstream.get());
-  if (it != balancers_.end()) return it->second.balancer.get();
+  if (it != balancers_.end()) {
+    if (!it->second.upstream.expired()) return it->second.balancer.get();
+    // The upstream this entry was built for is gone and another one took its address.
+    balancers_.erase(it);
+  }
   Entry entry;
   entry.upstream = upstream;
   absl::StatusOr<std::unique_ptr<upstream::Balancer>> b =
@@ -154,7 +158,7 @@ upstream::Balancer* UpstreamBalancers::For(
 
 void UpstreamBalancers::Prune() {
   for (auto it = balancers_.begin(); it != balancers_.end();) {
-    if (it->second.upstream.use_count() == 1) {
+    if (it->second.upstream.expired()) {
       it = balancers_.erase(it);
     } else {
       ++it;
@@ -234,17 +238,20 @@ void UpstreamPool::Sweep() {
   int64_t next = 0;
   for (auto& [key, bucket] : idle_) {
     std::vector<std::unique_ptr<Idle>>& list = bucket.list;
-    // Oldest first: the expired ones form a prefix.
-    size_t expired = 0;
-    while (expired < list.size() && list[expired]->expires_ms <= now) ++expired;
-    if (expired > 0) {
-      *bucket.count -= expired;
-      for (size_t i = 0; i < expired; ++i) Recycle(std::move(list[i]));
-      list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(expired));
+    // Every entry is checked: the list is oldest first, but a reload may have changed the
+    // upstream's keepalive_timeout, so a newer entry can expire before an older one.
+    size_t kept = 0;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i]->expires_ms <= now) {
+        --*bucket.count;
+        Recycle(std::move(list[i]));
+        continue;
+      }
+      if (next == 0 || list[i]->expires_ms < next) next = list[i]->expires_ms;
+      if (kept != i) list[kept] = std::move(list[i]);
+      ++kept;
     }
-    if (!list.empty() && (next == 0 || list.front()->expires_ms < next)) {
-      next = list.front()->expires_ms;
-    }
+    list.resize(kept);
   }
   if (next != 0) ArmSweep(next);
 }
@@ -254,14 +261,16 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& u
                                                        std::string_view proxy_header) {
   Bucket* bucket = Find(upstream.name, peer, proxy_header);
   if (bucket == nullptr || bucket->list.empty()) return nullptr;
-  // The newest first; if it expired (the sweep has not run yet), so did all the others.
+  // The newest first, closing expired ones the sweep has not reached yet (after a reload
+  // that changed keepalive_timeout, an older entry may still be valid behind them).
   std::vector<std::unique_ptr<Idle>>& list = bucket->list;
-  if (list.back()->expires_ms <= loop_.SteadyMs()) {
-    *bucket->count -= list.size();
-    for (std::unique_ptr<Idle>& idle : list) Recycle(std::move(idle));
-    list.clear();
-    return nullptr;
+  const int64_t now = loop_.SteadyMs();
+  while (!list.empty() && list.back()->expires_ms <= now) {
+    Recycle(std::move(list.back()));
+    list.pop_back();
+    --*bucket->count;
   }
+  if (list.empty()) return nullptr;
   std::unique_ptr<Idle> idle = std::move(list.back());
   list.pop_back();
   --*bucket->count;

@@ -95,7 +95,8 @@ class UpstreamConnection : public event::IoHandler {
 // The balancers of one worker: one realip::upstream::Balancer per config::Upstream, holding
 // round-robin positions, least_conn counts and passive health. Per worker, so no locks.
 // Reloads: a session uses the Upstream of its own snapshot, so balancers are keyed by that
-// object and keep it alive; Prune() drops the ones no snapshot refers to any more.
+// object, which they watch without owning it (every worker has an entry for the same object,
+// so no one of them may keep it alive); Prune() drops the ones no snapshot refers to any more.
 class UpstreamBalancers {
  public:
   // Builds the balancers of the named upstreams of `config` now (a consistent-hash ring is
@@ -110,7 +111,7 @@ class UpstreamBalancers {
 
  private:
   struct Entry {
-    std::shared_ptr<const config::Upstream> upstream;
+    std::weak_ptr<const config::Upstream> upstream;  // expired: no snapshot uses it
     std::unique_ptr<upstream::Balancer> balancer;  // null: could not be built
   };
   std::unordered_map<const config::Upstream*, Entry> balancers_;
@@ -176,7 +177,8 @@ class UpstreamPool {
       return Tie(a) < Tie(b);
     }
   };
-  // The idle connections of one key, oldest first.
+  // The idle connections of one key, oldest first (their expiries are in that order too,
+  // unless a reload changed keepalive_timeout).
   struct Bucket {
     std::vector<std::unique_ptr<Idle>> list;
     size_t* count = nullptr;  // idle connections of the key's upstream, all keys (per_upstream_)
