@@ -484,6 +484,28 @@ http {{
         # Debian's nginx 1.22 defaults to at most TLSv1.2.
         self.assertEqual(self.curl("a.test").stdout, "from nginx TLSv1.2\n")
 
+    def test_pooled_connection_serves_only_the_tls_settings_that_made_it(self):
+        # A connection made unverified for one location must not carry a request of a location
+        # of the same upstream that verifies the backend (nor one of another configuration).
+        self.start_nginx("wrong")
+        self.start_tls([("a.test", "a", f"""
+            location /unverified {{
+              proxy_ssl_verify off;
+              proxy_pass https://backend.test;
+            }}
+            location / {{
+              proxy_ssl_trusted_certificate {cert('ca.crt')};
+              proxy_ssl_verify on;
+              proxy_ssl_name a.test;
+              proxy_pass https://backend.test;
+            }}""")], http_extra=f"upstream backend.test {{ server 127.0.0.1:{self.nport}; "
+                                "keepalive 4; }")
+        # One client connection, so one worker and one pool.
+        r = self.curl("a.test", "-w", "%{http_code} ", "-o", "/dev/null",
+                      f"https://a.test:{self.port}/unverified", "-o", "/dev/null")
+        self.assertEqual(r.stdout, "200 502 ")
+        self.proxy.wait_for_line(r"certificate verify failed")
+
 
 class ConfigErrorsTest(TlsTestCase):
     def check(self, body, expected):

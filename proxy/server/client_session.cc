@@ -1085,7 +1085,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     upstream_read_paused_ = false;
     A().upstream_sent_ = false;
     if (!fresh_only) {
-      upstream_ = worker_->pool().Take(*A().upstream_config_, address, A().upstream_proxy_header_);
+      upstream_ = worker_->pool().Take(*A().upstream_config_, address, A().upstream_proxy_header_,
+                                       UpstreamTlsSettings(), config_);
     }
     fresh_only = false;
     A().upstream_reused_ = upstream_ != nullptr;
@@ -1182,7 +1183,7 @@ bool ClientSession::StartUpstreamTls(const net::SocketAddress& peer) {
                    absl::StrCat("TLS: ", conn.status().message()));
     return false;
   }
-  upstream_->StartTls(*std::move(conn));
+  upstream_->StartTls(*std::move(conn), TlsScope{settings_, config_});
   return true;
 }
 

@@ -153,6 +153,11 @@ class ClientSession : public event::IoHandler,
   bool RetryOnStatus(int status, absl::Time now, absl::Duration elapsed);
   // Wraps the new upstream connection to `peer` in TLS (`proxy_pass https://`).
   bool StartUpstreamTls(const net::SocketAddress& peer);
+  // The settings a pooled upstream connection must have been made with (TlsScope): the
+  // request's with `proxy_pass https://`, none for plain TCP.
+  const void* UpstreamTlsSettings() const {
+    return settings_->proxy_pass.scheme == "https" ? settings_ : nullptr;
+  }
   void OnRequestMessageComplete();
   // Both directions of the request are done: releases the upstream side, then ends the
   // request now if its response is written, else once it is (kFinishing).

@@ -30,7 +30,8 @@ UpstreamConnection::~UpstreamConnection() {
   close(fd_);
 }
 
-void UpstreamConnection::StartTls(std::unique_ptr<tls::Connection> conn) {
+void UpstreamConnection::StartTls(std::unique_ptr<tls::Connection> conn, TlsScope scope) {
+  tls_scope_ = std::move(scope);
   tls_ = std::make_unique<TlsTransport>(std::move(conn));
   active_ = tls_.get();
 }
@@ -195,27 +196,30 @@ UpstreamPool::UpstreamPool(event::EventLoop& loop) : loop_(loop) {
 
 UpstreamPool::~UpstreamPool() { Clear(); }
 
-UpstreamPool::Bucket* UpstreamPool::Find(std::string_view upstream, const net::SocketAddress& peer,
-                                         std::string_view proxy_header) {
-  if (last_valid_ && last_->first.upstream == upstream && last_->first.peer == peer &&
-      last_->first.proxy_header == proxy_header) {
+UpstreamPool::Bucket* UpstreamPool::Find(const KeyView& key) {
+  if (last_valid_ && last_->first.upstream == key.upstream && last_->first.peer == *key.peer &&
+      last_->first.proxy_header == key.proxy_header &&
+      last_->first.tls_settings == key.tls_settings) {
     return &last_->second;
   }
-  auto it = idle_.find(KeyView{upstream, &peer, proxy_header});
+  auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   last_ = it;
   last_valid_ = true;
   return &it->second;
 }
 
-UpstreamPool::Bucket& UpstreamPool::FindOrAdd(std::string_view upstream,
-                                              const net::SocketAddress& peer,
-                                              std::string_view proxy_header) {
-  if (Bucket* found = Find(upstream, peer, proxy_header)) return *found;
-  auto count = per_upstream_.find(upstream);
-  if (count == per_upstream_.end()) count = per_upstream_.emplace(std::string(upstream), 0).first;
-  last_ =
-      idle_.emplace(Key{std::string(upstream), peer, std::string(proxy_header)}, Bucket()).first;
+UpstreamPool::Bucket& UpstreamPool::FindOrAdd(const KeyView& key) {
+  if (Bucket* found = Find(key)) return *found;
+  auto count = per_upstream_.find(key.upstream);
+  if (count == per_upstream_.end()) {
+    count = per_upstream_.emplace(std::string(key.upstream), 0).first;
+  }
+  last_ = idle_
+              .emplace(Key{std::string(key.upstream), *key.peer, std::string(key.proxy_header),
+                           key.tls_settings},
+                       Bucket())
+              .first;
   last_valid_ = true;
   last_->second.count = &count->second;
   return last_->second;
@@ -256,10 +260,11 @@ void UpstreamPool::Sweep() {
   if (next != 0) ArmSweep(next);
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& upstream,
-                                                       const net::SocketAddress& peer,
-                                                       std::string_view proxy_header) {
-  Bucket* bucket = Find(upstream.name, peer, proxy_header);
+std::unique_ptr<UpstreamConnection> UpstreamPool::Take(
+    const config::Upstream& upstream, const net::SocketAddress& peer, std::string_view proxy_header,
+    const void* tls_settings, const std::shared_ptr<const config::Config>& config) {
+  Bucket* bucket =
+      Find(KeyView{upstream.name, &peer, proxy_header, reinterpret_cast<uintptr_t>(tls_settings)});
   if (bucket == nullptr || bucket->list.empty()) return nullptr;
   // The newest first, closing expired ones the sweep has not reached yet (after a reload
   // that changed keepalive_timeout, an older entry may still be valid behind them).
@@ -270,14 +275,21 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::Take(const config::Upstream& u
     list.pop_back();
     --*bucket->count;
   }
-  if (list.empty()) return nullptr;
-  std::unique_ptr<Idle> idle = std::move(list.back());
-  list.pop_back();
-  --*bucket->count;
-  std::unique_ptr<UpstreamConnection> conn = std::move(idle->conn);
-  conn->set_delegate(nullptr);
-  Recycle(std::move(idle));
-  return conn;
+  while (!list.empty()) {
+    std::unique_ptr<Idle> idle = std::move(list.back());
+    list.pop_back();
+    --*bucket->count;
+    // The same settings' address in another configuration (the first one freed): closed.
+    if (!idle->conn->tls_scope().Matches(tls_settings, config)) {
+      Recycle(std::move(idle));
+      continue;
+    }
+    std::unique_ptr<UpstreamConnection> conn = std::move(idle->conn);
+    conn->set_delegate(nullptr);
+    Recycle(std::move(idle));
+    return conn;
+  }
+  return nullptr;
 }
 
 void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<UpstreamConnection> conn) {
@@ -291,7 +303,8 @@ void UpstreamPool::Put(const config::Upstream& upstream, std::unique_ptr<Upstrea
     idle->pool = this;
   }
   conn->ClearLease();
-  Bucket& bucket = FindOrAdd(upstream.name, conn->peer(), conn->proxy_header());
+  Bucket& bucket = FindOrAdd(KeyView{upstream.name, &conn->peer(), conn->proxy_header(),
+                                     reinterpret_cast<uintptr_t>(conn->tls_scope().settings)});
   idle->bucket = &bucket;
   idle->conn = std::move(conn);
   idle->conn->set_delegate(idle.get());

@@ -31,6 +31,24 @@ class UpstreamDelegate {
   virtual void OnUpstreamIo(bool readable, bool writable) = 0;
 };
 
+// The TLS settings an upstream connection was made with (`proxy_pass https://`): those of a
+// location of one configuration. A pooled TLS connection serves only requests with the same
+// settings, as its handshake checked the peer (or not) for them: a location without
+// proxy_ssl_verify must not hand a verified location an unchecked connection, nor one
+// location another's name or client certificate, nor a reload its old settings.
+struct TlsScope {
+  const void* settings = nullptr;  // null: plain TCP
+  // The configuration `settings` belong to; watched, so that a later configuration whose
+  // settings take the same address is not taken for it.
+  std::weak_ptr<const void> config;
+  bool Matches(const void* other_settings,
+               const std::shared_ptr<const config::Config>& other_config) const {
+    return settings == other_settings &&
+           (settings == nullptr ||
+            (!config.owner_before(other_config) && !other_config.owner_before(config)));
+  }
+};
+
 // One connection to an upstream peer. Registered with the loop once; readiness goes to the
 // current delegate (a session while in use, the pool while idle).
 class UpstreamConnection : public event::IoHandler {
@@ -42,8 +60,10 @@ class UpstreamConnection : public event::IoHandler {
 
   void set_delegate(UpstreamDelegate* delegate) { delegate_ = delegate; }
   Transport& transport() { return *active_; }
-  // Speaks TLS from now on (`proxy_pass https://`), before anything is written.
-  void StartTls(std::unique_ptr<tls::Connection> conn);
+  // Speaks TLS from now on (`proxy_pass https://`), before anything is written, made with the
+  // settings of `scope`.
+  void StartTls(std::unique_ptr<tls::Connection> conn, TlsScope scope);
+  const TlsScope& tls_scope() const { return tls_scope_; }
   bool is_tls() const { return tls_ != nullptr; }
   // What went wrong with the last kError result of transport().
   std::string ErrorText(const IoResult& r) const;
@@ -81,6 +101,7 @@ class UpstreamConnection : public event::IoHandler {
   net::SocketAddress peer_;
   PlainTransport transport_;
   std::unique_ptr<TlsTransport> tls_;
+  TlsScope tls_scope_;
   Transport* active_ = &transport_;
   event::IoWatcher watcher_;
   UpstreamDelegate* delegate_ = nullptr;
@@ -141,11 +162,13 @@ class UpstreamPool {
   explicit UpstreamPool(event::EventLoop& loop);
   ~UpstreamPool();
 
-  // An idle connection to `peer` of `upstream` that began with `proxy_header` (empty: none),
-  // or null.
+  // An idle connection to `peer` of `upstream` that began with `proxy_header` (empty: none)
+  // and was made with the TLS settings `tls_settings` of `config` (null: plain TCP; see
+  // TlsScope), or null.
   std::unique_ptr<UpstreamConnection> Take(const config::Upstream& upstream,
                                            const net::SocketAddress& peer,
-                                           std::string_view proxy_header);
+                                           std::string_view proxy_header, const void* tls_settings,
+                                           const std::shared_ptr<const config::Config>& config);
   // Keeps `conn` for reuse, within `upstream.keepalive` idle connections per worker (the
   // oldest is closed beyond that).
   void Put(const config::Upstream& upstream, std::unique_ptr<UpstreamConnection> conn);
@@ -155,23 +178,31 @@ class UpstreamPool {
 
  private:
   struct Idle;
-  // Upstream name, peer, PROXY header bytes. Looked up through a KeyView, so that taking and
-  // returning a connection (every request) builds no strings.
+  // Upstream name, peer, PROXY header bytes, TLS settings (TlsScope::settings as a number).
+  // Looked up through a KeyView, so that taking and returning a connection (every request)
+  // builds no strings.
   struct Key {
     std::string upstream;
     net::SocketAddress peer;
     std::string proxy_header;
+    uintptr_t tls_settings = 0;
   };
   struct KeyView {
     std::string_view upstream;
     const net::SocketAddress* peer;
     std::string_view proxy_header;
+    uintptr_t tls_settings = 0;
   };
   struct KeyLess {
     using is_transparent = void;
-    using Tied = std::tuple<std::string_view, const net::SocketAddress&, std::string_view>;
-    static Tied Tie(const Key& k) { return Tied(k.upstream, k.peer, k.proxy_header); }
-    static Tied Tie(const KeyView& k) { return Tied(k.upstream, *k.peer, k.proxy_header); }
+    using Tied =
+        std::tuple<std::string_view, const net::SocketAddress&, std::string_view, uintptr_t>;
+    static Tied Tie(const Key& k) {
+      return Tied(k.upstream, k.peer, k.proxy_header, k.tls_settings);
+    }
+    static Tied Tie(const KeyView& k) {
+      return Tied(k.upstream, *k.peer, k.proxy_header, k.tls_settings);
+    }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
       return Tie(a) < Tie(b);
@@ -187,10 +218,8 @@ class UpstreamPool {
   // The bucket of a key, or null (Find) / a new empty one (FindOrAdd). Consecutive requests
   // mostly use the same key, so the bucket found last is compared first: buckets are only
   // erased by Clear(), which forgets it.
-  Bucket* Find(std::string_view upstream, const net::SocketAddress& peer,
-               std::string_view proxy_header);
-  Bucket& FindOrAdd(std::string_view upstream, const net::SocketAddress& peer,
-                    std::string_view proxy_header);
+  Bucket* Find(const KeyView& key);
+  Bucket& FindOrAdd(const KeyView& key);
   // Takes the entry out of its bucket and keeps it for reuse (its connection is closed).
   void Remove(Idle* idle);
   void Recycle(std::unique_ptr<Idle> idle);
