@@ -12,8 +12,6 @@ from test_engine_backends import held_backend, read_all, read_request
 from test_engine_headers import UNTRUSTED, EngineTestCase, connect
 
 
-
-
 # Offset of tcpi_segs_in in Linux's struct tcp_info (linux/tcp.h).
 TCPI_SEGS_IN = 140
 
@@ -146,10 +144,6 @@ class LifecycleTest(EngineTestCase):
                     self.assertEqual(backend.requests[0][16:20], socket.inet_aton(UNTRUSTED))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 def proc_status_kb(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -206,3 +200,7 @@ class IdleMemoryTest(EngineTestCase):
         # Still served: the connections are idle, not dropped.
         socks[0].sendall(request)
         self.assertEqual(harness.read_response(socks[0])[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
