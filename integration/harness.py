@@ -206,6 +206,20 @@ def _read_until_close(s):
     return b"".join(chunks)
 
 
+def head_recorder(response):
+    """A ScriptedBackend handler that keeps the head of each request it reads and answers it
+    with the bytes `response`. Returns (handler, the list the heads go to)."""
+    heads = []
+
+    def record(sock, backend):
+        got = recv_head(sock)
+        if got is not None:
+            heads.append(got[0])
+            sock.sendall(response)
+
+    return record, heads
+
+
 def recv_head(sock, buffered=b""):
     """Reads from `sock` until the bytes hold a whole message head; returns (head, the bytes
     after its blank line), or None if the peer closes first."""

@@ -290,13 +290,8 @@ class HeadersTest(EngineTestCase):
         # $http_NAME, $uri, $args and $arg_NAME come from a head the parser accepted: a CR or
         # LF in a header value, or an escaped one in the path, is refused (400); one escaped
         # in the query stays escaped. Neither the backend nor the client gets a line of its own.
-        heads = []
-
-        def record(sock, backend):
-            got = harness.recv_head(sock)
-            if got is not None:
-                heads.append(got[0])
-                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        record, heads = harness.head_recorder(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
         b = self.scripted(record)
         values = "[$http_x][$uri][$args][$arg_a]"
@@ -331,14 +326,9 @@ class HeadersTest(EngineTestCase):
         # RFC 9110 section 5.5: OWS around a field value is not part of it, spaces and tabs
         # alike. nginx 1.22 strips spaces only: a tab at either end reaches the backend, the
         # client and $http_NAME.
-        heads = []
-
-        def record(sock, backend):
-            got = harness.recv_head(sock)
-            if got is not None:
-                heads.append(got[0])
-                sock.sendall(b"HTTP/1.1 200 OK\r\nX-R1: r\t\r\nX-R2:\t \tr\r\nX-R3: r \t r \r\n"
-                             b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+        record, heads = harness.head_recorder(
+            b"HTTP/1.1 200 OK\r\nX-R1: r\t\r\nX-R2:\t \tr\r\nX-R3: r \t r \r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
 
         b = self.scripted(record)
         self.start(f"""location / {{

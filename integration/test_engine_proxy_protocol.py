@@ -93,14 +93,9 @@ class ProxyProtocolTest(ProxyProtocolBase):
         # A TLV is bytes the sender chose (an authority TLV often carries the client's TLS
         # server name). Where a variable puts it in a header line, NUL, CR and LF become
         # spaces: towards the backend (proxy_set_header), in add_header, and in a Location.
-        heads = []
-
-        def record(sock, backend):
-            got = harness.recv_head(sock)
-            if got is not None:
-                heads.append(got[0])
-                sock.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://in/x\r\n"
-                             b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        record, heads = harness.head_recorder(
+            b"HTTP/1.1 302 Found\r\nLocation: http://in/x\r\n"
+            b"Content-Length: 0\r\nConnection: close\r\n\r\n")
 
         b = self.scripted(record)
         self.start(f"""
