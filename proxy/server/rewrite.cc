@@ -162,10 +162,14 @@ void AppendClientResponseHead(const http::MessageHead& response,
                            (framing == ClientFraming::kContentLength ||
                             (framing == ClientFraming::kNone && response.status >= 200 &&
                              response.status != 204 && response.status != 304));
+  // One type, the last one sent, as nginx keeps (a repeated singleton field leaves a client
+  // to choose; RFC 9110 section 5.3).
+  const http::Header* type = nullptr;
   for (const http::Header& h : response.headers) {
-    if (h.id == http::FieldId::kContentType && !settings.hidden_headers.Contains(h.name)) {
-      out.push_back({"Content-Type", h.value});
-    }
+    if (h.id == http::FieldId::kContentType) type = &h;
+  }
+  if (type != nullptr && !settings.hidden_headers.Contains(type->name)) {
+    out.push_back({"Content-Type", type->value});
   }
   char length[24];
   if (keep_length) {

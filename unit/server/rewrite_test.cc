@@ -334,6 +334,14 @@ TEST(BuildClientResponseHeadTest, TypeFramingAndConnectionFollowServerAndDate) {
   EXPECT_EQ(
       ResponseHead(chunked, settings, ClientFraming::kClose, false, false),
       "HTTP/1.1 200 OK\r\n" + own + "Content-Type: a/b\r\nConnection: close\r\nX-A: 1\r\n\r\n");
+  // A repeated type: the last one, once, as nginx keeps it.
+  http::MessageHead two_types = ParseResponse(
+      "HTTP/1.1 200 OK\r\nContent-Type: a/b\r\nX-A: 1\r\nContent-Type: c/d\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(ResponseHead(two_types, settings, ClientFraming::kContentLength, true, false),
+            "HTTP/1.1 200 OK\r\n" + own +
+                "Content-Type: c/d\r\nContent-Length: 0\r\nConnection: keep-alive\r\n"
+                "X-A: 1\r\n\r\n");
   http::MessageHead not_modified =
       ParseResponse("HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 3\r\n\r\n");
   EXPECT_EQ(
