@@ -240,7 +240,8 @@ void UpstreamPool::ArmSweep(int64_t at_ms) {
 void UpstreamPool::Sweep() {
   const int64_t now = loop_.SteadyMs();
   int64_t next = 0;
-  for (auto& [key, bucket] : idle_) {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    Bucket& bucket = it->second;
     std::vector<std::unique_ptr<Idle>>& list = bucket.list;
     // Every entry is checked: the list is oldest first, but a reload may have changed the
     // upstream's keepalive_timeout, so a newer entry can expire before an older one.
@@ -256,6 +257,15 @@ void UpstreamPool::Sweep() {
       ++kept;
     }
     list.resize(kept);
+    // An empty bucket goes: keys that are never used again would pile up otherwise (a
+    // PROXY header names one client; TLS settings belong to one configuration). A key in use
+    // gets its bucket back at its next Put().
+    if (list.empty()) {
+      if (last_valid_ && last_ == it) last_valid_ = false;
+      it = idle_.erase(it);
+    } else {
+      ++it;
+    }
   }
   if (next != 0) ArmSweep(next);
 }

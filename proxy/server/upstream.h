@@ -173,6 +173,8 @@ class UpstreamPool {
   // oldest is closed beyond that).
   void Put(const config::Upstream& upstream, std::unique_ptr<UpstreamConnection> conn);
   size_t idle() const;
+  // How many keys (upstream, peer, PROXY header, TLS settings) have a bucket (tests).
+  size_t buckets() const { return idle_.size(); }
   // Closes every idle connection (shutdown).
   void Clear();
 
@@ -216,8 +218,8 @@ class UpstreamPool {
   };
   using Buckets = std::map<Key, Bucket, KeyLess>;
   // The bucket of a key, or null (Find) / a new empty one (FindOrAdd). Consecutive requests
-  // mostly use the same key, so the bucket found last is compared first: buckets are only
-  // erased by Clear(), which forgets it.
+  // mostly use the same key, so the bucket found last is compared first: Sweep() (which
+  // erases empty buckets) and Clear() forget it.
   Bucket* Find(const KeyView& key);
   Bucket& FindOrAdd(const KeyView& key);
   // Takes the entry out of its bucket and keeps it for reuse (its connection is closed).

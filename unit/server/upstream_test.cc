@@ -1,13 +1,20 @@
 #include "proxy/server/upstream.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proxy/config/config.h"
 #include "proxy/config/variables.h"
+#include "proxy/event/loop.h"
 #include "proxy/net/ip_address.h"
 #include "proxy/realip/proxy_protocol.h"
 
@@ -191,6 +198,46 @@ TEST(UpstreamProxyHeaderTest, AddressesAndPassedOnTlvs) {
                                   {realip::pp2::kTypeUniqueId, "id-1"}};
     EXPECT_EQ(r.header.tlvs, want);
   }
+}
+
+// Buckets of keys that are not used again go once their connections have: with a PROXY header
+// to the backends, each client's connections have a key of their own.
+TEST(UpstreamPoolTest, EmptyBucketsAreErasedBySweep) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  socklen_t len = sizeof(sin);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  const net::SocketAddress peer = Addr("127.0.0.1", ntohs(sin.sin_port));
+
+  std::unique_ptr<event::EventLoop> loop = std::move(event::EventLoop::Create()).value();
+  config::Upstream upstream;
+  upstream.name = "backend";
+  upstream.keepalive = 8;
+  upstream.keepalive_timeout = absl::Milliseconds(10);
+  {
+    UpstreamPool pool(*loop);
+    for (int client = 0; client < 3; ++client) {
+      absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
+          UpstreamConnection::Connect(*loop, peer);
+      ASSERT_TRUE(conn.ok()) << conn.status();
+      (*conn)->set_proxy_header(absl::StrCat("PROXY TCP4 192.0.2.", client, " ..."));
+      pool.Put(upstream, *std::move(conn));
+    }
+    EXPECT_EQ(pool.idle(), 3u);
+    EXPECT_EQ(pool.buckets(), 3u);
+    event::Timer stop;
+    ASSERT_TRUE(stop.Init(*loop, [&] { loop->Stop(); }).ok());
+    stop.Arm(std::chrono::milliseconds(100));
+    loop->Run();  // the idle connections expire and the sweep closes them
+    EXPECT_EQ(pool.idle(), 0u);
+    EXPECT_EQ(pool.buckets(), 0u);
+  }
+  close(listener);
 }
 
 }  // namespace
