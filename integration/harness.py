@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -83,6 +84,27 @@ class Process:
                 raise RuntimeError(f"exited with {self.proc.returncode}: {self.output()}")
             time.sleep(0.02)
         raise TimeoutError(f"no line matching {pattern!r} in: {self.output()}")
+
+    def reload(self, edits, expect=r"reconfiguring"):
+        """For a realip-proxy started with `-c FILE`: applies the (old, new) text `edits` to
+        FILE (each old text must be there), sends SIGHUP and waits for one more line matching
+        `expect` than there was before."""
+        path = self.proc.args[self.proc.args.index("-c") + 1]
+        with open(path) as f:
+            text = f.read()
+        for old, new in edits:
+            if old not in text:
+                raise AssertionError(f"{old!r} is not in {path}")
+            text = text.replace(old, new)
+        with open(path, "w") as f:
+            f.write(text)
+        before = len(re.findall(expect, self.output()))
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while len(re.findall(expect, self.output())) == before:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no new line matching {expect!r} in: {self.output()}")
+            time.sleep(0.02)
 
     def stop(self, sig=None, timeout=10):
         if self.proc.poll() is None:

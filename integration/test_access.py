@@ -3,7 +3,6 @@ real-IP resolution (a trusted X-Forwarded-For peer or PROXY v2 source), never on
 untrusted peer made up."""
 import os
 import re
-import signal
 import socket
 import threading
 import time
@@ -238,42 +237,25 @@ class ZoneReloadTest(AccessTestCase):
         statuses, _ = self.burst(4, UNTRUSTED)
         self.assertEqual(statuses, [200, 200, 200, 429])
 
-    def reload(self, edits, expect):
-        """Applies the (old, new) text `edits` to the configuration, sends SIGHUP and waits for
-        one more line matching `expect`."""
-        path = os.path.join(self.workdir, "realip-proxy.conf")
-        with open(path) as f:
-            text = f.read()
-        for old, new in edits:
-            self.assertIn(old, text)
-            text = text.replace(old, new)
-        with open(path, "w") as f:
-            f.write(text)
-        before = len(re.findall(expect, self.proxy.output()))
-        self.proxy.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 20
-        while len(re.findall(expect, self.proxy.output())) == before:
-            self.assertLess(time.monotonic(), deadline, self.proxy.output())
-            time.sleep(0.02)
-
     def test_a_new_key_is_refused_and_the_zone_keeps_limiting(self):
-        self.reload([("$binary_remote_addr zone=perip", "$realip_remote_addr zone=perip"),
-                     ("limit_req_status 429", "limit_req_status 503")],
-                    re.escape('reload failed, keeping the running configuration: limit_req '
-                              '"perip" uses the "$realip_remote_addr" key while previously it '
-                              'used the "$binary_remote_addr" key in '))
+        self.proxy.reload([("$binary_remote_addr zone=perip", "$realip_remote_addr zone=perip"),
+                           ("limit_req_status 429", "limit_req_status 503")],
+                          re.escape('reload failed, keeping the running configuration: '
+                                    'limit_req "perip" uses the "$realip_remote_addr" key '
+                                    'while previously it used the "$binary_remote_addr" key '
+                                    'in '))
         # Still the old configuration (429), and the burst already used stays used.
         self.assertEqual(self.status(get(), source=UNTRUSTED), 429)
         self.assertEqual(self.status(get(), source=OTHER), 200)
         # The same for limit_conn_zone (the limit_req key back as it was).
-        self.reload([("$realip_remote_addr zone=perip", "$binary_remote_addr zone=perip"),
-                     ("$binary_remote_addr zone=addr", "$remote_addr zone=addr")],
-                    re.escape('limit_conn_zone "addr" uses the "$remote_addr" key while '
-                              'previously it used the "$binary_remote_addr" key in '))
+        self.proxy.reload([("$realip_remote_addr zone=perip", "$binary_remote_addr zone=perip"),
+                           ("$binary_remote_addr zone=addr", "$remote_addr zone=addr")],
+                          re.escape('limit_conn_zone "addr" uses the "$remote_addr" key while '
+                                    'previously it used the "$binary_remote_addr" key in '))
         self.assertEqual(self.status(get(), source=UNTRUSTED), 429)
 
     def test_the_same_key_keeps_the_state(self):
-        self.reload([("limit_req_status 429", "limit_req_status 503")], r"reconfiguring")
+        self.proxy.reload([("limit_req_status 429", "limit_req_status 503")], r"reconfiguring")
         # Workers take the new configuration on their next loop iteration: wait for its 503.
         # Until then the old one answers 429; the bucket never lets the client through.
         deadline = time.monotonic() + 20
@@ -290,7 +272,6 @@ class ZoneReloadTest(AccessTestCase):
 class ZoneRateReloadTest(AccessTestCase):
     """A reload that changes only a limit_req_zone's rate keeps its states, as nginx does; the
     new rate applies from then on. A resized zone starts empty."""
-    reload = ZoneReloadTest.reload
     ZONE = "limit_req_zone $binary_remote_addr zone=perip:1m rate=1r/m;\n"
 
     def status_once_reloaded(self, want, meanwhile):
@@ -312,14 +293,14 @@ class ZoneRateReloadTest(AccessTestCase):
         # 2r/m drains the first request's 1000 units in 30 s, far longer than this test: the
         # bucket kept over the reload still refuses. An emptied zone would answer 200. The new
         # status tells the new configuration's answers from the old one's.
-        self.reload([("rate=1r/m", "rate=2r/m"), ("limit_req zone=perip;",
-                                                   "limit_req zone=perip; limit_req_status 429;")],
-                    r"reconfiguring")
+        self.proxy.reload([("rate=1r/m", "rate=2r/m"),
+                           ("limit_req zone=perip;",
+                            "limit_req zone=perip; limit_req_status 429;")], r"reconfiguring")
         self.status_once_reloaded(429, (503,))
         self.assertEqual(self.status(get(), source=OTHER), 200)
         # Another size is another zone (nginx: another shared memory zone): it starts empty.
-        self.reload([("zone=perip:1m", "zone=perip:2m"),
-                     ("limit_req_status 429;", "limit_req_status 503;")], r"reconfiguring")
+        self.proxy.reload([("zone=perip:1m", "zone=perip:2m"),
+                           ("limit_req_status 429;", "limit_req_status 503;")], r"reconfiguring")
         # Meanwhile a worker that has not taken a configuration yet answers from an older one:
         # 429 from the first reload's, 503 from the start's.
         self.status_once_reloaded(200, (429, 503))

@@ -259,13 +259,8 @@ class ObservabilityTest(EngineTestCase):
         # the earlier connections, only the scrape's own is open).
         self.assertEqual(self.active_connections(), 1)
 
-        config_path = os.path.join(self.workdir, "realip-proxy.conf")
-        with open(config_path) as f:
-            text = f.read()
-        with open(config_path, "w") as f:
-            f.write(text.replace("metrics_collection off;", "metrics_collection on;"))
-        self.proxy.proc.send_signal(signal.SIGHUP)
-        self.proxy.wait_for_line(r"reconfiguring from")
+        self.proxy.reload([("metrics_collection off;", "metrics_collection on;")],
+                          r"reconfiguring from")
 
         def counted():
             self.assertTrue(self.request(get).startswith(b"HTTP/1.1 200"))
@@ -311,13 +306,7 @@ class ObservabilityTest(EngineTestCase):
             status, _, _, rest = harness.read_response(old, rest)
             self.assertEqual(status, 200)
 
-        config_path = os.path.join(self.workdir, "realip-proxy.conf")
-        with open(config_path) as f:
-            text = f.read()
-        with open(config_path, "w") as f:
-            f.write(text.replace("server_name a;", "server_name b;"))
-        self.proxy.proc.send_signal(signal.SIGHUP)
-        self.proxy.wait_for_line(r"reconfiguring from")
+        self.proxy.reload([("server_name a;", "server_name b;")], r"reconfiguring from")
         old.sendall(keep)
         status, _, _, rest = harness.read_response(old, rest)
         self.assertEqual(status, 200)

@@ -496,14 +496,8 @@ class KeepAliveTest(UpstreamTestCase):
             t.join()
         self.assertEqual(answers, [(200, b"ok")] * 2)
         self.assertEqual(backend.connections, 2)
-        path = proxy.proc.args[2]
-        with open(path) as f:
-            text = f.read()
-        with open(path, "w") as f:
-            f.write(text.replace("keepalive_timeout 1h", "keepalive_timeout 1s")
-                    .replace("X-Gen one", "X-Gen two"))
-        proxy.proc.send_signal(signal.SIGHUP)
-        proxy.wait_for_line(r"reconfiguring")
+        proxy.reload([("keepalive_timeout 1h", "keepalive_timeout 1s"),
+                      ("X-Gen one", "X-Gen two")])
 
         def served_by_the_new_configuration():
             c = Client(self.port)
