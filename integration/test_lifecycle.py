@@ -55,9 +55,14 @@ def wait_until(predicate, timeout=30.0):
 
 
 def refused(port):
+    """Whether nothing accepts on 127.0.0.1:`port`. The kernel may pick `port` itself as the
+    connecting socket's local port (the test's ports come from the same ephemeral range), and a
+    socket connected to itself is not a listener: that counts as refused too."""
     with socket.socket() as s:
         s.settimeout(10)
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        if s.connect_ex(("127.0.0.1", port)) != 0:
+            return True
+        return s.getsockname() == s.getpeername()
 
 
 def read(path):
