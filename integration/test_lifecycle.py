@@ -296,6 +296,39 @@ class ReloadTest(LifecycleTestCase):
         self.assertEqual(self.proxy.stop(), 0)
 
 
+class EarlySignalTest(LifecycleTestCase):
+    """The listeners accept (into the backlog) a moment before the signal watchers exist. A
+    signal sent as soon as the port answers, as a supervisor or a test might, is held until
+    they do: SIGHUP reloads and SIGTERM stops gracefully, neither kills the process."""
+
+    def start_and_signal(self, sig):
+        port = harness.free_port()
+        path = self.write_config(self.conf(f"""
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "up"; }} }}""", workers=4))
+        proxy = self.spawn([harness.PROXY_BIN, "-c", path], f"early{len(self.processes)}")
+        while True:
+            self.assertIsNone(proxy.proc.poll(), proxy.output())
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+        proxy.proc.send_signal(sig)
+        return proxy, port
+
+    def test_sighup_right_after_the_port_answers_is_a_reload(self):
+        for _ in range(5):
+            proxy, port = self.start_and_signal(signal.SIGHUP)
+            proxy.wait_for_line(r"reconfiguring")
+            self.assertEqual(get(port), (200, b"up"))
+            self.assertEqual(proxy.stop(), 0)
+
+    def test_sigterm_right_after_the_port_answers_is_a_graceful_stop(self):
+        for _ in range(5):
+            proxy, _ = self.start_and_signal(signal.SIGTERM)
+            self.assertEqual(proxy.proc.wait(timeout=30), 0, proxy.output())
+            self.assertIn("signal 15 (SIGTERM) received, shutting down gracefully",
+                          proxy.output())
+
+
 class ProcessTest(LifecycleTestCase):
     def test_sigusr1_reopens_a_renamed_error_log(self):
         port = harness.free_port()
