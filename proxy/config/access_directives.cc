@@ -1,13 +1,11 @@
 // allow/deny, geo, limit_req and limit_conn: directive handlers, zone creation and merging.
 #include "proxy/config/access_directives.h"
 
-#include <map>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/directive_table.h"
@@ -86,33 +84,20 @@ absl::Status AddZone(const Directive& d, absl::StatusOr<Spec> spec, std::vector<
   return absl::OkStatus();
 }
 
-// Limiters of every live configuration, so that a reload that keeps a zone (same name, key,
-// size and rate) keeps its state, as nginx keeps an unchanged shared memory zone. Weak: a zone
-// dies with the last configuration that uses it.
-struct ZoneRegistry {
-  absl::Mutex mu;
-  std::map<std::string, std::weak_ptr<access::RateLimiter>> req ABSL_GUARDED_BY(mu);
-  std::map<std::string, std::weak_ptr<access::ConnLimiter>> conn ABSL_GUARDED_BY(mu);
-};
-
-ZoneRegistry& Zones() {
-  static auto* registry = new ZoneRegistry;
-  return *registry;
-}
-
-template <typename T, typename Make>
-std::shared_ptr<T> Reuse(std::map<std::string, std::weak_ptr<T>>& table, const std::string& id,
-                         Make make) {
-  std::shared_ptr<T> live = table[id].lock();
-  if (live == nullptr) {
-    live = make();
-    table[id] = live;
+// The limiter of the zone of `running` with this name, key and size (nginx keeps a shared memory
+// zone of the previous cycle with the same name and size; a different key is refused later, by
+// CheckZonesOnReload); null if there is none.
+template <typename Zone>
+auto CarriedLimiter(const std::vector<std::shared_ptr<const Zone>>* running,
+                    const std::string& name, const CompiledString& key, size_t size)
+    -> decltype(Zone::limiter) {
+  if (running == nullptr) return nullptr;
+  for (const auto& old : *running) {
+    if (old->name == name && old->size == size && old->key.source == key.source) {
+      return old->limiter;
+    }
   }
-  // Drop entries of zones no configuration holds any more.
-  for (auto it = table.begin(); it != table.end();) {
-    it = it->second.expired() ? table.erase(it) : std::next(it);
-  }
-  return live;
+  return nullptr;
 }
 
 }  // namespace
@@ -217,10 +202,8 @@ absl::Status LimitConnDryRun(Scope& s, const Directive& d) {
   return SetFlagValue(d, &s.level->access.limit_conn_dry_run);
 }
 
-absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
+absl::Status BuildAccessConfig(AccessDraft& draft, const AccessConfig* running, AccessConfig* out) {
   out->geo = std::move(draft.geo);
-  ZoneRegistry& zones = Zones();
-  absl::MutexLock lock(&zones.mu);
   for (size_t i = 0; i < draft.limit_req_zones.size(); ++i) {
     const access::LimitReqZoneSpec& spec = draft.limit_req_zones[i];
     auto zone = std::make_shared<LimitReqZone>();
@@ -232,9 +215,11 @@ absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
     zone->line = draft.limit_req_origins[i].second;
     // The rate is not part of the identity: as in nginx (ngx_http_limit_req_init_zone), a new
     // rate keeps the states, and each configuration charges them at its own rate.
-    const std::string id = absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size);
-    zone->limiter = Reuse(
-        zones.req, id, [&] { return std::make_shared<access::RateLimiter>(spec.name, spec.size); });
+    zone->limiter = CarriedLimiter(running ? &running->limit_req_zones : nullptr, zone->name,
+                                   zone->key, zone->size);
+    if (zone->limiter == nullptr) {
+      zone->limiter = std::make_shared<access::RateLimiter>(spec.name, spec.size);
+    }
     out->limit_req_zones.push_back(std::move(zone));
   }
   for (size_t i = 0; i < draft.limit_conn_zones.size(); ++i) {
@@ -245,10 +230,11 @@ absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out) {
     zone->size = spec.size;
     zone->file = draft.limit_conn_origins[i].first;
     zone->line = draft.limit_conn_origins[i].second;
-    const std::string id = absl::StrCat(spec.name, "\n", spec.key, "\n", spec.size);
-    zone->limiter = Reuse(zones.conn, id, [&] {
-      return std::make_shared<access::ConnLimiter>(spec.name, spec.size);
-    });
+    zone->limiter = CarriedLimiter(running ? &running->limit_conn_zones : nullptr, zone->name,
+                                   zone->key, zone->size);
+    if (zone->limiter == nullptr) {
+      zone->limiter = std::make_shared<access::ConnLimiter>(spec.name, spec.size);
+    }
     out->limit_conn_zones.push_back(std::move(zone));
   }
   return absl::OkStatus();

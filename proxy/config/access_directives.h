@@ -64,9 +64,11 @@ absl::Status LimitConnDirective(Scope& s, const Directive& d);
 absl::Status LimitConnStatus(Scope& s, const Directive& d);
 absl::Status LimitConnDryRun(Scope& s, const Directive& d);
 
-// Creates the zones (reusing a live configuration's limiter for an unchanged zone, so that a
-// reload keeps its state) and moves the geo maps into `out`.
-[[nodiscard]] absl::Status BuildAccessConfig(AccessDraft& draft, AccessConfig* out);
+// Creates the zones and moves the geo maps into `out`. A zone of `running` (the configuration
+// a reload replaces; null at start) with the same name, key and size lends its limiter, so the
+// reload keeps its state; any other zone starts empty.
+[[nodiscard]] absl::Status BuildAccessConfig(AccessDraft& draft, const AccessConfig* running,
+                                             AccessConfig* out);
 
 // Merges one level over its parent's settings; resolves zone names (`unknown limit_req_zone`).
 [[nodiscard]] absl::Status MergeAccess(const AccessConfig& config, const AccessLevelDraft& own,

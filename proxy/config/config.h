@@ -349,11 +349,15 @@ struct Config {
 
 // Reads and validates `path`. On error the status message is the nginx-form text without the
 // "realip-proxy: [emerg] " prefix, e.g. `unknown directive "foo" in /etc/x.conf:12`.
-[[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadConfig(const std::string& path);
+// `running`, on a reload, is the configuration being replaced: a limit zone it has with the
+// same name, key and size is carried over with its state, as nginx keeps an unchanged shared
+// memory zone of the previous cycle. Every other zone starts empty.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadConfig(
+    const std::string& path, const Config* running = nullptr);
 
 // As LoadConfig, from memory. `virtual_path` names the text in messages; relative includes
 // are resolved against its folder.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFromString(
-    std::string_view text, const std::string& virtual_path);
+    std::string_view text, const std::string& virtual_path, const Config* running = nullptr);
 
 }  // namespace realip::config

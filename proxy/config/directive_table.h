@@ -179,6 +179,8 @@ struct Draft {
   std::vector<std::unique_ptr<ServerDraft>> servers;
   std::vector<std::string> warnings;
   AccessDraft access;  // limit zones and geo blocks
+  // The zones of the configuration a reload replaces (LoadConfig's `running`); null at start.
+  const AccessConfig* running_access = nullptr;
   bool metrics_collection = true;
   VariableUsage variables;  // what the compiled strings use (ScopedVariableUsage)
 };
@@ -237,10 +239,9 @@ ProxyRedirect DefaultProxyRedirect(const ProxyPassDraft& pass);
 
 // LoadConfigFromString with includes read from `files`; with `use_dns` false only IP literals
 // resolve. The fuzzer passes a source without files and no DNS.
-[[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view text,
-                                                                           const std::string& path,
-                                                                           FileSource& files,
-                                                                           bool use_dns = true);
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(
+    std::string_view text, const std::string& path, FileSource& files, bool use_dns = true,
+    const Config* running = nullptr);
 
 // Resolves a host name (or IP literal) with getaddrinfo; every address gets `port`. With
 // `use_dns` false only IP literals resolve (the fuzzer must not send queries).

@@ -69,7 +69,8 @@ class Finalizer {
   absl::Status Run() {
     for (const auto& f : draft_.log_formats) config_.log_formats[f->name] = f;
     REALIP_RETURN_IF_ERROR(BuildUpstreams());
-    REALIP_RETURN_IF_ERROR(BuildAccessConfig(draft_.access, &config_.access));
+    REALIP_RETURN_IF_ERROR(
+        BuildAccessConfig(draft_.access, draft_.running_access, &config_.access));
 
     Merged root;
     root.settings.realip.trusted = std::make_shared<const net::CidrSet>();
@@ -464,10 +465,12 @@ absl::StatusOr<std::shared_ptr<const Config>> Finalize(Draft& draft, std::string
 
 absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view text,
                                                              const std::string& path,
-                                                             FileSource& files, bool use_dns) {
+                                                             FileSource& files, bool use_dns,
+                                                             const Config* running) {
   REALIP_ASSIGN_OR_RETURN(ParsedConfig parsed, ParseConfigText(text, path, files));
   Draft draft;
   draft.use_dns = use_dns;
+  if (running != nullptr) draft.running_access = &running->access;
   draft.conf_dir = ConfigDir(path);
   // nginx's predefined format (ngx_http_log_module.c).
   auto combined = std::make_shared<LogFormat>();
@@ -496,16 +499,18 @@ absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view te
 
 }  // namespace internal
 
-absl::StatusOr<std::shared_ptr<const Config>> LoadConfig(const std::string& path) {
+absl::StatusOr<std::shared_ptr<const Config>> LoadConfig(const std::string& path,
+                                                         const Config* running) {
   std::unique_ptr<FileSource> files = NewDiskFileSource();
   REALIP_ASSIGN_OR_RETURN(std::string text, files->Read(path));
-  return internal::LoadFromSource(text, path, *files);
+  return internal::LoadFromSource(text, path, *files, /*use_dns=*/true, running);
 }
 
-absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFromString(
-    std::string_view text, const std::string& virtual_path) {
+absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFromString(std::string_view text,
+                                                                   const std::string& virtual_path,
+                                                                   const Config* running) {
   std::unique_ptr<FileSource> files = NewDiskFileSource();
-  return internal::LoadFromSource(text, virtual_path, *files);
+  return internal::LoadFromSource(text, virtual_path, *files, /*use_dns=*/true, running);
 }
 
 }  // namespace realip::config

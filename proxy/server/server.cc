@@ -191,7 +191,7 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
       }
       // Certificates and keys are read again: a bad one keeps the running configuration.
       absl::StatusOr<std::shared_ptr<const config::Config>> next =
-          tls::LoadConfigWithTls(conf_path);
+          tls::LoadConfigWithTls(conf_path, config.get());
       // Zones are checked before any listener changes: a refused reload leaves nothing behind.
       absl::Status applied =
           next.ok() ? config::CheckZonesOnReload(config->access, (*next)->access) : next.status();

@@ -449,8 +449,10 @@ SSL_CTX* ContextSet::ClientContext(const config::HttpSettings* settings) const {
   return it == clients_.end() ? nullptr : it->second.get();
 }
 
-absl::StatusOr<std::shared_ptr<const config::Config>> LoadConfigWithTls(const std::string& path) {
-  REALIP_ASSIGN_OR_RETURN(std::shared_ptr<const config::Config> loaded, config::LoadConfig(path));
+absl::StatusOr<std::shared_ptr<const config::Config>> LoadConfigWithTls(
+    const std::string& path, const config::Config* running) {
+  REALIP_ASSIGN_OR_RETURN(std::shared_ptr<const config::Config> loaded,
+                          config::LoadConfig(path, running));
   REALIP_ASSIGN_OR_RETURN(std::shared_ptr<const ContextSet> set, ContextSet::Build(*loaded));
   // A shallow copy: servers and upstreams are shared, so the contexts' keys stay valid.
   auto config = std::make_shared<config::Config>(*loaded);

@@ -61,8 +61,9 @@ class ContextSet {
 };
 
 // LoadConfig plus the TLS contexts: the configuration a server runs with.
+// `running`: as config::LoadConfig's (the configuration a reload replaces).
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const config::Config>> LoadConfigWithTls(
-    const std::string& path);
+    const std::string& path, const config::Config* running = nullptr);
 
 // What a finished handshake tells the request variables.
 struct HandshakeInfo {

@@ -13,8 +13,9 @@ namespace {
 
 constexpr char kPath[] = "/etc/realip-proxy/realip-proxy.conf";
 
-std::shared_ptr<const Config> MustLoad(const std::string& text) {
-  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfigFromString(text, kPath);
+// `running`: the configuration a reload would replace (LoadConfig's).
+std::shared_ptr<const Config> MustLoad(const std::string& text, const Config* running = nullptr) {
+  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfigFromString(text, kPath, running);
   EXPECT_TRUE(c.ok()) << c.status().message() << "\n" << text;
   return c.ok() ? *c : nullptr;
 }
@@ -134,13 +135,15 @@ TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
       "http { limit_req_zone $binary_remote_addr zone=z:1m rate=10r/s;"
       " limit_conn_zone $binary_remote_addr zone=c:1m; }\n";
   auto first = MustLoad(base);
-  auto same = MustLoad(base);
+  auto same = MustLoad(base, first.get());
   auto resized = MustLoad(
       "http { limit_req_zone $binary_remote_addr zone=z:2m rate=10r/s;"
-      " limit_conn_zone $remote_addr zone=c:1m; }\n");
+      " limit_conn_zone $remote_addr zone=c:1m; }\n",
+      first.get());
   auto rerated = MustLoad(
       "http { limit_req_zone $binary_remote_addr zone=z:1m rate=30r/m;"
-      " limit_conn_zone $binary_remote_addr zone=c:1m; }\n");
+      " limit_conn_zone $binary_remote_addr zone=c:1m; }\n",
+      first.get());
   ASSERT_NE(first, nullptr);
   ASSERT_NE(same, nullptr);
   ASSERT_NE(resized, nullptr);
@@ -154,14 +157,30 @@ TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
   EXPECT_NE(first->access.limit_req_zones[0]->limiter, resized->access.limit_req_zones[0]->limiter);
   EXPECT_NE(first->access.limit_conn_zones[0]->limiter,
             resized->access.limit_conn_zones[0]->limiter);
-  // Once no configuration holds a zone, a new load starts it afresh.
+  // Without a running configuration (the start, `-t`) every zone starts empty.
   first->access.limit_req_zones[0]->limiter->Check("k", 10000, {}, 1000);
-  first.reset();
-  same.reset();
-  rerated.reset();
   auto fresh = MustLoad(base);
   ASSERT_NE(fresh, nullptr);
+  EXPECT_NE(fresh->access.limit_req_zones[0]->limiter, first->access.limit_req_zones[0]->limiter);
   EXPECT_EQ(fresh->access.limit_req_zones[0]->limiter->size(), 0u);
+}
+
+// nginx compares a new cycle's zones with the previous cycle's only: after A, then B with the
+// zone resized, then A again, the zone starts empty even while connections of the first A
+// (and so its zone) are still alive.
+TEST(AccessConfigTest, OnlyTheRunningConfigurationLendsItsZones) {
+  const std::string a = "http { limit_req_zone $binary_remote_addr zone=z:1m rate=10r/s; }\n";
+  const std::string b = "http { limit_req_zone $binary_remote_addr zone=z:2m rate=10r/s; }\n";
+  auto first = MustLoad(a);
+  ASSERT_NE(first, nullptr);
+  first->access.limit_req_zones[0]->limiter->Check("k", 10000, {}, 1000);
+  auto second = MustLoad(b, first.get());
+  ASSERT_NE(second, nullptr);
+  auto third = MustLoad(a, second.get());
+  ASSERT_NE(third, nullptr);
+  EXPECT_NE(third->access.limit_req_zones[0]->limiter, first->access.limit_req_zones[0]->limiter);
+  EXPECT_EQ(third->access.limit_req_zones[0]->limiter->size(), 0u);
+  EXPECT_EQ(first->access.limit_req_zones[0]->limiter->size(), 1u);
 }
 
 std::string Zones(const char* req_key, const char* req_size, const char* conn_key,
@@ -198,7 +217,7 @@ TEST(AccessConfigTest, ReloadRefusesANewKeyForAZoneOfTheSameNameAndSize) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    auto next = MustLoad(c.next);
+    auto next = MustLoad(c.next, running.get());
     ASSERT_NE(next, nullptr);
     absl::Status st = CheckZonesOnReload(running->access, next->access);
     if (c.error.empty()) {
