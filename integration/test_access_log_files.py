@@ -13,10 +13,11 @@ FORMAT = "log_format main '$request_uri';"
 
 
 def read_lines(path):
+    """The file's lines but those of the probes that wait for a reload to reach the worker."""
     if not os.path.exists(path):
         return []
     with open(path, "rb") as f:
-        return f.read().decode("utf-8").splitlines()
+        return [line for line in f.read().decode("utf-8").splitlines() if line != "/probe"]
 
 
 def keepalive_get(sock, target):
@@ -27,16 +28,26 @@ def keepalive_get(sock, target):
 
 class AccessLogFilesTest(EngineTestCase):
     def start_logging(self, params=""):
-        """Starts the proxy logging to a.log; returns the paths of a.log and b.log."""
+        """Starts the proxy (one worker) logging to a.log; returns the paths of a.log and
+        b.log."""
         a = os.path.join(self.workdir, "a.log")
         self.start(f"""
             access_log {a} main {params};
-            location / {{ return 200 "ok\\n"; }}""", http_extra=FORMAT)
+            location / {{ return 200 "old"; }}""", http_extra=FORMAT, workers=1)
         return a, os.path.join(self.workdir, "b.log")
 
     def switch(self, old, new):
-        """Reloads with `new` instead of `old` as the access-log file."""
-        self.proxy.reload([(f"access_log {old} main", f"access_log {new} main")])
+        """Reloads with `new` instead of `old` as the access-log file, and waits until the
+        worker serves new connections with it (it learns of a reload a moment after the main
+        thread logs it)."""
+        self.proxy.reload([(f"access_log {old} main", f"access_log {new} main"),
+                           ('return 200 "old"', 'return 200 "new"')])
+
+        def answered_new():
+            reply = self.request(b"GET /probe HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            return reply.endswith(b"\r\n\r\nnew")
+
+        harness.wait_until(answered_new, "the new configuration")
 
     def open_fds(self, path):
         """How many of the proxy's descriptors point at `path`."""
