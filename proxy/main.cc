@@ -9,6 +9,7 @@
 #include "proxy/base/strings.h"
 #include "proxy/config/config.h"
 #include "proxy/event/libevent_memory.h"
+#include "proxy/server/access_log.h"
 #include "proxy/server/server.h"
 #include "proxy/tls/tls.h"
 
@@ -28,14 +29,18 @@ void PrintUsage() {
       realip::base::kDefaultConfPath);
 }
 
+void PrintEmerg(const absl::Status& status) {
+  const std::string_view message = realip::base::AsStd(status.message());
+  std::fprintf(stderr, "realip-proxy: [emerg] %.*s\n", static_cast<int>(message.size()),
+               message.data());
+}
+
 // Loads `path`, printing nginx-style [emerg]/[warn] lines; null on error.
 std::shared_ptr<const realip::config::Config> Load(const std::string& path) {
   absl::StatusOr<std::shared_ptr<const realip::config::Config>> config =
       realip::tls::LoadConfigWithTls(path);
   if (!config.ok()) {
-    const std::string_view message = realip::base::AsStd(config.status().message());
-    std::fprintf(stderr, "realip-proxy: [emerg] %.*s\n", static_cast<int>(message.size()),
-                 message.data());
+    PrintEmerg(config.status());
     return nullptr;
   }
   for (const std::string& warning : (*config)->warnings) {
@@ -48,6 +53,14 @@ std::shared_ptr<const realip::config::Config> Load(const std::string& path) {
 // only errors, as nginx's -q.
 int TestConfig(const std::string& path, bool dump, bool quiet) {
   std::shared_ptr<const realip::config::Config> config = Load(path);
+  if (config != nullptr) {
+    // As nginx -t: the access-log files are opened (created when missing), then closed.
+    realip::server::LogFiles files;
+    if (absl::Status opened = files.Attach(config).status(); !opened.ok()) {
+      PrintEmerg(opened);
+      config = nullptr;
+    }
+  }
   if (config == nullptr) {
     std::fprintf(stderr, "realip-proxy: configuration file %s test failed\n", path.c_str());
     return 1;

@@ -31,6 +31,10 @@ namespace realip::tls {
 class ContextSet;  // built by the tls library from the ssl_* settings
 }  // namespace realip::tls
 
+namespace realip::server {
+class LogFileSet;  // the open access-log files, attached by the server
+}  // namespace realip::server
+
 namespace realip::config {
 
 // ---------------------------------------------------------------------------------------------
@@ -69,12 +73,21 @@ struct LogFormat {
 struct AccessLog {
   enum class Kind { kFile, kStdout, kStderr };
   Kind kind = Kind::kStdout;
-  std::string path;  // kFile only
+  std::string path;       // kFile only
+  size_t file_index = 0;  // kFile only: the index of `path` in Config::access_log_files
   std::shared_ptr<const LogFormat> format;
   // Lines wait in a per-worker buffer until it holds `buffer_size` bytes or its oldest line is
   // `flush` old (access_log buffer= and flush=); 0: every line is written at once.
   uint64_t buffer_size = 64 * 1024;
   absl::Duration flush = absl::Seconds(1);
+};
+
+// A file that some access_log of a configuration names, and the first such directive (for
+// messages: an open() that fails is reported "in FILE:LINE").
+struct AccessLogFile {
+  std::string path;
+  std::string file;
+  int line = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -340,8 +353,12 @@ struct Config {
   VariableUsage variables;
   std::vector<std::string> warnings;  // nginx [warn] messages, with " in FILE:LINE"
   std::vector<SourceFile> files;      // the main file first, then includes in read order
+  // Each distinct access-log file path once, in the order the directives name them.
+  std::vector<AccessLogFile> access_log_files;
   // The OpenSSL contexts of this configuration (tls::LoadConfigWithTls); null without TLS.
   std::shared_ptr<const tls::ContextSet> tls;
+  // The open access_log_files, indexed alike (server::LogFiles::Attach); null until then.
+  std::shared_ptr<const server::LogFileSet> log_files;
 
   // nginx's `-T` output: each file preceded by "# configuration file PATH:".
   std::string Dump() const;

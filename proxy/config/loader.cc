@@ -75,7 +75,7 @@ class Finalizer {
     Merged root;
     root.settings.realip.trusted = std::make_shared<const net::CidrSet>();
     root.settings.access_logs.push_back(
-        AccessLog{AccessLog::Kind::kStdout, "", config_.log_formats.at("combined")});
+        AccessLog{AccessLog::Kind::kStdout, "", 0, config_.log_formats.at("combined")});
     REALIP_ASSIGN_OR_RETURN(Merged http, Merge(root, draft_.http));
 
     std::vector<std::shared_ptr<Server>> servers;
@@ -216,7 +216,8 @@ class Finalizer {
         if (format == config_.log_formats.end()) {
           return ErrorAt(absl::StrCat("unknown log format \"", a.format, "\""), a.file, a.line);
         }
-        AccessLog log{a.kind, a.path, format->second};
+        AccessLog log{a.kind, a.path, 0, format->second};
+        if (a.kind == AccessLog::Kind::kFile) log.file_index = FileIndex(a);
         if (a.buffer_size.has_value()) log.buffer_size = *a.buffer_size;
         if (a.flush.has_value()) log.flush = *a.flush;
         s.access_logs.push_back(std::move(log));
@@ -442,9 +443,17 @@ class Finalizer {
     std::stable_sort(l.trailing_wildcards.begin(), l.trailing_wildcards.end(), longer);
   }
 
+  // The index of `a`'s path in config_.access_log_files, added there when first named.
+  size_t FileIndex(const AccessLogDraft& a) {
+    auto [it, added] = file_indexes_.try_emplace(a.path, config_.access_log_files.size());
+    if (added) config_.access_log_files.push_back(AccessLogFile{a.path, a.file, a.line});
+    return it->second;
+  }
+
   Draft& draft_;
   Config& config_;
   std::map<std::string, std::shared_ptr<const Upstream>> implicit_;
+  std::map<std::string, size_t> file_indexes_;
 };
 
 }  // namespace

@@ -9,7 +9,13 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proxy/base/logging.h"
 
@@ -50,39 +56,86 @@ void Escape(std::string_view value, config::LogEscape escape, std::string* out) 
   }
 }
 
-}  // namespace
-
-LogFiles::~LogFiles() {
-  for (auto& [path, fd] : files_) {
-    if (fd > 2) close(fd);
-  }
+absl::Status OpenError(const std::string& path, int err) {
+  return absl::UnavailableError(
+      absl::StrCat("open() \"", path, "\" failed (", err, ": ", std::strerror(err), ")"));
 }
 
-int LogFiles::FdFor(const config::AccessLog& log) {
-  if (log.kind == config::AccessLog::Kind::kStdout) return 1;
-  if (log.kind == config::AccessLog::Kind::kStderr) return 2;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(log.path);
-  if (it != files_.end()) return it->second;
-  int fd = open(log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    REALIP_LOG(kError, "open() \"", log.path, "\" failed (", errno, ": ", std::strerror(errno),
-               ")");
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<LogFile>> LogFile::Open(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return OpenError(path, errno);
+  return std::shared_ptr<LogFile>(new LogFile(path, fd));
+}
+
+LogFile::~LogFile() { close(fd_); }
+
+absl::Status LogFile::Reopen() {
+  int fresh = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fresh < 0) return OpenError(path_, errno);
+  // dup2 keeps the number the workers use; the old file is closed atomically.
+  const int done = dup2(fresh, fd_);
+  const int err = errno;
+  close(fresh);
+  if (done < 0) {
+    return absl::InternalError(
+        absl::StrCat("dup2() \"", path_, "\" failed (", err, ": ", std::strerror(err), ")"));
   }
-  files_[log.path] = fd;
-  return fd;
+  return absl::OkStatus();
+}
+
+bool LogFileSet::Contains(const LogFile* file) const {
+  return std::any_of(files_.begin(), files_.end(),
+                     [file](const auto& f) { return f.get() == file; });
+}
+
+absl::StatusOr<std::shared_ptr<const config::Config>> LogFiles::Attach(
+    std::shared_ptr<const config::Config> config) {
+  std::vector<std::shared_ptr<const LogFile>> open;
+  open.reserve(config->access_log_files.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(files_, [](const auto& entry) { return entry.second.expired(); });
+    for (const config::AccessLogFile& f : config->access_log_files) {
+      std::weak_ptr<LogFile>& known = files_[f.path];
+      std::shared_ptr<LogFile> file = known.lock();
+      if (file == nullptr) {
+        absl::StatusOr<std::shared_ptr<LogFile>> opened = LogFile::Open(f.path);
+        // Files opened for this configuration so far close with `open` (an unused entry is
+        // an expired one, dropped at the next call).
+        if (!opened.ok()) {
+          return absl::Status(opened.status().code(),
+                              absl::StrCat(opened.status().message(), " in ", f.file, ":", f.line));
+        }
+        file = *std::move(opened);
+        known = file;
+      }
+      open.push_back(std::move(file));
+    }
+  }
+  // A shallow copy, as tls::LoadConfigWithTls makes: the servers and their settings are shared.
+  auto attached = std::make_shared<config::Config>(*config);
+  attached->log_files = std::make_shared<const LogFileSet>(std::move(open));
+  return std::shared_ptr<const config::Config>(std::move(attached));
 }
 
 void LogFiles::ReopenAll() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [path, fd] : files_) {
-    if (fd < 0) continue;
-    int fresh = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fresh < 0) continue;
-    // dup2 keeps the number the workers use; the old file is closed atomically.
-    dup2(fresh, fd);
-    close(fresh);
+  for (auto& [path, known] : files_) {
+    // Held while reopening: the last owner cannot close the descriptor under dup2.
+    std::shared_ptr<LogFile> file = known.lock();
+    if (file == nullptr) continue;
+    if (absl::Status st = file->Reopen(); !st.ok()) {
+      REALIP_LOG(kError, "reopening the access log: ", st.message());
+    }
   }
+}
+
+size_t LogFiles::open_count() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(std::count_if(files_.begin(), files_.end(),
+                                           [](const auto& e) { return !e.second.expired(); }));
 }
 
 void AppendLogLine(const config::LogFormat& format, const RequestContext& ctx, std::string* out) {
@@ -139,11 +192,19 @@ absl::Status AccessLogWriter::Init(event::EventLoop& loop) {
   return timer_.Init(loop, [this] { OnTimer(); });
 }
 
-void AccessLogWriter::Write(const std::vector<config::AccessLog>& logs, const RequestContext& ctx) {
+void AccessLogWriter::Write(const std::vector<config::AccessLog>& logs, const LogFileSet* files,
+                            const RequestContext& ctx) {
   for (const config::AccessLog& log : logs) {
     if (log.format == nullptr) continue;
-    int fd = FdFor(log);
-    if (fd < 0) continue;
+    const std::shared_ptr<const LogFile>* file = nullptr;
+    int fd = 1;
+    if (log.kind == config::AccessLog::Kind::kFile) {
+      if (files == nullptr) continue;
+      file = &files->file(log.file_index);
+      fd = (*file)->fd();
+    } else if (log.kind == config::AccessLog::Kind::kStderr) {
+      fd = 2;
+    }
     Pending& pending = PendingFor(fd);
     if (pending.data.empty()) {
       pending.deadline = absl::Now() + log.flush;
@@ -151,29 +212,35 @@ void AccessLogWriter::Write(const std::vector<config::AccessLog>& logs, const Re
     }
     AppendLogLine(*log.format, ctx, &pending.data);
     if (pending.data.size() >= log.buffer_size) Flush(pending);
+    // The configuration keeps the file open during this call; lines left for later keep it
+    // open themselves. A reference is taken once per buffer filling, not per line.
+    if (file != nullptr && !pending.data.empty() && pending.file == nullptr) pending.file = *file;
   }
-}
-
-int AccessLogWriter::FdFor(const config::AccessLog& log) {
-  if (log.kind != config::AccessLog::Kind::kFile) return files_.FdFor(log);
-  if (!have_last_ || log.path != last_path_) {
-    last_fd_ = files_.FdFor(log);
-    last_path_ = log.path;
-    have_last_ = true;
-  }
-  return last_fd_;
 }
 
 AccessLogWriter::Pending& AccessLogWriter::PendingFor(int fd) {
+  Pending* free = nullptr;
   for (Pending& pending : pending_) {
     if (pending.fd == fd) return pending;
+    if (free == nullptr && pending.data.empty()) free = &pending;
   }
-  pending_.emplace_back().fd = fd;
-  return pending_.back();
+  // No buffer has this number: one holding nothing takes it (a file that had the number before
+  // and has no lines left may be closed, and its number reused).
+  if (free == nullptr) free = &pending_.emplace_back();
+  free->fd = fd;
+  free->failing = false;
+  return *free;
 }
 
 void AccessLogWriter::FlushAll() {
   for (Pending& pending : pending_) Flush(pending);
+}
+
+void AccessLogWriter::FlushUnnamed(const LogFileSet* current) {
+  for (Pending& pending : pending_) {
+    if (pending.file == nullptr) continue;
+    if (current == nullptr || !current->Contains(pending.file.get())) Flush(pending);
+  }
 }
 
 void AccessLogWriter::Flush(Pending& pending) {
@@ -188,11 +255,15 @@ void AccessLogWriter::Flush(Pending& pending) {
     }
     pending.failing = true;
     pending.data.clear();
+    pending.file.reset();
     return;
   }
   pending.failing = false;
   pending.data.erase(0, static_cast<size_t>(n));
-  if (!pending.data.empty()) {
+  if (pending.data.empty()) {
+    // May close the file: the last configuration naming it is gone.
+    pending.file.reset();
+  } else {
     // A partial write: the rest goes out on the next tick, never in a loop here.
     pending.deadline = absl::Now() + absl::Milliseconds(100);
     ArmFor(pending.deadline);

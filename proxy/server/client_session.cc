@@ -2134,7 +2134,7 @@ void ClientSession::LogRequest(bool output_lost) {
     ctx.upstream_head = &A().response_parser_->head();
   }
   if (used.sent_http && !A().sent_head_.empty()) ctx.sent_head = &A().sent_head_;
-  worker_->access_log().Write(s.access_logs, ctx);
+  worker_->access_log().Write(s.access_logs, config_->log_files.get(), ctx);
   ctx.upstream_head = nullptr;
   ctx.sent_head = nullptr;
   A().sent_head_.clear();

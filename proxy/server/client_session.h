@@ -54,6 +54,8 @@ class ClientSession : public event::IoHandler,
   // so the worker may close it for a newcomer when worker_connections runs out. Updated at the
   // end of every event and by Start(); the worker's SessionStore lists follow it.
   bool reusable() const { return reusable_; }
+  // The configuration the connection was accepted with.
+  const config::Config* config() const { return config_.get(); }
   // Closes a reusable connection for a newcomer: a plain close, as its timeout would.
   void Reuse();
   // What a reusable connection is waiting in: "new" (no request yet), "keepalive" or

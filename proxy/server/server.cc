@@ -99,6 +99,16 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     return 1;
   }
   ApplyNofileLimit(config->main.worker_rlimit_nofile);
+  // The access-log files open before the pid file and the listeners: one that cannot be
+  // opened fails the start, as in nginx.
+  LogFiles log_files;
+  if (absl::StatusOr<std::shared_ptr<const config::Config>> attached = log_files.Attach(config);
+      attached.ok()) {
+    config = *std::move(attached);
+  } else {
+    Emerg(std::string(attached.status().message()));
+    return 1;
+  }
 
   absl::StatusOr<std::unique_ptr<event::EventLoop>> main_loop = event::EventLoop::Create();
   if (!main_loop.ok()) {
@@ -118,7 +128,6 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
     return 1;
   }
 
-  LogFiles log_files;
   // One registry for the process's life: reloads keep the workers, and so their shards.
   metrics::Registry registry(base::kVersion);
   Lifecycle lifecycle;
@@ -128,7 +137,7 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
   });
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < n; ++i) {
-    auto worker = std::make_unique<Worker>(i, config, &log_files, &lifecycle, &registry);
+    auto worker = std::make_unique<Worker>(i, config, &lifecycle, &registry);
     if (absl::Status st = worker->Init(listeners.ForWorker(i)); !st.ok()) {
       Emerg(std::string(st.message()));
       return 1;
@@ -195,6 +204,12 @@ int RunServer(std::shared_ptr<const config::Config> config, const std::string& c
       // Zones are checked before any listener changes: a refused reload leaves nothing behind.
       absl::Status applied =
           next.ok() ? config::CheckZonesOnReload(config->access, (*next)->access) : next.status();
+      // Access-log files too: a file that cannot be opened refuses the reload. Files the
+      // running configuration has open are shared, not reopened.
+      if (applied.ok()) {
+        next = log_files.Attach(*std::move(next));
+        applied = next.status();
+      }
       if (applied.ok()) applied = listeners.Apply(**next);
       if (!applied.ok()) {
         REALIP_LOG(kError, "reload failed, keeping the running configuration: ", applied.message());

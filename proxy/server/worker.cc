@@ -47,14 +47,13 @@ std::vector<ClientSession*> SessionStore::All() const {
   return all;
 }
 
-Worker::Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files,
-               const Lifecycle* lifecycle, metrics::Registry* registry)
+Worker::Worker(int index, std::shared_ptr<const config::Config> config, const Lifecycle* lifecycle,
+               metrics::Registry* registry)
     : index_(index),
       lifecycle_(lifecycle),
       registry_(registry),
       shard_(registry->NewShard()),
       request_metrics_(shard_),
-      access_log_(*log_files),
       config_(std::move(config)) {
   // Before the thread starts, which orders this write before the owner's reads.
   shard_->set_collecting(config_->metrics_collection);
@@ -164,6 +163,9 @@ void Worker::OnWake() {
     // Backend TLS sessions are keyed by location settings of one configuration; a new one
     // may have different names or trust, so nothing of the old is offered.
     tls_sessions_.Clear();
+    // Lines buffered for files the new configuration does not name go now (see
+    // DestroySession), rather than keep such a file open until their flush= time.
+    access_log_.FlushUnnamed(config_->log_files.get());
   }
   int stop = stop_request_.load();
   if (stop != 0) BeginStop(stop == 1);
@@ -335,7 +337,11 @@ void Worker::RunFlushes() {
 }
 
 void Worker::DestroySession(ClientSession* session) {
+  const bool older = sessions_.live(session) && session->config() != config_.get();
   if (sessions_.Destroy(session)) shard_->AddLevel(metrics::Metric::kConnectionsActive, -1);
+  // A connection on an older configuration may have written the last lines of a file the
+  // current one does not name: written now, they no longer keep it open until flush=.
+  if (older) access_log_.FlushUnnamed(config_->log_files.get());
   MaybeFinishStop();
 }
 

@@ -56,6 +56,8 @@ class SessionStore {
   void SetReusable(ClientSession* session, bool reusable) { slots_.SetReusable(session, reusable); }
   // Destroys a live session and frees its slot; false if it is not live.
   bool Destroy(ClientSession* session);
+  // Whether `session` is live (not yet destroyed); reads only the slot.
+  bool live(ClientSession* session) const { return slots_.live(session); }
   // Destroys every live session.
   void Clear();
   size_t size() const { return slots_.size(); }
@@ -74,10 +76,10 @@ class SessionStore {
 // Per-worker counters the sessions increment; read by metrics when scraped (relaxed loads).
 class Worker {
  public:
-  // `log_files`, `lifecycle` and `registry` are shared by all workers and outlive them; the
-  // worker counts into a shard of its own.
-  Worker(int index, std::shared_ptr<const config::Config> config, LogFiles* log_files,
-         const Lifecycle* lifecycle, metrics::Registry* registry);
+  // `lifecycle` and `registry` are shared by all workers and outlive them; the worker counts
+  // into a shard of its own.
+  Worker(int index, std::shared_ptr<const config::Config> config, const Lifecycle* lifecycle,
+         metrics::Registry* registry);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -263,6 +263,32 @@ TEST(ConfigTest, AccessLogOff) {
   EXPECT_EQ(server.FindLocation("/b").settings.access_logs[0].kind, AccessLog::Kind::kStdout);
 }
 
+TEST(ConfigTest, AccessLogFilesAreListedOnceWithTheirFirstDirective) {
+  auto c = MustLoad(
+      "http { access_log /l/a.log;\n"
+      "server { listen 127.0.0.1:8001;\n"
+      " location /a { access_log /l/b.log; access_log stderr; }\n"
+      " location /b { access_log /l/a.log; access_log /l/b.log; } } }\n");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->access_log_files.size(), 2u);
+  EXPECT_EQ(c->access_log_files[0].path, "/l/a.log");
+  EXPECT_EQ(c->access_log_files[0].file, kPath);
+  EXPECT_EQ(c->access_log_files[0].line, 1);
+  EXPECT_EQ(c->access_log_files[1].path, "/l/b.log");
+  EXPECT_EQ(c->access_log_files[1].line, 3);
+  const Server& server = *c->servers[0];
+  EXPECT_EQ(server.settings.access_logs[0].file_index, 0u);
+  const std::vector<AccessLog>& a = server.FindLocation("/a").settings.access_logs;
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].file_index, 1u);
+  const std::vector<AccessLog>& b = server.FindLocation("/b").settings.access_logs;
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].file_index, 0u);
+  EXPECT_EQ(b[1].file_index, 1u);
+  // Opening them is the server's business.
+  EXPECT_EQ(c->log_files, nullptr);
+}
+
 TEST(ConfigTest, ObservabilityHandlers) {
   auto c = MustLoad(
       "http { server { listen 127.0.0.1:8001; location = /metrics { metrics; }\n"

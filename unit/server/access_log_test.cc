@@ -1,6 +1,9 @@
 #include "proxy/server/access_log.h"
 
+#include <fcntl.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,11 +96,24 @@ std::string ReadFile(const std::string& path) {
   return out;
 }
 
-// A file log of `format` that writes the request URI, with the given buffering.
-config::AccessLog FileLog(const std::string& path, uint64_t buffer, absl::Duration flush) {
+// How many of this process's descriptors point at `path`.
+int OpenCount(const std::string& path) {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec) == path) ++n;
+  }
+  return n;
+}
+
+// A file log of `format` that writes the request URI, with the given buffering, to the
+// configuration's file `index`.
+config::AccessLog FileLog(const std::string& path, uint64_t buffer, absl::Duration flush,
+                          size_t index = 0) {
   config::AccessLog log;
   log.kind = config::AccessLog::Kind::kFile;
   log.path = path;
+  log.file_index = index;
   log.format =
       std::make_shared<config::LogFormat>(Format("$request_uri", config::LogEscape::kNone));
   log.buffer_size = buffer;
@@ -120,9 +136,27 @@ class AccessLogWriterTest : public ::testing::Test {
     std::remove(path.c_str());
     return path;
   }
+  // One configuration's files: `paths` opened, in that order.
+  static std::shared_ptr<const LogFileSet> OpenSet(const std::vector<std::string>& paths) {
+    std::vector<std::shared_ptr<const LogFile>> files;
+    for (const std::string& path : paths) {
+      absl::StatusOr<std::shared_ptr<LogFile>> file = LogFile::Open(path);
+      EXPECT_TRUE(file.ok()) << file.status();
+      if (file.ok()) files.push_back(*std::move(file));
+    }
+    return std::make_shared<const LogFileSet>(std::move(files));
+  }
+  // Writes a request for `target` to `logs`.
+  void Write(const std::vector<config::AccessLog>& logs, const LogFileSet* files,
+             const char* target) {
+    http::MessageHead head;
+    head.target = target;
+    RequestContext ctx;
+    ctx.head = &head;
+    writer_.Write(logs, files, ctx);
+  }
   std::unique_ptr<event::EventLoop> loop_;
-  LogFiles files_;
-  AccessLogWriter writer_{files_};
+  AccessLogWriter writer_;
 };
 
 TEST_F(AccessLogWriterTest, WritesWhenTheBufferFillsAndAtFlushAll) {
@@ -130,6 +164,7 @@ TEST_F(AccessLogWriterTest, WritesWhenTheBufferFillsAndAtFlushAll) {
   AccessLogWriter& writer = writer_;
   // 10-byte lines ("/" + 8 digits + "\n") into a 25-byte buffer that never times out.
   std::vector<config::AccessLog> logs = {FileLog(path, 25, absl::Hours(1))};
+  std::shared_ptr<const LogFileSet> files = OpenSet({path});
   http::MessageHead head;
   RequestContext ctx;
   ctx.head = &head;
@@ -137,7 +172,7 @@ TEST_F(AccessLogWriterTest, WritesWhenTheBufferFillsAndAtFlushAll) {
   for (int i = 0; i < 5; ++i) {
     head.target = absl::StrCat("/", 10000000 + i);
     want += head.target + "\n";
-    writer.Write(logs, ctx);
+    writer.Write(logs, files.get(), ctx);
     // Written in whole buffers: after the 3rd line (30 >= 25 bytes), then nothing until FlushAll.
     EXPECT_EQ(ReadFile(path), i < 2 ? "" : want.substr(0, 30)) << i;
   }
@@ -148,19 +183,144 @@ TEST_F(AccessLogWriterTest, WritesWhenTheBufferFillsAndAtFlushAll) {
 TEST_F(AccessLogWriterTest, UnbufferedAndTimedFlush) {
   std::string path = TempPath("writer_timed.log");
   std::string now_path = TempPath("writer_now.log");
-  AccessLogWriter& writer = writer_;
   std::vector<config::AccessLog> logs = {FileLog(path, 1 << 20, absl::Milliseconds(20)),
-                                         FileLog(now_path, 0, absl::Seconds(1))};
-  http::MessageHead head;
-  head.target = "/a";
-  RequestContext ctx;
-  ctx.head = &head;
-  writer.Write(logs, ctx);
+                                         FileLog(now_path, 0, absl::Seconds(1), 1)};
+  std::shared_ptr<const LogFileSet> files = OpenSet({path, now_path});
+  Write(logs, files.get(), "/a");
   EXPECT_EQ(ReadFile(now_path), "/a\n");  // buffer=0: at once
   EXPECT_EQ(ReadFile(path), "");
   // The flush timer writes the line; the loop then has nothing left to wait for and returns.
   loop_->Run();
   EXPECT_EQ(ReadFile(path), "/a\n");
+}
+
+TEST_F(AccessLogWriterTest, BufferedLinesKeepTheirFileOpenUntilWritten) {
+  std::string path = TempPath("writer_kept.log");
+  std::vector<config::AccessLog> logs = {FileLog(path, 1 << 20, absl::Hours(1))};
+  std::shared_ptr<const LogFileSet> files = OpenSet({path});
+  const int fd = files->file(0)->fd();
+  Write(logs, files.get(), "/held");
+  // The configuration is gone; the line still holds the file (and its number).
+  files.reset();
+  EXPECT_EQ(OpenCount(path), 1);
+  EXPECT_EQ(ReadFile(path), "");
+  // The new configuration names no file: what was held for another one is written, and the
+  // file closes with it.
+  std::shared_ptr<const LogFileSet> next = OpenSet({});
+  writer_.FlushUnnamed(next.get());
+  EXPECT_EQ(ReadFile(path), "/held\n");
+  EXPECT_EQ(OpenCount(path), 0);
+  EXPECT_EQ(fcntl(fd, F_GETFD), -1);
+}
+
+TEST_F(AccessLogWriterTest, FlushUnnamedKeepsTheLinesOfNamedFiles) {
+  std::string kept = TempPath("writer_named.log");
+  std::string dropped = TempPath("writer_unnamed.log");
+  std::vector<config::AccessLog> logs = {FileLog(kept, 1 << 20, absl::Hours(1)),
+                                         FileLog(dropped, 1 << 20, absl::Hours(1), 1)};
+  std::shared_ptr<const LogFileSet> files = OpenSet({kept, dropped});
+  Write(logs, files.get(), "/x");
+  // Still buffered for `kept`, which the current configuration names.
+  writer_.FlushUnnamed(std::make_shared<const LogFileSet>(
+                           std::vector<std::shared_ptr<const LogFile>>{files->file(0)})
+                           .get());
+  EXPECT_EQ(ReadFile(kept), "");
+  EXPECT_EQ(ReadFile(dropped), "/x\n");
+  writer_.FlushAll();
+  EXPECT_EQ(ReadFile(kept), "/x\n");
+}
+
+TEST_F(AccessLogWriterTest, ABufferTakesTheNumberOfAReopenedFile) {
+  // A file closes, another one gets its number: lines go where their configuration says.
+  std::string first = TempPath("writer_first.log");
+  std::string second = TempPath("writer_second.log");
+  std::vector<config::AccessLog> logs = {FileLog(first, 0, absl::Seconds(1))};
+  std::shared_ptr<const LogFileSet> files = OpenSet({first});
+  const int fd = files->file(0)->fd();
+  Write(logs, files.get(), "/1");
+  files = OpenSet({});  // closes `first`
+  files = OpenSet({second});
+  ASSERT_EQ(files->file(0)->fd(), fd);
+  logs[0].path = second;
+  Write(logs, files.get(), "/2");
+  EXPECT_EQ(ReadFile(first), "/1\n");
+  EXPECT_EQ(ReadFile(second), "/2\n");
+}
+
+// Configurations loaded from text, with their files opened by one LogFiles.
+class LogFilesTest : public AccessLogWriterTest {
+ protected:
+  void SetUp() override {
+    AccessLogWriterTest::SetUp();
+    dir_ = ::testing::TempDir() + "/log_files_test";
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  std::string Path(const char* name) const { return dir_ + "/" + name; }
+  // A configuration whose only server logs to each of `paths`, attached.
+  absl::StatusOr<std::shared_ptr<const config::Config>> Attach(
+      const std::vector<std::string>& paths) {
+    std::string text = "http {\nserver {\nlisten 127.0.0.1:8001;\n";
+    for (const std::string& p : paths) absl::StrAppend(&text, "access_log ", p, ";\n");
+    absl::StrAppend(&text, "}\n}\n");
+    absl::StatusOr<std::shared_ptr<const config::Config>> loaded =
+        config::LoadConfigFromString(text, dir_ + "/test.conf");
+    if (!loaded.ok()) return loaded.status();
+    return files_.Attach(*loaded);
+  }
+
+  std::string dir_;
+  LogFiles files_;
+};
+
+TEST_F(LogFilesTest, ConfigurationsShareOpenFilesAndTheLastOneClosesThem) {
+  absl::StatusOr<std::shared_ptr<const config::Config>> first = Attach({Path("a"), Path("b")});
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_NE((*first)->log_files, nullptr);
+  ASSERT_EQ((*first)->log_files->size(), 2u);
+  absl::StatusOr<std::shared_ptr<const config::Config>> second = Attach({Path("b"), Path("c")});
+  ASSERT_TRUE(second.ok()) << second.status();
+  // `b` is the same open file; `c` is new.
+  EXPECT_EQ((*second)->log_files->file(0), (*first)->log_files->file(1));
+  EXPECT_EQ(files_.open_count(), 3u);
+  EXPECT_EQ(OpenCount(Path("b")), 1);
+  first->reset();
+  EXPECT_EQ(files_.open_count(), 2u);
+  EXPECT_EQ(OpenCount(Path("a")), 0);
+  EXPECT_EQ(OpenCount(Path("b")), 1);
+  second->reset();
+  EXPECT_EQ(files_.open_count(), 0u);
+  EXPECT_EQ(OpenCount(Path("b")) + OpenCount(Path("c")), 0);
+}
+
+TEST_F(LogFilesTest, AFileThatCannotBeOpenedFailsWithItsDirective) {
+  absl::StatusOr<std::shared_ptr<const config::Config>> kept = Attach({Path("a")});
+  ASSERT_TRUE(kept.ok());
+  const std::string missing = Path("missing/x.log");
+  absl::StatusOr<std::shared_ptr<const config::Config>> refused =
+      Attach({Path("a"), Path("new"), missing});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            absl::StrCat("open() \"", missing, "\" failed (2: No such file or directory) in ", dir_,
+                         "/test.conf:6"));
+  // What the refused configuration opened is closed again; the running one keeps its file.
+  EXPECT_EQ(files_.open_count(), 1u);
+  EXPECT_EQ(OpenCount(Path("a")), 1);
+  EXPECT_EQ(OpenCount(Path("new")), 0);
+}
+
+TEST_F(LogFilesTest, ReopenAllReachesFilesOnlyABufferHolds) {
+  absl::StatusOr<std::shared_ptr<const config::Config>> c = Attach({Path("a")});
+  ASSERT_TRUE(c.ok());
+  std::vector<config::AccessLog> logs = {FileLog(Path("a"), 1 << 20, absl::Hours(1))};
+  Write(logs, (*c)->log_files.get(), "/rotated");
+  c->reset();
+  std::filesystem::rename(Path("a"), Path("a.1"));
+  files_.ReopenAll();
+  writer_.FlushAll();
+  EXPECT_EQ(ReadFile(Path("a")), "/rotated\n");
+  EXPECT_EQ(ReadFile(Path("a.1")), "");
+  EXPECT_EQ(files_.open_count(), 0u);
 }
 
 TEST(AppendJsonEscapedTest, Cases) {
