@@ -2,6 +2,7 @@
 configuration (also checked with nginx itself), and the exact error output of broken ones."""
 import glob
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -267,6 +268,26 @@ class ConfigCheckTest(harness.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr, failed_lines(
             path, f'open() "{path}" failed (2: No such file or directory)'))
+
+    def test_error_log_that_cannot_be_opened_fails_the_test_and_the_start(self):
+        # As nginx -t, which opens its error log: a folder that does not exist (tests may run
+        # as root, which a mode would not stop).
+        bad = os.path.join(self.workdir, "missing", "error.log")
+        path = self.write_config(f"error_log {bad};\nevents {{}}\n")
+        want = f'open() "{bad}" failed (2: No such file or directory)'
+        r = self.run_proxy("-t", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, failed_lines(path, want))
+        started = self.run_proxy("-c", path)
+        self.assertEqual(started.returncode, 1)
+        self.assertRegex(started.stderr, r"\[emerg\] \d+#\d+: " + re.escape(want))
+
+    def test_t_creates_a_missing_error_log_as_nginx_does(self):
+        log = os.path.join(self.workdir, "error.log")
+        path = self.write_config(f"error_log {log} info;\nevents {{}}\n")
+        r = self.run_proxy("-t", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(log))
 
     def test_warnings_are_printed_and_the_test_still_succeeds(self):
         path = self.write_config(

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "proxy/base/build_config.h"
+#include "proxy/base/logging.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/config.h"
 #include "proxy/event/libevent_memory.h"
@@ -54,9 +55,12 @@ std::shared_ptr<const realip::config::Config> Load(const std::string& path) {
 int TestConfig(const std::string& path, bool dump, bool quiet) {
   std::shared_ptr<const realip::config::Config> config = Load(path);
   if (config != nullptr) {
-    // As nginx -t: the access-log files are opened (created when missing), then closed.
+    // As nginx -t: the error log and the access-log files are opened (created when missing),
+    // then closed, so that a file the start could not open fails the test too.
     realip::server::LogFiles files;
-    if (absl::Status opened = files.Attach(config).status(); !opened.ok()) {
+    absl::Status opened = realip::base::CheckLogFile(config->main.error_log_path);
+    if (opened.ok()) opened = files.Attach(config).status();
+    if (!opened.ok()) {
       PrintEmerg(opened);
       config = nullptr;
     }

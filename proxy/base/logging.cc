@@ -39,8 +39,9 @@ absl::StatusOr<FILE*> OpenLog(const std::string& path) {
   if (path == "stdout") return stdout;
   FILE* f = std::fopen(path.c_str(), "ae");
   if (f == nullptr) {
+    const int err = errno;
     return absl::InvalidArgumentError(
-        absl::StrCat("open() \"", path, "\" failed: ", std::strerror(errno)));
+        absl::StrCat("open() \"", path, "\" failed (", err, ": ", std::strerror(err), ")"));
   }
   std::setvbuf(f, nullptr, _IOLBF, 0);
   return f;
@@ -71,6 +72,13 @@ absl::Status SetLogFile(const std::string& path) {
   if (sink.file != stderr && sink.file != stdout) std::fclose(sink.file);
   sink.file = *f;
   sink.path = path;
+  return absl::OkStatus();
+}
+
+absl::Status CheckLogFile(const std::string& path) {
+  auto f = OpenLog(path);
+  if (!f.ok()) return f.status();
+  if (*f != stderr && *f != stdout) std::fclose(*f);
   return absl::OkStatus();
 }
 

@@ -26,6 +26,10 @@ bool LogEnabled(LogLevel level);
 // previous destination stays in effect then.
 [[nodiscard]] absl::Status SetLogFile(const std::string& path);
 [[nodiscard]] absl::Status ReopenLogFile();
+// Opens `path` as SetLogFile would (created when missing) and closes it again, changing
+// nothing else: what `-t` checks, as nginx -t opens its error log. Error as SetLogFile's:
+// `open() "PATH" failed (ERRNO: TEXT)`.
+[[nodiscard]] absl::Status CheckLogFile(const std::string& path);
 
 // Writes one line. Prefer the REALIP_LOG macro, which skips formatting for disabled levels.
 void LogLine(LogLevel level, std::string_view message);

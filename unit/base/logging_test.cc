@@ -38,7 +38,25 @@ TEST(LoggingTest, FiltersByLevelAndWritesNginxFormat) {
 }
 
 TEST(LoggingTest, UnopenableFileKeepsPreviousSink) {
-  EXPECT_FALSE(SetLogFile("/nonexistent-dir/x.log").ok());
+  absl::Status st = SetLogFile("/nonexistent-dir/x.log");
+  EXPECT_EQ(st.message(),
+            "open() \"/nonexistent-dir/x.log\" failed (2: No such file or directory)");
+}
+
+TEST(LoggingTest, CheckLogFileCreatesTheFileAndLeavesTheSink) {
+  std::string path = ::testing::TempDir() + "/logging_check.log";
+  std::remove(path.c_str());
+  ASSERT_TRUE(CheckLogFile(path).ok());
+  EXPECT_TRUE(std::ifstream(path).good());
+  EXPECT_TRUE(CheckLogFile("stderr").ok());
+  EXPECT_EQ(CheckLogFile("/nonexistent-dir/x.log").message(),
+            "open() \"/nonexistent-dir/x.log\" failed (2: No such file or directory)");
+  // The sink did not move: a line still goes where it went (stderr), not into the file.
+  REALIP_LOG(kEmerg, "logging_check: not in the file");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "");
 }
 
 }  // namespace
