@@ -148,22 +148,25 @@ class StreamingTest(EngineTestCase):
         self.assertEqual(int(body), 100 * len(piece))
 
 
+def websocket_echo(sock, backend):
+    """A scripted WebSocket backend: records the request's headers, answers 101, then echoes
+    every byte until the proxy closes."""
+    _, _, headers, _, rest = read_request(sock)
+    backend.record(headers)
+    sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: test\r\n\r\n")
+    if rest:
+        sock.sendall(rest)
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return
+        sock.sendall(data)
+
+
 class TunnelTest(EngineTestCase):
     def test_websocket_upgrade_becomes_a_byte_tunnel(self):
-        def ws_echo(sock, backend):
-            method, target, headers, _, rest = read_request(sock)
-            backend.record(headers)
-            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: test\r\n\r\n")
-            if rest:
-                sock.sendall(rest)
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                sock.sendall(data)
-
-        backend = self.start_to(ws_echo)
+        backend = self.start_to(websocket_echo)
         s = connect(self.port)
         s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"

@@ -13,6 +13,7 @@
 #include "proxy/access/conn_limiter.h"
 #include "proxy/access/geo_map.h"
 #include "proxy/access/rate_limiter.h"
+#include "proxy/config/map_variable.h"
 #include "proxy/config/variables.h"
 
 namespace realip::config {
@@ -64,6 +65,7 @@ struct GeoVariable {
 // Everything of issue 11 that belongs to the whole configuration.
 struct AccessConfig {
   std::vector<GeoVariable> geo;
+  std::vector<MapVariable> maps;  // $name of a map block: VariableId::kMap, indexed here
   std::vector<std::shared_ptr<const LimitReqZone>> limit_req_zones;
   std::vector<std::shared_ptr<const LimitConnZone>> limit_conn_zones;
 };

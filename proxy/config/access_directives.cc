@@ -1,6 +1,8 @@
 // allow/deny, geo, limit_req and limit_conn: directive handlers, zone creation and merging.
 #include "proxy/config/access_directives.h"
 
+#include <algorithm>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -100,6 +102,28 @@ auto CarriedLimiter(const std::vector<std::shared_ptr<const Zone>>* running,
   return nullptr;
 }
 
+// The name, without '$' and in lower case (as every variable name in nginx), of the variable a
+// geo or map block defines with the argument `var`. ngx_http_add_variable() refuses to
+// redefine a built-in variable; a geo or map variable may not be another block's either.
+absl::StatusOr<std::string> DefinedVariableName(const Directive& d, const std::string& var,
+                                                VariableId kind) {
+  if (var.size() < 2 || var[0] != '$') {
+    return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
+  }
+  std::string name = absl::AsciiStrToLower(var.substr(1));
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
+    }
+  }
+  // Map names are known before the blocks are read (CollectMapNames): a map finds its own.
+  const std::optional<VariableRef> known = LookupVariable(name);
+  if (known.has_value() && !(kind == VariableId::kMap && known->id == VariableId::kMap)) {
+    return Error(d, absl::StrCat("the duplicate \"", var.substr(1), "\" variable"));
+  }
+  return name;
+}
+
 }  // namespace
 
 absl::Status AllowDirective(Scope& s, const Directive& d) {
@@ -112,21 +136,8 @@ absl::Status DenyDirective(Scope& s, const Directive& d) {
 
 absl::Status GeoBlock(Scope& s, const Directive& d) {
   AccessDraft& draft = s.draft->access;
-  const std::string& var = d.args.back();
-  if (var.size() < 2 || var[0] != '$') {
-    return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
-  }
   GeoVariable geo;
-  geo.name = absl::AsciiStrToLower(var.substr(1));  // as every variable name (nginx)
-  for (char c : geo.name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
-      return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
-    }
-  }
-  // ngx_http_add_variable(): built-in variables cannot be redefined, nor geo ones twice.
-  if (LookupVariable(geo.name).has_value()) {
-    return Error(d, absl::StrCat("the duplicate \"", var.substr(1), "\" variable"));
-  }
+  REALIP_ASSIGN_OR_RETURN(geo.name, DefinedVariableName(d, d.args.back(), VariableId::kGeo));
   if (d.args.size() == 2) {
     REALIP_ASSIGN_OR_RETURN(geo.address, CompileKey(d, d.args[0]));
     geo.has_address = true;
@@ -154,6 +165,64 @@ absl::Status GeoBlock(Scope& s, const Directive& d) {
   draft.geo_names.push_back(geo.name);
   draft.geo.push_back(std::move(geo));
   return absl::OkStatus();
+}
+
+absl::Status MapBlock(Scope& s, const Directive& d) {
+  AccessDraft& draft = s.draft->access;
+  MapVariable map;
+  REALIP_ASSIGN_OR_RETURN(map.name, DefinedVariableName(d, d.args[1], VariableId::kMap));
+  REALIP_ASSIGN_OR_RETURN(map.source, CompileKey(d, d.args[0]));
+  map.file = d.file;
+  map.line = d.line;
+  // ngx_http_map(): `hostnames;` and `volatile;` alone, else `KEY VALUE;` (include is expanded
+  // by the parser).
+  for (const Directive& entry : d.block) {
+    if (entry.has_block) return Error(entry, "unexpected \"{\"");
+    if (entry.args.empty() && (entry.name == "hostnames" || entry.name == "volatile")) {
+      // Values are computed each time they are used: nothing is cached to turn off.
+      if (entry.name == "hostnames") map.set_hostnames(true);
+      continue;
+    }
+    if (entry.args.size() != 1) return Error(entry, "invalid number of the map parameters");
+    // A value is a variable's, which a proxy_set_header or add_header may send.
+    REALIP_RETURN_IF_ERROR(CheckHeaderText(entry, entry.args[0], "value", "map"));
+    REALIP_ASSIGN_OR_RETURN(CompiledString value, CompileKey(entry, entry.args[0]));
+    std::string_view key = entry.name;
+    absl::Status added;
+    if (key == "default") {
+      added = map.SetDefault(std::move(value));
+    } else if (!key.empty() && key[0] == '~') {
+      return Error(entry, absl::StrCat("regular expressions in \"map\" are not supported: \"",
+                                       AsAbsl(key), "\""));
+    } else {
+      // A leading backslash escapes a key that would be read otherwise ("\\default").
+      if (!key.empty() && key[0] == '\\') key.remove_prefix(1);
+      added = map.AddEntry(key, std::move(value), map.hostnames());
+    }
+    if (!added.ok()) return Error(entry, base::AsStd(added.message()));
+  }
+  // A later block for the same name replaces an earlier one, as in nginx.
+  const auto named = std::find(draft.map_names.begin(), draft.map_names.end(), map.name);
+  const auto index = static_cast<size_t>(named - draft.map_names.begin());
+  if (named == draft.map_names.end()) draft.map_names.push_back(map.name);
+  if (draft.maps.size() <= index) draft.maps.resize(index + 1);
+  draft.maps[index] = std::move(map);
+  return absl::OkStatus();
+}
+
+void CollectMapNames(const std::vector<Directive>& main, std::vector<std::string>* names) {
+  for (const Directive& http : main) {
+    if (http.name != "http" || !http.has_block) continue;
+    for (const Directive& d : http.block) {
+      if (d.name != "map" || !d.has_block || d.args.size() != 2) continue;
+      const std::string& var = d.args[1];
+      if (var.size() < 2 || var[0] != '$') continue;
+      std::string name = absl::AsciiStrToLower(var.substr(1));
+      if (std::find(names->begin(), names->end(), name) == names->end()) {
+        names->push_back(std::move(name));
+      }
+    }
+  }
 }
 
 absl::Status LimitReqZoneDirective(Scope& s, const Directive& d) {
@@ -204,6 +273,7 @@ absl::Status LimitConnDryRun(Scope& s, const Directive& d) {
 
 absl::Status BuildAccessConfig(AccessDraft& draft, const AccessConfig* running, AccessConfig* out) {
   out->geo = std::move(draft.geo);
+  out->maps = std::move(draft.maps);
   for (size_t i = 0; i < draft.limit_req_zones.size(); ++i) {
     const access::LimitReqZoneSpec& spec = draft.limit_req_zones[i];
     auto zone = std::make_shared<LimitReqZone>();

@@ -1,4 +1,4 @@
-// Directive handlers and load-time resolution for allow/deny, geo, limit_req_zone, limit_req,
+// Directive handlers and load-time resolution for allow/deny, geo, map, limit_req_zone, limit_req,
 // limit_conn_zone, limit_conn and their _status/_dry_run settings (issue 11). The rows are in
 // directives.cc's table; merging is called from the loader.
 #pragma once
@@ -50,11 +50,16 @@ struct AccessDraft {
   std::vector<std::pair<std::string, int>> limit_conn_origins;
   std::vector<GeoVariable> geo;
   std::vector<std::string> geo_names;  // parallel to geo: what ScopedConfigVariables installs
+  // Every map block's name, collected before the blocks are read (CollectMapNames), and the
+  // blocks, parallel to it.
+  std::vector<std::string> map_names;
+  std::vector<MapVariable> maps;
 };
 
 absl::Status AllowDirective(Scope& s, const Directive& d);
 absl::Status DenyDirective(Scope& s, const Directive& d);
 absl::Status GeoBlock(Scope& s, const Directive& d);
+absl::Status MapBlock(Scope& s, const Directive& d);
 absl::Status LimitReqZoneDirective(Scope& s, const Directive& d);
 absl::Status LimitReqDirective(Scope& s, const Directive& d);
 absl::Status LimitReqStatus(Scope& s, const Directive& d);
@@ -63,6 +68,11 @@ absl::Status LimitConnZoneDirective(Scope& s, const Directive& d);
 absl::Status LimitConnDirective(Scope& s, const Directive& d);
 absl::Status LimitConnStatus(Scope& s, const Directive& d);
 absl::Status LimitConnDryRun(Scope& s, const Directive& d);
+
+// Adds to *names the variable of every `map` block directly in an http block of `main` (the
+// top-level directives), once each: nginx resolves variable names after the whole
+// configuration is read, so a map's variable may be used before its block, and by maps.
+void CollectMapNames(const std::vector<Directive>& main, std::vector<std::string>* names);
 
 // Creates the zones and moves the geo maps into `out`. A zone of `running` (the configuration
 // a reload replaces; null at start) with the same name, key and size lends its limiter, so the

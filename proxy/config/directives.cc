@@ -1128,6 +1128,7 @@ constexpr DirectiveSpec kTable[] = {
     {"allow", kHttpServerLocation, 1, 1, false, true, &AllowDirective},
     {"deny", kHttpServerLocation, 1, 1, false, true, &DenyDirective},
     {"geo", kHttp, 1, 2, true, true, &GeoBlock},
+    {"map", kHttp, 2, 2, true, true, &MapBlock},
     {"limit_req_zone", kHttp, 3, 3, false, true, &LimitReqZoneDirective},
     {"limit_req", kHttpServerLocation, 1, 3, false, true, &LimitReqDirective},
     {"limit_req_status", kHttpServerLocation, 1, 1, false, false, &LimitReqStatus},

@@ -102,8 +102,19 @@ constexpr Prefixed kPrefixed[] = {
     {"cookie_", VariableId::kCookie, false},
 };
 
-// The geo variables of the configuration being loaded on this thread (ScopedConfigVariables).
-thread_local const std::vector<std::string>* config_variables = nullptr;
+// The geo and map variables of the configuration being loaded on this thread
+// (ScopedConfigVariables).
+thread_local const std::vector<std::string>* geo_variables = nullptr;
+thread_local const std::vector<std::string>* map_variables = nullptr;
+
+std::optional<VariableRef> FindConfigVariable(const std::vector<std::string>* names, VariableId id,
+                                              std::string_view name) {
+  if (names == nullptr) return std::nullopt;
+  for (size_t i = 0; i < names->size(); ++i) {
+    if ((*names)[i] == name) return VariableRef{id, std::string(name), static_cast<uint32_t>(i)};
+  }
+  return std::nullopt;
+}
 // Where CompileString notes what it compiled (ScopedVariableUsage).
 thread_local VariableUsage* variable_usage = nullptr;
 
@@ -162,13 +173,10 @@ std::optional<VariableRef> LookupVariable(std::string_view written) {
   for (const Named& n : kPlain) {
     if (n.name == name) return VariableRef{n.id, "", 0};
   }
-  if (config_variables != nullptr) {
-    for (size_t i = 0; i < config_variables->size(); ++i) {
-      if ((*config_variables)[i] == name) {
-        return VariableRef{VariableId::kGeo, std::string(name), static_cast<uint32_t>(i)};
-      }
-    }
-  }
+  // A configuration's own names come before the prefixes: nginx finds a variable it was told
+  // about (ngx_http_add_variable) before it tries prefixed names, so `map ... $http_x` wins.
+  if (auto geo = FindConfigVariable(geo_variables, VariableId::kGeo, name)) return geo;
+  if (auto map = FindConfigVariable(map_variables, VariableId::kMap, name)) return map;
   for (const Prefixed& p : kPrefixed) {
     if (name.size() <= p.prefix.size() || name.substr(0, p.prefix.size()) != p.prefix) continue;
     // nginx lowers variable names; ngx_http_variable_unknown_header() lets '_' in the name
@@ -189,12 +197,17 @@ std::optional<VariableRef> LookupVariable(std::string_view written) {
   return std::nullopt;
 }
 
-ScopedConfigVariables::ScopedConfigVariables(const std::vector<std::string>* names)
-    : previous_(config_variables) {
-  config_variables = names;
+ScopedConfigVariables::ScopedConfigVariables(const std::vector<std::string>* geo,
+                                             const std::vector<std::string>* maps)
+    : previous_geo_(geo_variables), previous_maps_(map_variables) {
+  geo_variables = geo;
+  map_variables = maps;
 }
 
-ScopedConfigVariables::~ScopedConfigVariables() { config_variables = previous_; }
+ScopedConfigVariables::~ScopedConfigVariables() {
+  geo_variables = previous_geo_;
+  map_variables = previous_maps_;
+}
 
 ScopedVariableUsage::ScopedVariableUsage(VariableUsage* usage) : previous_(variable_usage) {
   variable_usage = usage;
@@ -203,7 +216,7 @@ ScopedVariableUsage::ScopedVariableUsage(VariableUsage* usage) : previous_(varia
 ScopedVariableUsage::~ScopedVariableUsage() { variable_usage = previous_; }
 
 std::string VariableName(const VariableRef& ref) {
-  if (ref.id == VariableId::kGeo) return ref.param;
+  if (ref.id == VariableId::kGeo || ref.id == VariableId::kMap) return ref.param;
   for (const Prefixed& p : kPrefixed) {
     if (p.id != ref.id) continue;
     std::string name = absl::StrCat(AsAbsl(p.prefix), AsAbsl(ref.param));

@@ -64,6 +64,7 @@ enum class VariableId : uint8_t {
   kConnectionRequests,       // requests served on this connection so far
   kLimitReqStatus,           // PASSED, DELAYED, REJECTED, ..._DRY_RUN; empty when not limited
   kGeo,                      // a geo block's variable: param is its name, index its block
+  kMap,                      // a map block's variable: param is its name, index its block
   kSslProtocol,              // "TLSv1.2", "TLSv1.3"; empty on a plain connection
   kSslCipher,                // OpenSSL cipher name
   kSslServerName,            // SNI sent by the client
@@ -97,7 +98,7 @@ struct VariableRef {
   // kProxyProtocolTlv: the TLV name ("alpn", "ssl_cn", "0x05"), valid for
   // realip::IsValidTlvName.
   std::string param;
-  // kGeo: index into Config::access.geo.
+  // kGeo: index into Config::access.geo; kMap: into Config::access.maps.
   uint32_t index = 0;
   // kHttp, kSentHttp, kUpstreamHttp: the id of the header name in `param`.
   base::FieldId field = base::FieldId::kOther;
@@ -150,18 +151,21 @@ class ScopedVariableUsage {
 // "upstream_http_x_id", "proxy_protocol_tlv_0x05"). Returns nullopt for unknown names.
 std::optional<VariableRef> LookupVariable(std::string_view name);
 
-// Variables the configuration being loaded defines itself (geo blocks), by name without '$';
-// the position in the list is VariableRef::index. While an instance lives, LookupVariable and
-// CompileString on the same thread also know these names (loading runs on one thread).
+// Variables the configuration being loaded defines itself (geo and map blocks), by name
+// without '$'; the position in a list is VariableRef::index. While an instance lives,
+// LookupVariable and CompileString on the same thread also know these names (loading runs on
+// one thread). `maps` may be null.
 class ScopedConfigVariables {
  public:
-  explicit ScopedConfigVariables(const std::vector<std::string>* names);
+  explicit ScopedConfigVariables(const std::vector<std::string>* geo,
+                                 const std::vector<std::string>* maps = nullptr);
   ~ScopedConfigVariables();
   ScopedConfigVariables(const ScopedConfigVariables&) = delete;
   ScopedConfigVariables& operator=(const ScopedConfigVariables&) = delete;
 
  private:
-  const std::vector<std::string>* previous_;
+  const std::vector<std::string>* previous_geo_;
+  const std::vector<std::string>* previous_maps_;
 };
 
 // The canonical name of a variable, without '$' ("remote_addr", "http_x_real_ip").

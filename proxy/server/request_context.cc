@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proxy/base/build_config.h"
+#include "proxy/base/logging.h"
 #include "proxy/http/date.h"
 #include "proxy/http/headers.h"
 
@@ -369,6 +371,33 @@ TargetParts SplitTarget(std::string_view target) {
   return parts;
 }
 
+namespace {
+
+// The value of a map block's variable. Maps may name each other (or themselves) in their
+// sources and values; nginx stops such a cycle where it meets it ("cycle while evaluating
+// variable") and the variable is not found. The maps being evaluated on this thread are kept
+// to see that, with one source buffer per nesting depth, kept for later requests (a deque: a
+// nested map adding a buffer leaves the outer ones in place).
+bool AppendMapValue(const config::MapVariable& map, const RequestContext& ctx, std::string* out) {
+  thread_local std::vector<const config::MapVariable*> active;
+  thread_local std::deque<std::string> sources;
+  if (std::find(active.begin(), active.end(), &map) != active.end()) {
+    REALIP_LOG(kError, "cycle while evaluating variable \"", map.name, "\"");
+    return false;
+  }
+  const size_t depth = active.size();
+  if (sources.size() <= depth) sources.emplace_back();
+  std::string& source = sources[depth];
+  active.push_back(&map);
+  source.clear();
+  EvaluateTo(map.source, ctx, &source);
+  EvaluateTo(map.Select(&source), ctx, out);
+  active.pop_back();
+  return true;
+}
+
+}  // namespace
+
 bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, std::string* out) {
   const realip::Resolution& r = ctx.resolution;
   const http::MessageHead* head = ctx.head;
@@ -547,6 +576,9 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
     case VariableId::kLimitReqStatus:
       out->append(ctx.limit_req_status);
       return false;
+    case VariableId::kMap:
+      return ctx.access != nullptr && ref.index < ctx.access->maps.size() &&
+             AppendMapValue(ctx.access->maps[ref.index], ctx, out);
     case VariableId::kGeo:
       if (ctx.access != nullptr && ref.index < ctx.access->geo.size()) {
         const config::GeoVariable& geo = ctx.access->geo[ref.index];
@@ -670,7 +702,8 @@ namespace {
 // Whether a variable's value can hold NUL, CR or LF. Most cannot: numbers, addresses, names
 // checked at load, and the request's and responses' own text, which the parser refuses with
 // such bytes in it. The exceptions are raw bytes (an address in binary, a PROXY v2 TLV), a TLS
-// server name (OpenSSL refuses only NUL in it), a certificate's subject and the host name.
+// server name (OpenSSL refuses only NUL in it), a certificate's subject and the host name; and
+// a map's value, which may be any of these.
 // Every id is listed, so that a new one does not compile (-Wswitch) until it is placed.
 bool MayCarryLineBreaks(config::VariableId id) {
   using V = config::VariableId;
@@ -680,6 +713,7 @@ bool MayCarryLineBreaks(config::VariableId id) {
     case V::kSslServerName:
     case V::kSslClientSDn:
     case V::kHostname:
+    case V::kMap:
       return true;
     case V::kRemoteAddr:
     case V::kRemotePort:

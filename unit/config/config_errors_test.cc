@@ -517,6 +517,66 @@ INSTANTIATE_TEST_SUITE_P(Access, ConfigErrorTest, testing::ValuesIn(kAccessError
                            return std::string(info.param.name);
                          });
 
+// map (access_directives.cc, map_variable.cc): nginx 1.22's messages where it has one.
+#define HTTP(body) "http {\n" body "\n}\n"
+const ErrorCase kMapErrorCases[] = {
+    {"map_in_server", SRV("  map $host $m { }"), "\"map\" directive is not allowed here", 3},
+    {"map_in_main", "map $host $m { }\n", "\"map\" directive is not allowed here", 1},
+    {"map_without_block", HTTP("map $host $m;"), "directive \"map\" has no opening \"{\"", 2},
+    {"map_one_arg", HTTP("map $m { }"), "invalid number of arguments in \"map\" directive", 2},
+    {"map_three_args", HTTP("map $host $m $n { }"),
+     "invalid number of arguments in \"map\" directive", 2},
+    {"map_bad_variable", HTTP("map $host m { }"), "invalid variable name \"m\"", 2},
+    {"map_bare_dollar", HTTP("map $host $ { }"), "invalid variable name \"$\"", 2},
+    {"map_builtin_variable", HTTP("map $http_a $Host { }"), "the duplicate \"Host\" variable", 2},
+    // Map names are known before any block is read: the geo block is the one refused.
+    {"map_geo_variable", HTTP("geo $g { }\nmap $host $g { }"), "the duplicate \"g\" variable", 2},
+    {"geo_map_variable", HTTP("map $host $g { }\ngeo $g { }"), "the duplicate \"g\" variable", 3},
+    {"map_unknown_source", HTTP("map $nope $m { }"), "unknown \"nope\" variable", 2},
+    {"map_unknown_in_value", HTTP("map $host $m {\n a $nope;\n}"), "unknown \"nope\" variable", 3},
+    {"map_bad_value", HTTP("map $host $m {\n a \"x$\";\n}"), "invalid variable name in \"x$\"", 3},
+    {"map_one_word", HTTP("map $host $m {\n a;\n}"), "invalid number of the map parameters", 3},
+    {"map_three_words", HTTP("map $host $m {\n a b c;\n}"), "invalid number of the map parameters",
+     3},
+    {"map_default_without_value", HTTP("map $host $m {\n default;\n}"),
+     "invalid number of the map parameters", 3},
+    {"map_two_defaults", HTTP("map $host $m {\n default a;\n\n default b;\n}"),
+     "duplicate default map parameter", 5},
+    {"map_conflicting_key", HTTP("map $host $m {\n a x;\n A y;\n}"), "conflicting parameter \"a\"",
+     4},
+    {"map_conflicting_empty_key", HTTP("map $host $m {\n '' x;\n \"\" y;\n}"),
+     "conflicting parameter \"\"", 4},
+    {"map_conflicting_masks", HTTP("map $host $m {\n hostnames;\n .a.com x;\n *.a.com y;\n}"),
+     "conflicting parameter \"*.a.com\"", 5},
+    {"map_conflicting_dot_mask_and_name",
+     HTTP("map $host $m {\n hostnames;\n a.com x;\n .A.com y;\n}"),
+     "conflicting parameter \".a.com\"", 5},
+    {"map_conflicting_trailing_masks",
+     HTTP("map $host $m {\n hostnames;\n www.a.* x;\n www.a.* y;\n}"),
+     "conflicting parameter \"www.a.*\"", 5},
+    {"map_bad_mask", HTTP("map $host $m {\n hostnames;\n *a.com x;\n}"),
+     "invalid hostname or wildcard \"*a.com\"", 4},
+    {"map_two_stars", HTTP("map $host $m {\n hostnames;\n *.a.* x;\n}"),
+     "invalid hostname or wildcard \"*.a.*\"", 4},
+    {"map_empty_label", HTTP("map $host $m {\n hostnames;\n a..com x;\n}"),
+     "invalid hostname or wildcard \"a..com\"", 4},
+    {"map_regex", HTTP("map $host $m {\n ~^www x;\n}"),
+     "regular expressions in \"map\" are not supported: \"~^www\"", 3},
+    {"map_regex_caseless", HTTP("map $host $m {\n ~*^www x;\n}"),
+     "regular expressions in \"map\" are not supported: \"~*^www\"", 3},
+    {"map_nested_block", HTTP("map $host $m {\n a { }\n}"), "unexpected \"{\"", 3},
+    {"map_value_line_break", HTTP("map $host $m {\n a \"x\\ny\";\n}"),
+     "control byte 0x0A in \"map\" value: a header line cannot carry CR, LF, NUL or other "
+     "control bytes but tab",
+     3},
+};
+#undef HTTP
+
+INSTANTIATE_TEST_SUITE_P(Map, ConfigErrorTest, testing::ValuesIn(kMapErrorCases),
+                         [](const testing::TestParamInfo<ErrorCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
 // proxy_redirect: nginx 1.22's messages for the same lines.
 #define PASS "proxy_pass http://127.0.0.1:1;\n"
 const ErrorCase kRedirectErrorCases[] = {

@@ -1135,7 +1135,7 @@ http {
   proxy_next_upstream error; proxy_next_upstream_tries 1; proxy_buffering on;
   proxy_protocol off; proxy_protocol_version 1; server_tokens on; metrics_collection on;
   absolute_redirect on; port_in_redirect on; server_name_in_redirect off;
-  allow 127.0.0.1; deny all; geo $g { default x; }
+  allow 127.0.0.1; deny all; geo $g { default x; } map $g $m { default y; }
   limit_req_zone $binary_remote_addr zone=r:1m rate=1r/s; limit_req zone=r;
   limit_req_status 429; limit_req_dry_run off;
   limit_conn_zone $binary_remote_addr zone=c:1m; limit_conn c 1;
