@@ -148,6 +148,12 @@ class StreamingTest(EngineTestCase):
         self.assertEqual(int(body), 100 * len(piece))
 
 
+# A client's WebSocket opening request (RFC 6455 section 1.3's example key).
+WEBSOCKET_UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     b"\r\n")
+
+
 def websocket_echo(sock, backend):
     """A scripted WebSocket backend: records the request's headers, answers 101, then echoes
     every byte until the proxy closes."""
@@ -168,9 +174,7 @@ class TunnelTest(EngineTestCase):
     def test_websocket_upgrade_becomes_a_byte_tunnel(self):
         backend = self.start_to(websocket_echo)
         s = connect(self.port)
-        s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                  b"\r\n")
+        s.sendall(WEBSOCKET_UPGRADE)
         head, rest = read_head(s)
         self.assertTrue(head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), head)
         self.assertIn(b"Upgrade: websocket", head)

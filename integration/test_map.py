@@ -9,7 +9,7 @@ import unittest
 import harness
 from test_engine_backends import read_all, read_head
 from test_engine_headers import EngineTestCase, connect
-from test_engine_streaming import websocket_echo
+from test_engine_streaming import WEBSOCKET_UPGRADE, websocket_echo
 
 WEBSOCKET_MAP = """
     map $http_upgrade $connection_upgrade {
@@ -55,9 +55,7 @@ class MapTest(EngineTestCase):
               proxy_pass http://127.0.0.1:{backend.port};
             }}""", http_extra=WEBSOCKET_MAP)
         s = connect(self.port)
-        s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                  b"\r\n")
+        s.sendall(WEBSOCKET_UPGRADE)
         head, rest = read_head(s)
         self.assertTrue(head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), head)
         seen = {k.lower(): v for k, v in backend.requests[0]}

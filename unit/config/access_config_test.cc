@@ -7,18 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "proxy/config/config.h"
+#include "unit/config/must_load.h"
 
 namespace realip::config {
 namespace {
 
-constexpr char kPath[] = "/etc/realip-proxy/realip-proxy.conf";
-
-// `running`: the configuration a reload would replace (LoadConfig's).
-std::shared_ptr<const Config> MustLoad(const std::string& text, const Config* running = nullptr) {
-  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfigFromString(text, kPath, running);
-  EXPECT_TRUE(c.ok()) << c.status().message() << "\n" << text;
-  return c.ok() ? *c : nullptr;
-}
+using testing_util::MustLoad;
 
 net::SocketAddress Client(const char* ip) { return {*net::IpAddress::Parse(ip), 1234, false}; }
 

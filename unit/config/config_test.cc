@@ -12,17 +12,13 @@
 #include "proxy/base/strings.h"
 #include "proxy/config/directive_table.h"
 #include "proxy/config/parser.h"
+#include "unit/config/must_load.h"
 
 namespace realip::config {
 namespace {
 
-constexpr char kPath[] = "/etc/realip-proxy/realip-proxy.conf";
-
-std::shared_ptr<const Config> MustLoad(const std::string& text) {
-  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfigFromString(text, kPath);
-  EXPECT_TRUE(c.ok()) << c.status().message() << "\n" << text;
-  return c.ok() ? *c : nullptr;
-}
+using testing_util::kPath;
+using testing_util::MustLoad;
 
 std::string Headers(const HttpSettings& s) {
   std::string out;

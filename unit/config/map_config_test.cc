@@ -10,17 +10,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "proxy/config/config.h"
+#include "unit/config/must_load.h"
 
 namespace realip::config {
 namespace {
 
-constexpr char kPath[] = "/etc/realip-proxy/realip-proxy.conf";
-
-std::shared_ptr<const Config> MustLoad(const std::string& text) {
-  absl::StatusOr<std::shared_ptr<const Config>> c = LoadConfigFromString(text, kPath);
-  EXPECT_TRUE(c.ok()) << c.status().message() << "\n" << text;
-  return c.ok() ? *c : nullptr;
-}
+using testing_util::MustLoad;
 
 // The value `map` selects for `source`, as written in the configuration.
 std::string Select(const MapVariable& map, std::string source) {

@@ -8,16 +8,12 @@
 
 #include "proxy/config/config.h"
 #include "proxy/server/request_context.h"
+#include "unit/config/must_load.h"
 
 namespace realip::server {
 namespace {
 
-std::shared_ptr<const config::Config> MustLoad(const std::string& text) {
-  absl::StatusOr<std::shared_ptr<const config::Config>> c =
-      config::LoadConfigFromString(text, "/etc/realip-proxy/test.conf");
-  EXPECT_TRUE(c.ok()) << c.status().message();
-  return c.ok() ? *c : nullptr;
-}
+using config::testing_util::MustLoad;
 
 constexpr char kConfig[] = R"(
 http {
