@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "proxy/base/http_status.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/directive_table.h"
@@ -688,7 +689,7 @@ absl::Status Return(Scope& s, const Directive& d) {
     return Error(d, absl::StrCat("invalid return code \"", d.args[0], "\""));
   }
   // A redirect's text is its Location; any other code's is the body, where any byte may go.
-  if (ret.code == 301 || ret.code == 302 || ret.code == 303 || ret.code == 307 || ret.code == 308) {
+  if (base::IsRedirectStatus(ret.code)) {
     REALIP_RETURN_IF_ERROR(CheckHeaderText(d, text, "URL"));
   }
   absl::StatusOr<CompiledString> compiled = CompileString(text);

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/base/http_status.h"
 #include "proxy/http/serializer.h"
 
 namespace realip::http {
@@ -44,15 +45,11 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
-bool IsRedirect(int status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
 std::string BuildLocalResponse(const LocalResponse& response) {
   std::string body;
   std::string title;
   int title_status = response.status;  // the status line's
-  bool redirect = IsRedirect(response.status);
+  bool redirect = base::IsRedirectStatus(response.status);
   if (response.use_text && !redirect) {
     body.assign(response.text);
   } else if (response.status == kRequestHeaderTooLarge) {

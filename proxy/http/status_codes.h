@@ -14,9 +14,6 @@ inline constexpr int kRequestHeaderTooLarge = 494;
 // The RFC 9110 section 15 reason phrase for `status`, or "Unknown".
 std::string_view ReasonPhrase(int status);
 
-// True for the codes `return CODE TEXT` treats as redirects (TEXT is the Location).
-bool IsRedirect(int status);
-
 // A complete response the proxy generates itself: small HTML body for errors and redirects,
 // `text` verbatim as text/plain otherwise; 1xx, 204 and 304 have neither body nor
 // Content-Type and Content-Length. Fields in nginx's order: Server, Date, Content-Type,

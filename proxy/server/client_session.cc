@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "proxy/base/build_config.h"
 #include "proxy/base/check.h"
+#include "proxy/base/http_status.h"
 #include "proxy/base/logging.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
@@ -855,7 +856,7 @@ void ClientSession::ContinueRequest() {
       // 444, 408 and 499 close the connection (SendLocal). Below 400, nginx answers a code without
       // text with an empty text/plain body (ngx_http_send_response()); the page is for errors and
       // redirects. A redirect without a URL has an empty Location, as nginx's.
-      const bool redirect = http::IsRedirect(ret.code);
+      const bool redirect = base::IsRedirectStatus(ret.code);
       const bool empty_body = !ret.has_text && ret.code < 400 && !redirect;
       std::string text;
       if (redirect) {
