@@ -35,7 +35,6 @@ class LogFile {
   LogFile& operator=(const LogFile&) = delete;
 
   int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
   // Opens the path again and puts the fresh file under the same descriptor number (dup2), so
   // that writers keep using it (log rotation). On error the old file stays.
   [[nodiscard]] absl::Status Reopen();
