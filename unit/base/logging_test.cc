@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "unit/temp_dir.h"
+
 namespace realip::base {
 namespace {
 
@@ -18,8 +20,8 @@ TEST(LoggingTest, ParsesNginxLevels) {
 }
 
 TEST(LoggingTest, FiltersByLevelAndWritesNginxFormat) {
-  std::string path = ::testing::TempDir() + "/logging_test.log";
-  std::remove(path.c_str());
+  const ScopedTempDir tmp;
+  const std::string path = tmp.File("logging_test.log");
   ASSERT_TRUE(SetLogFile(path).ok());
   SetLogLevel(LogLevel::kWarn);
   REALIP_LOG(kInfo, "hidden");
@@ -44,8 +46,8 @@ TEST(LoggingTest, UnopenableFileKeepsPreviousSink) {
 }
 
 TEST(LoggingTest, CheckLogFileCreatesTheFileAndLeavesTheSink) {
-  std::string path = ::testing::TempDir() + "/logging_check.log";
-  std::remove(path.c_str());
+  const ScopedTempDir tmp;
+  const std::string path = tmp.File("logging_check.log");
   ASSERT_TRUE(CheckLogFile(path).ok());
   EXPECT_TRUE(std::ifstream(path).good());
   EXPECT_TRUE(CheckLogFile("stderr").ok());

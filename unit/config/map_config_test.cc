@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "proxy/config/config.h"
 #include "unit/config/must_load.h"
+#include "unit/temp_dir.h"
 
 namespace realip::config {
 namespace {
@@ -148,9 +149,8 @@ TEST(MapConfigTest, ALaterBlockForTheSameNameReplacesTheEarlier) {
 }
 
 TEST(MapConfigTest, IncludeIsRelativeToTheConfigurationFolder) {
-  const std::filesystem::path dir =
-      std::filesystem::path(testing::TempDir()) / "map_config_test_include";
-  std::filesystem::create_directories(dir);
+  const ScopedTempDir tmp;
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "tenants.map") << "acme 1;\nbeta 2;\n";
   const std::filesystem::path conf = dir / "main.conf";
   std::ofstream(conf) << "http {\n map $http_x_tenant $tenant {\n  default 0;\n"
@@ -166,7 +166,6 @@ TEST(MapConfigTest, IncludeIsRelativeToTheConfigurationFolder) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message(), absl::StrCat("conflicting parameter \"acme\" in ",
                                                (dir / "tenants.map").string(), ":2"));
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -2,22 +2,17 @@
 #include "proxy/config/parser.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 
 #include "proxy/base/strings.h"
 #include "proxy/config/config.h"
 #include "proxy/config/directive_table.h"
+#include "unit/temp_dir.h"
 
 namespace realip::config {
 namespace {
-
-namespace fs = std::filesystem;
 
 std::string Render(const std::vector<Directive>& ds) {
   std::string out;
@@ -29,25 +24,6 @@ std::string Render(const std::vector<Directive>& ds) {
   }
   return out;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/realip-config-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string Write(const std::string& name, const std::string& text) const {
-    const fs::path p = fs::path(path_) / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 absl::StatusOr<ParsedConfig> ParseFile(const std::string& path) {
   std::unique_ptr<FileSource> files = NewDiskFileSource();
@@ -76,7 +52,7 @@ TEST(ParserTest, QuotedFlagsFollowArguments) {
 }
 
 TEST(IncludeTest, GlobRelativeToTheMainFileFolderInSortedOrder) {
-  TempDir dir;
+  ScopedTempDir dir;
   dir.Write("conf.d/b.conf", "b 2;\n");
   dir.Write("conf.d/a.conf", "a 1;\n");
   dir.Write("conf.d/ignored.txt", "zzz;\n");
@@ -93,7 +69,7 @@ TEST(IncludeTest, GlobRelativeToTheMainFileFolderInSortedOrder) {
 }
 
 TEST(IncludeTest, GlobWithoutMatchesIsFine) {
-  TempDir dir;
+  ScopedTempDir dir;
   const std::string main = dir.Write("main.conf", "include none/*.conf;\na;\n");
   absl::StatusOr<ParsedConfig> p = ParseFile(main);
   ASSERT_TRUE(p.ok()) << p.status();
@@ -101,7 +77,7 @@ TEST(IncludeTest, GlobWithoutMatchesIsFine) {
 }
 
 TEST(IncludeTest, MissingFileNamesTheIncludeLine) {
-  TempDir dir;
+  ScopedTempDir dir;
   const std::string main = dir.Write("main.conf", "a;\ninclude missing.conf;\n");
   absl::StatusOr<ParsedConfig> p = ParseFile(main);
   ASSERT_FALSE(p.ok());
@@ -111,7 +87,7 @@ TEST(IncludeTest, MissingFileNamesTheIncludeLine) {
 }
 
 TEST(IncludeTest, LoopIsAnError) {
-  TempDir dir;
+  ScopedTempDir dir;
   const std::string a = dir.Write("a.conf", "include b.conf;\n");
   const std::string b = dir.Write("b.conf", "x;\n\ninclude a.conf;\n");
   const std::string main = dir.Write("main.conf", "include a.conf;\n");
@@ -122,7 +98,7 @@ TEST(IncludeTest, LoopIsAnError) {
 }
 
 TEST(IncludeTest, SelfIncludeIsAnError) {
-  TempDir dir;
+  ScopedTempDir dir;
   const std::string main = dir.Write("main.conf", "include main.conf;\n");
   absl::StatusOr<ParsedConfig> p = ParseFile(main);
   ASSERT_FALSE(p.ok());
@@ -131,7 +107,7 @@ TEST(IncludeTest, SelfIncludeIsAnError) {
 }
 
 TEST(IncludeTest, SameFileTwiceIsNotALoop) {
-  TempDir dir;
+  ScopedTempDir dir;
   dir.Write("common.conf", "c;\n");
   const std::string main = dir.Write("main.conf", "include common.conf;\ninclude common.conf;\n");
   absl::StatusOr<ParsedConfig> p = ParseFile(main);
@@ -141,7 +117,7 @@ TEST(IncludeTest, SameFileTwiceIsNotALoop) {
 }
 
 TEST(IncludeTest, UnbalancedBraceInIncludedFileNamesThatFile) {
-  TempDir dir;
+  ScopedTempDir dir;
   const std::string inc = dir.Write("inc.conf", "a {\n");
   const std::string main = dir.Write("main.conf", "http {\n include inc.conf;\n}\n");
   absl::StatusOr<ParsedConfig> p = ParseFile(main);
@@ -159,7 +135,7 @@ TEST(IncludeTest, IncludeArity) {
 }
 
 TEST(IncludeTest, LoadConfigDumpsEveryFileForDashT) {
-  TempDir dir;
+  ScopedTempDir dir;
   const std::string inc = dir.Write("servers/one.conf", "server { listen 127.0.0.1:8001; }\n");
   const std::string main_text = "http {\n include servers/*.conf;\n}\n";
   const std::string main = dir.Write("realip-proxy.conf", main_text);

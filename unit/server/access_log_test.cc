@@ -14,6 +14,7 @@
 #include "proxy/event/loop.h"
 #include "proxy/http/parser.h"
 #include "proxy/net/ip_address.h"
+#include "unit/temp_dir.h"
 
 namespace realip::server {
 namespace {
@@ -130,12 +131,8 @@ class AccessLogWriterTest : public ::testing::Test {
     loop_ = *std::move(loop);
     ASSERT_TRUE(writer_.Init(*loop_).ok());
   }
-  // A fresh path under the test's temporary folder.
-  static std::string TempPath(const char* name) {
-    std::string path = ::testing::TempDir() + "/" + name;
-    std::remove(path.c_str());
-    return path;
-  }
+  // A path in the test's own temporary folder.
+  std::string TempPath(const char* name) const { return tmp_.File(name); }
   // One configuration's files: `paths` opened, in that order.
   static std::shared_ptr<const LogFileSet> OpenSet(const std::vector<std::string>& paths) {
     std::vector<std::shared_ptr<const LogFile>> files;
@@ -155,6 +152,7 @@ class AccessLogWriterTest : public ::testing::Test {
     ctx.head = &head;
     writer_.Write(logs, files, ctx);
   }
+  ScopedTempDir tmp_;  // first: removed after the writer has flushed into it
   std::unique_ptr<event::EventLoop> loop_;
   AccessLogWriter writer_;
 };
@@ -252,9 +250,7 @@ class LogFilesTest : public AccessLogWriterTest {
  protected:
   void SetUp() override {
     AccessLogWriterTest::SetUp();
-    dir_ = ::testing::TempDir() + "/log_files_test";
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = tmp_.path();
   }
   std::string Path(const char* name) const { return dir_ + "/" + name; }
   // A configuration whose only server logs to each of `paths`, attached.

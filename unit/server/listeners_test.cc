@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "unit/temp_dir.h"
 
 namespace realip::server {
 namespace {
@@ -159,9 +160,8 @@ TEST(ListenerSetTest, SocketOptionsOnEveryReuseportSocket) {
 }
 
 TEST(ListenerSetTest, UnixSocketFileGoesWithTheSocket) {
-  char dir[] = "/tmp/realip-listeners-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string path = absl::StrCat(dir, "/s.sock");
+  const ScopedTempDir tmp;
+  const std::string path = tmp.File("s.sock");
   struct stat st {};
   {
     ListenerSet set(2);
@@ -171,7 +171,6 @@ TEST(ListenerSetTest, UnixSocketFileGoesWithTheSocket) {
     set.Clear();
     EXPECT_NE(stat(path.c_str(), &st), 0);
   }
-  rmdir(dir);
 }
 
 }  // namespace
