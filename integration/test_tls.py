@@ -147,6 +147,12 @@ class ClientSideTest(TlsTestCase):
         out = self.s_client(name="y.b.test", request="GET / HTTP/1.0\r\nHost: y.b.test\r\n\r\n")
         self.assertIn("CN = b.test", out)
         self.assertIn("server b y.b.test", out)
+        # A name nginx's Host check refuses selects no server, even where the wildcard would
+        # match it: the default server's certificate; the Host still routes the request.
+        for bad in ("x/..y.b.test", "x..b.test", "x/y.b.test"):
+            out = self.s_client(name=bad, request="GET / HTTP/1.0\r\nHost: y.b.test\r\n\r\n")
+            self.assertIn("CN = a.test", out, bad)
+            self.assertIn(f"server b {bad}", out, bad)
 
     def test_alpn_http11(self):
         self.start_tls([("a.test", "a", 'return 200 "ok";')])

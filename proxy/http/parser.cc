@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "proxy/base/host_name.h"
 #include "proxy/http/status_codes.h"
 #include "proxy/http/uri.h"
 
@@ -46,47 +47,6 @@ bool MajorAboveOne(std::string_view line) {
   return digits >= 2 && version[0] != '0';
 }
 
-// nginx's ngx_http_validate_host, for the Host header and the request line's host: a host with
-// an empty name (the port and a trailing dot aside), "..", a '/', or a byte at or below the
-// space or DEL (NUL included) is refused with 400. The name is the part before the first ':',
-// or up to the ']' of an IP literal that starts it.
-bool ValidHost(std::string_view host) {
-  // One pass over the bytes' classes; the port and the brackets are looked at after it.
-  enum : uint8_t { kDot = 1, kColon = 2, kRefused = 4 };
-  static constexpr std::array<uint8_t, 256> kClass = [] {
-    std::array<uint8_t, 256> c{};
-    for (int b = 0; b <= 0x20; ++b) c[b] = kRefused;
-    c[0x7f] = c['/'] = kRefused;
-    c['.'] = kDot;
-    c[':'] = kColon;
-    return c;
-  }();
-  unsigned seen = 0;
-  unsigned refused = kRefused;  // kRefused, and kDot right after a dot ("..")
-  for (char ch : host) {
-    const unsigned cls = kClass[static_cast<unsigned char>(ch)];
-    // The early exit keeps this a plain loop: gcc's vectorised version of a table lookup per
-    // byte costs twice as much on a host of 10 to 20 bytes.
-    if ((cls & refused) != 0) return false;
-    seen |= cls;
-    refused = kRefused | (cls & kDot);
-  }
-  size_t name_end = host.size();
-  if (!host.empty() && host[0] == '[') {
-    if (const size_t close = host.find(']'); close != std::string_view::npos) {
-      name_end = close + 1;
-    }
-  } else if ((seen & kColon) != 0) {
-    name_end = host.find(':');
-  }
-  // A trailing dot is not part of the name when it is the last dot of all (nginx's test).
-  if (name_end > 0 && host[name_end - 1] == '.' &&
-      host.find('.', name_end) == std::string_view::npos) {
-    --name_end;
-  }
-  return name_end > 0;
-}
-
 // The request line's host as nginx's request-line parser takes it (sw_host): letters, digits,
 // '.' and '-', or an IP literal in brackets (unreserved and sub-delims characters and ':'),
 // then ':' and digits; and ValidHost. `authority` is the target's part between "://" and the
@@ -116,7 +76,7 @@ bool ValidTargetHost(std::string_view authority) {
       if (authority[i] < '0' || authority[i] > '9') return false;
     }
   }
-  return ValidHost(authority);
+  return base::ValidHost(authority);
 }
 
 // nginx's answer to a request line whose version is not HTTP/1.x.
@@ -387,7 +347,7 @@ bool MessageParser::ValidateHead() {
       absolute.has_value() && !ValidTargetHost(absolute->authority)) {
     return reject(400, "invalid host in request line");
   }
-  if (hosts == 1 && !ValidHost(head.headers.Find(FieldId::kHost)->value)) {
+  if (hosts == 1 && !base::ValidHost(head.headers.Find(FieldId::kHost)->value)) {
     return reject(400, "invalid host header");
   }
   if (te_lines > 0) {

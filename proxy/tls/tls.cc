@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/base/host_name.h"
 #include "proxy/base/socket_io.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
@@ -216,6 +217,10 @@ int ServerNameCallback(SSL* ssl, int*, void*) {
   Connection* conn = ConnectionOf(ssl);
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (conn == nullptr || conn->listener() == nullptr || name == nullptr) return SSL_TLSEXT_ERR_OK;
+  // A name nginx's ngx_http_servername() would refuse ("..", '/', control bytes, no name)
+  // selects nothing: the handshake keeps the default server's context. Without this,
+  // "x/..a.example" would pick the `*.example` server's certificate.
+  if (!base::ValidHost(name)) return SSL_TLSEXT_ERR_OK;
   const config::Server& server = conn->listener()->FindServer(name);
   SSL_CTX* ctx = conn->set()->ServerContext(&server);
   if (ctx == nullptr || ctx == SSL_get_SSL_CTX(ssl)) return SSL_TLSEXT_ERR_OK;
