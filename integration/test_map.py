@@ -157,6 +157,33 @@ class MapTest(EngineTestCase):
         reply = self.request(b"GET / HTTP/1.1\r\nHost: a\r\nX-Loop: stop\r\n\r\n")
         self.assertIn(b"\r\nX-B: [b]\r\n", reply)
 
+    def test_later_geo_or_map_block_replaces_an_earlier_one(self):
+        self.start("""
+            location / {
+              add_header X-Vars "$g $gm $mg" always;
+              add_header X-Loop "[$lg] [$self]" always;
+              return 200 "ok";
+            }""", http_extra="""
+            geo $g { default first; }
+            geo $G { default second; }
+            geo $gm { default geo; }
+            map $host $gm { default map; }
+            map $host $mg { default map; }
+            geo $mg { default geo; }
+            map $http_x_direct $addr { default $lg; yes 10.1.2.3; }
+            geo $addr $lg { default none; 10.0.0.0/8 ten; }
+            geo $self $self { default d; }
+            """)
+        reply = self.request(b"GET / HTTP/1.1\r\nHost: a\r\nX-Direct: yes\r\n\r\n")
+        self.assertIn(b"\r\nX-Vars: second map geo\r\n", reply)
+        self.assertIn(b"\r\nX-Loop: [ten] [d]\r\n", reply)
+        # The geo's address comes back to the geo through the map: that inner occurrence is
+        # empty, so the address is no address and the geo gives its default.
+        reply = self.request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertIn(b"\r\nX-Loop: [none] [d]\r\n", reply)
+        self.proxy.wait_for_line(r'\[error\].*cycle while evaluating variable "lg"')
+        self.proxy.wait_for_line(r'\[error\].*cycle while evaluating variable "self"')
+
 
 class MapCheckTest(harness.TestCase):
     """`realip-proxy -t` and `nginx -t` on the same files."""
@@ -170,6 +197,10 @@ class MapCheckTest(harness.TestCase):
             f.write("beta beta-id;\n")
         path = self.check(WEBSOCKET_MAP + MAPS + """
             map $a $a { default x; volatile; }
+            geo $g { default first; }
+            geo $G { default second; }
+            map $host $g { default map; }
+            geo $self $self { default d; }
             server {
               listen 127.0.0.1:8080;
               location / { add_header X-A $a; proxy_set_header X-T "$tenant/$tier"; }

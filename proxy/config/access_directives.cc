@@ -104,9 +104,8 @@ auto CarriedLimiter(const std::vector<std::shared_ptr<const Zone>>* running,
 
 // The name, without '$' and in lower case (as every variable name in nginx), of the variable a
 // geo or map block defines with the argument `var`. ngx_http_add_variable() refuses to
-// redefine a built-in variable; a geo or map variable may not be another block's either.
-absl::StatusOr<std::string> DefinedVariableName(const Directive& d, const std::string& var,
-                                                VariableId kind) {
+// redefine a built-in variable; geo and map variables may be redefined by later blocks.
+absl::StatusOr<std::string> DefinedVariableName(const Directive& d, const std::string& var) {
   if (var.size() < 2 || var[0] != '$') {
     return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
   }
@@ -116,12 +115,25 @@ absl::StatusOr<std::string> DefinedVariableName(const Directive& d, const std::s
       return Error(d, absl::StrCat("invalid variable name \"", var, "\""));
     }
   }
-  // Map names are known before the blocks are read (CollectMapNames): a map finds its own.
+  // geo and map names are known before the blocks are read (CollectDefinedVariables), so a
+  // block finds its own name, as a geo or a map (that of the name's last block).
   const std::optional<VariableRef> known = LookupVariable(name);
-  if (known.has_value() && !(kind == VariableId::kMap && known->id == VariableId::kMap)) {
+  if (known.has_value() && known->id != VariableId::kGeo && known->id != VariableId::kMap) {
     return Error(d, absl::StrCat("the duplicate \"", var.substr(1), "\" variable"));
   }
   return name;
+}
+
+// Puts a geo or map block's variable at its name's place in *blocks (parallel to `names`),
+// replacing an earlier block of the same name. A name missing from `names` is defined by a
+// later block of the other kind: this block was checked and is dropped, as nginx drops it.
+template <typename Block>
+void Define(const std::vector<std::string>& names, Block block, std::vector<Block>* blocks) {
+  const auto named = std::find(names.begin(), names.end(), block.name);
+  if (named == names.end()) return;
+  const auto index = static_cast<size_t>(named - names.begin());
+  if (blocks->size() <= index) blocks->resize(index + 1);
+  (*blocks)[index] = std::move(block);
 }
 
 }  // namespace
@@ -137,7 +149,7 @@ absl::Status DenyDirective(Scope& s, const Directive& d) {
 absl::Status GeoBlock(Scope& s, const Directive& d) {
   AccessDraft& draft = s.draft->access;
   GeoVariable geo;
-  REALIP_ASSIGN_OR_RETURN(geo.name, DefinedVariableName(d, d.args.back(), VariableId::kGeo));
+  REALIP_ASSIGN_OR_RETURN(geo.name, DefinedVariableName(d, d.args.back()));
   if (d.args.size() == 2) {
     REALIP_ASSIGN_OR_RETURN(geo.address, CompileKey(d, d.args[0]));
     geo.has_address = true;
@@ -162,15 +174,14 @@ absl::Status GeoBlock(Scope& s, const Directive& d) {
     }
   }
   geo.map = builder.Build();
-  draft.geo_names.push_back(geo.name);
-  draft.geo.push_back(std::move(geo));
+  Define(draft.geo_names, std::move(geo), &draft.geo);
   return absl::OkStatus();
 }
 
 absl::Status MapBlock(Scope& s, const Directive& d) {
   AccessDraft& draft = s.draft->access;
   MapVariable map;
-  REALIP_ASSIGN_OR_RETURN(map.name, DefinedVariableName(d, d.args[1], VariableId::kMap));
+  REALIP_ASSIGN_OR_RETURN(map.name, DefinedVariableName(d, d.args[1]));
   REALIP_ASSIGN_OR_RETURN(map.source, CompileKey(d, d.args[0]));
   map.file = d.file;
   map.line = d.line;
@@ -201,27 +212,33 @@ absl::Status MapBlock(Scope& s, const Directive& d) {
     }
     if (!added.ok()) return Error(entry, base::AsStd(added.message()));
   }
-  // A later block for the same name replaces an earlier one, as in nginx.
-  const auto named = std::find(draft.map_names.begin(), draft.map_names.end(), map.name);
-  const auto index = static_cast<size_t>(named - draft.map_names.begin());
-  if (named == draft.map_names.end()) draft.map_names.push_back(map.name);
-  if (draft.maps.size() <= index) draft.maps.resize(index + 1);
-  draft.maps[index] = std::move(map);
+  Define(draft.map_names, std::move(map), &draft.maps);
   return absl::OkStatus();
 }
 
-void CollectMapNames(const std::vector<Directive>& main, std::vector<std::string>* names) {
+void CollectDefinedVariables(const std::vector<Directive>& main, AccessDraft* draft) {
+  // Each name with the kind of the last block seen for it, in order of first appearance.
+  std::vector<std::pair<std::string, bool>> last_is_map;
   for (const Directive& http : main) {
     if (http.name != "http" || !http.has_block) continue;
     for (const Directive& d : http.block) {
-      if (d.name != "map" || !d.has_block || d.args.size() != 2) continue;
-      const std::string& var = d.args[1];
+      const bool is_map = d.name == "map";
+      if (!d.has_block || d.args.empty() || (!is_map && d.name != "geo")) continue;
+      // Malformed blocks are left to their handlers, which refuse them.
+      const std::string& var = d.args.back();
       if (var.size() < 2 || var[0] != '$') continue;
       std::string name = absl::AsciiStrToLower(var.substr(1));
-      if (std::find(names->begin(), names->end(), name) == names->end()) {
-        names->push_back(std::move(name));
+      auto it = std::find_if(last_is_map.begin(), last_is_map.end(),
+                             [&](const auto& entry) { return entry.first == name; });
+      if (it == last_is_map.end()) {
+        last_is_map.emplace_back(std::move(name), is_map);
+      } else {
+        it->second = is_map;
       }
     }
+  }
+  for (auto& [name, is_map] : last_is_map) {
+    (is_map ? draft->map_names : draft->geo_names).push_back(std::move(name));
   }
 }
 

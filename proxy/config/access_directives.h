@@ -48,10 +48,11 @@ struct AccessDraft {
   // Where each zone is defined ("file", line), parallel to limit_req_zones / limit_conn_zones.
   std::vector<std::pair<std::string, int>> limit_req_origins;
   std::vector<std::pair<std::string, int>> limit_conn_origins;
+  // The variables geo and map blocks define, collected before the blocks are read
+  // (CollectDefinedVariables): each name is in the list of the kind of its last block, which
+  // is the block that defines it. The blocks are parallel to their names' lists.
+  std::vector<std::string> geo_names;
   std::vector<GeoVariable> geo;
-  std::vector<std::string> geo_names;  // parallel to geo: what ScopedConfigVariables installs
-  // Every map block's name, collected before the blocks are read (CollectMapNames), and the
-  // blocks, parallel to it.
   std::vector<std::string> map_names;
   std::vector<MapVariable> maps;
 };
@@ -69,10 +70,13 @@ absl::Status LimitConnDirective(Scope& s, const Directive& d);
 absl::Status LimitConnStatus(Scope& s, const Directive& d);
 absl::Status LimitConnDryRun(Scope& s, const Directive& d);
 
-// Adds to *names the variable of every `map` block directly in an http block of `main` (the
-// top-level directives), once each: nginx resolves variable names after the whole
-// configuration is read, so a map's variable may be used before its block, and by maps.
-void CollectMapNames(const std::vector<Directive>& main, std::vector<std::string>* names);
+// Fills draft->geo_names and draft->map_names from the `geo` and `map` blocks directly in an
+// http block of `main` (the top-level directives). nginx resolves variable names after the
+// whole configuration is read, so a geo or map variable may be used before its block; and a
+// later block for the same name, of either kind, replaces the earlier one (ngx_http_add_variable
+// returns the existing variable and the last block sets its handler). A name goes in the list
+// of its last block's kind, once.
+void CollectDefinedVariables(const std::vector<Directive>& main, AccessDraft* draft);
 
 // Creates the zones and moves the geo maps into `out`. A zone of `running` (the configuration
 // a reload replaces; null at start) with the same name, key and size lends its limiter, so the

@@ -493,9 +493,8 @@ absl::StatusOr<std::shared_ptr<const Config>> LoadFromSource(std::string_view te
   scope.context = kMain;
   scope.draft = &draft;
   {
-    // geo blocks define variables that later arguments may use; map variables may be used
-    // anywhere.
-    CollectMapNames(parsed.directives, &draft.access.map_names);
+    // geo and map variables may be used anywhere, before their blocks too.
+    CollectDefinedVariables(parsed.directives, &draft.access);
     ScopedConfigVariables config_variables(&draft.access.geo_names, &draft.access.map_names);
     ScopedVariableUsage usage(&draft.variables);
     REALIP_RETURN_IF_ERROR(ProcessBlock(scope, parsed.directives));

@@ -373,27 +373,59 @@ TargetParts SplitTarget(std::string_view target) {
 
 namespace {
 
-// The value of a map block's variable. Maps may name each other (or themselves) in their
-// sources and values; nginx stops such a cycle where it meets it ("cycle while evaluating
-// variable") and the variable is not found. The maps being evaluated on this thread are kept
-// to see that, with one source buffer per nesting depth, kept for later requests (a deque: a
-// nested map adding a buffer leaves the outer ones in place).
-bool AppendMapValue(const config::MapVariable& map, const RequestContext& ctx, std::string* out) {
-  thread_local std::vector<const config::MapVariable*> active;
-  thread_local std::deque<std::string> sources;
-  if (std::find(active.begin(), active.end(), &map) != active.end()) {
-    REALIP_LOG(kError, "cycle while evaluating variable \"", map.name, "\"");
-    return false;
+// geo and map variables may name each other, or themselves, in their sources, addresses and
+// values; nginx stops such a cycle where it meets it ("cycle while evaluating variable") and
+// the variable is not found. The blocks being evaluated on this thread are kept to see that.
+class Evaluation {
+ public:
+  Evaluation(const void* block, const std::string& name) : block_(block) {
+    if (std::find(active_.begin(), active_.end(), block) != active_.end()) {
+      REALIP_LOG(kError, "cycle while evaluating variable \"", name, "\"");
+      block_ = nullptr;
+      return;
+    }
+    active_.push_back(block);
   }
-  const size_t depth = active.size();
+  ~Evaluation() {
+    if (block_ != nullptr) active_.pop_back();
+  }
+  Evaluation(const Evaluation&) = delete;
+  Evaluation& operator=(const Evaluation&) = delete;
+  // False when the block was already being evaluated: the variable is not found.
+  bool entered() const { return block_ != nullptr; }
+  // How many blocks enclose this one.
+  static size_t depth() { return active_.size() - 1; }
+
+ private:
+  static thread_local std::vector<const void*> active_;
+  const void* block_;
+};
+thread_local std::vector<const void*> Evaluation::active_;
+
+// The value of a map block's variable, with one source buffer per nesting depth, kept for
+// later requests (a deque: a nested map adding a buffer leaves the outer ones in place).
+bool AppendMapValue(const config::MapVariable& map, const RequestContext& ctx, std::string* out) {
+  thread_local std::deque<std::string> sources;
+  const Evaluation evaluation(&map, map.name);
+  if (!evaluation.entered()) return false;
+  const size_t depth = Evaluation::depth();
   if (sources.size() <= depth) sources.emplace_back();
   std::string& source = sources[depth];
-  active.push_back(&map);
   source.clear();
   EvaluateTo(map.source, ctx, &source);
   EvaluateTo(map.Select(&source), ctx, out);
-  active.pop_back();
   return true;
+}
+
+// The value of a geo block's variable: the client's address, or the address its first argument
+// evaluates to, looked up in its ranges.
+void AppendGeoValue(const config::GeoVariable& geo, const RequestContext& ctx, std::string* out) {
+  if (!geo.has_address) {
+    out->append(geo.map->Lookup(ctx.resolution.client));
+    return;
+  }
+  const Evaluation evaluation(&geo, geo.name);
+  if (evaluation.entered()) out->append(geo.map->LookupText(Evaluate(geo.address, ctx)));
 }
 
 }  // namespace
@@ -581,9 +613,7 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
              AppendMapValue(ctx.access->maps[ref.index], ctx, out);
     case VariableId::kGeo:
       if (ctx.access != nullptr && ref.index < ctx.access->geo.size()) {
-        const config::GeoVariable& geo = ctx.access->geo[ref.index];
-        out->append(geo.has_address ? geo.map->LookupText(Evaluate(geo.address, ctx))
-                                    : geo.map->Lookup(r.client));
+        AppendGeoValue(ctx.access->geo[ref.index], ctx, out);
       }
       return false;
     case VariableId::kSslProtocol:

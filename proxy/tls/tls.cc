@@ -217,7 +217,7 @@ int ServerNameCallback(SSL* ssl, int*, void*) {
   Connection* conn = ConnectionOf(ssl);
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (conn == nullptr || conn->listener() == nullptr || name == nullptr) return SSL_TLSEXT_ERR_OK;
-  // A name nginx's ngx_http_servername() would refuse ("..", '/', control bytes, no name)
+  // A name nginx's ngx_http_ssl_servername() refuses ("..", '/', control bytes, no name)
   // selects nothing: the handshake keeps the default server's context. Without this,
   // "x/..a.example" would pick the `*.example` server's certificate.
   if (!base::ValidHost(name)) return SSL_TLSEXT_ERR_OK;

@@ -4,9 +4,12 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proxy/config/config.h"
+#include "proxy/net/ip_address.h"
 #include "unit/config/must_load.h"
 
 namespace realip::config {
@@ -122,6 +125,43 @@ TEST(AccessConfigTest, GeoVariableNamesAreCaseInsensitive) {
   const HeaderRewrite& h = c->servers[0]->locations[0].settings.proxy_set_headers[0];
   ASSERT_TRUE(h.value.segments[0].variable.has_value());
   EXPECT_EQ(h.value.segments[0].variable->id, VariableId::kGeo);
+}
+
+// nginx resolves variable names once the whole configuration is read, and a later geo or map
+// block for a name replaces an earlier one of either kind (ngx_http_add_variable).
+TEST(AccessConfigTest, GeoVariablesAreUsableBeforeTheirBlockAndTheLastBlockDefinesThem) {
+  auto c = MustLoad(
+      "http {\n"
+      "  log_format f \"$early $g $m $mg $gm\";\n"
+      "  geo $early { default before; }\n"
+      "  geo $g { default first; }\n"
+      "  geo $G { default second; }\n"
+      "  geo $gm { default geo; }\n"
+      "  map $host $gm { default map; }\n"
+      "  map $host $mg { default map; }\n"
+      "  geo $mg { default geo; }\n"
+      "  map $host $m { default m; }\n"
+      "}\n");
+  ASSERT_NE(c, nullptr);
+  std::vector<std::string> geo;
+  for (const GeoVariable& g : c->access.geo) geo.push_back(g.name);
+  EXPECT_EQ(geo, (std::vector<std::string>{"early", "g", "mg"}));
+  std::vector<std::string> maps;
+  for (const MapVariable& m : c->access.maps) maps.push_back(m.name);
+  EXPECT_EQ(maps, (std::vector<std::string>{"gm", "m"}));
+  EXPECT_EQ(c->access.geo[1].map->Lookup(*net::IpAddress::Parse("10.0.0.1")), "second");
+  const CompiledString& f = c->log_formats.at("f")->format;
+  std::vector<std::pair<VariableId, std::string>> refs;
+  for (const auto& segment : f.segments) {
+    if (segment.variable.has_value()) {
+      refs.emplace_back(segment.variable->id, VariableName(*segment.variable));
+    }
+  }
+  EXPECT_EQ(refs, (std::vector<std::pair<VariableId, std::string>>{{VariableId::kGeo, "early"},
+                                                                   {VariableId::kGeo, "g"},
+                                                                   {VariableId::kMap, "m"},
+                                                                   {VariableId::kGeo, "mg"},
+                                                                   {VariableId::kMap, "gm"}}));
 }
 
 TEST(AccessConfigTest, ReloadKeepsAnUnchangedZoneAndReplacesAChangedOne) {
