@@ -57,7 +57,11 @@ if [[ ! -e $policy ]]; then
   "${sudo[@]}" chmod 755 "$policy"
   added_policy=1
 fi
-cleanup() { [[ $added_policy -eq 1 ]] && "${sudo[@]}" rm -f "$policy"; }
+# An if, not `[[ ]] &&`: the EXIT trap's last status becomes the script's, and a machine that
+# already has the policy (Debian's Docker images do) would make every install "fail".
+cleanup() {
+  if [[ $added_policy -eq 1 ]]; then "${sudo[@]}" rm -f "$policy"; fi
+}
 trap cleanup EXIT
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
