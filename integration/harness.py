@@ -187,12 +187,23 @@ class TestCase(unittest.TestCase):
         return subprocess.run([PROXY_BIN, *args], capture_output=True, text=True,
                               timeout=timeout)
 
+    def nginx_t(self, path):
+        """`nginx -t` on the configuration at `path`, with the test's folder as its prefix."""
+        return subprocess.run(["nginx", "-t", "-c", path, "-p", self.workdir + "/",
+                               "-e", "stderr"], capture_output=True, text=True, timeout=30)
+
+    def assert_both_accept(self, path):
+        """`realip-proxy -t` and `nginx -t` both accept the configuration at `path`."""
+        ours = self.run_proxy("-t", "-c", path)
+        self.assertEqual(ours.returncode, 0, ours.stderr)
+        nginx = self.nginx_t(path)
+        self.assertEqual(nginx.returncode, 0, nginx.stderr)
+
     def assert_same_t_error(self, path):
         """`realip-proxy -t` and `nginx -t` both refuse the configuration at `path`, with the
         same message and location."""
         ours = self.run_proxy("-t", "-c", path)
-        nginx = subprocess.run(["nginx", "-t", "-c", path, "-p", self.workdir + "/",
-                                "-e", "stderr"], capture_output=True, text=True, timeout=30)
+        nginx = self.nginx_t(path)
         self.assertEqual(ours.returncode, 1, ours.stderr)
         self.assertEqual(nginx.returncode, 1, nginx.stderr)
         emerg = re.compile(r"\[emerg\] (?:\d+#\d+: )?(.*)")

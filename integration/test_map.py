@@ -3,7 +3,6 @@ masks on $host, values with variables, a map as a limit_req key and in a log lin
 the same acceptance and refusals as Debian's nginx."""
 import os
 import socket
-import subprocess
 import unittest
 
 import harness
@@ -205,11 +204,7 @@ class MapCheckTest(harness.TestCase):
               listen 127.0.0.1:8080;
               location / { add_header X-A $a; proxy_set_header X-T "$tenant/$tier"; }
             }""")
-        ours = self.run_proxy("-t", "-c", path)
-        self.assertEqual(ours.returncode, 0, ours.stderr)
-        nginx = subprocess.run(["nginx", "-t", "-c", path, "-p", self.workdir + "/",
-                                "-e", "stderr"], capture_output=True, text=True, timeout=30)
-        self.assertEqual(nginx.returncode, 0, nginx.stderr)
+        self.assert_both_accept(path)
 
     def test_refused_by_both_with_the_same_message(self):
         cases = [

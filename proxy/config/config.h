@@ -21,6 +21,7 @@
 #include "proxy/base/logging.h"
 #include "proxy/config/access_config.h"
 #include "proxy/config/header_names.h"
+#include "proxy/config/mime_types.h"
 #include "proxy/config/ssl_settings.h"
 #include "proxy/config/variables.h"
 #include "proxy/net/cidr_set.h"
@@ -230,6 +231,9 @@ struct HttpSettings {
   uint32_t proxy_next_upstream = kNextUpstreamError | kNextUpstreamTimeout;  // 0 means "off"
   int proxy_next_upstream_tries = 0;                                         // 0: unlimited
   bool proxy_buffering = true;     // accepted; responses are always streamed
+  // The largest upstream response head (status line and header lines): one more byte is
+  // "upstream sent too big header" (502), as nginx's proxy_buffer_size.
+  uint64_t proxy_buffer_size = 32 * 1024;
   bool proxy_protocol = false;     // send a PROXY header to the upstream
   int proxy_protocol_version = 1;  // 1 or 2
 
@@ -242,6 +246,10 @@ struct HttpSettings {
   bool port_in_redirect = true;
   bool server_name_in_redirect = false;
   std::vector<AddHeader> add_headers;  // in configuration order
+  bool tcp_nodelay = true;             // TCP_NODELAY when nginx would set it, client and upstream
+  // The Content-Type of a `return` text: by the URI's extension, else default_type.
+  std::shared_ptr<const MimeTypes> types = MimeTypes::Defaults();
+  std::string default_type = "text/plain";
   SslSettings ssl;  // client side read at the server level, backend side per location
 
   AccessSettings access;  // allow/deny, limit_req, limit_conn (access_config.h)

@@ -92,6 +92,7 @@ struct LevelDraft {
   std::optional<uint32_t> proxy_next_upstream;
   std::optional<int> proxy_next_upstream_tries;
   std::optional<bool> proxy_buffering;
+  std::optional<uint64_t> proxy_buffer_size;
   std::optional<bool> proxy_protocol;
   std::optional<int> proxy_protocol_version;
 
@@ -101,6 +102,9 @@ struct LevelDraft {
   std::optional<bool> port_in_redirect;
   std::optional<bool> server_name_in_redirect;
   std::optional<std::vector<AddHeader>> add_headers;
+  std::optional<bool> tcp_nodelay;
+  std::shared_ptr<MimeTypes> types;  // null: no `types` block at this level
+  std::optional<std::string> default_type;
   AccessLevelDraft access;  // allow/deny, limit_req, limit_conn
   SslDraft ssl;  // ssl_* and proxy_ssl_*
 

@@ -3,6 +3,7 @@
 // ngx_command_t declarations of the same directives.
 #include <netdb.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <limits>
@@ -19,6 +20,7 @@
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/directive_table.h"
+#include "proxy/config/mime_types.h"
 #include "proxy/config/ssl_directives.h"
 #include "proxy/config/values.h"
 
@@ -233,6 +235,93 @@ absl::Status Pid(Scope& s, const Directive& d) {
 absl::Status Use(Scope& s, const Directive& d) {
   // Workers run libevent on epoll; nginx configs written for Linux name exactly that.
   if (d.args[0] != "epoll") return Error(d, absl::StrCat("invalid event type \"", d.args[0], "\""));
+  return absl::OkStatus();
+}
+
+// `user USER [GROUP]`. nginx switches its worker processes to USER and keeps a privileged
+// master for reloads. realip-proxy is one process that reloads itself (new listeners, TLS keys
+// and log files are opened again), so it cannot drop privileges part way; as root it refuses
+// the directive rather than run as root where the file asks for USER. Not running as root,
+// it warns and goes on, as nginx does.
+absl::Status User(Scope& s, const Directive& d) {
+  if (geteuid() != 0) {
+    s.draft->warnings.push_back(AtLocation(
+        "the \"user\" directive makes sense only if the master process runs with super-user "
+        "privileges, ignored",
+        d.file, d.line));
+    return absl::OkStatus();
+  }
+  return Error(d, absl::StrCat("the \"user\" directive is not supported when realip-proxy runs as "
+                               "root; start it as \"",
+                               d.args[0], "\" instead (docker run --user, Kubernetes runAsUser)"));
+}
+
+// nginx directives that tune what realip-proxy does not have: sendfile and tcp_nopush act on
+// responses sent from files (nginx ignores them for proxied responses too), the *_hash_* sizes
+// size hash tables that here grow as needed, and proxy_buffers, proxy_busy_buffers_size and
+// client_body_buffer_size size nginx's buffering, where bodies stream through fixed buffers
+// here. Their values are checked as nginx checks them; they change nothing.
+absl::Status IgnoredFlag(Scope&, const Directive& d) {
+  absl::StatusOr<bool> v = ParseFlag(d.args[0]);
+  if (!v.ok()) return InvalidValue(d, d.args[0], base::AsStd(v.status().message()));
+  return absl::OkStatus();
+}
+
+absl::Status IgnoredNumber(Scope&, const Directive& d) {
+  if (!ParseInt(d.args[0], 0, std::numeric_limits<int32_t>::max()).ok()) {
+    return InvalidValue(d, d.args[0]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IgnoredSizes(Scope&, const Directive& d) {
+  // proxy_buffers NUMBER SIZE; the others one SIZE.
+  const bool counted = d.args.size() == 2;
+  if (counted && !ParseInt(d.args[0], 1, std::numeric_limits<int32_t>::max()).ok()) {
+    return InvalidValue(d, d.args[0]);
+  }
+  const std::string& size = d.args.back();
+  if (!ParseSize(size).ok()) return InvalidValue(d, size);
+  return absl::OkStatus();
+}
+
+// `gzip off` is what happens anyway; `gzip on` would compress responses, which realip-proxy
+// does not do: refused, so that a configuration that asks for it does not silently lose it.
+absl::Status Gzip(Scope&, const Directive& d) {
+  absl::StatusOr<bool> on = ParseFlag(d.args[0]);
+  if (!on.ok()) return InvalidValue(d, d.args[0], base::AsStd(on.status().message()));
+  if (*on) {
+    return Error(d,
+                 "\"gzip on\" is not supported: realip-proxy sends responses as the backend "
+                 "sent them (compress them there, or use \"gzip off\")");
+  }
+  return absl::OkStatus();
+}
+
+// types { TYPE EXTENSION...; ... }: entries are added to this level's table (several blocks at
+// one level add up, as nginx's do); an extension given again warns and takes the later type.
+absl::Status Types(Scope& s, const Directive& d) {
+  if (s.level->types == nullptr) s.level->types = std::make_shared<MimeTypes>();
+  for (const Directive& entry : d.block) {
+    if (entry.has_block) return Error(entry, "unexpected \"{\"");
+    if (entry.args.empty()) return Error(entry, "unexpected \";\"");
+    REALIP_RETURN_IF_ERROR(CheckHeaderText(entry, entry.name, "content type", "types"));
+    for (const std::string& extension : entry.args) {
+      const std::string previous = s.level->types->Add(extension, entry.name);
+      if (!previous.empty()) {
+        s.draft->warnings.push_back(AtLocation(
+            absl::StrCat("duplicate extension \"", Lower(extension), "\", content type: \"",
+                         entry.name, "\", previous content type: \"", previous, "\""),
+            entry.file, entry.line));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DefaultType(Scope& s, const Directive& d) {
+  REALIP_RETURN_IF_ERROR(CheckHeaderText(d, d.args[0], "value"));
+  s.level->default_type = d.args[0];
   return absl::OkStatus();
 }
 
@@ -1057,6 +1146,7 @@ constexpr DirectiveSpec kTable[] = {
     {"worker_shutdown_timeout", kMain, 1, 1, false, false,
      SetTime<&MainSettings::worker_shutdown_timeout>},
     {"shutdown_delay", kMain, 1, 1, false, false, SetTime<&MainSettings::shutdown_delay>},
+    {"user", kMain, 1, 2, false, false, &User},
     {"events", kMain, 0, 0, true, false, &Events},
     {"http", kMain, 0, 0, true, false, &Http},
 
@@ -1124,6 +1214,26 @@ constexpr DirectiveSpec kTable[] = {
     {"server_name_in_redirect", kHttpServerLocation, 1, 1, false, false,
      SetFlag<&LevelDraft::server_name_in_redirect>},
     {"add_header", kHttpServerLocation, 2, 3, false, true, &AddHeaderDirective},
+    {"tcp_nodelay", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::tcp_nodelay>},
+    {"proxy_buffer_size", kHttpServerLocation, 1, 1, false, false,
+     SetSize<&LevelDraft::proxy_buffer_size>},
+    {"types", kHttpServerLocation, 0, 0, true, true, &Types},
+    {"default_type", kHttpServerLocation, 1, 1, false, false, &DefaultType},
+    {"gzip", kHttpServerLocation, 1, 1, false, false, &Gzip},
+    // Accepted without effect (see IgnoredFlag).
+    {"sendfile", kHttpServerLocation, 1, 1, false, false, &IgnoredFlag},
+    {"tcp_nopush", kHttpServerLocation, 1, 1, false, false, &IgnoredFlag},
+    {"types_hash_max_size", kHttpServerLocation, 1, 1, false, false, &IgnoredNumber},
+    {"types_hash_bucket_size", kHttpServerLocation, 1, 1, false, false, &IgnoredNumber},
+    {"server_names_hash_max_size", kHttp, 1, 1, false, false, &IgnoredNumber},
+    {"server_names_hash_bucket_size", kHttp, 1, 1, false, false, &IgnoredNumber},
+    {"variables_hash_max_size", kHttp, 1, 1, false, false, &IgnoredNumber},
+    {"variables_hash_bucket_size", kHttp, 1, 1, false, false, &IgnoredNumber},
+    {"map_hash_max_size", kHttp, 1, 1, false, false, &IgnoredNumber},
+    {"map_hash_bucket_size", kHttp, 1, 1, false, false, &IgnoredNumber},
+    {"proxy_buffers", kHttpServerLocation, 2, 2, false, false, &IgnoredSizes},
+    {"proxy_busy_buffers_size", kHttpServerLocation, 1, 1, false, false, &IgnoredSizes},
+    {"client_body_buffer_size", kHttpServerLocation, 1, 1, false, false, &IgnoredSizes},
 
     // access_directives.cc (issue 11)
     {"allow", kHttpServerLocation, 1, 1, false, true, &AllowDirective},

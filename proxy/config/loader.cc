@@ -199,6 +199,7 @@ class Finalizer {
     Inherit(s.proxy_next_upstream, d.proxy_next_upstream);
     Inherit(s.proxy_next_upstream_tries, d.proxy_next_upstream_tries);
     Inherit(s.proxy_buffering, d.proxy_buffering);
+    Inherit(s.proxy_buffer_size, d.proxy_buffer_size);
     Inherit(s.proxy_protocol, d.proxy_protocol);
     Inherit(s.proxy_protocol_version, d.proxy_protocol_version);
     Inherit(s.server_tokens, d.server_tokens);
@@ -206,6 +207,9 @@ class Finalizer {
     Inherit(s.port_in_redirect, d.port_in_redirect);
     Inherit(s.server_name_in_redirect, d.server_name_in_redirect);
     Inherit(s.add_headers, d.add_headers);
+    Inherit(s.tcp_nodelay, d.tcp_nodelay);
+    if (d.types != nullptr) s.types = d.types;  // a level's `types` blocks replace the table
+    Inherit(s.default_type, d.default_type);
     REALIP_RETURN_IF_ERROR(MergeAccess(config_.access, d.access, &s.access));
     MergeSsl(s.ssl, d.ssl);
 

@@ -382,9 +382,7 @@ MessageParser::Result MessageParser::Parse(std::string_view data, BodySink* sink
   if (before == State::kIdle || before == State::kHead) {
     head_bytes_ += consumed;
     if (rc != HPE_USER && head_bytes_ > limits_.max_head_bytes) {
-      return FailInHead(data, before, consumed,
-                        kind_ == MessageKind::kRequest ? kRequestHeaderTooLarge : 502,
-                        "header too large");
+      return FailInHead(data, before, consumed, kRequestHeaderTooLarge, "header too large");
     }
     // We pause at the end of the head, so `consumed` holds head bytes only. A line that starts
     // with whitespace is obsolete line folding (RFC 9112 section 5.2) or whitespace before the

@@ -124,6 +124,15 @@ std::string& HeadScratch() {
   return scratch;
 }
 
+// An upstream response head may fill proxy_buffer_size, in as many lines as fit (nginx reads
+// it into one buffer of that size).
+http::ParseLimits ResponseLimits(const config::HttpSettings& s) {
+  http::ParseLimits limits;
+  limits.max_head_bytes = s.proxy_buffer_size;
+  limits.max_header_line_bytes = s.proxy_buffer_size;
+  return limits;
+}
+
 std::unique_ptr<http::MessageParser> TakeResponseParser() {
   if (spare_response_parsers.empty()) {
     return std::make_unique<http::MessageParser>(http::MessageKind::kResponse,
@@ -872,8 +881,11 @@ void ClientSession::ContinueRequest() {
         made_absolute = location.size() != text.size();
         text = std::move(location);
       }
-      SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body || redirect, {},
-                made_absolute);
+      // The type of a text: nginx's ngx_http_set_content_type(), by the URI's extension in
+      // `types`, else default_type.
+      const std::string* by_extension = settings_->types->ForUri(A().ctx_.uri);
+      SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body || redirect,
+                by_extension != nullptr ? *by_extension : settings_->default_type, made_absolute);
       return;
     }
     case config::ContentHandler::kReadiness:
@@ -1073,11 +1085,8 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     ++A().upstream_attempt_id_;
     A().upstream_peer_ = peer;
     A().upstream_start_ = now;
-    if (A().response_parser_ == nullptr) {
-      A().response_parser_ = TakeResponseParser();
-    } else {
-      A().response_parser_->Reset();
-    }
+    if (A().response_parser_ == nullptr) A().response_parser_ = TakeResponseParser();
+    A().response_parser_->Reset(ResponseLimits(*settings_));
     A().response_parser_->SetNextResponseHasNoBody(head_request_);
     A().up_in_.Clear();
     A().preamble_.Clear();
@@ -1102,7 +1111,7 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
       return true;
     }
     absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
-        UpstreamConnection::Connect(worker_->loop(), address);
+        UpstreamConnection::Connect(worker_->loop(), address, settings_->tcp_nodelay);
     if (!conn.ok()) {
       std::string why = absl::StrCat("connect: ", conn.status().message());
       worker_->metrics().Add(metrics::Metric::kUpstreamFailures,
@@ -1267,7 +1276,8 @@ void ClientSession::ReleaseUpstream(bool reusable) {
 }
 
 void ClientSession::EnsureNoDelay() {
-  if (nodelay_) return;
+  // `tcp_nodelay off` in the request's location keeps Nagle's algorithm (nginx's clcf check).
+  if (nodelay_ || (settings_ != nullptr && !settings_->tcp_nodelay)) return;
   nodelay_ = true;
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1512,13 +1522,16 @@ void ClientSession::ProcessUpstreamInput() {
       case http::MessageParser::Event::kNeedMore:
         FlushClient();
         return;
-      case http::MessageParser::Event::kError:
+      case http::MessageParser::Event::kError: {
+        const http::ParseError& error = A().response_parser_->error();
         UpstreamFailed(response_started_ ? upstream::FailureKind::kError
                                          : upstream::FailureKind::kInvalidHeader,
                        502,
-                       absl::StrCat("upstream sent invalid response: ",
-                                    A().response_parser_->error().message));
+                       error.status == http::kRequestHeaderTooLarge && !response_started_
+                           ? std::string("upstream sent too big header")
+                           : absl::StrCat("upstream sent invalid response: ", error.message));
         return;
+      }
       case http::MessageParser::Event::kHeadComplete:
         OnUpstreamHead();
         // A retry on another peer started a new attempt: this response is dropped.

@@ -121,14 +121,16 @@ absl::StatusOr<int> OpenListenSocket(const config::Listener& listener) {
   return fd;
 }
 
-absl::StatusOr<int> StartConnect(const net::SocketAddress& peer) {
+absl::StatusOr<int> StartConnect(const net::SocketAddress& peer, bool nodelay) {
   sockaddr_storage ss{};
   socklen_t len = peer.ToSockaddr(&ss);
   if (len == 0) return absl::InvalidArgumentError("connect: unix upstreams are not supported");
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket", peer.ToString(), errno);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (nodelay) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     int err = errno;
     close(fd);

@@ -30,8 +30,8 @@ config::ListenSocketOptions ConfigureListenSocket(int fd, std::string_view targe
                                                   const config::ListenSocketOptions& previous);
 
 // Starts a non-blocking connect; the fd becomes writable when the connect finished (check
-// ConnectResult()). Errors name the peer.
-[[nodiscard]] absl::StatusOr<int> StartConnect(const net::SocketAddress& peer);
+// ConnectResult()). `nodelay`: TCP_NODELAY (tcp_nodelay). Errors name the peer.
+[[nodiscard]] absl::StatusOr<int> StartConnect(const net::SocketAddress& peer, bool nodelay);
 
 // The outcome of a finished non-blocking connect: 0 or an errno value.
 int ConnectResult(int fd);

@@ -14,8 +14,8 @@
 namespace realip::server {
 
 absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
-    event::EventLoop& loop, const net::SocketAddress& peer) {
-  absl::StatusOr<int> fd = StartConnect(peer);
+    event::EventLoop& loop, const net::SocketAddress& peer, bool nodelay) {
+  absl::StatusOr<int> fd = StartConnect(peer, nodelay);
   if (!fd.ok()) return fd.status();
   std::unique_ptr<UpstreamConnection> conn(new UpstreamConnection(*fd, peer));
   absl::Status st = conn->watcher_.Watch(loop, *fd, conn.get());

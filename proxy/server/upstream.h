@@ -55,7 +55,7 @@ class UpstreamConnection : public event::IoHandler {
  public:
   // Starts a non-blocking connect to `peer`.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<UpstreamConnection>> Connect(
-      event::EventLoop& loop, const net::SocketAddress& peer);
+      event::EventLoop& loop, const net::SocketAddress& peer, bool nodelay);
   ~UpstreamConnection() override;
 
   void set_delegate(UpstreamDelegate* delegate) { delegate_ = delegate; }

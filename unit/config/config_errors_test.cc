@@ -575,6 +575,63 @@ INSTANTIATE_TEST_SUITE_P(Map, ConfigErrorTest, testing::ValuesIn(kMapErrorCases)
                            return std::string(info.param.name);
                          });
 
+// tcp_nodelay, proxy_buffer_size, types, default_type, gzip and the directives accepted without
+// effect: values refused as nginx 1.22 refuses them (our "invalid value" form names the value).
+#define HTTP(body) "http {\n" body "\n}\n"
+const ErrorCase kCompatErrorCases[] = {
+    {"tcp_nodelay_bad", HTTP("tcp_nodelay 1;"),
+     "invalid value \"1\" in \"tcp_nodelay\" directive, it must be \"on\" or \"off\"", 2},
+    {"tcp_nodelay_in_main", "tcp_nodelay on;\n", "\"tcp_nodelay\" directive is not allowed here",
+     1},
+    {"proxy_buffer_size_bad", HTTP("proxy_buffer_size 1x;"),
+     "invalid value \"1x\" in \"proxy_buffer_size\" directive", 2},
+    {"types_with_argument", HTTP("types x { }"),
+     "invalid number of arguments in \"types\" directive", 2},
+    {"types_without_block", HTTP("types;"), "directive \"types\" has no opening \"{\"", 2},
+    {"types_entry_without_extension", HTTP("types {\n text/html;\n}"), "unexpected \";\"", 3},
+    {"types_entry_with_block", HTTP("types {\n text/html html { }\n}"), "unexpected \"{\"", 3},
+    {"types_line_break", HTTP("types {\n \"text/\nhtml\" html;\n}"),
+     "control byte 0x0A in \"types\" content type: a header line cannot carry CR, LF, NUL or "
+     "other control bytes but tab",
+     4},
+    {"default_type_two_args", HTTP("default_type a b;"),
+     "invalid number of arguments in \"default_type\" directive", 2},
+    {"default_type_line_break", HTTP("default_type \"a\r\nX-Injected: 1\";"),
+     "control byte 0x0D in \"default_type\" value: a header line cannot carry CR, LF, NUL or "
+     "other control bytes but tab",
+     3},
+    {"gzip_bad", HTTP("gzip x;"),
+     "invalid value \"x\" in \"gzip\" directive, it must be \"on\" or \"off\"", 2},
+    {"gzip_on", HTTP("gzip on;"),
+     "\"gzip on\" is not supported: realip-proxy sends responses as the backend sent them "
+     "(compress them there, or use \"gzip off\")",
+     2},
+    {"sendfile_bad", HTTP("sendfile x;"),
+     "invalid value \"x\" in \"sendfile\" directive, it must be \"on\" or \"off\"", 2},
+    {"tcp_nopush_bad", HTTP("tcp_nopush yes;"),
+     "invalid value \"yes\" in \"tcp_nopush\" directive, it must be \"on\" or \"off\"", 2},
+    {"types_hash_max_size_bad", HTTP("types_hash_max_size x;"),
+     "invalid value \"x\" in \"types_hash_max_size\" directive", 2},
+    {"server_names_hash_in_server", SRV("  server_names_hash_bucket_size 64;"),
+     "\"server_names_hash_bucket_size\" directive is not allowed here", 3},
+    {"proxy_buffers_one_arg", HTTP("proxy_buffers 8;"),
+     "invalid number of arguments in \"proxy_buffers\" directive", 2},
+    {"proxy_buffers_bad_size", HTTP("proxy_buffers 8 x;"),
+     "invalid value \"x\" in \"proxy_buffers\" directive", 2},
+    {"proxy_buffers_bad_number", HTTP("proxy_buffers 0 4k;"),
+     "invalid value \"0\" in \"proxy_buffers\" directive", 2},
+    {"client_body_buffer_size_bad", HTTP("client_body_buffer_size x;"),
+     "invalid value \"x\" in \"client_body_buffer_size\" directive", 2},
+    {"user_in_http", HTTP("user nobody;"), "\"user\" directive is not allowed here", 2},
+    {"user_three_args", "user a b c;\n", "invalid number of arguments in \"user\" directive", 1},
+};
+#undef HTTP
+
+INSTANTIATE_TEST_SUITE_P(Compat, ConfigErrorTest, testing::ValuesIn(kCompatErrorCases),
+                         [](const testing::TestParamInfo<ErrorCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
 // proxy_redirect: nginx 1.22's messages for the same lines.
 #define PASS "proxy_pass http://127.0.0.1:1;\n"
 const ErrorCase kRedirectErrorCases[] = {

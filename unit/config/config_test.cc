@@ -3,12 +3,14 @@
 #include "proxy/config/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "proxy/base/strings.h"
 #include "proxy/config/directive_table.h"
 #include "proxy/config/parser.h"
@@ -1137,6 +1139,12 @@ http {
   limit_conn_zone $binary_remote_addr zone=c:1m; limit_conn c 1;
   limit_conn_status 429; limit_conn_dry_run off;
   add_header X-C c always;
+  tcp_nodelay on; proxy_buffer_size 8k; types { text/html html; } default_type text/plain;
+  gzip off; sendfile on; tcp_nopush on; types_hash_max_size 2048; types_hash_bucket_size 64;
+  server_names_hash_max_size 512; server_names_hash_bucket_size 64;
+  variables_hash_max_size 1024; variables_hash_bucket_size 64; map_hash_max_size 2048;
+  map_hash_bucket_size 64; proxy_buffers 8 16k; proxy_busy_buffers_size 32k;
+  client_body_buffer_size 16k;
   upstream u { server 127.0.0.1:1; keepalive 1; keepalive_timeout 1s; keepalive_requests 1;
                least_conn; }
   upstream i { ip_hash; server 127.0.0.1:1; }
@@ -1167,8 +1175,108 @@ http {
     }
   }
   for (const internal::DirectiveSpec& row : internal::DirectiveTable()) {
+    // `user` loads or not depending on who runs the test: UserDirectiveTest.
+    if (row.name == "user") continue;
     EXPECT_EQ(used.count(std::string(row.name)), 1u) << row.name << " is not exercised";
   }
+}
+
+// nginx warns and ignores `user` unless it runs as root; realip-proxy as root refuses it (it
+// cannot drop privileges and still reload). The tests run as root in CI; the other case is
+// test_compat_directives.py's, which runs the binary as nobody.
+TEST(UserDirectiveTest, RefusedAsRootWarnedOtherwise) {
+  absl::StatusOr<std::shared_ptr<const Config>> c =
+      LoadConfigFromString("user www-data www-data;\n", kPath);
+  if (geteuid() == 0) {
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().message(),
+              absl::StrCat("the \"user\" directive is not supported when realip-proxy runs as "
+                           "root; start it as \"www-data\" instead (docker run --user, "
+                           "Kubernetes runAsUser) in ",
+                           kPath, ":1"));
+  } else {
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ((*c)->warnings,
+              std::vector<std::string>{absl::StrCat(
+                  "the \"user\" directive makes sense only if the master process runs with "
+                  "super-user privileges, ignored in ",
+                  kPath, ":1")});
+  }
+}
+
+TEST(MimeTypesTest, ExtensionOfTheUriAsNginxFindsIt) {
+  MimeTypes types;
+  EXPECT_EQ(types.Add("JSON", "application/json"), "");
+  EXPECT_EQ(types.Add("txt", "text/plain"), "");
+  EXPECT_EQ(types.Add("json", "text/json"), "application/json");  // the later one wins
+  auto type = [&](std::string_view uri) -> std::string {
+    const std::string* t = types.ForUri(uri);
+    return t == nullptr ? "-" : *t;
+  };
+  EXPECT_EQ(type("/a.json"), "text/json");
+  EXPECT_EQ(type("/dir.txt/a.JSON"), "text/json");
+  EXPECT_EQ(type("/dir.txt/a"), "-");  // the extension of the last segment only
+  EXPECT_EQ(type("/dir/.txt"), "-");   // a leading dot starts no extension
+  EXPECT_EQ(type("/a.b.txt"), "text/plain");
+  EXPECT_EQ(type("/a."), "-");
+  EXPECT_EQ(type("/"), "-");
+  EXPECT_EQ(type(""), "-");
+  EXPECT_EQ(*MimeTypes::Defaults()->ForUri("/x.HTML"), "text/html");
+  EXPECT_EQ(*MimeTypes::Defaults()->ForUri("/x.jpg"), "image/jpeg");
+  EXPECT_EQ(MimeTypes::Defaults()->size(), 3u);
+}
+
+TEST(MimeTypesTest, TypesBlocksOfALevelAddUpAndReplaceTheInheritedTable) {
+  auto c = MustLoad(
+      "http {\n"
+      "  types { text/html html; application/json json; }\n"
+      "  types { text/plain JSON; }\n"
+      "  default_type application/octet-stream;\n"
+      "  server {\n"
+      "    listen 127.0.0.1:8001;\n"
+      "    location /a { return 200 a; }\n"
+      "    location /b { types { image/png png; } default_type text/x-b; return 200 b; }\n"
+      "  }\n"
+      "}\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->warnings, std::vector<std::string>{absl::StrCat(
+                             "duplicate extension \"json\", content type: \"text/plain\", "
+                             "previous content type: \"application/json\" in ",
+                             kPath, ":3")});
+  const HttpSettings& a = c->servers[0]->locations[0].settings;
+  EXPECT_EQ(*a.types->ForUri("/x.json"), "text/plain");
+  EXPECT_EQ(*a.types->ForUri("/x.html"), "text/html");
+  EXPECT_EQ(a.default_type, "application/octet-stream");
+  const HttpSettings& b = c->servers[0]->locations[1].settings;
+  EXPECT_EQ(b.types->ForUri("/x.json"), nullptr);
+  EXPECT_EQ(*b.types->ForUri("/x.png"), "image/png");
+  EXPECT_EQ(b.default_type, "text/x-b");
+  // Nothing configured: nginx's three types and text/plain.
+  auto plain = MustLoad("http { server { listen 127.0.0.1:8001; } }\n");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->servers[0]->settings.types, MimeTypes::Defaults());
+  EXPECT_EQ(plain->servers[0]->settings.default_type, "text/plain");
+}
+
+TEST(CompatDirectivesTest, TcpNodelayAndProxyBufferSizeInherit) {
+  auto c = MustLoad(
+      "http {\n"
+      "  tcp_nodelay off; proxy_buffer_size 4k;\n"
+      "  server {\n"
+      "    listen 127.0.0.1:8001;\n"
+      "    location /a { }\n"
+      "    location /b { tcp_nodelay on; proxy_buffer_size 64k; }\n"
+      "  }\n"
+      "}\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->servers[0]->locations[0].settings.tcp_nodelay);
+  EXPECT_EQ(c->servers[0]->locations[0].settings.proxy_buffer_size, 4096u);
+  EXPECT_TRUE(c->servers[0]->locations[1].settings.tcp_nodelay);
+  EXPECT_EQ(c->servers[0]->locations[1].settings.proxy_buffer_size, 65536u);
+  auto plain = MustLoad("http { server { listen 127.0.0.1:8001; } }\n");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(plain->servers[0]->settings.tcp_nodelay);
+  EXPECT_EQ(plain->servers[0]->settings.proxy_buffer_size, 32768u);
 }
 
 TEST(ShippedConfigTest, DefaultConfMeansWhatItsCommentsSay) {

@@ -223,7 +223,7 @@ TEST(UpstreamPoolTest, EmptyBucketsAreErasedBySweep) {
     UpstreamPool pool(*loop);
     for (int client = 0; client < 3; ++client) {
       absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
-          UpstreamConnection::Connect(*loop, peer);
+          UpstreamConnection::Connect(*loop, peer, /*nodelay=*/true);
       ASSERT_TRUE(conn.ok()) << conn.status();
       (*conn)->set_proxy_header(absl::StrCat("PROXY TCP4 192.0.2.", client, " ..."));
       pool.Put(upstream, *std::move(conn));
