@@ -26,7 +26,8 @@ CERTS = None
 
 
 def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+    return subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
 
 
 def make_cert(cwd, name, cn, san, ca="ca", client=False):
@@ -60,6 +61,23 @@ def setUpModule():
     make_cert(CERTS, "wrong", "wrong.test", "DNS:wrong.test")
     make_cert(CERTS, "client", "client one", "", client=True)
     make_cert(CERTS, "rogue", "rogue client", "", ca="other", client=True)
+    # An RSA certificate for the DHE-RSA cipher suites (ssl_dhparam), the RFC 7919 group as
+    # DH parameters, and a "good" OCSP response for a.crt signed by the CA (ssl_stapling_file).
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out",
+            "rsa.csr", "-subj", "/CN=a.test/O=realip", cwd=CERTS)
+    with open(os.path.join(CERTS, "rsa.ext"), "w") as f:
+        f.write("extendedKeyUsage=serverAuth\nsubjectAltName=DNS:a.test\n")
+    openssl("x509", "-req", "-in", "rsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", "rsa.crt", "-extfile", "rsa.ext", cwd=CERTS)
+    openssl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out",
+            "dh.pem", cwd=CERTS)
+    serial = openssl("x509", "-in", "a.crt", "-noout", "-serial", cwd=CERTS).split("=")[1].strip()
+    with open(os.path.join(CERTS, "index.txt"), "w") as f:
+        f.write(f"V\t301231235959Z\t\t{serial}\tunknown\t/CN=a.test/O=realip\n")
+    openssl("ocsp", "-issuer", "ca.crt", "-cert", "a.crt", "-reqout", "ocsp-req.der",
+            "-no_nonce", cwd=CERTS)
+    openssl("ocsp", "-index", "index.txt", "-rsigner", "ca.crt", "-rkey", "ca.key", "-CA",
+            "ca.crt", "-reqin", "ocsp-req.der", "-respout", "a.ocsp", "-ndays", "1", cwd=CERTS)
     for name in ("key1", "key2"):
         with open(os.path.join(CERTS, f"{name}.ticket"), "wb") as f:
             f.write(os.urandom(80 if name == "key1" else 48))
@@ -205,6 +223,85 @@ class ClientSideTest(TlsTestCase):
         self.assertEqual(out.stdout, "SUCCESS\n")
         out = self.curl("a.test", "--cert", cert("rogue.crt"), "--key", cert("rogue.key"))
         self.assertTrue(out.stdout.startswith("FAILED:"), out.stdout)
+
+
+class ServerTlsOptionsTest(TlsTestCase):
+    """ssl_dhparam, ssl_ecdh_curve, ssl_trusted_certificate and ssl_stapling_file."""
+
+    def test_dhparam_enables_the_dhe_suites(self):
+        dhe = ("-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256")
+        self.start_tls([("a.test", "rsa", 'return 200 "ok";')])
+        out = self.s_client(*dhe)
+        self.assertNotIn("Server Temp Key: DH", out)  # no parameters, no DHE: no handshake
+        self.assertNotIn("\r\n\r\nok", out)
+        self.proxy.stop()
+        self.start_tls([("a.test", "rsa", f'ssl_dhparam {cert("dh.pem")}; return 200 "ok";')])
+        out = self.s_client(*dhe)
+        self.assertIn("Server Temp Key: DH, 2048 bits", out)
+        self.assertIn("Cipher is DHE-RSA-AES128-GCM-SHA256", out)
+
+    def test_ecdh_curve_limits_the_groups(self):
+        self.start_tls([("a.test", "a", 'return 200 "ok";')])
+        self.assertIn("Server Temp Key: X25519", self.s_client())
+        self.proxy.stop()
+        self.start_tls([("a.test", "a", 'ssl_ecdh_curve secp384r1; return 200 "ok";')])
+        self.assertIn("Server Temp Key: ECDH, secp384r1, 384 bits", self.s_client())
+
+    def test_trusted_certificate_verifies_without_being_named_to_the_client(self):
+        self.start_tls([("a.test", "a", f"""
+            ssl_client_certificate {cert("other.crt")};
+            ssl_trusted_certificate {cert("ca.crt")};
+            ssl_verify_client on;
+            return 200 "$ssl_client_verify\\n";""")])
+        out = self.curl("a.test", "--cert", cert("client.crt"), "--key", cert("client.key"))
+        self.assertEqual(out.stdout, "SUCCESS\n")
+        # Only ssl_client_certificate's CA is listed in the CertificateRequest.
+        names = self.s_client("-tls1_2").split("Acceptable client certificate CA names")[1]
+        self.assertIn("CN = other test CA", names.split("---")[0])
+        self.assertNotIn("CN = ca test CA", names.split("---")[0])
+
+    def test_stapling_file_is_stapled(self):
+        self.start_tls([("a.test", "a", f"""
+            ssl_stapling on;
+            ssl_stapling_file {cert("a.ocsp")};
+            return 200 "ok";"""),
+                        ("b.test", "b", 'ssl_stapling on; return 200 "b";')])
+        out = self.s_client("-status")
+        self.assertIn("OCSP Response Status: successful", out)
+        self.assertIn("Cert Status: good", out)
+        # A server without a file staples nothing, and says so when the configuration loads.
+        out = self.s_client("-status", name="b.test",
+                            request="GET / HTTP/1.0\r\nHost: b.test\r\n\r\n")
+        self.assertIn("OCSP response: no response sent", out)
+        self.proxy.wait_for_line(r'\[warn\] .*"ssl_stapling" ignored, not supported without '
+                                 r'"ssl_stapling_file"')
+
+    def test_bad_files_and_curves_are_refused_with_their_line(self):
+        cases = [
+            (f"ssl_dhparam {cert('a.crt')};", 'cannot load ssl_dhparam "'),
+            ("ssl_dhparam /nonexistent/dh.pem;", 'cannot load ssl_dhparam "/nonexistent/dh.pem"'),
+            ("ssl_ecdh_curve X25519:bogus;", 'SSL_CTX_set1_curves_list("X25519:bogus") failed'),
+            (f"ssl_stapling on; ssl_stapling_file {cert('a.crt')};", "d2i_OCSP_RESPONSE("),
+            ("ssl_trusted_certificate /nonexistent/ca.crt;",
+             'cannot load ssl_trusted_certificate "/nonexistent/ca.crt"'),
+        ]
+        for directive, message in cases:
+            with self.subTest(directive=directive):
+                path = self.write_config(f"""
+events {{ }}
+http {{
+  server {{
+    listen 127.0.0.1:{harness.free_port()} ssl;
+    ssl_certificate {cert("a.crt")};
+    ssl_certificate_key {cert("a.key")};
+    {directive}
+  }}
+}}
+""")
+                r = self.run_proxy("-t", "-c", path)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(message, r.stderr)
+                self.assertRegex(r.stderr, r" in \S+realip-proxy\.conf:\d+")
 
 
 class StreamingTest(TlsTestCase):

@@ -164,6 +164,38 @@ absl::Status SslVerifyClientDirective(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
+absl::Status SslDhparam(Scope& s, const Directive& d) {
+  Ssl(s).dhparam = FileArg(s, d);
+  return absl::OkStatus();
+}
+
+absl::Status SslEcdhCurve(Scope& s, const Directive& d) {
+  Ssl(s).ecdh_curve = d.args[0];
+  return absl::OkStatus();
+}
+
+absl::Status SslTrustedCertificate(Scope& s, const Directive& d) {
+  Ssl(s).trusted_certificate = FileArg(s, d);
+  return absl::OkStatus();
+}
+
+absl::Status SslStapling(Scope& s, const Directive& d) { return Flag(d, Ssl(s).stapling); }
+
+absl::Status SslStaplingFile(Scope& s, const Directive& d) {
+  Ssl(s).stapling_file = FileArg(s, d);
+  return absl::OkStatus();
+}
+
+// ssl_stapling_verify and ssl_stapling_responder concern the responses nginx fetches from the
+// OCSP responder, which realip-proxy does not do: checked, no effect (a stapling file is
+// stapled as it is, as nginx staples one).
+absl::Status SslStaplingVerify(Scope&, const Directive& d) {
+  std::optional<bool> ignored;
+  return Flag(d, ignored);
+}
+
+absl::Status SslStaplingResponder(Scope&, const Directive&) { return absl::OkStatus(); }
+
 absl::Status SslVerifyDepth(Scope& s, const Directive& d) { return Depth(d, Ssl(s).verify_depth); }
 
 absl::Status SslHandshakeTimeout(Scope& s, const Directive& d) {
@@ -239,6 +271,11 @@ void MergeSsl(SslSettings& s, const SslDraft& d) {
   inherit(s.verify_client, d.verify_client);
   inherit(s.verify_depth, d.verify_depth);
   inherit(s.handshake_timeout, d.handshake_timeout);
+  inherit(s.dhparam, d.dhparam);
+  inherit(s.ecdh_curve, d.ecdh_curve);
+  inherit(s.trusted_certificate, d.trusted_certificate);
+  inherit(s.stapling, d.stapling);
+  inherit(s.stapling_file, d.stapling_file);
   inherit(s.proxy_verify, d.proxy_verify);
   inherit(s.proxy_trusted_certificate, d.proxy_trusted_certificate);
   inherit(s.proxy_server_name, d.proxy_server_name);

@@ -19,6 +19,13 @@ absl::Status SslClientCertificate(Scope& s, const Directive& d);
 absl::Status SslVerifyClientDirective(Scope& s, const Directive& d);
 absl::Status SslVerifyDepth(Scope& s, const Directive& d);
 absl::Status SslHandshakeTimeout(Scope& s, const Directive& d);
+absl::Status SslDhparam(Scope& s, const Directive& d);
+absl::Status SslEcdhCurve(Scope& s, const Directive& d);
+absl::Status SslTrustedCertificate(Scope& s, const Directive& d);
+absl::Status SslStapling(Scope& s, const Directive& d);
+absl::Status SslStaplingFile(Scope& s, const Directive& d);
+absl::Status SslStaplingVerify(Scope& s, const Directive& d);
+absl::Status SslStaplingResponder(Scope& s, const Directive& d);
 
 absl::Status ProxySslVerify(Scope& s, const Directive& d);
 absl::Status ProxySslTrustedCertificate(Scope& s, const Directive& d);

@@ -48,6 +48,13 @@ struct SslSettings {
   SslVerifyClient verify_client = SslVerifyClient::kOff;
   int verify_depth = 1;
   absl::Duration handshake_timeout = absl::Seconds(60);
+  SslFile dhparam;                  // empty: no DHE cipher suites (OpenSSL's and nginx's default)
+  std::string ecdh_curve = "auto";  // "auto": OpenSSL's default groups
+  // More CAs for client certificates, not sent in the CertificateRequest (nginx's
+  // ssl_trusted_certificate; its OCSP use needs responder queries, not done here).
+  SslFile trusted_certificate;
+  bool stapling = false;
+  SslFile stapling_file;  // the DER OCSP response stapled when `stapling` is on
 
   // Backend side, read from the location of a `proxy_pass https://...`.
   bool proxy_verify = false;
@@ -78,6 +85,11 @@ struct SslDraft {
   std::optional<SslVerifyClient> verify_client;
   std::optional<int> verify_depth;
   std::optional<absl::Duration> handshake_timeout;
+  std::optional<SslFile> dhparam;
+  std::optional<std::string> ecdh_curve;
+  std::optional<SslFile> trusted_certificate;
+  std::optional<bool> stapling;
+  std::optional<SslFile> stapling_file;
 
   std::optional<bool> proxy_verify;
   std::optional<SslFile> proxy_trusted_certificate;

@@ -5,6 +5,8 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -19,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proxy/base/host_name.h"
+#include "proxy/base/logging.h"
 #include "proxy/base/socket_io.h"
 #include "proxy/base/status.h"
 #include "proxy/base/strings.h"
@@ -60,6 +63,11 @@ absl::Status FileError(std::string_view what, const config::SslFile& f) {
 
 int ConnectionIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int StapleIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
 
@@ -213,6 +221,54 @@ int TicketCallback(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_
   return renew ? 2 : 1;
 }
 
+// A client asked for the certificate's OCSP status: the stapled response of the server the
+// connection is on (after SNI), as read from ssl_stapling_file.
+int StatusCallback(SSL* ssl, void*) {
+  const auto* staple =
+      static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), StapleIndex()));
+  if (staple == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(staple->data(), staple->size()));
+  if (copy == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  SSL_set_tlsext_status_ocsp_resp(ssl, copy, static_cast<long>(staple->size()));  // takes `copy`
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// ssl_stapling_file: a DER OCSP response, checked as nginx checks it (d2i_OCSP_RESPONSE).
+absl::StatusOr<std::string> ReadStaple(const config::SslFile& f) {
+  std::ifstream in(f.path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ssl_stapling_file \"", f.path, "\" in ", f.file, ":", f.line));
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  OCSP_RESPONSE* response = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(bytes.size()));
+  if (response == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("d2i_OCSP_RESPONSE(\"", f.path, "\") failed in ", f.file, ":", f.line));
+  }
+  OCSP_RESPONSE_free(response);
+  return bytes;
+}
+
+// ssl_dhparam: DH parameters in PEM, for the DHE cipher suites.
+absl::Status LoadDhParams(SSL_CTX* ctx, const config::SslFile& f) {
+  BIO* bio = BIO_new_file(f.path.c_str(), "r");
+  if (bio == nullptr) return FileError("ssl_dhparam", f);
+  EVP_PKEY* params = PEM_read_bio_Parameters(bio, nullptr);
+  BIO_free(bio);
+  if (params == nullptr || !EVP_PKEY_is_a(params, "DH")) {
+    EVP_PKEY_free(params);
+    return FileError("ssl_dhparam", f);
+  }
+  if (SSL_CTX_set0_tmp_dh_pkey(ctx, params) != 1) {  // takes `params` when it succeeds
+    EVP_PKEY_free(params);
+    return FileError("ssl_dhparam", f);
+  }
+  return absl::OkStatus();
+}
+
 int ServerNameCallback(SSL* ssl, int*, void*) {
   Connection* conn = ConnectionOf(ssl);
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -316,6 +372,29 @@ absl::StatusOr<std::shared_ptr<const ContextSet>> ContextSet::Build(const config
                                                        "\") failed in ", sv->file, ":", sv->line));
       }
       if (s.prefer_server_ciphers) SSL_CTX_set_options(ctx.get(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+      if (s.ecdh_curve != "auto" &&
+          SSL_CTX_set1_curves_list(ctx.get(), s.ecdh_curve.c_str()) != 1) {
+        ERR_clear_error();
+        return absl::InvalidArgumentError(absl::StrCat("SSL_CTX_set1_curves_list(\"", s.ecdh_curve,
+                                                       "\") failed in ", sv->file, ":", sv->line));
+      }
+      if (!s.dhparam.empty()) REALIP_RETURN_IF_ERROR(LoadDhParams(ctx.get(), s.dhparam));
+      if (!s.trusted_certificate.empty() &&
+          SSL_CTX_load_verify_locations(ctx.get(), s.trusted_certificate.path.c_str(), nullptr) !=
+              1) {
+        return FileError("ssl_trusted_certificate", s.trusted_certificate);
+      }
+      if (s.stapling && !s.stapling_file.empty()) {
+        REALIP_ASSIGN_OR_RETURN(std::string staple, ReadStaple(s.stapling_file));
+        set->staples_.push_back(std::make_unique<std::string>(std::move(staple)));
+        SSL_CTX_set_ex_data(ctx.get(), StapleIndex(), set->staples_.back().get());
+        SSL_CTX_set_tlsext_status_cb(ctx.get(), StatusCallback);
+      } else if (s.stapling) {
+        REALIP_LOG(kWarn,
+                   "\"ssl_stapling\" ignored, not supported without \"ssl_stapling_file\" "
+                   "(OCSP responders are not queried) for the server in ",
+                   sv->file, ":", sv->line);
+      }
       SSL_CTX_set_alpn_select_cb(ctx.get(), AlpnCallback, nullptr);
       SSL_CTX_set_tlsext_servername_callback(ctx.get(), ServerNameCallback);
       // Sessions (cache and tickets) are bound to this server; the context id makes a

@@ -58,6 +58,7 @@ class ContextSet {
   std::unordered_map<const config::Server*, CtxPtr> servers_;
   std::unordered_map<const config::HttpSettings*, CtxPtr> clients_;
   std::vector<std::unique_ptr<std::vector<TicketKey>>> ticket_keys_;
+  std::vector<std::unique_ptr<std::string>> staples_;  // ssl_stapling_file contents (DER)
 };
 
 // LoadConfig plus the TLS contexts: the configuration a server runs with.

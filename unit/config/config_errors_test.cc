@@ -623,6 +623,17 @@ const ErrorCase kCompatErrorCases[] = {
     {"client_body_buffer_size_bad", HTTP("client_body_buffer_size x;"),
      "invalid value \"x\" in \"client_body_buffer_size\" directive", 2},
     {"user_in_http", HTTP("user nobody;"), "\"user\" directive is not allowed here", 2},
+    {"resolver_bad_port", HTTP("resolver 1.2.3.4:x;"), "invalid port in resolver \"1.2.3.4:x\"", 2},
+    {"resolver_open_bracket", HTTP("resolver [::1;"), "invalid host in resolver \"[::1\"", 2},
+    {"resolver_bad_valid", HTTP("resolver 1.2.3.4 valid=x;"), "invalid parameter: valid=x", 2},
+    {"resolver_timeout_bad", HTTP("resolver_timeout x;"),
+     "invalid value \"x\" in \"resolver_timeout\" directive", 2},
+    {"ssl_stapling_bad", HTTP("ssl_stapling x;"),
+     "invalid value \"x\" in \"ssl_stapling\" directive, it must be \"on\" or \"off\"", 2},
+    {"ssl_stapling_verify_bad", HTTP("ssl_stapling_verify x;"),
+     "invalid value \"x\" in \"ssl_stapling_verify\" directive, it must be \"on\" or \"off\"", 2},
+    {"ssl_dhparam_in_location", LOC("ssl_dhparam dh.pem;"),
+     "\"ssl_dhparam\" directive is not allowed here", 4},
     {"user_three_args", "user a b c;\n", "invalid number of arguments in \"user\" directive", 1},
 };
 #undef HTTP

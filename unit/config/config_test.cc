@@ -1119,7 +1119,10 @@ http {
   ssl_ciphers HIGH; ssl_prefer_server_ciphers on; ssl_session_cache shared:SSL:1m;
   ssl_session_tickets on; ssl_session_ticket_key t.key; ssl_session_timeout 10m;
   ssl_client_certificate ca.crt; ssl_verify_client optional; ssl_verify_depth 2;
-  ssl_handshake_timeout 10s;
+  ssl_handshake_timeout 10s; ssl_dhparam dh.pem; ssl_ecdh_curve X25519:prime256v1;
+  ssl_trusted_certificate t.crt; ssl_stapling off; ssl_stapling_file s.der;
+  ssl_stapling_verify off; ssl_stapling_responder http://ocsp.test/;
+  resolver 127.0.0.1 [::1]:5353 valid=30s ipv6=off; resolver_timeout 5s;
   proxy_ssl_verify on; proxy_ssl_trusted_certificate ca.crt; proxy_ssl_server_name on;
   proxy_ssl_name b.test; proxy_ssl_certificate c.crt; proxy_ssl_certificate_key c.key;
   proxy_ssl_protocols TLSv1.3; proxy_ssl_ciphers DEFAULT; proxy_ssl_session_reuse off;
