@@ -172,6 +172,13 @@ class ClientSideTest(TlsTestCase):
             self.assertIn("CN = a.test", out, bad)
             self.assertIn(f"server b {bad}", out, bad)
 
+    def test_listen_http2_serves_http11_through_alpn(self):
+        self.start_tls([("a.test", "a", 'return 200 "$server_protocol\\n";')],
+                       listen_flags="ssl http2")
+        r = self.curl("a.test", "--http2", "-w", "%{http_version}")
+        self.assertEqual(r.stdout, "HTTP/1.1\n1.1")
+        self.proxy.wait_for_line(r'\[warn\] .*"http2" of "listen 127\.0\.0\.1:\d+" is ignored')
+
     def test_alpn_http11(self):
         self.start_tls([("a.test", "a", 'return 200 "ok";')])
         out = self.s_client("-alpn", "h2,http/1.1")

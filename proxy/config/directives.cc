@@ -946,9 +946,12 @@ absl::Status Listen(Scope& s, const Directive& d) {
       listen.addresses = *std::move(resolved);
     }
   }
+  bool http2 = false;
   for (size_t i = 1; i < d.args.size(); ++i) {
     const std::string& p = d.args[i];
-    if (p == "default_server" || p == "default") {
+    if (p == "http2") {
+      http2 = true;
+    } else if (p == "default_server" || p == "default") {
       listen.default_server = true;
     } else if (p == "ssl") {
       listen.ssl = true;
@@ -993,6 +996,22 @@ absl::Status Listen(Scope& s, const Directive& d) {
     } else {
       return Error(d, absl::StrCat("invalid parameter \"", p, "\""));
     }
+  }
+  // realip-proxy speaks HTTP/1.1 to clients. Over TLS, ALPN settles it: a client that offers
+  // h2 and http/1.1 (every browser, curl) gets HTTP/1.1, so the listener works as asked but for
+  // the protocol version, and a warning says so. Without TLS, nginx's port would speak HTTP/2
+  // alone (prior knowledge), which nothing here can do: refused.
+  if (http2 && !listen.ssl) {
+    return Error(d,
+                 "\"http2\" without \"ssl\" is not supported: realip-proxy speaks HTTP/1.1 "
+                 "to clients (over TLS, ALPN lets clients fall back to it)");
+  }
+  if (http2) {
+    s.draft->warnings.push_back(
+        AtLocation(absl::StrCat("\"http2\" of \"listen ", a,
+                                "\" is ignored: clients are served HTTP/1.1, "
+                                "which ALPN offers them"),
+                   d.file, d.line));
   }
   s.server->listens.push_back(std::move(listen));
   return absl::OkStatus();

@@ -1261,6 +1261,21 @@ TEST(MimeTypesTest, TypesBlocksOfALevelAddUpAndReplaceTheInheritedTable) {
   EXPECT_EQ(plain->servers[0]->settings.default_type, "text/plain");
 }
 
+TEST(CompatDirectivesTest, Http2OnATlsListenerWarns) {
+  auto c = MustLoad(
+      "http {\n"
+      "  server {\n"
+      "    listen 127.0.0.1:8443 http2 ssl;\n"
+      "  }\n"
+      "}\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->warnings, std::vector<std::string>{absl::StrCat(
+                             "\"http2\" of \"listen 127.0.0.1:8443\" is ignored: clients are "
+                             "served HTTP/1.1, which ALPN offers them in ",
+                             kPath, ":3")});
+  EXPECT_TRUE(c->listeners[0].ssl);
+}
+
 TEST(CompatDirectivesTest, TcpNodelayAndProxyBufferSizeInherit) {
   auto c = MustLoad(
       "http {\n"
