@@ -104,6 +104,41 @@ class NginxDifferentialTest(harness.TestCase):
         self.assertEqual(total, 4 * 100)
         self.assertEqual(mismatches, [], "\n".join(mismatches))
 
+    def test_invalid_header_names_dropped_as_nginx(self):
+        """ignore_invalid_headers / underscores_in_headers: the same header lines reach the
+        backend, and the same X-Real-IP comes out, from nginx and from us."""
+        echo = self.start_echo()
+        lines = [("X_Forwarded_For", "6.6.6.6"), ("X-Real_IP", "7.7.7.7"),
+                 ("X.Forwarded-For", "8.8.8.8"), ("X-Forwarded-For", "203.0.113.7"),
+                 ("X_Custom", "a"), ("X-Custom-2", "b")]
+        head = "".join(f"{k}: {v}\r\n" for k, v in lines)
+        raw = f"GET / HTTP/1.1\r\nHost: diff.test\r\n{head}Connection: close\r\n\r\n".encode()
+        for settings in ("", "underscores_in_headers on;", "ignore_invalid_headers off;",
+                         "ignore_invalid_headers off; underscores_in_headers on;"):
+            with self.subTest(settings=settings):
+                port = harness.free_port()
+                text = config_text(port, echo.port, "X-Forwarded-For", "on", ["127.0.0.0/8"])
+                text = text.replace("    real_ip_header", f"    {settings}\n    real_ip_header")
+                seen = []
+                for start in (self.run_nginx, self.start_proxy):
+                    p = start(text)
+                    harness.wait_for_port("127.0.0.1", port, p.proc)
+                    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                        c.sendall(raw)
+                        status, _, body, _ = harness.read_response(c)
+                    self.assertEqual(status, 200)
+                    doc = harness.echo_json(body)
+                    # Which names arrive; not their order, nor our own X-Forwarded-Proto
+                    # (realip-proxy's default proxy_set_header lines come first).
+                    names = sorted({k.lower() for k, _ in doc["header_list"]} -
+                                   {"host", "connection", "x-forwarded-proto"})
+                    seen.append((names, doc["headers"].get("x-real-ip")))
+                    p.stop()
+                self.assertEqual(seen[1], seen[0])
+                if not settings:
+                    self.assertEqual(seen[1], (["x-custom-2", "x-forwarded-for", "x-real-ip"],
+                                               "203.0.113.7"))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -211,6 +211,11 @@ struct HttpSettings {
   uint64_t client_header_buffer_size = 1024;
   int large_client_header_buffers_number = 4;
   uint64_t large_client_header_buffers_size = 8 * 1024;
+  // A request header line whose name is not letters, digits and '-' (and '_' with
+  // underscores_in_headers) is dropped; read from a listener's default server, as the
+  // buffer sizes above.
+  bool ignore_invalid_headers = true;
+  bool underscores_in_headers = false;
 
   std::vector<HeaderRewrite> proxy_set_headers;  // defaults included, explicit ones override
   std::vector<std::string> proxy_hide_headers;   // lower case, as configured

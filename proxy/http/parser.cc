@@ -16,6 +16,22 @@ namespace {
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
+// A header name nginx keeps under ignore_invalid_headers: letters, digits and '-', and '_' when
+// underscores are allowed (ngx_http_parse_header_line's lowcase table).
+bool ValidHeaderName(std::string_view name, bool underscores) {
+  static constexpr std::array<bool, 256> kValid = [] {
+    std::array<bool, 256> v{};
+    for (int c = '0'; c <= '9'; ++c) v[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) v[c] = v[c - 'a' + 'A'] = true;
+    v['-'] = true;
+    return v;
+  }();
+  for (const char c : name) {
+    if (!kValid[static_cast<unsigned char>(c)] && !(c == '_' && underscores)) return false;
+  }
+  return true;
+}
+
 // llhttp accepts only HTTP/0.9, 1.0, 1.1 and 2.0 unless lenient; a request's version is
 // judged by ValidateHead instead, as nginx judges it (RFC 9112 section 2.3): HTTP/1.x for any
 // minor digit is served, a higher major version gets 505 (RFC 9110 section 15.6.6), HTTP/0.x
@@ -122,6 +138,7 @@ struct MessageParser::Callbacks {
     self->head_.Reset();
     self->head_bytes_ = 0;
     self->line_bytes_ = 0;
+    self->ignored_lines_ = 0;
     self->in_trailers_ = false;
     self->line_ = nullptr;
     self->raw_line_.clear();
@@ -182,8 +199,17 @@ struct MessageParser::Callbacks {
         return Error(self, self->kind_ == MessageKind::kRequest ? kRequestHeaderTooLarge : 502,
                      "too many headers");
       }
-      TrimOwsInPlace(&Line(self).value);
-      self->head_.headers.CommitLine();
+      Header& line = Line(self);
+      TrimOwsInPlace(&line.value);
+      if (self->kind_ == MessageKind::kRequest && self->limits_.ignore_invalid_names &&
+          !ValidHeaderName(line.name, self->limits_.underscores_in_names)) {
+        // Not committed: the next line is built in the same place.
+        if (self->ignored_lines_++ == 0) {
+          self->first_ignored_line_.assign(line.name).append(": ").append(line.value);
+        }
+      } else {
+        self->head_.headers.CommitLine();
+      }
     }
     self->line_ = nullptr;
     self->line_bytes_ = 0;
@@ -289,6 +315,7 @@ void MessageParser::Reset() {
   sink_ = nullptr;
   head_bytes_ = 0;
   line_bytes_ = 0;
+  ignored_lines_ = 0;
   in_trailers_ = false;
   pending_error_status_ = 0;
   pending_error_.clear();

@@ -27,6 +27,12 @@ struct ParseLimits {
   size_t max_header_line_bytes = 8192;
   size_t max_head_bytes = 32768;
   size_t max_headers = 100;
+  // Requests only, nginx's ignore_invalid_headers and underscores_in_headers: a header line
+  // whose name has a byte other than a letter, a digit or '-' ('_' too when
+  // `underscores_in_names`) is dropped as if it had not been sent (not in the head, so neither
+  // forwarded nor seen by variables or the client-IP resolution).
+  bool ignore_invalid_names = true;
+  bool underscores_in_names = false;
 };
 
 // A parsed request or response head.
@@ -149,6 +155,10 @@ class MessageParser {
   // what the request had sent (otherwise an empty StoppedRequest). Fills head()'s method and
   // version when the line ended. The view lives until the next Parse() or Reset().
   [[nodiscard]] StoppedRequest Stopped();
+  // Header lines of the current request dropped under ParseLimits::ignore_invalid_names, and
+  // the first of them ("Name: value"), until the next message begins.
+  size_t ignored_lines() const { return ignored_lines_; }
+  const std::string& first_ignored_line() const { return first_ignored_line_; }
   // True between kHeadComplete and kMessageComplete.
   bool in_body() const { return state_ == State::kBody; }
   // True from the first byte of a message until it completes (false between messages).
@@ -181,7 +191,8 @@ class MessageParser {
   // No header line or head end was parsed yet for the current request: its line may be
   // unfinished.
   bool LineOpen() const {
-    return state_ == State::kHead && head_.headers.empty() && line_ == nullptr;
+    return state_ == State::kHead && head_.headers.empty() && ignored_lines_ == 0 &&
+           line_ == nullptr;
   }
   [[nodiscard]] bool ValidateHead();
 
@@ -196,6 +207,8 @@ class MessageParser {
   BodySink* sink_ = nullptr;
   size_t head_bytes_ = 0;
   size_t line_bytes_ = 0;
+  size_t ignored_lines_ = 0;
+  std::string first_ignored_line_;
   bool in_trailers_ = false;
   int pending_error_status_ = 0;
   std::string pending_error_;

@@ -86,6 +86,8 @@ http::ParseLimits LimitsFor(const config::Listener& listener) {
   limits.max_head_bytes = s.large_client_header_buffers_size *
                           static_cast<size_t>(s.large_client_header_buffers_number);
   limits.max_headers = 128;
+  limits.ignore_invalid_names = s.ignore_invalid_headers;
+  limits.underscores_in_names = s.underscores_in_headers;
   return limits;
 }
 
@@ -742,6 +744,12 @@ void ClientSession::ProcessClientInput() {
       break;
     }
     if (r.event == http::MessageParser::Event::kHeadComplete) {
+      if (A().parser_.ignored_lines() != 0) [[unlikely]] {
+        // As nginx (ignore_invalid_headers), at info: the lines were dropped, not refused.
+        REALIP_LOG(kInfo, "client sent invalid header line: \"", A().parser_.first_ignored_line(),
+                   "\"", A().parser_.ignored_lines() > 1 ? " (and more)" : "",
+                   " while reading client request headers, client: ", peer_.ToString());
+      }
       StartRequest();
       if (!closed_ && phase_ == Phase::kRequest && !limit_req_delayed_) ParseAfterHead();
       continue;

@@ -195,6 +195,51 @@ TEST(RequestParserTest, SimpleGetKeepsHeaderOrderDuplicatesAndCase) {
                           std::pair<std::string, std::string>{"x-forwarded-for", "2.2.2.2"}));
 }
 
+// nginx's ignore_invalid_headers (on) and underscores_in_headers (off): a request header line
+// whose name is not letters, digits and '-' is dropped, so that "X_Forwarded_For" or
+// "X-Real_IP" (which CGI-style backends read as X-Forwarded-For and X-Real-IP) never reach a
+// backend, a variable or the client-IP resolution. Its bytes still count; an ignored first line
+// does not make the request line look unfinished.
+TEST(RequestParserTest, InvalidHeaderNamesAreDroppedAsNginxDoes) {
+  const std::string input =
+      "GET / HTTP/1.1\r\nX_Forwarded_For: 6.6.6.6\r\nHost: a\r\nX-Real_IP: 7.7.7.7\r\n"
+      "X.Dot: 1\r\nX-Good-1: 2\r\n\r\n";
+  using P = std::pair<std::string, std::string>;
+  Transcript t = RunAllSplits(MessageKind::kRequest, input);
+  ASSERT_EQ(t.error_status, 0) << t.error;
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_THAT(Pairs(t.messages[0].head.headers), ElementsAre(P{"Host", "a"}, P{"X-Good-1", "2"}));
+
+  ParseLimits underscores;
+  underscores.underscores_in_names = true;
+  t = RunAllSplits(MessageKind::kRequest, input, underscores);
+  EXPECT_THAT(Pairs(t.messages[0].head.headers),
+              ElementsAre(P{"X_Forwarded_For", "6.6.6.6"}, P{"Host", "a"},
+                          P{"X-Real_IP", "7.7.7.7"}, P{"X-Good-1", "2"}));
+
+  ParseLimits keep;
+  keep.ignore_invalid_names = false;
+  t = RunAllSplits(MessageKind::kRequest, input, keep);
+  EXPECT_EQ(t.messages[0].head.headers.size(), 5u);
+
+  // The parser tells how many it dropped, and the first, until the next message.
+  MessageParser parser(MessageKind::kRequest, ParseLimits{});
+  ASSERT_EQ(parser.Parse(input, nullptr).event, MessageParser::Event::kHeadComplete);
+  EXPECT_EQ(parser.ignored_lines(), 3u);
+  EXPECT_EQ(parser.first_ignored_line(), "X_Forwarded_For: 6.6.6.6");
+  MessageHead spare;
+  parser.SwapHead(&spare);
+  ASSERT_EQ(parser.Parse("", nullptr).event, MessageParser::Event::kMessageComplete);
+  ASSERT_EQ(parser.Parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n", nullptr).event,
+            MessageParser::Event::kHeadComplete);
+  EXPECT_EQ(parser.ignored_lines(), 0u);
+
+  // Responses keep every line (nginx reads upstream names with underscores allowed).
+  t = RunAllSplits(MessageKind::kResponse,
+                   "HTTP/1.1 200 OK\r\nX_Up: 1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(t.messages[0].head.headers.size(), 2u);
+}
+
 // RFC 9110 section 5.5: OWS (SP and HTAB) around a field value is not part of it. Spaces and
 // tabs alike, at both ends, in requests and responses, however the bytes arrive; inside the
 // value they are kept. nginx 1.22 strips spaces only, and keeps a tab at either end.
