@@ -206,6 +206,9 @@ class Finalizer {
     Inherit(s.port_in_redirect, d.port_in_redirect);
     Inherit(s.server_name_in_redirect, d.server_name_in_redirect);
     Inherit(s.add_headers, d.add_headers);
+    Inherit(s.error_pages, d.error_pages);
+    Inherit(s.recursive_error_pages, d.recursive_error_pages);
+    Inherit(s.proxy_intercept_errors, d.proxy_intercept_errors);
     REALIP_RETURN_IF_ERROR(MergeAccess(config_.access, d.access, &s.access));
     MergeSsl(s.ssl, d.ssl);
 
@@ -304,7 +307,7 @@ class Finalizer {
       loc.settings = lm.settings;
       loc.file = ld->file;
       loc.line = ld->line;
-      server->locations.push_back(std::move(loc));
+      (ld->named ? server->named_locations : server->locations).push_back(std::move(loc));
       locations.push_back(std::move(lm));
     }
     return server;

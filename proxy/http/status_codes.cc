@@ -85,6 +85,7 @@ std::string BuildLocalResponse(const LocalResponse& response) {
   if (location && response.location_made_absolute) headers.push_back({"Location", response.text});
   headers.push_back({"Connection", response.keep_alive ? "keep-alive" : "close"});
   if (location && !response.location_made_absolute) headers.push_back({"Location", response.text});
+  if (response.sent_status != 0) title_status = response.sent_status;
   std::string out = SerializeResponseHead(title_status, "", headers);
   if (!response.head_only) out.append(body);
   return out;

@@ -21,6 +21,9 @@ std::string_view ReasonPhrase(int status);
 // `head_only` omits the body (HEAD requests); `keep_alive` false writes "Connection: close".
 struct LocalResponse {
   int status = 500;
+  // Not 0: the status line's code instead of `status`, which still chooses the page, the
+  // Location and the framing (an error_page's response status, nginx's r->err_status).
+  int sent_status = 0;
   std::string_view text;      // body for non-redirects, Location for redirects
   bool use_text = false;      // false: the standard small HTML page for `status` (no Location)
   // The Location is a `/path` made absolute: nginx's header filter writes it before

@@ -1137,6 +1137,7 @@ http {
   limit_conn_zone $binary_remote_addr zone=c:1m; limit_conn c 1;
   limit_conn_status 429; limit_conn_dry_run off;
   add_header X-C c always;
+  error_page 404 /404.html; recursive_error_pages on; proxy_intercept_errors on;
   upstream u { server 127.0.0.1:1; keepalive 1; keepalive_timeout 1s; keepalive_requests 1;
                least_conn; }
   upstream i { ip_hash; server 127.0.0.1:1; }
@@ -1148,6 +1149,7 @@ http {
     location = /ready { readiness; }
     location = /metrics { metrics; }
     location = /whoami { realip_echo; }
+    location @named { return 204; }
   }
 }
 )";

@@ -36,6 +36,9 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.head = &kHead;
   ctx.uri = "/normalized";
   ctx.rejected_line = "G@T / HTTP/1.1";
+  ctx.args = "a=1";
+  ctx.method = "GET";
+  ctx.redirected = true;
   ctx.proxy_header = &kProxy;
   ctx.resolution.client = Addr("203.0.113.7", 1234);
   ctx.resolution.source = "X-Forwarded-For";
@@ -80,6 +83,9 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.head, fresh.head);
   EXPECT_EQ(ctx.uri, fresh.uri);
   EXPECT_EQ(ctx.rejected_line, fresh.rejected_line);
+  EXPECT_EQ(ctx.args, fresh.args);
+  EXPECT_EQ(ctx.method, fresh.method);
+  EXPECT_EQ(ctx.redirected, fresh.redirected);
   EXPECT_EQ(ctx.proxy_header, fresh.proxy_header);
   EXPECT_EQ(ctx.resolution.client, fresh.resolution.client);
   EXPECT_EQ(ctx.resolution.source, fresh.resolution.source);
