@@ -15,7 +15,17 @@ from test_engine_headers import EngineTestCase
 
 # The server block both servers run; {echo}, {dead}, {slow} and {teapot} are backend ports.
 SERVER = r"""
+    large_client_header_buffers 2 1k;
     error_page 404 /404page;
+    error_page 400 /badpage;
+    error_page 494 =431 /badpage;
+    location = /badpage {{ return 200 "bad page uri=$uri req=$request\n"; }}
+    location /lim {{
+      limit_req zone=once;
+      error_page 502 /lim-page;
+      proxy_pass http://127.0.0.1:{dead};
+    }}
+    location /lim-page {{ limit_req zone=once; proxy_pass http://127.0.0.1:{echo}; }}
     location = /404page {{
       return 200 "page uri=$uri args=$args is_args=$is_args method=$request_method ru=$request_uri req=$request\n";
     }}
@@ -82,6 +92,8 @@ SERVER = r"""
     location /denied-page {{ deny all; proxy_pass http://127.0.0.1:{echo}; }}
 """
 
+HTTP = "limit_req_zone $binary_remote_addr zone=once:1m rate=1r/m;"
+
 TEAPOT = b"HTTP/1.1 418 I'm a teapot\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nfrom backend\n"
 
 
@@ -120,13 +132,15 @@ class ErrorPageTest(EngineTestCase):
         self.log_path = os.path.join(self.workdir, "access.log")
         self.start(body, http_extra=f"""
             log_format page '$status $request_method $uri "$args" "$request_uri" "$request"';
-            access_log {self.log_path} page buffer=0;""")
+            access_log {self.log_path} page buffer=0;
+            {HTTP}""")
         self.nginx_port = harness.free_port()
         nginx = self.run_nginx(f"""
 error_log stderr info;
 events {{ }}
 http {{
   access_log off;
+  {HTTP}
   server {{
     listen 127.0.0.1:{self.nginx_port};
     {body}
@@ -254,6 +268,21 @@ http {{
         status, headers, _ = self.both("HEAD", "/to-proxy-eq")
         self.assertEqual(status, 200)
         self.assertEqual(headers["content-type"], "application/json")
+
+    def test_bad_request_heads_reach_the_servers_pages(self):
+        status, headers, body = self.both("GET", "/x", b"Bad Header: x\r\n")
+        self.assertEqual((status, headers["connection"]), (400, "close"))
+        self.assertEqual(body, b"bad page uri=/badpage req=GET /x HTTP/1.1\n")
+        # Over large_client_header_buffers: nginx's 494, with its own page when one is set.
+        status, _, body = self.both("GET", "/x", b"X-Big: " + b"a" * 2000 + b"\r\n")
+        self.assertEqual((status, body), (431, b"bad page uri=/badpage req=GET /x HTTP/1.1\n"))
+
+    def test_limit_req_counts_a_request_once(self):
+        # One request a minute: the page's location, with the same limit, does not count the
+        # request again.
+        status, _, body = self.both("GET", "/lim")
+        self.assertEqual(status, 502)
+        self.assertEqual(harness.echo_json(body)["uri"], "/lim-page")
 
     def test_keep_alive_after_a_page(self):
         with socket.create_connection(("127.0.0.1", self.port), timeout=15) as s:

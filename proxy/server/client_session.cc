@@ -1901,6 +1901,28 @@ bool ClientSession::RunErrorPage(int status) {
   return true;
 }
 
+bool ClientSession::ErrorPageForHead(int status) {
+  // nginx's request has the server its Host named, if the head got that far, else the
+  // address's default server, and the server level's settings.
+  const config::Server& server = listener_->FindServer(RequestHost(A().parser_.head()));
+  if (config::FindErrorPage(server.settings, status) == nullptr) return false;
+  A().parser_.SwapHead(&A().request_);
+  phase_ = Phase::kRequest;
+  head_request_ = A().request_.method == "HEAD";
+  keep_alive_ = false;
+  // Nothing more is read from this connection: the answer is the last.
+  request_complete_ = true;
+  A().ResetErrorPages();
+  RequestContext& ctx = A().ctx_;
+  ctx.server = &server;
+  ctx.location = &server.fallback;
+  ctx.head = &A().request_;
+  settings_ = &server.settings;
+  if (!RunErrorPage(status)) return false;
+  if (!closed_ && phase_ == Phase::kRequest && response_complete_) CloseAfterFlush();
+  return true;
+}
+
 void ClientSession::InternalRedirect(std::string uri, std::string args) {
   Active& a = A();
   if (--a.uri_changes_ == 0) {
@@ -1989,6 +2011,9 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     if (phase_ == Phase::kIdle || phase_ == Phase::kReadingHead) {
       response_started_ = false;
       response_complete_ = false;
+    }
+    if (stopped.line_complete && status != 408 && !response_started_ && ErrorPageForHead(status)) {
+      return;
     }
   }
   // nginx's 494 (a head over the limits) is answered and logged as 400, with its own page.

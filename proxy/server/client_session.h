@@ -199,6 +199,9 @@ class ClientSession : public event::IoHandler,
   // error_page of the location for it takes the request over (true: answered or under way),
   // unless one was already used and recursive_error_pages is off, or the redirects ran out.
   bool RunErrorPage(int status);
+  // A request head the parser refused with `status`, its line whole: the error_page of the
+  // server it reached takes it over, as nginx's (true), else nothing changed (false).
+  bool ErrorPageForHead(int status);
   // error_page's redirect to "/uri?args": the location is chosen again for `uri`
   // (nginx's ngx_http_internal_redirect(), at most 10 per request, then 500).
   void InternalRedirect(std::string uri, std::string args);
