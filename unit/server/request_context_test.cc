@@ -284,6 +284,31 @@ TEST(RequestContextTest, RequestVariables) {
   EXPECT_EQ(Eval(ctx, VariableId::kNginxVersion), base::kVersion);
 }
 
+// After an error_page's internal redirect: the page URI's arguments, GET; the request line
+// and $request_uri stay.
+TEST(RequestContextTest, ErrorPageRedirectVariables) {
+  using config::VariableId;
+  http::MessageHead head;
+  head.method = "POST";
+  head.target = "/orig?q=1";
+  RequestContext ctx;
+  ctx.head = &head;
+  ctx.redirected = true;
+  ctx.uri = "/page";
+  ctx.method = "GET";
+  EXPECT_EQ(Eval(ctx, VariableId::kArgs), "");
+  EXPECT_EQ(Eval(ctx, VariableId::kIsArgs), "");
+  EXPECT_EQ(EvalRef(ctx, VariableId::kArg, "q"), "");
+  ctx.args = "from=x&q=2";
+  EXPECT_EQ(Eval(ctx, VariableId::kArgs), "from=x&q=2");
+  EXPECT_EQ(Eval(ctx, VariableId::kIsArgs), "?");
+  EXPECT_EQ(EvalRef(ctx, VariableId::kArg, "q"), "2");
+  EXPECT_EQ(Eval(ctx, VariableId::kUri), "/page");
+  EXPECT_EQ(Eval(ctx, VariableId::kRequestMethod), "GET");
+  EXPECT_EQ(Eval(ctx, VariableId::kRequestUri), "/orig?q=1");
+  EXPECT_EQ(Eval(ctx, VariableId::kRequest), "POST /orig?q=1 HTTP/1.1");
+}
+
 TEST(RequestContextTest, ConnectionTimeIsSecondsWithMillis) {
   RequestContext ctx;
   // Accepted 2.5 s ago, in the wrapping 32-bit milliseconds.
