@@ -25,6 +25,11 @@ SERVER = r"""
       error_page 502 /lim-page;
       proxy_pass http://127.0.0.1:{dead};
     }}
+    location /small {{
+      client_max_body_size 10;
+      error_page 413 /proxied/too-large;
+      proxy_pass http://127.0.0.1:{echo};
+    }}
     location /lim-page {{ limit_req zone=once; proxy_pass http://127.0.0.1:{echo}; }}
     location = /404page {{
       return 200 "page uri=$uri args=$args is_args=$is_args method=$request_method ru=$request_uri req=$request\n";
@@ -104,9 +109,12 @@ def normalized(body, port):
 
 
 def exchange(port, method, path, extra=b"", body=b""):
-    """One request on a new keep-alive connection: (status, {lower name: value}, body)."""
-    raw = (f"{method} {path} HTTP/1.1\r\nHost: errpage.test\r\n".encode() + extra +
-           (f"Content-Length: {len(body)}\r\n".encode() if body else b"") + b"\r\n" + body)
+    """One request on a new keep-alive connection: (status, {lower name: value}, body). A body
+    gets a Content-Length unless `extra` frames it."""
+    length = b"" if not body or b"Transfer-Encoding" in extra else b"Content-Length: %d\r\n" % len(
+        body)
+    raw = f"{method} {path} HTTP/1.1\r\nHost: errpage.test\r\n".encode() + extra + length + (
+        b"\r\n" + body)
     with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
         s.sendall(raw)
         if method == "HEAD":
@@ -276,6 +284,19 @@ http {{
         # Over large_client_header_buffers: nginx's 494, with its own page when one is set.
         status, _, body = self.both("GET", "/x", b"X-Big: " + b"a" * 2000 + b"\r\n")
         self.assertEqual((status, body), (431, b"bad page uri=/badpage req=GET /x HTTP/1.1\n"))
+
+    def test_413(self):
+        status, headers, body = self.both("POST", "/small", body=b"x" * 100)
+        self.assertEqual((status, headers["connection"]), (413, "close"))
+        seen = harness.echo_json(body)
+        self.assertEqual((seen["method"], seen["uri"]), ("GET", "/base/too-large"))
+        # A chunked body found too large while it streams.
+        chunked = b"Transfer-Encoding: chunked\r\n"
+        body = b"".join(b"%x\r\n%s\r\n" % (20, b"y" * 20) for _ in range(5)) + b"0\r\n\r\n"
+        status, _, page = exchange(self.port, "POST", "/small", chunked, body)
+        self.assertEqual(status, 413)
+        self.assertEqual(harness.echo_json(page)["uri"], "/base/too-large")
+        self.assertEqual(exchange(self.nginx_port, "POST", "/small", chunked, body)[0], 413)
 
     def test_limit_req_counts_a_request_once(self):
         # One request a minute: the page's location, with the same limit, does not count the

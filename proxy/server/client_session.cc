@@ -1864,8 +1864,10 @@ bool ClientSession::RunErrorPage(int status) {
   const config::ErrorPage* page = config::FindErrorPage(*settings_, status);
   if (page == nullptr) return false;
   if (closes) keep_alive_ = false;
+  // The body is read and dropped from now on, whatever its size (RequestBodySink).
   a.in_error_page_ = true;
   discard_body_ = true;
+  body_too_large_ = false;
   if (page->overwrite >= 0) a.err_status_ = page->overwrite;
   std::string uri;
   EvaluateFieldTo(page->uri, a.ctx_, &uri);
