@@ -29,6 +29,10 @@ struct LocalResponse {
   // The Location is a `/path` made absolute: nginx's header filter writes it before
   // Connection; any other Location stays among the other fields, after Connection.
   bool location_made_absolute = false;
+  // A Location set before an error_page took the request over (`return 301 URL`), sent when
+  // this response has none of its own (nginx keeps r->headers_out.location); placed as above.
+  std::string_view kept_location;
+  bool kept_location_absolute = false;
   bool keep_alive = false;
   bool head_only = false;
   std::string_view content_type;  // with use_text: overrides "text/plain"

@@ -269,13 +269,18 @@ struct ClientSession::Active : event::DeadlineQueue::Node {
   bool limit_conn_done_ = false;
   std::string redirect_uri_;
   std::string redirect_args_;
+  // The Location of a `return` redirect an error_page took over: nginx sends it with the
+  // page's answer (http::LocalResponse::kept_location).
+  std::string kept_location_;
+  bool kept_location_absolute_ = false;
 
   void ResetErrorPages() {
     uri_changes_ = kMaxUriChanges + 1;
     err_status_ = 0;
-    error_page_done_ = in_error_page_ = limit_conn_done_ = false;
+    error_page_done_ = in_error_page_ = limit_conn_done_ = kept_location_absolute_ = false;
     redirect_uri_.clear();
     redirect_args_.clear();
+    kept_location_.clear();
   }
 
   void ResetScalars() {
@@ -899,9 +904,6 @@ void ClientSession::ContinueRequest() {
       // text with an empty text/plain body (ngx_http_send_response()); the page is for errors and
       // redirects. A redirect without a URL has an empty Location, as nginx's.
       const bool redirect = base::IsRedirectStatus(ret.code);
-      // ngx_http_script_return_code(): an error code without text and a redirect finalize the
-      // request with their code, which error_page may take over; anything else is sent as is.
-      if (((ret.code >= 400 && !ret.has_text) || redirect) && RunErrorPage(ret.code)) return;
       const bool empty_body = !ret.has_text && ret.code < 400 && !redirect;
       std::string text;
       if (redirect) {
@@ -916,6 +918,17 @@ void ClientSession::ContinueRequest() {
         AppendLocation(A().ctx_, text, &location);
         made_absolute = location.size() != text.size();
         text = std::move(location);
+      }
+      // ngx_http_script_return_code(): an error code without text and a redirect finalize the
+      // request with their code, which error_page may take over (keeping the redirect's
+      // Location); anything else is sent as is.
+      if ((ret.code >= 400 && !ret.has_text) || redirect) {
+        if (redirect) {
+          A().kept_location_ = text;
+          A().kept_location_absolute_ = made_absolute;
+        }
+        if (RunErrorPage(ret.code)) return;
+        A().kept_location_.clear();
       }
       SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body || redirect, {},
                 made_absolute);
@@ -1839,6 +1852,8 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   // r->err_status), whatever the page's location produced.
   const int sent_status = A().err_status_ != 0 ? A().err_status_ : status;
   if (sent_status != status) response.sent_status = sent_status;
+  response.kept_location = A().kept_location_;
+  response.kept_location_absolute = A().kept_location_absolute_;
   A().ctx_.status = sent_status;
   QueueLocalResponse(sent_status, http::BuildLocalResponse(response));
   FlushClient();
