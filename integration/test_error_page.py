@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import unittest
 
 import harness
@@ -330,6 +331,57 @@ http {{
             '410 GET /404page "-" "/code" "GET /code HTTP/1.1"',
             '502 GET /502page "-" "/dead" "GET /dead HTTP/1.1"',
         ])
+
+
+@unittest.skipUnless(shutil.which("nginx"), "nginx not installed")
+class PlainHttpToHttpsTest(harness.TestCase):
+    """nginx's 497 (plain HTTP on a TLS port) reaches the server level's error_page."""
+
+    def test_497_redirect_and_page(self):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "t.key", "-out",
+                        "t.crt", "-days", "2", "-subj", "/CN=errpage.test"],
+                       cwd=self.workdir, check=True, capture_output=True)
+        os.chmod(self.workdir, 0o755)
+        for name in ("t.key", "t.crt"):
+            os.chmod(os.path.join(self.workdir, name), 0o644)
+
+        def config(port, page_port):
+            return f"""
+error_log stderr info;
+events {{ }}
+http {{
+  access_log off;
+  ssl_certificate {self.workdir}/t.crt;
+  ssl_certificate_key {self.workdir}/t.key;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    error_page 497 =301 https://$host:$server_port$request_uri;
+    location / {{ return 200 "ok\n"; }}
+  }}
+  server {{
+    listen 127.0.0.1:{page_port} ssl;
+    error_page 497 /plain;
+    location = /plain {{ return 200 "plain page uri=$uri\n"; }}
+  }}
+}}
+"""
+        ours, ours_page = harness.free_port(), harness.free_port()
+        self.start_proxy(config(ours, ours_page),
+                         wait=(("127.0.0.1", ours), ("127.0.0.1", ours_page)))
+        theirs, theirs_page = harness.free_port(), harness.free_port()
+        nginx = self.run_nginx(config(theirs, theirs_page))
+        harness.wait_for_port("127.0.0.1", theirs, nginx.proc)
+        harness.wait_for_port("127.0.0.1", theirs_page, nginx.proc)
+        got = exchange(ours, "GET", "/x?y=1")
+        want = exchange(theirs, "GET", "/x?y=1")
+        self.assertEqual((got[0], got[1]["location"].replace(str(ours), "PORT")),
+                         (want[0], want[1]["location"].replace(str(theirs), "PORT")))
+        self.assertEqual(got[1]["location"], f"https://errpage.test:{ours}/x?y=1")
+        got = exchange(ours_page, "GET", "/x")
+        want = exchange(theirs_page, "GET", "/x")
+        self.assertEqual((got[0], got[2]), (want[0], want[2]))
+        self.assertEqual((got[0], got[2]), (400, b"plain page uri=/plain\n"))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ namespace realip::http {
 // nginx's own code for a request head over the limits (a header line longer than a buffer,
 // the head larger than all of them): answered and logged as 400, with its own page title.
 inline constexpr int kRequestHeaderTooLarge = 494;
+// nginx's 497: a plain HTTP request on a TLS port, answered as 400 (error_page may match it).
+inline constexpr int kPlainHttpToHttps = 497;
 
 // The RFC 9110 section 15 reason phrase for `status`, or "Unknown".
 std::string_view ReasonPhrase(int status);

@@ -827,6 +827,17 @@ void ClientSession::StartRequest() {
   if (tls_ != nullptr && tls_->connection().plain_http()) {
     REALIP_LOG(kInfo, "client sent plain HTTP request to HTTPS port, client: ", peer_.ToString());
     discard_body_ = true;
+    keep_alive_ = false;
+    // nginx's 497, found before a location is chosen: the server level's error_page for it
+    // (`error_page 497 https://$host$request_uri;`), else the standard answer.
+    const config::Server& server = *A().ctx_.server;
+    settings_ = &server.settings;
+    A().ctx_.location = &server.fallback;
+    if (RunErrorPage(http::kPlainHttpToHttps)) {
+      if (!closed_ && phase_ == Phase::kRequest && response_complete_) CloseAfterFlush();
+      return;
+    }
+    A().err_status_ = 0;  // the answer is a 400
     SendLocal(400, false, kPlainHttpToHttpsPage, true);
     CloseAfterFlush();
     return;
