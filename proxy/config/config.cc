@@ -26,6 +26,20 @@ const Location& Server::FindLocation(std::string_view path) const {
   return best != nullptr ? *best : fallback;
 }
 
+const Location* Server::FindNamedLocation(std::string_view name) const {
+  for (const Location& loc : named_locations) {
+    if (loc.path == name) return &loc;
+  }
+  return nullptr;
+}
+
+const ErrorPage* FindErrorPage(const HttpSettings& settings, int status) {
+  for (const ErrorPage& page : settings.error_pages) {
+    if (page.status == status) return &page;
+  }
+  return nullptr;
+}
+
 bool AddHeaderApplies(int status, bool always) {
   if (always) return true;
   // The list of ngx_http_headers_filter(): successes and redirects that carry no error.

@@ -186,6 +186,17 @@ struct ReturnAction {
   CompiledString text;  // body text, or the Location URL for 301/302/303/307/308
 };
 
+// One code of an `error_page CODE ... [=[RESPONSE]] URI` (nginx's ngx_http_err_page_t).
+struct ErrorPage {
+  int status = 0;
+  // The status the answer goes out with: -1 keeps the error's (494, 495, 496 and 497 become
+  // 400, as nginx's), 0 (`=`) takes the target's, otherwise `=CODE`'s.
+  int overwrite = -1;
+  // After evaluation: "/path[?args]" redirects internally, "@name" goes to a named location,
+  // anything else is sent as the Location of a 302 (or of `=301`, 303, 307, 308).
+  CompiledString uri;
+};
+
 // What produces the response of a location. kMetrics serves the Prometheus exposition,
 // kRealipEcho a JSON account of how the request's client address was resolved.
 enum class ContentHandler { kNone, kProxyPass, kReturn, kReadiness, kMetrics, kRealipEcho };
@@ -259,11 +270,21 @@ struct HttpSettings {
 
   AccessSettings access;  // allow/deny, limit_req, limit_conn (access_config.h)
 
+  // error_page entries in configuration order (the first of a code wins); a level with any
+  // replaces the inherited list whole.
+  std::vector<ErrorPage> error_pages;
+  bool recursive_error_pages = false;
+  // An upstream response >= 300 whose code has an error_page is replaced by that page.
+  bool proxy_intercept_errors = false;
+
   // Not inherited: the content handler of this level and its arguments.
   ContentHandler handler = ContentHandler::kNone;
   ProxyPass proxy_pass;  // kProxyPass
   ReturnAction ret;      // kReturn (a server-level return applies to every request)
 };
+
+// The first error_page entry of `settings` for `status`, or null.
+const ErrorPage* FindErrorPage(const HttpSettings& settings, int status);
 
 // A location block. Nested locations are flattened into the server's list, each merged from
 // its parent.
@@ -281,6 +302,9 @@ struct Server {
   std::vector<std::string> names;  // as written (lower case), first is $server_name
   HttpSettings settings;           // server level, merged from http
   std::vector<Location> locations;
+  // `location @name` blocks, in configuration order: reached only through error_page, never
+  // by a URI. `path` holds the name with its '@'.
+  std::vector<Location> named_locations;
   // Returned by FindLocation when no location matches or a server-level `return` is set:
   // the server-level settings, path "".
   Location fallback;
@@ -290,6 +314,8 @@ struct Server {
   // nginx location matching: a server-level `return` wins; else an exact (`=`) match, else
   // the longest prefix. Never returns null.
   const Location& FindLocation(std::string_view path) const;
+  // The first named location called `name` ("@name"), or null.
+  const Location* FindNamedLocation(std::string_view name) const;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -108,6 +108,9 @@ struct LevelDraft {
   std::shared_ptr<MimeTypes> types;  // null: no `types` block at this level
   std::optional<std::string> default_type;
   AccessLevelDraft access;  // allow/deny, limit_req, limit_conn
+  std::optional<std::vector<ErrorPage>> error_pages;
+  std::optional<bool> recursive_error_pages;
+  std::optional<bool> proxy_intercept_errors;
   SslDraft ssl;  // ssl_* and proxy_ssl_*
 
   // The content handler of this block (not inherited) and the directive that set it.
@@ -120,6 +123,7 @@ struct LevelDraft {
 struct LocationDraft {
   Location::Match match = Location::Match::kPrefix;
   std::string path;
+  bool named = false;  // `location @name`: path is "@name"
   int parent = -1;  // index of the enclosing location in ServerDraft::locations, or -1
   LevelDraft level;
   std::string file;

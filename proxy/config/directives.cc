@@ -791,7 +791,16 @@ absl::Status ProxyPassDirective(Scope& s, const Directive& d) {
   pass.port = hp.port;
   pass.host_text = std::string(authority);
   pass.url = url;
-  if (s.location >= 0) pass.location = s.server->locations[static_cast<size_t>(s.location)]->path;
+  if (s.location >= 0) {
+    const LocationDraft& location = *s.server->locations[static_cast<size_t>(s.location)];
+    if (location.named && pass.has_uri) {
+      return Error(d,
+                   "\"proxy_pass\" cannot have URI part in location given by regular expression, "
+                   "or inside named location, or inside \"if\" statement, or inside "
+                   "\"limit_except\" block");
+    }
+    pass.location = location.path;
+  }
   REALIP_RETURN_IF_ERROR(SetContentHandler(s, d, ContentHandler::kProxyPass));
   s.level->proxy_pass = std::move(pass);
   return absl::OkStatus();
@@ -833,6 +842,63 @@ absl::Status Return(Scope& s, const Directive& d) {
   if (!compiled.ok()) return Error(d, base::AsStd(compiled.status().message()));
   ret.text = *std::move(compiled);
   s.level->ret = std::move(ret);
+  return absl::OkStatus();
+}
+
+// ngx_atoi(): decimal digits only, no sign; nullopt when not a number or too large.
+std::optional<int> DigitsValue(std::string_view text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  absl::StatusOr<int64_t> v = ParseInt(text, 0, std::numeric_limits<int>::max());
+  if (!v.ok()) return std::nullopt;
+  return static_cast<int>(*v);
+}
+
+// ngx_http_core_error_page(): `error_page CODE ... [=[RESPONSE]] URI`, its checks and messages
+// in its order. Each line adds its codes to the level's list.
+absl::Status ErrorPageDirective(Scope& s, const Directive& d) {
+  const auto invalid = [&](std::string_view arg) {
+    return Error(d, absl::StrCat("invalid value \"", AsAbsl(arg), "\""));
+  };
+  const size_t n = d.args.size();
+  size_t codes_end = n - 1;
+  int overwrite = -1;
+  const std::string& response = d.args[n - 2];
+  if (!response.empty() && response[0] == '=') {
+    if (n == 2) return invalid(response);
+    if (response.size() > 1) {
+      std::optional<int> code = DigitsValue(std::string_view(response).substr(1));
+      if (!code.has_value()) return invalid(response);
+      overwrite = *code;
+    } else {
+      overwrite = 0;
+    }
+    codes_end = n - 2;
+  }
+  const std::string& uri = d.args.back();
+  // The URI may become a Location field: no control bytes (as return's URL).
+  REALIP_RETURN_IF_ERROR(CheckHeaderText(d, uri, "URI"));
+  absl::StatusOr<CompiledString> compiled = CompileString(uri);
+  if (!compiled.ok()) return Error(d, base::AsStd(compiled.status().message()));
+  LevelDraft& level = *s.level;
+  if (!level.error_pages.has_value()) level.error_pages.emplace();
+  for (size_t i = 0; i < codes_end; ++i) {
+    std::optional<int> status = DigitsValue(d.args[i]);
+    if (!status.has_value() || *status == 499) return invalid(d.args[i]);
+    if (*status < 300 || *status > 599) {
+      return Error(d, absl::StrCat("value \"", d.args[i], "\" must be between 300 and 599"));
+    }
+    ErrorPage page;
+    page.status = *status;
+    page.overwrite = overwrite;
+    // The codes nginx answers as 400 keep being 400s when the page does not say otherwise.
+    if (overwrite == -1 && (*status == 494 || *status == 495 || *status == 496 || *status == 497)) {
+      page.overwrite = 400;
+    }
+    page.uri = *compiled;
+    level.error_pages->push_back(std::move(page));
+  }
   return absl::OkStatus();
 }
 
@@ -1067,7 +1133,8 @@ absl::Status LocationBlock(Scope& s, const Directive& d) {
   if (modifier == "~" || modifier == "~*") {
     return Error(d, "regex locations (\"~\" and \"~*\") are not supported");
   }
-  if (!path.empty() && path[0] == '@') return Error(d, "named locations are not supported");
+  // ngx_http_core_location(): a name starting with '@' and no modifier is a named location.
+  loc->named = modifier.empty() && !path.empty() && path[0] == '@';
   loc->match = modifier == "="    ? Location::Match::kExact
                : modifier == "^~" ? Location::Match::kPrefixNoRegex
                                   : Location::Match::kPrefix;
@@ -1082,12 +1149,22 @@ absl::Status LocationBlock(Scope& s, const Directive& d) {
       return Error(d, absl::StrCat("location \"", loc->path,
                                    "\" cannot be inside the exact location \"", parent.path, "\""));
     }
+    if (parent.named) {
+      return Error(d, absl::StrCat("location \"", loc->path,
+                                   "\" cannot be inside the named location \"", parent.path, "\""));
+    }
+    if (loc->named) {
+      return Error(
+          d, absl::StrCat("named location \"", loc->path, "\" can be on the server level only"));
+    }
     if (!absl::StartsWith(loc->path, parent.path)) {
       return Error(d, absl::StrCat("location \"", loc->path, "\" is outside location \"",
                                    parent.path, "\""));
     }
   }
+  // nginx does not compare named locations: of two with one name, the first is used.
   for (const auto& other : server.locations) {
+    if (loc->named) break;
     const bool exact = loc->match == Location::Match::kExact;
     if (other->path == loc->path && (other->match == Location::Match::kExact) == exact) {
       return Error(d, absl::StrCat("duplicate location \"", loc->path, "\""));
@@ -1285,6 +1362,11 @@ constexpr DirectiveSpec kTable[] = {
     {"server_name_in_redirect", kHttpServerLocation, 1, 1, false, false,
      SetFlag<&LevelDraft::server_name_in_redirect>},
     {"add_header", kHttpServerLocation, 2, 3, false, true, &AddHeaderDirective},
+    {"error_page", kHttpServerLocation, 2, kAnyArgs, false, true, &ErrorPageDirective},
+    {"recursive_error_pages", kHttpServerLocation, 1, 1, false, false,
+     SetFlag<&LevelDraft::recursive_error_pages>},
+    {"proxy_intercept_errors", kHttpServerLocation, 1, 1, false, false,
+     SetFlag<&LevelDraft::proxy_intercept_errors>},
     {"tcp_nodelay", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::tcp_nodelay>},
     {"proxy_buffer_size", kHttpServerLocation, 1, 1, false, false,
      SetSize<&LevelDraft::proxy_buffer_size>},

@@ -212,6 +212,9 @@ class Finalizer {
     Inherit(s.tcp_nodelay, d.tcp_nodelay);
     if (d.types != nullptr) s.types = d.types;  // a level's `types` blocks replace the table
     Inherit(s.default_type, d.default_type);
+    Inherit(s.error_pages, d.error_pages);
+    Inherit(s.recursive_error_pages, d.recursive_error_pages);
+    Inherit(s.proxy_intercept_errors, d.proxy_intercept_errors);
     REALIP_RETURN_IF_ERROR(MergeAccess(config_.access, d.access, &s.access));
     MergeSsl(s.ssl, d.ssl);
 
@@ -310,7 +313,7 @@ class Finalizer {
       loc.settings = lm.settings;
       loc.file = ld->file;
       loc.line = ld->line;
-      server->locations.push_back(std::move(loc));
+      (ld->named ? server->named_locations : server->locations).push_back(std::move(loc));
       locations.push_back(std::move(lm));
     }
     return server;

@@ -81,10 +81,14 @@ std::string BuildLocalResponse(const LocalResponse& response) {
     headers.push_back({"Content-Type", type});
     headers.push_back({"Content-Length", length});
   }
-  const bool location = redirect && response.use_text;
-  if (location && response.location_made_absolute) headers.push_back({"Location", response.text});
+  const bool own = redirect && response.use_text;
+  const bool location = own || !response.kept_location.empty();
+  const std::string_view value = own ? response.text : response.kept_location;
+  const bool absolute = own ? response.location_made_absolute : response.kept_location_absolute;
+  if (location && absolute) headers.push_back({"Location", value});
   headers.push_back({"Connection", response.keep_alive ? "keep-alive" : "close"});
-  if (location && !response.location_made_absolute) headers.push_back({"Location", response.text});
+  if (location && !absolute) headers.push_back({"Location", value});
+  if (response.sent_status != 0) title_status = response.sent_status;
   std::string out = SerializeResponseHead(title_status, "", headers);
   if (!response.head_only) out.append(body);
   return out;

@@ -47,6 +47,8 @@ constexpr size_t kMaxProxyHeader = 4096;
 // Request bytes (head and body) kept for sending again to another peer or on a fresh
 // connection. A larger request can be retried only while none of it was written.
 constexpr size_t kReplayLimit = 64 * 1024;
+// nginx's NGX_HTTP_MAX_URI_CHANGES: internal redirects a request may make.
+constexpr int kMaxUriChanges = 10;
 // A lingering connection reads into a buffer on the stack and drops what it read; after this
 // many reads in one event it goes on in the next loop iteration, so that a client sending
 // without pause cannot hold the worker.
@@ -266,6 +268,31 @@ struct ClientSession::Active : event::DeadlineQueue::Node {
   bool request_has_body_ = false;
   bool replay_overflow_ = false;  // the request outgrew replay_
   ClientFraming client_framing_ = ClientFraming::kNone;
+  // error_page state of the request, as nginx's: redirects left (r->uri_changes, 10 and one
+  // more), the status the answer goes out with (r->err_status; 0: the response's own), a page
+  // used while recursive_error_pages was off (r->error_page), an error_page took the request
+  // over (its body is discarded), limit_conn already counted it; the page's URI and arguments
+  // after a redirect ($uri and $args point into them).
+  int uri_changes_ = kMaxUriChanges + 1;
+  int err_status_ = 0;
+  bool error_page_done_ = false;
+  bool in_error_page_ = false;
+  bool limit_conn_done_ = false;
+  std::string redirect_uri_;
+  std::string redirect_args_;
+  // The Location of a `return` redirect an error_page took over: nginx sends it with the
+  // page's answer (http::LocalResponse::kept_location).
+  std::string kept_location_;
+  bool kept_location_absolute_ = false;
+
+  void ResetErrorPages() {
+    uri_changes_ = kMaxUriChanges + 1;
+    err_status_ = 0;
+    error_page_done_ = in_error_page_ = limit_conn_done_ = kept_location_absolute_ = false;
+    redirect_uri_.clear();
+    redirect_args_.clear();
+    kept_location_.clear();
+  }
 
   void ResetScalars() {
     body_bytes_ = head_bytes_ = 0;
@@ -280,6 +307,7 @@ struct ClientSession::Active : event::DeadlineQueue::Node {
     request_idempotent_ = true;
     request_has_body_ = replay_overflow_ = false;
     client_framing_ = ClientFraming::kNone;
+    ResetErrorPages();
   }
 };
 
@@ -303,6 +331,9 @@ ClientSession::~ClientSession() {
 
 void ClientSession::RequestBodySink::OnBody(std::string_view data) {
   s_->A().body_bytes_ += data.size();
+  // An error_page answers the request: its body is read and dropped whatever its size, as
+  // nginx's discarded body.
+  if (s_->A().in_error_page_) return;
   uint64_t max = s_->settings_ != nullptr ? s_->settings_->client_max_body_size : 0;
   if (max != 0 && s_->A().body_bytes_ > max) s_->body_too_large_ = true;
   if (s_->discard_body_ || s_->body_too_large_) return;
@@ -808,10 +839,22 @@ void ClientSession::StartRequest() {
   A().body_bytes_ = 0;
   A().upstream_attempt_ = 0;
   A().client_framing_ = ClientFraming::kNone;
+  A().ResetErrorPages();
   RouteAndResolve();
   if (tls_ != nullptr && tls_->connection().plain_http()) {
     REALIP_LOG(kInfo, "client sent plain HTTP request to HTTPS port, client: ", peer_.ToString());
     discard_body_ = true;
+    keep_alive_ = false;
+    // nginx's 497, found before a location is chosen: the server level's error_page for it
+    // (`error_page 497 https://$host$request_uri;`), else the standard answer.
+    const config::Server& server = *A().ctx_.server;
+    settings_ = &server.settings;
+    A().ctx_.location = &server.fallback;
+    if (RunErrorPage(http::kPlainHttpToHttps)) {
+      if (!closed_ && phase_ == Phase::kRequest && response_complete_) CloseAfterFlush();
+      return;
+    }
+    A().err_status_ = 0;  // the answer is a 400
     SendLocal(400, false, kPlainHttpToHttpsPage, true);
     CloseAfterFlush();
     return;
@@ -825,8 +868,17 @@ void ClientSession::StartRequest() {
                                         *A().request_.content_length, " bytes"));
     return;
   }
-  // nginx's rewrite phase (`return`) answers before the preaccess and access phases run.
-  if (settings_->handler == config::ContentHandler::kReturn || RunLimitReq()) ContinueRequest();
+  RunLocationPhases();
+}
+
+void ClientSession::RunLocationPhases() {
+  // nginx's rewrite phase (`return`) answers before the preaccess and access phases run;
+  // limit_req counts a request once (r->main->limit_req_status), even if a redirect reaches
+  // another location.
+  if (settings_->handler == config::ContentHandler::kReturn || !A().ctx_.limit_req_status.empty() ||
+      RunLimitReq()) {
+    ContinueRequest();
+  }
 }
 
 bool ClientSession::RunLimitReq() {
@@ -843,7 +895,7 @@ bool ClientSession::RunLimitReq() {
       return false;
     case LimitReqVerdict::Action::kReject:
       discard_body_ = true;
-      SendLocal(verdict.status, keep_alive_, "", false);
+      SendError(verdict.status);
       return false;
   }
   return true;
@@ -851,20 +903,26 @@ bool ClientSession::RunLimitReq() {
 
 void ClientSession::ContinueRequest() {
   const bool access_phases = settings_->handler != config::ContentHandler::kReturn;
-  int refused = access_phases ? ApplyLimitConn(settings_->access, A().ctx_, &A().conn_leases_) : 0;
+  // limit_conn counts a request once (nginx's r->main->limit_conn_status); allow/deny are
+  // checked again in a location an error_page redirect reaches.
+  int refused = 0;
+  if (access_phases && !A().limit_conn_done_) {
+    refused = ApplyLimitConn(settings_->access, A().ctx_, &A().conn_leases_);
+    A().limit_conn_done_ = !settings_->access.limit_conn.empty();
+  }
   if (refused != 0) {
     discard_body_ = true;
-    SendLocal(refused, keep_alive_, "", false);
+    SendError(refused);
     return;
   }
   if (access_phases && !AccessAllowed(settings_->access, A().ctx_, &worker_->metrics())) {
     discard_body_ = true;
-    SendLocal(403, keep_alive_, "", false);
+    SendError(403);
     return;
   }
   bool has_body = A().request_.chunked ||
                   (A().request_.content_length.has_value() && *A().request_.content_length > 0);
-  if (has_body) ArmClientTimer(ClientTimer::kBody);
+  if (has_body && !request_complete_) ArmClientTimer(ClientTimer::kBody);
 
   switch (settings_->handler) {
     case config::ContentHandler::kReturn: {
@@ -888,6 +946,17 @@ void ClientSession::ContinueRequest() {
         AppendLocation(A().ctx_, text, &location);
         made_absolute = location.size() != text.size();
         text = std::move(location);
+      }
+      // ngx_http_script_return_code(): an error code without text and a redirect finalize the
+      // request with their code, which error_page may take over (keeping the redirect's
+      // Location); anything else is sent as is.
+      if ((ret.code >= 400 && !ret.has_text) || redirect) {
+        if (redirect) {
+          A().kept_location_ = text;
+          A().kept_location_absolute_ = made_absolute;
+        }
+        if (RunErrorPage(ret.code)) return;
+        A().kept_location_.clear();
       }
       // The type of a text: nginx's ngx_http_set_content_type(), by the URI's extension in
       // `types`, else default_type.
@@ -922,7 +991,7 @@ void ClientSession::ContinueRequest() {
       break;
     case config::ContentHandler::kNone:
       discard_body_ = true;
-      SendLocal(404, keep_alive_, "", false);
+      SendError(404);
       return;
   }
   if (A().request_.upgrade && !head_request_) {
@@ -930,8 +999,10 @@ void ClientSession::ContinueRequest() {
     keep_alive_ = false;
   }
   // Expect: 100-continue is answered here, as nginx does: the body is streamed upstream as it
-  // arrives, so the client may send it right away (RFC 9110 section 10.1.1).
-  if (has_body && http::HasToken(A().request_.headers, "expect", "100-continue") &&
+  // arrives, so the client may send it right away (RFC 9110 section 10.1.1). Not for an
+  // error page, which sends no body upstream.
+  if (has_body && !A().in_error_page_ &&
+      http::HasToken(A().request_.headers, "expect", "100-continue") &&
       A().request_.version_minor >= 1) {
     Out().Append("HTTP/1.1 100 Continue\r\n\r\n");
     FlushClient();
@@ -990,13 +1061,15 @@ void ClientSession::StartProxy() {
   A().last_failure_status_ = 502;
   A().any_upstream_sent_ = false;
   A().fresh_retry_done_ = false;
-  A().request_idempotent_ = upstream::IsIdempotentMethod(A().request_.method);
-  A().request_has_body_ = A().request_.chunked ||
-                      (A().request_.content_length.has_value() && *A().request_.content_length > 0);
+  A().request_idempotent_ = upstream::IsIdempotentMethod(RequestMethod(A().ctx_));
+  // An error page's request goes without the client's body, which is discarded.
+  A().request_has_body_ =
+      !A().in_error_page_ && (A().request_.chunked || (A().request_.content_length.has_value() &&
+                                                       *A().request_.content_length > 0));
   A().replay_.Clear();
   A().replay_overflow_ = false;
   const bool http10 = settings_->proxy_http_version_minor == 0;
-  if (http10 && A().request_.chunked) {
+  if (http10 && A().request_.chunked && !A().in_error_page_) {
     // The body is streamed, not buffered, so its length is unknown and HTTP/1.0 has no other
     // framing for it.
     SendErrorAndClose(411, "chunked request body needs proxy_http_version 1.1");
@@ -1005,7 +1078,8 @@ void ClientSession::StartProxy() {
   UpstreamRequestOptions options;
   options.version_minor = settings_->proxy_http_version_minor;
   options.keep_alive = A().upstream_config_->keepalive > 0 && !A().request_.upgrade && !http10;
-  options.upgrade = A().request_.upgrade && !head_request_ && !http10;
+  options.upgrade = A().request_.upgrade && !head_request_ && !http10 && !A().in_error_page_;
+  options.send_body = !A().in_error_page_;
   options.peer_trusted = settings_->realip.trusted != nullptr &&
                          settings_->realip.trusted->Contains(A().ctx_.resolution.realip_remote);
   A().upstream_proxy_header_.clear();
@@ -1589,8 +1663,16 @@ void ClientSession::OnUpstreamHead() {
   const absl::Duration elapsed = now - A().upstream_start_;
   A().ctx_.NoteUpstreamHead(head.status, elapsed);
   if (RetryOnStatus(head.status, now, elapsed)) return;
+  // ngx_http_upstream_intercept_errors(): any status >= 300 the location has an error_page
+  // for (whether or not a page was already used: then the standard page answers).
+  if (settings_->proxy_intercept_errors && head.status >= 300 &&
+      config::FindErrorPage(*settings_, head.status) != nullptr) {
+    InterceptUpstreamError(head.status, elapsed);
+    return;
+  }
   response_started_ = true;
-  A().ctx_.status = head.status;
+  const int sent_status = A().err_status_ != 0 ? A().err_status_ : head.status;
+  A().ctx_.status = sent_status;
   if (config_->variables.upstream_bytes && !A().ctx_.upstream_attempts.empty()) {
     // What was read up to the body: the rest of the attempt's bytes is the response body.
     const uint64_t head_bytes =
@@ -1604,9 +1686,9 @@ void ClientSession::OnUpstreamHead() {
   if (A().request_.upgrade) keep_alive_ = false;
   std::string& bytes = HeadScratch();
   AppendClientResponseHead(head, *settings_, A().ctx_,
-                           {ServerToken(settings_), worker_->HttpDate()}, A().client_framing_,
-                           keep_alive_, false, &bytes);
-  AddResponseHeaders(head.status, &head, &bytes);
+                           {ServerToken(settings_), worker_->HttpDate(), A().err_status_},
+                           A().client_framing_, keep_alive_, false, &bytes);
+  AddResponseHeaders(sent_status, &head, &bytes);
   A().ctx_.response_head_bytes = static_cast<uint32_t>(bytes.size());
   if (config_->variables.sent_http) A().sent_head_ = bytes;
   Out().Append(bytes);
@@ -1798,9 +1880,129 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
   response.head_only = head_request_;
   response.server = ServerToken(settings_);
   response.date = worker_->HttpDate();
-  A().ctx_.status = status;
-  QueueLocalResponse(status, http::BuildLocalResponse(response));
+  // After an error_page without `=`, the answer keeps the error's status (nginx's
+  // r->err_status), whatever the page's location produced.
+  const int sent_status = A().err_status_ != 0 ? A().err_status_ : status;
+  if (sent_status != status) response.sent_status = sent_status;
+  response.kept_location = A().kept_location_;
+  response.kept_location_absolute = A().kept_location_absolute_;
+  A().ctx_.status = sent_status;
+  QueueLocalResponse(sent_status, http::BuildLocalResponse(response));
   FlushClient();
+}
+
+void ClientSession::SendError(int status) {
+  if (status == 444 || status == 499 || status == 408 || !RunErrorPage(status)) {
+    SendLocal(status, keep_alive_, "", false);
+  }
+}
+
+bool ClientSession::RunErrorPage(int status) {
+  if (settings_ == nullptr || response_started_ || closed_) return false;
+  Active& a = A();
+  a.err_status_ = status;
+  // nginx's special response closes the connection after these codes; the proxy's standard
+  // answers outside error pages keep their own rule (docs/configuration.md).
+  const bool closes =
+      status == 400 || status == 413 || status == 414 || status == 500 || status == 501;
+  if (closes && a.in_error_page_) keep_alive_ = false;
+  if (a.error_page_done_ || a.uri_changes_ == 0 || settings_->error_pages.empty()) return false;
+  if (!settings_->recursive_error_pages) a.error_page_done_ = true;
+  const config::ErrorPage* page = config::FindErrorPage(*settings_, status);
+  if (page == nullptr) return false;
+  if (closes) keep_alive_ = false;
+  // The body is read and dropped from now on, whatever its size (RequestBodySink).
+  a.in_error_page_ = true;
+  discard_body_ = true;
+  body_too_large_ = false;
+  if (page->overwrite >= 0) a.err_status_ = page->overwrite;
+  std::string uri;
+  EvaluateFieldTo(page->uri, a.ctx_, &uri);
+  if (!uri.empty() && uri[0] == '/') {
+    std::string args;
+    if (const size_t q = uri.find('?'); q != std::string::npos) {
+      args = uri.substr(q + 1);
+      uri.resize(q);
+    }
+    if (!head_request_) a.ctx_.method = "GET";
+    InternalRedirect(std::move(uri), std::move(args));
+    return true;
+  }
+  if (!uri.empty() && uri[0] == '@') {
+    // ngx_http_named_location(): the method and $uri stay.
+    const config::Location* named = a.ctx_.server->FindNamedLocation(uri);
+    if (named == nullptr) {
+      REALIP_LOG(kError, "could not find named location \"", uri,
+                 "\", client: ", a.ctx_.resolution.client.HostToString());
+      SendError(500);
+      return true;
+    }
+    --a.uri_changes_;
+    settings_ = &named->settings;
+    a.ctx_.location = named;
+    RunLocationPhases();
+    return true;
+  }
+  // Anything else is a URL to redirect to: 302 unless `=` names another redirect code.
+  const int code = base::IsRedirectStatus(page->overwrite) ? page->overwrite : 302;
+  a.err_status_ = code;
+  SendLocal(code, keep_alive_, uri, true);
+  return true;
+}
+
+bool ClientSession::ErrorPageForHead(int status) {
+  // nginx's request has the server its Host named, if the head got that far, else the
+  // address's default server, and the server level's settings.
+  const config::Server& server = listener_->FindServer(RequestHost(A().parser_.head()));
+  if (config::FindErrorPage(server.settings, status) == nullptr) return false;
+  A().parser_.SwapHead(&A().request_);
+  phase_ = Phase::kRequest;
+  head_request_ = A().request_.method == "HEAD";
+  keep_alive_ = false;
+  // Nothing more is read from this connection: the answer is the last.
+  request_complete_ = true;
+  A().ResetErrorPages();
+  RequestContext& ctx = A().ctx_;
+  ctx.server = &server;
+  ctx.location = &server.fallback;
+  ctx.head = &A().request_;
+  settings_ = &server.settings;
+  if (!RunErrorPage(status)) return false;
+  if (!closed_ && phase_ == Phase::kRequest && response_complete_) CloseAfterFlush();
+  return true;
+}
+
+void ClientSession::InternalRedirect(std::string uri, std::string args) {
+  Active& a = A();
+  if (--a.uri_changes_ == 0) {
+    REALIP_LOG(kError, "rewrite or internal redirection cycle while internally redirecting to \"",
+               uri, "\", client: ", a.ctx_.resolution.client.HostToString());
+    SendError(500);
+    return;
+  }
+  a.redirect_uri_ = std::move(uri);
+  a.redirect_args_ = std::move(args);
+  RequestContext& ctx = a.ctx_;
+  ctx.redirected = true;
+  ctx.uri = a.redirect_uri_;
+  ctx.args = a.redirect_args_;
+  const config::Location& location = ctx.server->FindLocation(ctx.uri);
+  ctx.location = &location;
+  settings_ = &location.settings;
+  RunLocationPhases();
+}
+
+void ClientSession::InterceptUpstreamError(int status, absl::Duration elapsed) {
+  A().ctx_.EndUpstreamAttempt(status, elapsed);
+  CountUpstreamResponse(status, elapsed);
+  // The rest of the response is not read: the connection cannot be reused, and what the read
+  // loop parsed of it is stale (a new attempt id).
+  DropUpstream();
+  ++A().upstream_attempt_id_;
+  SendError(status);
+  if (!closed_ && phase_ == Phase::kRequest && response_complete_ && request_complete_) {
+    FinishRequest();
+  }
 }
 
 void ClientSession::QueueLocalResponse(int status, std::string bytes) {
@@ -1816,6 +2018,19 @@ void ClientSession::QueueLocalResponse(int status, std::string bytes) {
 void ClientSession::SendErrorAndClose(int status, const std::string& why) {
   REALIP_LOG(kInfo, why, ", client: ", peer_.ToString());
   upstream_.reset();
+  // A routed request's error (413, an upstream's 502 or 504, a bad body) may have an
+  // error_page, after which the connection stays open unless nginx closes it for the code
+  // (RunErrorPage). 408 closes unanswered in nginx (no error_page), and a request not routed
+  // yet has no location.
+  if (!request_logged_ && !response_started_ && status != 408 && RunErrorPage(status)) {
+    if (closed_ || phase_ != Phase::kRequest || !response_complete_) return;
+    if (!keep_alive_) {
+      CloseAfterFlush();
+    } else if (request_complete_) {
+      FinishRequest();
+    }
+    return;
+  }
   if (request_logged_) {
     // An error before any request was routed (bad head, header timeout): log it too, as
     // nginx does, with what the client sent of it: the parsed request line and the header
@@ -1845,6 +2060,9 @@ void ClientSession::SendErrorAndClose(int status, const std::string& why) {
     if (phase_ == Phase::kIdle || phase_ == Phase::kReadingHead) {
       response_started_ = false;
       response_complete_ = false;
+    }
+    if (stopped.line_complete && status != 408 && !response_started_ && ErrorPageForHead(status)) {
+      return;
     }
   }
   // nginx's 494 (a head over the limits) is answered and logged as 400, with its own page.

@@ -123,6 +123,10 @@ class ClientSession : public event::IoHandler,
   void ConsumeRequestBytes(size_t n);
   void StartRequest();
   void RouteAndResolve();
+  // nginx's phases once the location is chosen (first, or again after an error_page
+  // redirect): `return`, else limit_req unless it already ran for the request, then
+  // ContinueRequest.
+  void RunLocationPhases();
   // limit_req (preaccess): false if the request was refused or must wait limit_req_timer_.
   bool RunLimitReq();
   // The request after limit_req: limit_conn, allow/deny, then the content handler.
@@ -187,6 +191,23 @@ class ClientSession : public event::IoHandler,
   void SendLocal(int status, bool keep_alive, std::string_view text, bool use_text,
                  std::string_view content_type = {}, bool location_made_absolute = false);
   void SendErrorAndClose(int status, const std::string& why);
+  // An error the proxy answers itself (`return CODE`, deny, limits, no handler, an
+  // intercepted upstream status): the location's error_page for it, else the standard page.
+  // 444, 408 and 499 close the connection instead, as SendLocal.
+  void SendError(int status);
+  // nginx's ngx_http_special_response_handler(): the request's answer becomes `status`; an
+  // error_page of the location for it takes the request over (true: answered or under way),
+  // unless one was already used and recursive_error_pages is off, or the redirects ran out.
+  bool RunErrorPage(int status);
+  // A request head the parser refused with `status`, its line whole: the error_page of the
+  // server it reached takes it over, as nginx's (true), else nothing changed (false).
+  bool ErrorPageForHead(int status);
+  // error_page's redirect to "/uri?args": the location is chosen again for `uri`
+  // (nginx's ngx_http_internal_redirect(), at most 10 per request, then 500).
+  void InternalRedirect(std::string uri, std::string args);
+  // proxy_intercept_errors: the upstream's `status` response (head read) is dropped with its
+  // connection and answered by the error_page for it.
+  void InterceptUpstreamError(int status, absl::Duration elapsed);
   // Queues a response the proxy made itself (head and body in `bytes`), with add_header's
   // fields, as the request's whole response.
   void QueueLocalResponse(int status, std::string bytes);

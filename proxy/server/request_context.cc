@@ -227,12 +227,22 @@ void AppendProxyAddXForwardedFor(const RequestContext& ctx, std::string* out) {
   realip::AppendProxyAddXForwardedFor(fields, ctx.resolution, out);
 }
 
+std::string_view RequestArgs(const RequestContext& ctx) {
+  if (ctx.redirected) return ctx.args;
+  return ctx.head != nullptr ? SplitTarget(ctx.head->target).query : std::string_view();
+}
+
+std::string_view RequestMethod(const RequestContext& ctx) {
+  if (!ctx.method.empty()) return ctx.method;
+  return ctx.head != nullptr ? std::string_view(ctx.head->method) : std::string_view();
+}
+
 void RequestContext::Recycle() {
   // Field by field: building a fresh context and moving it in cost about 330 instructions,
   // twice per request. The size check fails when a field is added: reset it here too, then
   // update the size (the unit test RequestContextTest.RecycleResetsEveryField checks the rest).
 #if defined(__GLIBCXX__) && defined(__x86_64__)
-  static_assert(sizeof(RequestContext) == 480 && sizeof(realip::Resolution) == 168,
+  static_assert(sizeof(RequestContext) == 512 && sizeof(realip::Resolution) == 168,
                 "RequestContext changed: reset the new field in Recycle() and update the sizes");
 #endif
   server = nullptr;
@@ -254,6 +264,9 @@ void RequestContext::Recycle() {
   https = false;
   request_completion = false;
   rejected_protocol = false;
+  redirected = false;
+  args = {};
+  method = {};
   tls = nullptr;
   connection_id = 0;
   connection_requests = 0;
@@ -522,7 +535,7 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       }
       return false;
     case VariableId::kRequestMethod:
-      if (head != nullptr) out->append(head->method);
+      out->append(RequestMethod(ctx));
       return false;
     case VariableId::kRequestUri:
       if (head != nullptr) out->append(RequestUri(head->target));
@@ -535,7 +548,7 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       }
       return false;
     case VariableId::kArgs:
-      if (head != nullptr) out->append(SplitTarget(head->target).query);
+      out->append(RequestArgs(ctx));
       return false;
     case VariableId::kServerAddr:
       ctx.local.AppendHostTo(out);
@@ -639,7 +652,7 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       return head == nullptr && ctx.rejected_protocol;
     case VariableId::kIsArgs:
       // ngx_http_variable_is_args(): "?" only for a non-empty query ("/a?" has none).
-      if (head != nullptr && !SplitTarget(head->target).query.empty()) out->push_back('?');
+      if (!RequestArgs(ctx).empty()) out->push_back('?');
       return true;
     case VariableId::kContentType:
     case VariableId::kContentLength:
@@ -674,11 +687,9 @@ bool AppendVariable(const config::VariableRef& ref, const RequestContext& ctx, s
       out->append(base::kVersion);
       return false;
     case VariableId::kArg:
-      if (head != nullptr) {
-        if (auto v = FindArg(SplitTarget(head->target).query, ref.param)) {
-          out->append(*v);
-          return true;
-        }
+      if (auto v = FindArg(RequestArgs(ctx), ref.param)) {
+        out->append(*v);
+        return true;
       }
       return false;
     case VariableId::kCookie:

@@ -46,6 +46,13 @@ struct RequestContext {
   // $uri, nginx's r->uri: the path normalized (http::NormalizePath), which routing matched.
   // Empty before routing, or when the context was not routed: then the raw path stands in.
   std::string_view uri;
+  // After an error_page's internal redirect to a URI (nginx's r->internal): $args, $is_args,
+  // $arg_NAME and the upstream request's query come from `args`, split from the page's URI,
+  // and `uri` is that URI as written (not normalized again).
+  std::string_view args;
+  // $request_method and the upstream request's method after that redirect ("GET", HEAD
+  // staying HEAD); empty: the head's.
+  std::string_view method;
   // A request rejected in its request line (head null): the line as received
   // (http::StoppedRequest::raw_line), which $request shows, as nginx's.
   std::string_view rejected_line;
@@ -58,6 +65,8 @@ struct RequestContext {
   // A request rejected in its request line (head null): the line's start had reached its
   // protocol, so $server_protocol is empty rather than absent (nginx's).
   bool rejected_protocol = false;
+  // Set by an error_page's internal redirect to a URI: see `args` and `method`.
+  bool redirected = false;
   const tls::HandshakeInfo* tls = nullptr;  // null on a plain connection
   uint64_t connection_id = 0;
   int connection_requests = 0;
@@ -107,6 +116,12 @@ struct RequestContext {
   // 504, ...) is kept unless the attempt already has one (a response head).
   void EndUpstreamAttempt(int status, absl::Duration elapsed);
 };
+
+// The request's query without '?' ($args): the request-target's, or after an error_page
+// redirect the page URI's.
+std::string_view RequestArgs(const RequestContext& ctx);
+// $request_method: the head's, or "GET" after an error_page redirect to a URI.
+std::string_view RequestMethod(const RequestContext& ctx);
 
 // $proxy_add_x_forwarded_for of the request, appended to *out.
 void AppendProxyAddXForwardedFor(const RequestContext& ctx, std::string* out);

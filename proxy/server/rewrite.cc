@@ -52,6 +52,31 @@ std::string_view UpstreamTargetView(const http::MessageHead& request,
   return *storage;
 }
 
+namespace {
+
+// The upstream target after an error_page redirect to a URI, as nginx's
+// ngx_http_proxy_create_request() builds it for an internal request: the page's URI (after
+// the location's prefix, replaced by proxy_pass's URI part when it has one) escaped, then its
+// arguments.
+std::string_view RedirectedTargetView(const RequestContext& ctx, std::string* storage) {
+  const config::Location& location = *ctx.location;
+  const config::ProxyPass& pass = location.settings.proxy_pass;
+  std::string_view rest = ctx.uri;
+  storage->clear();
+  if (pass.has_uri) {
+    if (rest.size() >= location.path.size()) rest.remove_prefix(location.path.size());
+    storage->append(pass.uri);
+  }
+  http::AppendEscapedPath(rest, storage);
+  if (!ctx.args.empty()) {
+    storage->push_back('?');
+    storage->append(ctx.args);
+  }
+  return *storage;
+}
+
+}  // namespace
+
 void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions& options,
                         std::string* head) {
   const http::MessageHead& request = *ctx.head;
@@ -112,9 +137,9 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
   }
 
   char length[24];
-  if (request.chunked) {
+  if (options.send_body && request.chunked) {
     out.push_back({"Transfer-Encoding", "chunked"});
-  } else if (request.content_length.has_value()) {
+  } else if (options.send_body && request.content_length.has_value()) {
     auto [end, ec] = std::to_chars(length, length + sizeof(length), *request.content_length);
     out.push_back({"Content-Length", std::string_view(length, static_cast<size_t>(end - length))});
   }
@@ -126,9 +151,10 @@ void AppendUpstreamHead(const RequestContext& ctx, const UpstreamRequestOptions&
     out.push_back({"Connection", "close"});
   }
   std::string target_storage;
-  http::AppendRequestHead(head, request.method,
-                          UpstreamTargetView(request, *ctx.location, &target_storage, ctx.uri), out,
-                          options.version_minor);
+  const std::string_view target =
+      ctx.redirected ? RedirectedTargetView(ctx, &target_storage)
+                     : UpstreamTargetView(request, *ctx.location, &target_storage, ctx.uri);
+  http::AppendRequestHead(head, RequestMethod(ctx), target, out, options.version_minor);
 }
 
 ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_request,
@@ -200,7 +226,11 @@ void AppendClientResponseHead(const http::MessageHead& response,
     out.push_back({h.name, h.value});
   }
   redirects.Resolve(out);
-  http::AppendResponseHead(head, response.status, response.reason, out);
+  if (own.status != 0) {
+    http::AppendResponseHead(head, own.status, {}, out);
+  } else {
+    http::AppendResponseHead(head, response.status, response.reason, out);
+  }
 }
 
 }  // namespace realip::server

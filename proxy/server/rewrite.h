@@ -25,6 +25,9 @@ struct UpstreamRequestOptions {
   bool upgrade = false;     // pass Upgrade and "Connection: upgrade" (tunnel request)
   bool peer_trusted = false;  // the client connection's sender is in set_real_ip_from
   int version_minor = 1;      // proxy_http_version: 0 sends HTTP/1.0 (never kept alive)
+  // The client's body goes upstream (its Content-Length or Transfer-Encoding is sent); false
+  // after an error_page redirect, whose request is sent without the body the proxy discards.
+  bool send_body = true;
 };
 
 // The upstream request head: proxy_set_header values first (empty ones dropped), then the
@@ -50,6 +53,9 @@ ClientFraming ChooseClientFraming(const http::MessageHead& response, bool head_r
 struct OwnFields {
   std::string_view server;  // the Server value server_tokens chose
   std::string_view date;    // now, as an IMF-fixdate (http::HttpDateCache)
+  // Not 0: the status line's code instead of the upstream's (an error_page's response status,
+  // nginx's r->err_status), with its standard reason phrase.
+  int status = 0;
 };
 
 // The response head for the client: the upstream status line; our Server and Date, each left

@@ -452,6 +452,7 @@ absl::StatusOr<std::shared_ptr<const ContextSet>> ContextSet::Build(const config
   for (const std::shared_ptr<const config::Server>& sv : config.servers) {
     std::vector<const config::Location*> locations = {&sv->fallback};
     for (const config::Location& l : sv->locations) locations.push_back(&l);
+    for (const config::Location& l : sv->named_locations) locations.push_back(&l);
     for (const config::Location* loc : locations) {
       const config::HttpSettings& hs = loc->settings;
       if (hs.handler != config::ContentHandler::kProxyPass || hs.proxy_pass.scheme != "https") {

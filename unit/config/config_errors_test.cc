@@ -244,7 +244,6 @@ const ErrorCase kErrorCases[] = {
      "regex locations (\"~\" and \"~*\") are not supported", 3},
     {"regex_location_glued", SRV("  location ~/x { }"),
      "regex locations (\"~\" and \"~*\") are not supported", 3},
-    {"named_location", SRV("  location @fallback { }"), "named locations are not supported", 3},
     {"bad_location_modifier", SRV("  location != /x { }"), "invalid location modifier \"!=\"", 3},
     {"nested_outside_parent", SRV("  location /a {\n   location /b { }\n  }"),
      "location \"/b\" is outside location \"/a\"", 4},
@@ -693,6 +692,56 @@ INSTANTIATE_TEST_SUITE_P(Redirect, ConfigErrorTest, testing::ValuesIn(kRedirectE
 #define CTL(byte, directive, what)                     \
   "control byte 0x" byte " in \"" directive "\" " what \
   ": a header line cannot carry CR, LF, NUL or other control bytes but tab"
+// error_page, named locations, recursive_error_pages and proxy_intercept_errors: nginx 1.22's
+// `nginx -t` messages (an unknown variable is reported with its location, as everywhere).
+const ErrorCase kErrorPageErrorCases[] = {
+    {"no_uri", SRV("  error_page 404;"), "invalid number of arguments in \"error_page\" directive",
+     3},
+    {"below_300", SRV("  error_page 299 /x;"), "value \"299\" must be between 300 and 599", 3},
+    {"above_599", LOC("error_page 404 600 /x;"), "value \"600\" must be between 300 and 599", 4},
+    {"not_a_code", SRV("  error_page abc /x;"), "invalid value \"abc\"", 3},
+    {"code_499", SRV("  error_page 499 /x;"), "invalid value \"499\"", 3},
+    {"negative_code", SRV("  error_page -404 /x;"), "invalid value \"-404\"", 3},
+    {"signed_code", SRV("  error_page +404 /x;"), "invalid value \"+404\"", 3},
+    {"response_without_code", SRV("  error_page =404 /x;"), "invalid value \"=404\"", 3},
+    {"response_not_a_number", SRV("  error_page 404 =abc /x;"), "invalid value \"=abc\"", 3},
+    {"response_negative", SRV("  error_page 404 =-1 /x;"), "invalid value \"=-1\"", 3},
+    {"equals_as_code", SRV("  error_page 404 = = /x;"), "invalid value \"=\"", 3},
+    {"unknown_variable", "http {\n error_page 404 /x$nope;\n}\n", "unknown \"nope\" variable", 2},
+    {"in_main", "error_page 404 /x;\n", "\"error_page\" directive is not allowed here", 1},
+    {"uri_control_byte", SRV("  error_page 404 \"http://a/\\r\\nInjected: x\";"),
+     "control byte 0x0D in \"error_page\" URI: a header line cannot carry CR, LF, NUL or other "
+     "control bytes but tab",
+     3},
+    {"named_location_nested", SRV("  location /a {\n   location @b { }\n  }"),
+     "named location \"@b\" can be on the server level only", 4},
+    {"location_inside_named", SRV("  location @a {\n   location /b { }\n  }"),
+     "location \"/b\" cannot be inside the named location \"@a\"", 4},
+    {"named_proxy_pass_with_uri", SRV("  location @a { proxy_pass http://127.0.0.1:1/x; }"),
+     "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside "
+     "named location, or inside \"if\" statement, or inside \"limit_except\" block",
+     3},
+    {"named_location_twice", SRV("  location @a { }\n  location @a { }"), "OK", 0},
+    {"recursive_error_pages_value", LOC("recursive_error_pages maybe;"),
+     "invalid value \"maybe\" in \"recursive_error_pages\" directive, it must be \"on\" or "
+     "\"off\"",
+     4},
+    {"recursive_error_pages_twice", SRV("  recursive_error_pages on;\n  recursive_error_pages on;"),
+     "\"recursive_error_pages\" directive is duplicate", 4},
+    {"proxy_intercept_errors_value", SRV("  proxy_intercept_errors 1;"),
+     "invalid value \"1\" in \"proxy_intercept_errors\" directive, it must be \"on\" or "
+     "\"off\"",
+     3},
+    {"proxy_intercept_errors_in_upstream",
+     "http {\n upstream u {\n  server 127.0.0.1:1;\n  proxy_intercept_errors on;\n }\n}\n",
+     "\"proxy_intercept_errors\" directive is not allowed here", 4},
+};
+
+INSTANTIATE_TEST_SUITE_P(ErrorPage, ConfigErrorTest, testing::ValuesIn(kErrorPageErrorCases),
+                         [](const testing::TestParamInfo<ErrorCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
 const ErrorCase kHeaderTextErrorCases[] = {
     {"proxy_set_header_crlf", LOC("proxy_set_header X-A \"a\\r\\nInjected: x\";"),
      CTL("0D", "proxy_set_header", "value"), 4},

@@ -1149,6 +1149,7 @@ http {
   variables_hash_max_size 1024; variables_hash_bucket_size 64; map_hash_max_size 2048;
   map_hash_bucket_size 64; proxy_buffers 8 16k; proxy_busy_buffers_size 32k;
   client_body_buffer_size 16k;
+  error_page 404 /404.html; recursive_error_pages on; proxy_intercept_errors on;
   upstream u { server 127.0.0.1:1; keepalive 1; keepalive_timeout 1s; keepalive_requests 1;
                least_conn; }
   upstream i { ip_hash; server 127.0.0.1:1; }
@@ -1160,6 +1161,7 @@ http {
     location = /ready { readiness; }
     location = /metrics { metrics; }
     location = /whoami { realip_echo; }
+    location @named { return 204; }
   }
 }
 )";

@@ -36,6 +36,9 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   ctx.head = &kHead;
   ctx.uri = "/normalized";
   ctx.rejected_line = "G@T / HTTP/1.1";
+  ctx.args = "a=1";
+  ctx.method = "GET";
+  ctx.redirected = true;
   ctx.proxy_header = &kProxy;
   ctx.resolution.client = Addr("203.0.113.7", 1234);
   ctx.resolution.source = "X-Forwarded-For";
@@ -80,6 +83,9 @@ TEST(RequestContextTest, RecycleResetsEveryField) {
   EXPECT_EQ(ctx.head, fresh.head);
   EXPECT_EQ(ctx.uri, fresh.uri);
   EXPECT_EQ(ctx.rejected_line, fresh.rejected_line);
+  EXPECT_EQ(ctx.args, fresh.args);
+  EXPECT_EQ(ctx.method, fresh.method);
+  EXPECT_EQ(ctx.redirected, fresh.redirected);
   EXPECT_EQ(ctx.proxy_header, fresh.proxy_header);
   EXPECT_EQ(ctx.resolution.client, fresh.resolution.client);
   EXPECT_EQ(ctx.resolution.source, fresh.resolution.source);
@@ -276,6 +282,31 @@ TEST(RequestContextTest, RequestVariables) {
   EXPECT_EQ(Eval(ctx, VariableId::kPid), std::to_string(getpid()));
   EXPECT_FALSE(Eval(ctx, VariableId::kHostname).empty());
   EXPECT_EQ(Eval(ctx, VariableId::kNginxVersion), base::kVersion);
+}
+
+// After an error_page's internal redirect: the page URI's arguments, GET; the request line
+// and $request_uri stay.
+TEST(RequestContextTest, ErrorPageRedirectVariables) {
+  using config::VariableId;
+  http::MessageHead head;
+  head.method = "POST";
+  head.target = "/orig?q=1";
+  RequestContext ctx;
+  ctx.head = &head;
+  ctx.redirected = true;
+  ctx.uri = "/page";
+  ctx.method = "GET";
+  EXPECT_EQ(Eval(ctx, VariableId::kArgs), "");
+  EXPECT_EQ(Eval(ctx, VariableId::kIsArgs), "");
+  EXPECT_EQ(EvalRef(ctx, VariableId::kArg, "q"), "");
+  ctx.args = "from=x&q=2";
+  EXPECT_EQ(Eval(ctx, VariableId::kArgs), "from=x&q=2");
+  EXPECT_EQ(Eval(ctx, VariableId::kIsArgs), "?");
+  EXPECT_EQ(EvalRef(ctx, VariableId::kArg, "q"), "2");
+  EXPECT_EQ(Eval(ctx, VariableId::kUri), "/page");
+  EXPECT_EQ(Eval(ctx, VariableId::kRequestMethod), "GET");
+  EXPECT_EQ(Eval(ctx, VariableId::kRequestUri), "/orig?q=1");
+  EXPECT_EQ(Eval(ctx, VariableId::kRequest), "POST /orig?q=1 HTTP/1.1");
 }
 
 TEST(RequestContextTest, ConnectionTimeIsSecondsWithMillis) {

@@ -230,6 +230,43 @@ TEST(BuildUpstreamHeadTest, UpgradeKeepsUpgradeHeader) {
               ::testing::EndsWith("\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"));
 }
 
+// An error_page's internal redirect (nginx's ngx_http_proxy_create_request() for an internal
+// request): the page's URI escaped after the location's prefix, its arguments, GET, no body.
+TEST(BuildUpstreamHeadTest, ErrorPageRedirectSendsThePageUriWithoutTheBody) {
+  Routed r = Route(
+      "location /pages/ { proxy_pass http://pool/base/; }\n"
+      "location /plain/ { proxy_pass http://pool; }",
+      "POST /orig?a=1 HTTP/1.1\r\nHost: example.test\r\nContent-Length: 4\r\n\r\n", "192.0.2.9");
+  const config::Server& server = *r.ctx.server;
+  r.ctx.redirected = true;
+  r.ctx.method = "GET";
+  r.ctx.uri = "/pages/a b";
+  r.ctx.args = "x=1";
+  r.ctx.location = &server.FindLocation(r.ctx.uri);
+  UpstreamRequestOptions options;
+  options.send_body = false;
+  std::string head = Upstream(r, options);
+  EXPECT_THAT(head, ::testing::StartsWith("GET /base/a%20b?x=1 HTTP/1.1\r\n"));
+  EXPECT_THAT(head, ::testing::Not(::testing::HasSubstr("Content-Length")));
+  r.ctx.uri = "/plain/p";
+  r.ctx.args = "";
+  r.ctx.location = &server.FindLocation(r.ctx.uri);
+  EXPECT_THAT(Upstream(r, options), ::testing::StartsWith("GET /plain/p HTTP/1.1\r\n"));
+}
+
+// error_page without `=`: the upstream's response goes out with the error's status.
+TEST(BuildClientResponseHeadTest, ErrorPageStatusReplacesTheStatusLine) {
+  auto config = Load("location / { proxy_pass http://pool; }");
+  const config::HttpSettings& settings =
+      config->listeners[0].FindServer("example.test").FindLocation("/").settings;
+  http::MessageHead response = ParseResponse("HTTP/1.1 200 Fine\r\nContent-Length: 2\r\n\r\n");
+  std::string out;
+  RequestContext ctx;
+  AppendClientResponseHead(response, settings, ctx, {"realip-proxy/t", kDate, 404},
+                           ClientFraming::kContentLength, true, false, &out);
+  EXPECT_THAT(out, ::testing::StartsWith("HTTP/1.1 404 Not Found\r\n"));
+}
+
 TEST(ClientFramingTest, Choices) {
   struct Case {
     const char* response;
