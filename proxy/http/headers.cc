@@ -1,6 +1,7 @@
 #include "proxy/http/headers.h"
 
 #include <algorithm>
+#include <array>
 
 namespace realip::http {
 
@@ -14,6 +15,20 @@ void HeaderList::Add(std::string_view name, std::string_view value) {
   }
   headers_[size_].id = base::ClassifyField(name);
   ++size_;
+}
+
+bool ValidHeaderName(std::string_view name, bool underscores) {
+  static constexpr std::array<bool, 256> kValid = [] {
+    std::array<bool, 256> v{};
+    for (int c = '0'; c <= '9'; ++c) v[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) v[c] = v[c - 'a' + 'A'] = true;
+    v['-'] = true;
+    return v;
+  }();
+  for (const char c : name) {
+    if (!kValid[static_cast<unsigned char>(c)] && !(c == '_' && underscores)) return false;
+  }
+  return true;
 }
 
 Header& HeaderList::StartLine() {

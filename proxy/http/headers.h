@@ -32,6 +32,11 @@ using base::EqualsIgnoreCase;
 //
 // Clear() keeps the lines' strings for the next message, so a keep-alive connection parsing
 // request after request reuses their memory instead of allocating every header again.
+// A request header name nginx keeps under ignore_invalid_headers: letters, digits and '-',
+// and '_' when `underscores` (underscores_in_headers; ngx_http_parse_header_line's lowcase
+// table).
+bool ValidHeaderName(std::string_view name, bool underscores);
+
 class HeaderList {
  public:
   void Add(std::string_view name, std::string_view value);
@@ -43,6 +48,15 @@ class HeaderList {
   void CommitLine() {
     Header& h = headers_[size_++];
     h.id = base::ClassifyField(h.name);
+  }
+  // CommitLine() unless the name is not ValidHeaderName(): then the line is not kept and the
+  // next one is built in its place. Known names are valid, so only the others are scanned.
+  bool CommitLineIfValidName(bool underscores) {
+    Header& h = headers_[size_];
+    h.id = base::ClassifyField(h.name);
+    if (h.id == base::FieldId::kOther && !ValidHeaderName(h.name, underscores)) return false;
+    ++size_;
+    return true;
   }
 
   // The first line named `name`, or nullptr.

@@ -16,22 +16,6 @@ namespace {
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
 
-// A header name nginx keeps under ignore_invalid_headers: letters, digits and '-', and '_' when
-// underscores are allowed (ngx_http_parse_header_line's lowcase table).
-bool ValidHeaderName(std::string_view name, bool underscores) {
-  static constexpr std::array<bool, 256> kValid = [] {
-    std::array<bool, 256> v{};
-    for (int c = '0'; c <= '9'; ++c) v[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) v[c] = v[c - 'a' + 'A'] = true;
-    v['-'] = true;
-    return v;
-  }();
-  for (const char c : name) {
-    if (!kValid[static_cast<unsigned char>(c)] && !(c == '_' && underscores)) return false;
-  }
-  return true;
-}
-
 // llhttp accepts only HTTP/0.9, 1.0, 1.1 and 2.0 unless lenient; a request's version is
 // judged by ValidateHead instead, as nginx judges it (RFC 9112 section 2.3): HTTP/1.x for any
 // minor digit is served, a higher major version gets 505 (RFC 9110 section 15.6.6), HTTP/0.x
@@ -201,14 +185,13 @@ struct MessageParser::Callbacks {
       }
       Header& line = Line(self);
       TrimOwsInPlace(&line.value);
-      if (self->kind_ == MessageKind::kRequest && self->limits_.ignore_invalid_names &&
-          !ValidHeaderName(line.name, self->limits_.underscores_in_names)) {
+      if (self->kind_ != MessageKind::kRequest || !self->limits_.ignore_invalid_names) {
+        self->head_.headers.CommitLine();
+      } else if (!self->head_.headers.CommitLineIfValidName(self->limits_.underscores_in_names)) {
         // Not committed: the next line is built in the same place.
         if (self->ignored_lines_++ == 0) {
           self->first_ignored_line_.assign(line.name).append(": ").append(line.value);
         }
-      } else {
-        self->head_.headers.CommitLine();
       }
     }
     self->line_ = nullptr;

@@ -150,6 +150,8 @@ class MessageParser {
     limits_ = limits;
     Reset();
   }
+  // Other limits for the next message, on a parser between messages (just made or Reset()).
+  void set_limits(ParseLimits limits) { limits_ = limits; }
   const ParseError& error() const { return error_; }
   // Requests, after kError in the head or while message_started() and the head is incomplete:
   // what the request had sent (otherwise an empty StoppedRequest). Fills head()'s method and

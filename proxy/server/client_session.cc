@@ -1167,8 +1167,12 @@ bool ClientSession::ConnectUpstream(std::optional<upstream::PeerIndex> chosen, b
     ++A().upstream_attempt_id_;
     A().upstream_peer_ = peer;
     A().upstream_start_ = now;
-    if (A().response_parser_ == nullptr) A().response_parser_ = TakeResponseParser();
-    A().response_parser_->Reset(ResponseLimits(*settings_));
+    if (A().response_parser_ == nullptr) {
+      A().response_parser_ = TakeResponseParser();  // reset when it was kept
+    } else {
+      A().response_parser_->Reset();
+    }
+    A().response_parser_->set_limits(ResponseLimits(*settings_));
     A().response_parser_->SetNextResponseHasNoBody(head_request_);
     A().up_in_.Clear();
     A().preamble_.Clear();
