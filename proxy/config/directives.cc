@@ -285,6 +285,16 @@ absl::Status IgnoredSizes(Scope&, const Directive& d) {
   return absl::OkStatus();
 }
 
+// proxy_temp_path and client_body_temp_path: PATH [LEVEL1 [LEVEL2 [LEVEL3]]]. Bodies are
+// streamed, never written to temporary files, so nothing is created; the levels are checked as
+// nginx checks them (a number each).
+absl::Status IgnoredTempPath(Scope&, const Directive& d) {
+  for (size_t i = 1; i < d.args.size(); ++i) {
+    if (!ParseInt(d.args[i], 1, 2).ok()) return InvalidValue(d, d.args[i]);
+  }
+  return absl::OkStatus();
+}
+
 // `gzip off` is what happens anyway; `gzip on` would compress responses, which realip-proxy
 // does not do: refused, so that a configuration that asks for it does not silently lose it.
 absl::Status Gzip(Scope&, const Directive& d) {
@@ -1387,6 +1397,11 @@ constexpr DirectiveSpec kTable[] = {
     {"proxy_buffers", kHttpServerLocation, 2, 2, false, false, &IgnoredSizes},
     {"proxy_busy_buffers_size", kHttpServerLocation, 1, 1, false, false, &IgnoredSizes},
     {"client_body_buffer_size", kHttpServerLocation, 1, 1, false, false, &IgnoredSizes},
+    {"proxy_request_buffering", kHttpServerLocation, 1, 1, false, false, &IgnoredFlag},
+    {"proxy_max_temp_file_size", kHttpServerLocation, 1, 1, false, false, &IgnoredSizes},
+    {"proxy_temp_file_write_size", kHttpServerLocation, 1, 1, false, false, &IgnoredSizes},
+    {"proxy_temp_path", kHttpServerLocation, 1, 4, false, false, &IgnoredTempPath},
+    {"client_body_temp_path", kHttpServerLocation, 1, 4, false, false, &IgnoredTempPath},
 
     // access_directives.cc (issue 11)
     {"allow", kHttpServerLocation, 1, 1, false, true, &AllowDirective},

@@ -621,6 +621,14 @@ const ErrorCase kCompatErrorCases[] = {
      "invalid value \"0\" in \"proxy_buffers\" directive", 2},
     {"client_body_buffer_size_bad", HTTP("client_body_buffer_size x;"),
      "invalid value \"x\" in \"client_body_buffer_size\" directive", 2},
+    {"proxy_request_buffering_bad", HTTP("proxy_request_buffering x;"),
+     "invalid value \"x\" in \"proxy_request_buffering\" directive, it must be \"on\" or "
+     "\"off\"",
+     2},
+    {"proxy_temp_path_bad_level", HTTP("proxy_temp_path /tmp/p x;"),
+     "invalid value \"x\" in \"proxy_temp_path\" directive", 2},
+    {"client_body_temp_path_five_args", HTTP("client_body_temp_path /tmp/b 1 2 2 1;"),
+     "invalid number of arguments in \"client_body_temp_path\" directive", 2},
     {"user_in_http", HTTP("user nobody;"), "\"user\" directive is not allowed here", 2},
     {"listen_http2_without_ssl", SRV("  listen 127.0.0.1:8001 http2;"),
      "\"http2\" without \"ssl\" is not supported: realip-proxy speaks HTTP/1.1 to clients "

@@ -1148,7 +1148,8 @@ http {
   server_names_hash_max_size 512; server_names_hash_bucket_size 64;
   variables_hash_max_size 1024; variables_hash_bucket_size 64; map_hash_max_size 2048;
   map_hash_bucket_size 64; proxy_buffers 8 16k; proxy_busy_buffers_size 32k;
-  client_body_buffer_size 16k;
+  client_body_buffer_size 16k; proxy_request_buffering off; proxy_max_temp_file_size 0;
+  proxy_temp_file_write_size 16k; proxy_temp_path /tmp/p 1 2; client_body_temp_path /tmp/b 2;
   error_page 404 /404.html; recursive_error_pages on; proxy_intercept_errors on;
   upstream u { server 127.0.0.1:1; keepalive 1; keepalive_timeout 1s; keepalive_requests 1;
                least_conn; }
