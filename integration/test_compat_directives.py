@@ -162,6 +162,54 @@ http {{
                         f"upstream socket with TCP_NODELAY {want}")
 
 
+class ResetTimedoutConnectionTest(harness.TestCase):
+    """reset_timedout_connection: a header timeout or a 444 ends with a RST when on, a FIN when
+    off; the same from Debian's nginx on the same configuration."""
+
+    def ending(self, port, raw):
+        """How the server ends the connection after `raw`: "reset" or "close"."""
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(raw)
+            try:
+                while s.recv(4096):
+                    pass
+            except ConnectionResetError:
+                return "reset"
+            return "close"
+
+    def test_reset_after_a_timeout_and_a_444(self):
+        on, off = harness.free_port(), harness.free_port()
+        text = f"""
+events {{ }}
+http {{
+  client_header_timeout 1s;
+  server {{
+    listen 127.0.0.1:{on};
+    reset_timedout_connection on;
+    location = /drop {{ return 444; }}
+  }}
+  server {{
+    listen 127.0.0.1:{off};
+    location = /drop {{ return 444; }}
+  }}
+}}
+"""
+        cut = b"GET / HTTP/1.1\r\nHost: a\r\n"  # the head never ends: client_header_timeout
+        drop = b"GET /drop HTTP/1.1\r\nHost: a\r\n\r\n"
+        for start in (self.start_proxy, self.run_nginx):
+            with self.subTest(server=start.__name__):
+                p = start(text)
+                try:
+                    harness.wait_for_port("127.0.0.1", on, p.proc)
+                    harness.wait_for_port("127.0.0.1", off, p.proc)
+                    self.assertEqual(self.ending(on, cut), "reset")
+                    self.assertEqual(self.ending(off, cut), "close")
+                    self.assertEqual(self.ending(on, drop), "reset")
+                    self.assertEqual(self.ending(off, drop), "close")
+                finally:
+                    p.stop()
+
+
 class ProxyBufferSizeTest(harness.TestCase):
     def test_a_head_larger_than_the_buffer_is_a_502(self):
         cookie = b"Set-Cookie: " + b"c" * 6000 + b"\r\n"

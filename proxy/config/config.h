@@ -263,6 +263,7 @@ struct HttpSettings {
   bool server_name_in_redirect = false;
   std::vector<AddHeader> add_headers;  // in configuration order
   bool tcp_nodelay = true;             // TCP_NODELAY when nginx would set it, client and upstream
+  bool reset_timedout_connection = false;  // a client timeout or a 444 closes with a RST
   // The Content-Type of a `return` text: by the URI's extension, else default_type.
   std::shared_ptr<const MimeTypes> types = MimeTypes::Defaults();
   std::string default_type = "text/plain";

@@ -105,6 +105,7 @@ struct LevelDraft {
   std::optional<bool> server_name_in_redirect;
   std::optional<std::vector<AddHeader>> add_headers;
   std::optional<bool> tcp_nodelay;
+  std::optional<bool> reset_timedout_connection;
   std::shared_ptr<MimeTypes> types;  // null: no `types` block at this level
   std::optional<std::string> default_type;
   AccessLevelDraft access;  // allow/deny, limit_req, limit_conn

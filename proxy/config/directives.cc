@@ -1378,6 +1378,8 @@ constexpr DirectiveSpec kTable[] = {
     {"proxy_intercept_errors", kHttpServerLocation, 1, 1, false, false,
      SetFlag<&LevelDraft::proxy_intercept_errors>},
     {"tcp_nodelay", kHttpServerLocation, 1, 1, false, false, SetFlag<&LevelDraft::tcp_nodelay>},
+    {"reset_timedout_connection", kHttpServerLocation, 1, 1, false, false,
+     SetFlag<&LevelDraft::reset_timedout_connection>},
     {"proxy_buffer_size", kHttpServerLocation, 1, 1, false, false,
      SetSize<&LevelDraft::proxy_buffer_size>},
     {"types", kHttpServerLocation, 0, 0, true, true, &Types},

@@ -210,6 +210,7 @@ class Finalizer {
     Inherit(s.server_name_in_redirect, d.server_name_in_redirect);
     Inherit(s.add_headers, d.add_headers);
     Inherit(s.tcp_nodelay, d.tcp_nodelay);
+    Inherit(s.reset_timedout_connection, d.reset_timedout_connection);
     if (d.types != nullptr) s.types = d.types;  // a level's `types` blocks replace the table
     Inherit(s.default_type, d.default_type);
     Inherit(s.error_pages, d.error_pages);

@@ -267,6 +267,9 @@ struct ClientSession::Active : event::DeadlineQueue::Node {
   bool request_idempotent_ = true;
   bool request_has_body_ = false;
   bool replay_overflow_ = false;  // the request outgrew replay_
+  // ResetIfConfigured ran: the close sends a RST and never lingers. Here, not in the session,
+  // which an idle connection keeps: only a connection with a request times out or answers 444.
+  bool reset_on_close_ = false;
   ClientFraming client_framing_ = ClientFraming::kNone;
   // error_page state of the request, as nginx's: redirects left (r->uri_changes, 10 and one
   // more), the status the answer goes out with (r->err_status; 0: the response's own), a page
@@ -305,7 +308,7 @@ struct ClientSession::Active : event::DeadlineQueue::Node {
     upstream_reused_ = upstream_got_bytes_ = upstream_write_blocked_ = false;
     upstream_sent_ = any_upstream_sent_ = fresh_retry_done_ = false;
     request_idempotent_ = true;
-    request_has_body_ = replay_overflow_ = false;
+    request_has_body_ = replay_overflow_ = reset_on_close_ = false;
     client_framing_ = ClientFraming::kNone;
     ResetErrorPages();
   }
@@ -1361,6 +1364,17 @@ void ClientSession::ReleaseUpstream(bool reusable) {
   }
 }
 
+void ClientSession::ResetIfConfigured() {
+  if (!EffectiveSettings().reset_timedout_connection) return;
+  A().reset_on_close_ = true;
+  // SO_LINGER with a zero time: close() sends a RST and drops what is unsent, so the socket
+  // and its buffers go at once instead of lingering in FIN_WAIT for a client that stalls.
+  linger l{};
+  l.l_onoff = 1;
+  l.l_linger = 0;
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
 void ClientSession::EnsureNoDelay() {
   // `tcp_nodelay off` in the request's location keeps Nagle's algorithm (nginx's clcf check).
   if (nodelay_ || (settings_ != nullptr && !settings_->tcp_nodelay)) return;
@@ -1863,6 +1877,7 @@ void ClientSession::SendLocal(int status, bool keep_alive, std::string_view text
     // response, and the code is logged.
     A().ctx_.status = status;
     keep_alive_ = false;
+    if (status == 444) ResetIfConfigured();
     Close();
     return;
   }
@@ -2131,8 +2146,8 @@ void ClientSession::CloseOrLinger() {
 }
 
 bool ClientSession::ShouldLinger() const {
-  // The client closed its side: nothing more can come.
-  if (client_eof_) return false;
+  // The client closed its side: nothing more can come. A reset close never lingers.
+  if (client_eof_ || (a_ != nullptr && a_->reset_on_close_)) return false;
   // A response cut short (a backend failed mid-response, a tunnel ended) is signalled by the
   // close itself; nginx terminates such requests without lingering too.
   if (response_started_ && !response_complete_) return false;
@@ -2317,8 +2332,11 @@ void ClientSession::OnClientTimer() {
       worker_->metrics().Add(metrics::Metric::kProxyProtocolErrors, {"timeout"});
       Close();
       return;
-    case ClientTimer::kKeepalive:
     case ClientTimer::kSend:
+      ResetIfConfigured();
+      Close();
+      return;
+    case ClientTimer::kKeepalive:
     case ClientTimer::kLingering:
       Close();
       return;
@@ -2332,8 +2350,9 @@ void ClientSession::OnClientTimer() {
       return;
     case ClientTimer::kHeader:
       if (phase_ == Phase::kIdle && (a_ == nullptr || !a_->parser_.message_started())) {
-        Close();  // nothing was sent at all: no one to answer
+        Close();  // nothing was sent at all: no one to answer (and no request to reset, nginx)
       } else {
+        ResetIfConfigured();
         SendErrorAndClose(408, "client timed out reading request header");
       }
       return;
@@ -2343,6 +2362,7 @@ void ClientSession::OnClientTimer() {
         ArmClientTimer(ClientTimer::kBody);
         return;
       }
+      ResetIfConfigured();
       SendErrorAndClose(408, "client timed out reading request body");
       return;
   }

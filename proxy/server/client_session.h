@@ -176,6 +176,10 @@ class ClientSession : public event::IoHandler,
   // in pieces, a keep-alive connection's next responses, a tunnel. A connection that carries
   // one response written at once never needs it and saves the system call.
   void EnsureNoDelay();
+  // nginx's reset_timedout_connection: the next close sends a RST, when the request's location
+  // (the default server's before routing) has it on. Called for a client timeout (header,
+  // body, send) and a 444, as nginx sets c->timedout for those.
+  void ResetIfConfigured();
   void FlushUpstream();
   void ReadUpstream();
   void ReadUpstreamLoop();

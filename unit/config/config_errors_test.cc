@@ -621,6 +621,10 @@ const ErrorCase kCompatErrorCases[] = {
      "invalid value \"0\" in \"proxy_buffers\" directive", 2},
     {"client_body_buffer_size_bad", HTTP("client_body_buffer_size x;"),
      "invalid value \"x\" in \"client_body_buffer_size\" directive", 2},
+    {"reset_timedout_connection_bad", HTTP("reset_timedout_connection 1;"),
+     "invalid value \"1\" in \"reset_timedout_connection\" directive, it must be \"on\" or "
+     "\"off\"",
+     2},
     {"proxy_request_buffering_bad", HTTP("proxy_request_buffering x;"),
      "invalid value \"x\" in \"proxy_request_buffering\" directive, it must be \"on\" or "
      "\"off\"",

@@ -1143,7 +1143,7 @@ http {
   limit_conn_zone $binary_remote_addr zone=c:1m; limit_conn c 1;
   limit_conn_status 429; limit_conn_dry_run off;
   add_header X-C c always;
-  tcp_nodelay on; proxy_buffer_size 8k; types { text/html html; } default_type text/plain;
+  tcp_nodelay on; reset_timedout_connection off; proxy_buffer_size 8k; types { text/html html; } default_type text/plain;
   gzip off; sendfile on; tcp_nopush on; types_hash_max_size 2048; types_hash_bucket_size 64;
   server_names_hash_max_size 512; server_names_hash_bucket_size 64;
   variables_hash_max_size 1024; variables_hash_bucket_size 64; map_hash_max_size 2048;
