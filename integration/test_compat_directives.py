@@ -210,6 +210,41 @@ http {{
                     p.stop()
 
 
+class AccessLogIfTest(harness.TestCase):
+    def test_condition_skips_requests_as_nginx(self):
+        """access_log if=: a request is logged unless the condition is empty or "0"; the same
+        requests are logged by Debian's nginx on the same file."""
+        logged = []
+        for start in (self.start_proxy, self.run_nginx):
+            port = harness.free_port()
+            log = os.path.join(self.workdir, f"{start.__name__}.log")
+            p = start(f"""
+events {{ }}
+http {{
+  map $request_uri $loggable {{ /healthz 0; /quiet ""; default 1; }}
+  log_format uri "$request_uri $status";
+  server {{
+    listen 127.0.0.1:{port};
+    access_log {log} uri if=$loggable;
+    access_log {log}.never uri if=;
+    location / {{ return 200 "ok"; }}
+  }}
+}}
+""")
+            try:
+                harness.wait_for_port("127.0.0.1", port, p.proc)
+                for path in ("/a", "/healthz", "/quiet", "/b?x=1"):
+                    harness.http_request(port, f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                               "Connection: close\r\n\r\n".encode())
+            finally:
+                p.stop()  # writes what the buffers hold
+            with open(log) as f:
+                logged.append(sorted(f.read().splitlines()))
+            self.assertEqual(os.path.getsize(log + ".never"), 0)
+        self.assertEqual(logged[0], ["/a 200", "/b?x=1 200"])
+        self.assertEqual(logged[0], logged[1])
+
+
 class ProxyBufferSizeTest(harness.TestCase):
     def test_a_head_larger_than_the_buffer_is_a_502(self):
         cookie = b"Set-Cookie: " + b"c" * 6000 + b"\r\n"

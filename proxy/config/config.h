@@ -81,6 +81,9 @@ struct AccessLog {
   // `flush` old (access_log buffer= and flush=); 0: every line is written at once.
   uint64_t buffer_size = 64 * 1024;
   absl::Duration flush = absl::Seconds(1);
+  // if=CONDITION: a request is logged only when it evaluates to neither "" nor "0".
+  bool has_condition = false;
+  CompiledString condition;
 };
 
 // A file that some access_log of a configuration names, and the first such directive (for

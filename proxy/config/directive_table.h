@@ -42,6 +42,7 @@ struct AccessLogDraft {
   std::string format = "combined";
   std::optional<uint64_t> buffer_size;
   std::optional<absl::Duration> flush;
+  std::optional<CompiledString> condition;  // if=
   std::string file;
   int line = 0;
 };

@@ -470,6 +470,12 @@ absl::Status AccessLogDirective(Scope& s, const Directive& d) {
       log.buffer_size = *size;
       continue;
     }
+    if (absl::StartsWith(AsAbsl(p), "if=")) {
+      absl::StatusOr<CompiledString> condition = CompileString(p.substr(3));
+      if (!condition.ok()) return Error(d, base::AsStd(condition.status().message()));
+      log.condition = *std::move(condition);
+      continue;
+    }
     if (absl::StartsWith(AsAbsl(p), "flush=")) {
       absl::StatusOr<absl::Duration> flush = ParseTime(p.substr(6));
       if (!flush.ok() || *flush <= absl::ZeroDuration()) {

@@ -74,8 +74,9 @@ class Finalizer {
 
     Merged root;
     root.settings.realip.trusted = std::make_shared<const net::CidrSet>();
-    root.settings.access_logs.push_back(
-        AccessLog{AccessLog::Kind::kStdout, "", 0, config_.log_formats.at("combined")});
+    AccessLog stdout_log;  // kStdout
+    stdout_log.format = config_.log_formats.at("combined");
+    root.settings.access_logs.push_back(std::move(stdout_log));
     REALIP_ASSIGN_OR_RETURN(Merged http, Merge(root, draft_.http));
 
     std::vector<std::shared_ptr<Server>> servers;
@@ -226,10 +227,17 @@ class Finalizer {
         if (format == config_.log_formats.end()) {
           return ErrorAt(absl::StrCat("unknown log format \"", a.format, "\""), a.file, a.line);
         }
-        AccessLog log{a.kind, a.path, 0, format->second};
+        AccessLog log;
+        log.kind = a.kind;
+        log.path = a.path;
+        log.format = format->second;
         if (a.kind == AccessLog::Kind::kFile) log.file_index = FileIndex(a);
         if (a.buffer_size.has_value()) log.buffer_size = *a.buffer_size;
         if (a.flush.has_value()) log.flush = *a.flush;
+        if (a.condition.has_value()) {
+          log.has_condition = true;
+          log.condition = *a.condition;
+        }
         s.access_logs.push_back(std::move(log));
       }
     }

@@ -196,6 +196,13 @@ void AccessLogWriter::Write(const std::vector<config::AccessLog>& logs, const Lo
                             const RequestContext& ctx) {
   for (const config::AccessLog& log : logs) {
     if (log.format == nullptr) continue;
+    if (log.has_condition) {
+      // access_log if=: nginx logs the request unless the value is empty or "0".
+      thread_local std::string value;
+      value.clear();
+      EvaluateTo(log.condition, ctx, &value);
+      if (value.empty() || value == "0") continue;
+    }
     const std::shared_ptr<const LogFile>* file = nullptr;
     int fd = 1;
     if (log.kind == config::AccessLog::Kind::kFile) {
