@@ -245,6 +245,46 @@ http {{
         self.assertEqual(logged[0], logged[1])
 
 
+class MergeSlashesTest(harness.TestCase):
+    def test_uri_and_location_as_nginx(self):
+        """merge_slashes off keeps empty segments in $uri and for location matching; the same
+        answers as Debian's nginx on the same file, and "//" merged again with it on."""
+        paths = ["//a/b", "/a//b", "/a//../b", "/a/.//b", "/a/%2F/b", "/x//../../b", "///../b",
+                 "/a/b/..//c", "//a//"]
+        got = {}
+        for merge in ("on", "off"):
+            for start in (self.start_proxy, self.run_nginx):
+                port = harness.free_port()
+                p = start(f"""
+events {{ }}
+http {{
+  merge_slashes {merge};
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ return 200 "root $uri"; }}
+    location /a/ {{ return 200 "a $uri"; }}
+  }}
+}}
+""")
+                try:
+                    harness.wait_for_port("127.0.0.1", port, p.proc)
+                    bodies = []
+                    for path in paths:
+                        reply = harness.http_request(
+                            port, f"GET {path} HTTP/1.1\r\nHost: a\r\n"
+                                  "Connection: close\r\n\r\n".encode())
+                        head, _, body = reply.partition(b"\r\n\r\n")
+                        status = head.split(b" ")[1].decode()
+                        # Error pages name their server: only the status is compared.
+                        bodies.append(body.decode() if status == "200" else status)
+                finally:
+                    p.stop()
+                got[(merge, start.__name__)] = bodies
+            self.assertEqual(got[(merge, "start_proxy")], got[(merge, "run_nginx")], merge)
+        self.assertEqual(got[("off", "start_proxy")][:2], ["root //a/b", "a /a//b"])
+        self.assertEqual(got[("on", "start_proxy")][:2], ["a /a/b", "a /a/b"])
+
+
 class ProxyBufferSizeTest(harness.TestCase):
     def test_a_head_larger_than_the_buffer_is_a_502(self):
         cookie = b"Set-Cookie: " + b"c" * 6000 + b"\r\n"

@@ -230,6 +230,7 @@ struct HttpSettings {
   // buffer sizes above.
   bool ignore_invalid_headers = true;
   bool underscores_in_headers = false;
+  bool merge_slashes = true;  // "//" in a path is "/" for locations and $uri
 
   std::vector<HeaderRewrite> proxy_set_headers;  // defaults included, explicit ones override
   std::vector<std::string> proxy_hide_headers;   // lower case, as configured

@@ -80,6 +80,7 @@ struct LevelDraft {
   std::optional<std::pair<int, uint64_t>> large_client_header_buffers;
   std::optional<bool> ignore_invalid_headers;
   std::optional<bool> underscores_in_headers;
+  std::optional<bool> merge_slashes;
 
   std::optional<std::vector<HeaderRewrite>> proxy_set_headers;  // as written, no defaults
   std::optional<std::vector<std::string>> proxy_hide_headers;

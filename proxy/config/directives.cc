@@ -1346,6 +1346,7 @@ constexpr DirectiveSpec kTable[] = {
      SetFlag<&LevelDraft::ignore_invalid_headers>},
     {"underscores_in_headers", kHttp | kServer, 1, 1, false, false,
      SetFlag<&LevelDraft::underscores_in_headers>},
+    {"merge_slashes", kHttp | kServer, 1, 1, false, false, SetFlag<&LevelDraft::merge_slashes>},
     {"proxy_pass", kLocation, 1, 1, false, false, &ProxyPassDirective},
     {"readiness", kLocation, 0, 0, false, false, &Readiness},
     {"proxy_set_header", kHttpServerLocation, 2, 2, false, true, &ProxySetHeader},

@@ -178,6 +178,7 @@ class Finalizer {
     Inherit(s.client_header_buffer_size, d.client_header_buffer_size);
     Inherit(s.ignore_invalid_headers, d.ignore_invalid_headers);
     Inherit(s.underscores_in_headers, d.underscores_in_headers);
+    Inherit(s.merge_slashes, d.merge_slashes);
     if (d.large_client_header_buffers.has_value()) {
       s.large_client_header_buffers_number = d.large_client_header_buffers->first;
       s.large_client_header_buffers_size = d.large_client_header_buffers->second;

@@ -335,7 +335,8 @@ bool MessageParser::ValidateHead() {
     std::string_view path = head.target;
     if (auto absolute = SplitAbsoluteForm(path); absolute.has_value()) path = absolute->rest;
     path = path.substr(0, path.find('?'));
-    if (NormalizePath(path, &head.normalized_path) == PathNormalization::kInvalid) {
+    if (NormalizePath(path, &head.normalized_path, limits_.merge_slashes) ==
+        PathNormalization::kInvalid) {
       return reject(400, "invalid request target");
     }
   }

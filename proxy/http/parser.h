@@ -33,6 +33,8 @@ struct ParseLimits {
   // forwarded nor seen by variables or the client-IP resolution).
   bool ignore_invalid_names = true;
   bool underscores_in_names = false;
+  // Requests: NormalizePath's merge_slashes (nginx's merge_slashes).
+  bool merge_slashes = true;
 };
 
 // A parsed request or response head.

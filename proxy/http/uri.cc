@@ -20,7 +20,7 @@ bool MayNeedWork(std::string_view path) {
 
 }  // namespace
 
-PathNormalization NormalizePath(std::string_view path, std::string* out) {
+PathNormalization NormalizePath(std::string_view path, std::string* out, bool merge_slashes) {
   if (path.empty() || path[0] != '/' || !MayNeedWork(path)) return PathNormalization::kUnchanged;
   // Decoding first and resolving segments after is what nginx's state machine does in one
   // pass: a decoded '/' or '.' counts as a literal one, and every byte is decoded at most once
@@ -57,7 +57,7 @@ PathNormalization NormalizePath(std::string_view path, std::string* out) {
       // Drop the last segment: back to the '/' before it.
       result.pop_back();
       result.resize(result.rfind('/') + 1);
-    } else if (!segment.empty() && segment != ".") {
+    } else if ((!segment.empty() || !merge_slashes) && segment != ".") {
       result.append(segment);
       if (end < decoded.size()) result.push_back('/');
     }

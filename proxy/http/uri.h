@@ -19,7 +19,9 @@ enum class PathNormalization {
 // (a decoded '/' or '.' then counts as one), merges slashes and resolves "." and ".."
 // segments; a path that ends with a "." or ".." segment keeps a trailing '/'. Paths that do
 // not start with '/' are left unchanged. *out is overwritten only for kRewritten.
-PathNormalization NormalizePath(std::string_view path, std::string* out);
+// With `merge_slashes` false (nginx's `merge_slashes off`) an empty segment is kept as any
+// other, and a ".." removes it as it would a named one: "/a//b" stays, "/a//../b" is "/a/b".
+PathNormalization NormalizePath(std::string_view path, std::string* out, bool merge_slashes = true);
 
 // Appends `path` with the bytes nginx escapes in a URI (ngx_escape_uri, NGX_ESCAPE_URI):
 // controls, space, '#', '%', '?' and bytes from 0x7f written as %XX (upper-case hex).

@@ -90,6 +90,7 @@ http::ParseLimits LimitsFor(const config::Listener& listener) {
   limits.max_headers = 128;
   limits.ignore_invalid_names = s.ignore_invalid_headers;
   limits.underscores_in_names = s.underscores_in_headers;
+  limits.merge_slashes = s.merge_slashes;
   return limits;
 }
 

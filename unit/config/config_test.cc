@@ -1131,7 +1131,7 @@ http {
   client_body_timeout 5s; send_timeout 5s; client_max_body_size 2m;
   lingering_close on; lingering_time 30s; lingering_timeout 5s;
   client_header_buffer_size 2k; large_client_header_buffers 2 4k;
-  ignore_invalid_headers on; underscores_in_headers off;
+  ignore_invalid_headers on; underscores_in_headers off; merge_slashes on;
   proxy_set_header X-A a; proxy_hide_header X-B; proxy_pass_header X-Pad; proxy_http_version 1.1;
   proxy_connect_timeout 1s; proxy_read_timeout 1s; proxy_send_timeout 1s;
   proxy_next_upstream error; proxy_next_upstream_tries 1; proxy_buffering on;
