@@ -629,7 +629,7 @@ absl::Status ProxyRedirectDirective(Scope& s, const Directive& d) {
 // matching).
 template <std::optional<std::vector<ProxyCookieRewrite>> LevelDraft::*kRules>
 absl::Status ProxyCookieDirective(Scope& s, const Directive& d) {
-  std::optional<std::vector<ProxyCookieRewrite>>& rules = (*s.level).*kRules;
+  std::optional<std::vector<ProxyCookieRewrite>>& rules = s.level->*kRules;
   const auto duplicate = [&] {
     return Error(d, absl::StrCat("\"", d.name, "\" directive is duplicate"));
   };
@@ -645,7 +645,8 @@ absl::Status ProxyCookieDirective(Scope& s, const Directive& d) {
                                  d.args[0], "\""));
   }
   std::string_view pattern_text = d.args[0];
-  if (d.name == "proxy_cookie_domain" && !pattern_text.empty() && pattern_text[0] == '.') {
+  constexpr bool kDomain = kRules == &LevelDraft::proxy_cookie_domains;
+  if (kDomain && !pattern_text.empty() && pattern_text[0] == '.') {
     pattern_text.remove_prefix(1);
   }
   absl::StatusOr<CompiledString> pattern = CompileString(pattern_text);
