@@ -199,6 +199,41 @@ class TestCase(unittest.TestCase):
         nginx = self.nginx_t(path)
         self.assertEqual(nginx.returncode, 0, nginx.stderr)
 
+    def start_proxy_and_nginx(self, http_body):
+        """Starts realip-proxy and Debian's nginx, each on a free port of its own, with the
+        same configuration: `http_body(port)` is the text inside `http { }` (after
+        `access_log off;`). Returns {"proxy": port, "nginx": port} once both listen."""
+        ports = {}
+        for kind in ("proxy", "nginx"):
+            port = free_port()
+            text = ("error_log stderr info;\nevents { worker_connections 64; }\nhttp {\n"
+                    "  access_log off;\n" + http_body(port) + "}\n")
+            if kind == "proxy":
+                self.start_proxy(text, wait=(("127.0.0.1", port),))
+            else:
+                p = self.run_nginx(text)
+                wait_for_port("127.0.0.1", port, p.proc)
+            ports[kind] = port
+        return ports
+
+    def assert_same_location_t_errors(self, cases):
+        """assert_same_t_error for each {name: body}, `body` the lines of `location /` in a
+        server listening on 127.0.0.1:1."""
+        for name, body in cases.items():
+            with self.subTest(name=name):
+                path = self.write_config(
+                    "events {}\nhttp {\n  server {\n    listen 127.0.0.1:1;\n"
+                    f"    location / {{\n      {body}\n    }}\n  }}\n}}\n", f"{name}.conf")
+                self.assert_same_t_error(path)
+
+    def assert_proxy_t_error(self, text, name, message):
+        """`realip-proxy -t` refuses configuration `text` (written to `name`) with the line
+        `[emerg] MESSAGE in PATH:LINE`; `message` holds "{path}" for PATH."""
+        path = self.write_config(text, name)
+        r = self.run_proxy("-t", "-c", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("[emerg] " + message.format(path=path), r.stderr)
+
     def assert_same_t_error(self, path):
         """`realip-proxy -t` and `nginx -t` both refuse the configuration at `path`, with the
         same message and location."""

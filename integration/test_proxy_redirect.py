@@ -118,18 +118,7 @@ class ProxyRedirectTest(harness.TestCase):
     def start_pair(self):
         backend = ScriptedBackend(redirect_handler)
         self.addCleanup(backend.stop)
-        ports = {}
-        for kind in ("proxy", "nginx"):
-            port = harness.free_port()
-            text = ("error_log stderr info;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n"
-                    + server_block(port, backend.port) + "}\n")
-            if kind == "proxy":
-                self.start_proxy(text, wait=(("127.0.0.1", port),))
-            else:
-                p = self.run_nginx(text)
-                harness.wait_for_port("127.0.0.1", port, p.proc)
-            ports[kind] = port
-        return backend, ports
+        return backend, self.start_proxy_and_nginx(lambda port: server_block(port, backend.port))
 
     @unittest.skipUnless(shutil.which("nginx"), "nginx is not installed")
     def test_location_and_refresh_match_nginx(self):
@@ -205,20 +194,13 @@ class ProxyRedirectTest(harness.TestCase):
             "bad_parameter": f"{pass_line} proxy_redirect on;",
             "three_args": f"{pass_line} proxy_redirect a b c;",
         }
-        for name, body in cases.items():
-            with self.subTest(name=name):
-                path = self.write_config(
-                    "events {}\nhttp {\n  server {\n    listen 127.0.0.1:1;\n"
-                    f"    location / {{\n      {body}\n    }}\n  }}\n}}\n", f"{name}.conf")
-                self.assert_same_t_error(path)
+        self.assert_same_location_t_errors(cases)
         # Ours alone: regular expressions are refused, not ignored.
-        path = self.write_config(
+        self.assert_proxy_t_error(
             "events {}\nhttp {\n  server {\n    location / {\n      " + pass_line +
-            "\n      proxy_redirect ~^http://a(/.*)$ $1;\n    }\n  }\n}\n", "regex.conf")
-        r = self.run_proxy("-t", "-c", path)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn('[emerg] regular expressions in "proxy_redirect" are not supported: '
-                      f'"~^http://a(/.*)$" in {path}:6', r.stderr)
+            "\n      proxy_redirect ~^http://a(/.*)$ $1;\n    }\n  }\n}\n", "regex.conf",
+            'regular expressions in "proxy_redirect" are not supported: '
+            '"~^http://a(/.*)$" in {path}:6')
 
 
 if __name__ == "__main__":

@@ -156,6 +156,15 @@ struct ProxyRedirect {
   CompiledString replacement;
 };
 
+// One proxy_cookie_domain or proxy_cookie_path rule: the value of a Set-Cookie `domain=` (equal
+// to `pattern` in any case, a leading dot of the value aside) or `path=` (starting with
+// `pattern`, case-sensitive) attribute gets the matched part replaced by `replacement`. Both
+// are evaluated per request.
+struct ProxyCookieRewrite {
+  CompiledString pattern;
+  CompiledString replacement;
+};
+
 // One add_header: a field added to the response sent to the client (nginx's headers filter).
 struct AddHeader {
   std::string name;      // as written
@@ -244,6 +253,10 @@ struct HttpSettings {
   // proxy_redirect rules in order, the first match wins; empty: nothing is rewritten (`off`,
   // or no rule reached this level).
   std::vector<ProxyRedirect> proxy_redirects;
+  // proxy_cookie_domain and proxy_cookie_path rules in order, the first match wins per
+  // attribute; empty: that attribute is not rewritten.
+  std::vector<ProxyCookieRewrite> proxy_cookie_domains;
+  std::vector<ProxyCookieRewrite> proxy_cookie_paths;
   int proxy_http_version_minor = 1;              // 1.0 or 1.1
   absl::Duration proxy_connect_timeout = absl::Seconds(60);
   absl::Duration proxy_read_timeout = absl::Seconds(60);

@@ -89,6 +89,10 @@ struct LevelDraft {
   // this level; false: `off`; true: the rules of `proxy_redirects`.
   std::optional<bool> proxy_redirect;
   std::optional<std::vector<ProxyRedirect>> proxy_redirects;
+  // proxy_cookie_domain, proxy_cookie_path: nullopt: not used at this level; empty: `off`;
+  // else the level's rules, which replace the inherited ones.
+  std::optional<std::vector<ProxyCookieRewrite>> proxy_cookie_domains;
+  std::optional<std::vector<ProxyCookieRewrite>> proxy_cookie_paths;
   std::optional<int> proxy_http_version_minor;
   std::optional<absl::Duration> proxy_connect_timeout;
   std::optional<absl::Duration> proxy_read_timeout;

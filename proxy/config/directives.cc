@@ -639,6 +639,42 @@ absl::Status ProxyRedirectDirective(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
+// ngx_http_proxy_cookie_domain() and ngx_http_proxy_cookie_path(): `off` or `PATTERN
+// REPLACEMENT` lines, several per level; `off` cannot be combined with rules at one level.
+// nginx drops a leading dot of a domain pattern (a cookie's own leading dot is ignored when
+// matching).
+template <std::optional<std::vector<ProxyCookieRewrite>> LevelDraft::*kRules>
+absl::Status ProxyCookieDirective(Scope& s, const Directive& d) {
+  std::optional<std::vector<ProxyCookieRewrite>>& rules = s.level->*kRules;
+  const auto duplicate = [&] {
+    return Error(d, absl::StrCat("\"", d.name, "\" directive is duplicate"));
+  };
+  if (rules.has_value() && rules->empty()) return duplicate();  // after `off`
+  if (d.args.size() == 1) {
+    if (d.args[0] != "off") return Error(d, absl::StrCat("invalid parameter \"", d.args[0], "\""));
+    if (rules.has_value()) return duplicate();
+    rules.emplace();
+    return absl::OkStatus();
+  }
+  if (!d.args[0].empty() && d.args[0][0] == '~') {
+    return Error(d, absl::StrCat("regular expressions in \"", d.name, "\" are not supported: \"",
+                                 d.args[0], "\""));
+  }
+  std::string_view pattern_text = d.args[0];
+  constexpr bool kDomain = kRules == &LevelDraft::proxy_cookie_domains;
+  if (kDomain && !pattern_text.empty() && pattern_text[0] == '.') {
+    pattern_text.remove_prefix(1);
+  }
+  absl::StatusOr<CompiledString> pattern = CompileString(pattern_text);
+  if (!pattern.ok()) return Error(d, base::AsStd(pattern.status().message()));
+  REALIP_RETURN_IF_ERROR(CheckHeaderText(d, d.args[1], "replacement"));
+  absl::StatusOr<CompiledString> replacement = CompileString(d.args[1]);
+  if (!replacement.ok()) return Error(d, base::AsStd(replacement.status().message()));
+  if (!rules.has_value()) rules.emplace();
+  rules->push_back({*std::move(pattern), *std::move(replacement)});
+  return absl::OkStatus();
+}
+
 // add_header NAME VALUE [always]. Each one adds a field; a level with any replaces the
 // inherited list whole (ngx_http_headers_merge_conf).
 absl::Status AddHeaderDirective(Scope& s, const Directive& d) {
@@ -1353,6 +1389,10 @@ constexpr DirectiveSpec kTable[] = {
     {"proxy_hide_header", kHttpServerLocation, 1, 1, false, true, &ProxyHideHeader},
     {"proxy_pass_header", kHttpServerLocation, 1, 1, false, true, &ProxyPassHeader},
     {"proxy_redirect", kHttpServerLocation, 1, 2, false, true, &ProxyRedirectDirective},
+    {"proxy_cookie_domain", kHttpServerLocation, 1, 2, false, true,
+     &ProxyCookieDirective<&LevelDraft::proxy_cookie_domains>},
+    {"proxy_cookie_path", kHttpServerLocation, 1, 2, false, true,
+     &ProxyCookieDirective<&LevelDraft::proxy_cookie_paths>},
     {"proxy_http_version", kHttpServerLocation, 1, 1, false, false, &ProxyHttpVersion},
     {"proxy_connect_timeout", kHttpServerLocation, 1, 1, false, false,
      SetTime<&LevelDraft::proxy_connect_timeout>},

@@ -196,6 +196,8 @@ class Finalizer {
       s.hide_upstream_date = s.hidden_headers.Contains("date");
     }
     MergeRedirects(parent, d, m);
+    Inherit(s.proxy_cookie_domains, d.proxy_cookie_domains);
+    Inherit(s.proxy_cookie_paths, d.proxy_cookie_paths);
     Inherit(s.proxy_http_version_minor, d.proxy_http_version_minor);
     Inherit(s.proxy_connect_timeout, d.proxy_connect_timeout);
     Inherit(s.proxy_read_timeout, d.proxy_read_timeout);

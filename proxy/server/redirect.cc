@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "absl/container/inlined_vector.h"
 #include "proxy/http/headers.h"
 
 namespace realip::server {
@@ -109,6 +110,100 @@ bool RewriteRedirect(std::string_view name, std::string_view value,
 
 namespace {
 
+// One NAME[=VALUE] part of a Set-Cookie value (nginx's ngx_http_proxy_parse_cookie()).
+struct CookiePart {
+  std::string_view name;
+  std::string_view value;
+  bool has_value = false;
+  // Rewritten: the new value is [start, end) of the rewriting's scratch string.
+  bool rewritten = false;
+  size_t start = 0;
+  size_t end = 0;
+};
+
+using CookieParts = absl::InlinedVector<CookiePart, 8>;
+
+// Splits at every ';'; spaces (only spaces, as nginx) around names and values are dropped.
+void ParseCookie(std::string_view value, CookieParts* parts) {
+  const auto trim = [](std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+  };
+  for (;;) {
+    const size_t semicolon = value.find(';');
+    const std::string_view part = value.substr(0, semicolon);
+    CookiePart p;
+    const size_t equals = part.find('=');
+    p.name = trim(part.substr(0, equals));
+    if (equals != std::string_view::npos) {
+      p.value = trim(part.substr(equals + 1));
+      p.has_value = true;
+    }
+    parts->push_back(p);
+    if (semicolon == std::string_view::npos) break;
+    value.remove_prefix(semicolon + 1);
+  }
+}
+
+// The first rule matching `part`'s value writes the new value to the end of *scratch.
+bool RewriteCookiePart(std::span<const config::ProxyCookieRewrite> rules, bool domain,
+                       const RequestContext& ctx, CookiePart& part, std::string* scratch) {
+  thread_local std::string pattern_scratch;
+  // ngx_http_proxy_rewrite_domain_handler() keeps a leading dot and compares the rest whole.
+  const size_t kept = domain && !part.value.empty() && part.value[0] == '.' ? 1 : 0;
+  const std::string_view rest = part.value.substr(kept);
+  for (const config::ProxyCookieRewrite& rule : rules) {
+    const std::string_view pattern = ValueOf(rule.pattern, ctx, &pattern_scratch);
+    const bool match =
+        domain ? http::EqualsIgnoreCase(rest, pattern) : rest.substr(0, pattern.size()) == pattern;
+    if (!match) continue;
+    part.start = scratch->size();
+    scratch->append(part.value.substr(0, kept));
+    EvaluateFieldTo(rule.replacement, ctx, scratch);
+    if (!domain) scratch->append(rest.substr(pattern.size()));
+    part.end = scratch->size();
+    part.rewritten = true;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool RewriteSetCookie(std::string_view value, std::span<const config::ProxyCookieRewrite> domains,
+                      std::span<const config::ProxyCookieRewrite> paths, const RequestContext& ctx,
+                      std::string* out) {
+  CookieParts parts;
+  ParseCookie(value, &parts);
+  if (!parts[0].has_value) return false;  // not NAME=VALUE: nginx leaves the line alone
+  thread_local std::string scratch;
+  scratch.clear();
+  bool changed = false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    CookiePart& part = parts[i];
+    if (!part.has_value) continue;
+    if (!domains.empty() && http::EqualsIgnoreCase(part.name, "domain")) {
+      changed = RewriteCookiePart(domains, true, ctx, part, &scratch) || changed;
+    } else if (!paths.empty() && http::EqualsIgnoreCase(part.name, "path")) {
+      changed = RewriteCookiePart(paths, false, ctx, part, &scratch) || changed;
+    }
+  }
+  if (!changed) return false;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const CookiePart& part = parts[i];
+    if (i > 0) out->append("; ");
+    out->append(part.name);
+    if (!part.has_value) continue;
+    out->push_back('=');
+    out->append(part.rewritten ? std::string_view(scratch).substr(part.start, part.end - part.start)
+                               : part.value);
+  }
+  return true;
+}
+
+namespace {
+
 std::string& ThreadValues() {
   thread_local std::string values;
   return values;
@@ -122,7 +217,11 @@ bool RedirectRewrites::RewriteHeader(std::string_view name, std::string_view val
     values_->clear();
   }
   const size_t start = values_->size();
-  if (!RewriteRedirect(name, value, rules_, ctx_, values_)) return false;
+  const bool rewritten =
+      IsSetCookieHeader(name)
+          ? RewriteSetCookie(value, cookie_domains_, cookie_paths_, ctx_, values_)
+          : RewriteRedirect(name, value, rules_, ctx_, values_);
+  if (!rewritten) return false;
   entries_.push_back({index, start, values_->size()});
   return true;
 }

@@ -1,6 +1,7 @@
 // proxy_redirect: the rewriting of the Location and Refresh headers of upstream responses
 // (nginx's ngx_http_proxy_rewrite_redirect, with the absolute form its header filter gives a
-// rewritten Location). Pure: strings and the request's context in, a new value out.
+// rewritten Location), and proxy_cookie_domain / proxy_cookie_path: the rewriting of Set-Cookie
+// (ngx_http_proxy_rewrite_cookie). Pure: strings and the request's context in, a new value out.
 #pragma once
 
 #include <span>
@@ -32,26 +33,49 @@ bool RewriteRedirect(std::string_view name, std::string_view value,
                      std::span<const config::ProxyRedirect> rules, const RequestContext& ctx,
                      std::string* out);
 
+// Whether `name` is Set-Cookie, the header proxy_cookie_domain and proxy_cookie_path rewrite.
+inline bool IsSetCookieHeader(std::string_view name) {
+  return name.size() == 10 && http::EqualsIgnoreCase(name, "set-cookie");
+}
+
+// Rewrites a Set-Cookie value as nginx 1.22: split at ';' into NAME[=VALUE] parts (spaces
+// around names and values dropped); unless the first part has no '=', each later `domain` or
+// `path` part (any case) with a value gets the first matching rule of `domains` (value equal to
+// the pattern in any case, after a leading dot that is kept) or `paths` (value starting with
+// the pattern, case-sensitive; the rest kept). When any part changed, the parts are appended to
+// *out joined by "; " and true returned; otherwise false and *out untouched.
+bool RewriteSetCookie(std::string_view value, std::span<const config::ProxyCookieRewrite> domains,
+                      std::span<const config::ProxyCookieRewrite> paths, const RequestContext& ctx,
+                      std::string* out);
+
 // A Location the proxy sends: one that starts with '/' gets the prefix above (nginx's header
 // filter does this to every Location, `return 301 /path` included); any other is kept.
 void AppendLocation(const RequestContext& ctx, std::string_view location, std::string* out);
 
-// The rewritten values of one response head, for the code that lists its headers: a header
-// Rewrite() takes gets a placeholder in the list, filled by Resolve() once every value is
-// written (the values share memory this thread reuses). Does nothing without rules.
-// Inline up to the header-name check, which is all a response without Location or Refresh
-// costs (once per upstream header line of every response).
+// The rewritten values of one response head (proxy_redirect, and proxy_cookie_* when the
+// settings are given), for the code that lists its headers: a header Rewrite() takes gets a
+// placeholder in the list, filled by Resolve() once every value is written (the values share
+// memory this thread reuses). Does nothing without rules. Inline up to the header-name check,
+// which is all a response without Location, Refresh or Set-Cookie costs (once per upstream
+// header line of every response); without rules not even that.
 class RedirectRewrites {
  public:
   RedirectRewrites(std::span<const config::ProxyRedirect> rules, const RequestContext& ctx)
       : rules_(rules), ctx_(ctx) {}
+  RedirectRewrites(const config::HttpSettings& settings, const RequestContext& ctx)
+      : rules_(settings.proxy_redirects),
+        cookie_domains_(settings.proxy_cookie_domains),
+        cookie_paths_(settings.proxy_cookie_paths),
+        cookies_(!cookie_domains_.empty() || !cookie_paths_.empty()),
+        ctx_(ctx) {}
   RedirectRewrites(const RedirectRewrites&) = delete;
   RedirectRewrites& operator=(const RedirectRewrites&) = delete;
 
   // True when header `name: value` was rewritten; its entry is to be list[index].
   bool Rewrite(std::string_view name, std::string_view value, size_t index) {
-    if (rules_.empty() || !IsRedirectHeader(name)) return false;
-    return RewriteHeader(name, value, index);
+    if (!rules_.empty() && IsRedirectHeader(name)) return RewriteHeader(name, value, index);
+    if (cookies_ && IsSetCookieHeader(name)) return RewriteHeader(name, value, index);
+    return false;
   }
   // Points the placeholders' values at the rewritten text.
   void Resolve(std::span<http::HeaderView> list) const {
@@ -69,6 +93,9 @@ class RedirectRewrites {
   bool RewriteHeader(std::string_view name, std::string_view value, size_t index);
 
   std::span<const config::ProxyRedirect> rules_;
+  std::span<const config::ProxyCookieRewrite> cookie_domains_;
+  std::span<const config::ProxyCookieRewrite> cookie_paths_;
+  bool cookies_ = false;  // any proxy_cookie_* rule
   const RequestContext& ctx_;
   std::string* values_ = nullptr;  // this thread's reused memory, from the first rewrite on
   absl::InlinedVector<Entry, 1> entries_;

@@ -208,7 +208,7 @@ void AppendClientResponseHead(const http::MessageHead& response,
   } else if (response.status >= 200) {
     out.push_back({"Connection", keep_alive ? "keep-alive" : "close"});
   }
-  RedirectRewrites redirects(settings.proxy_redirects, ctx);
+  RedirectRewrites redirects(settings, ctx);
   for (const http::Header& h : response.headers) {
     if (tunnel && h.id == http::FieldId::kUpgrade) {
       out.push_back({h.name, h.value});

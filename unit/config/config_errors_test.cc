@@ -701,6 +701,46 @@ INSTANTIATE_TEST_SUITE_P(Redirect, ConfigErrorTest, testing::ValuesIn(kRedirectE
                            return std::string(info.param.name);
                          });
 
+// proxy_cookie_domain, proxy_cookie_path: nginx 1.22's messages for the same lines (`nginx -t`),
+// but for regular expressions, which nginx accepts.
+const ErrorCase kCookieErrorCases[] = {
+    {"domain_no_args", LOC("proxy_cookie_domain;"),
+     "invalid number of arguments in \"proxy_cookie_domain\" directive", 4},
+    {"path_three_args", LOC("proxy_cookie_path a b c;"),
+     "invalid number of arguments in \"proxy_cookie_path\" directive", 4},
+    {"domain_bad_parameter", LOC("proxy_cookie_domain foo;"), "invalid parameter \"foo\"", 4},
+    {"path_off_is_lower_case", LOC("proxy_cookie_path Off;"), "invalid parameter \"Off\"", 4},
+    {"path_off_twice", LOC("proxy_cookie_path off;\nproxy_cookie_path off;"),
+     "\"proxy_cookie_path\" directive is duplicate", 5},
+    {"domain_rule_then_off", LOC("proxy_cookie_domain a b;\nproxy_cookie_domain off;"),
+     "\"proxy_cookie_domain\" directive is duplicate", 5},
+    {"path_off_then_rule", LOC("proxy_cookie_path off;\nproxy_cookie_path a b;"),
+     "\"proxy_cookie_path\" directive is duplicate", 5},
+    {"domain_regex", SRV("proxy_cookie_domain ~^(.*)\\.internal$ $1.example.com;"),
+     "regular expressions in \"proxy_cookie_domain\" are not supported: "
+     "\"~^(.*)\\.internal$\"",
+     3},
+    {"path_caseless_regex", "http {\nproxy_cookie_path ~*^/app /;\n}\n",
+     "regular expressions in \"proxy_cookie_path\" are not supported: \"~*^/app\"", 2},
+    {"domain_unknown_variable", LOC("proxy_cookie_domain $nope b;"), "unknown \"nope\" variable",
+     4},
+    {"path_unknown_variable_in_replacement", LOC("proxy_cookie_path / /$nope;"),
+     "unknown \"nope\" variable", 4},
+    {"domain_replacement_with_cr", LOC("proxy_cookie_domain a \"b\\rc\";"),
+     "control byte 0x0D in \"proxy_cookie_domain\" replacement: a header line cannot carry CR, "
+     "LF, NUL or other control bytes but tab",
+     4},
+    {"path_in_main", "proxy_cookie_path off;\n",
+     "\"proxy_cookie_path\" directive is not allowed here", 1},
+    {"domain_in_events", "events {\nproxy_cookie_domain a b;\n}\n",
+     "\"proxy_cookie_domain\" directive is not allowed here", 2},
+};
+
+INSTANTIATE_TEST_SUITE_P(Cookie, ConfigErrorTest, testing::ValuesIn(kCookieErrorCases),
+                         [](const testing::TestParamInfo<ErrorCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
 // Configuration strings that become part of a header line (or the request line) refuse CR,
 // LF, NUL and the other control bytes but tab, from an escape ("\r") or written raw.
 #define CTL(byte, directive, what)                     \

@@ -1158,7 +1158,10 @@ http {
   server {
     listen 127.0.0.1:8001; server_name a.test;
     return 204;
-    location / { proxy_pass http://u; proxy_redirect default; }
+    location / {
+      proxy_pass http://u; proxy_redirect default;
+      proxy_cookie_domain a.internal a.test; proxy_cookie_path /app/ /;
+    }
     location = /ready { readiness; }
     location = /metrics { metrics; }
     location = /whoami { realip_echo; }

@@ -8,6 +8,7 @@
 #include "proxy/config/config.h"
 #include "proxy/http/parser.h"
 #include "proxy/net/ip_address.h"
+#include "proxy/realip/proxy_protocol.h"
 #include "proxy/server/request_context.h"
 #include "proxy/server/rewrite.h"
 
@@ -31,6 +32,11 @@ http::MessageHead Parse(http::MessageKind kind, std::string_view raw) {
   EXPECT_EQ(r.event, http::MessageParser::Event::kHeadComplete) << parser.error().message;
   return parser.head();
 }
+
+// The start of ClientHead() for an upstream "302 Found" with "Content-Length: 0".
+constexpr char k302Head[] =
+    "HTTP/1.1 302 Found\r\nServer: realip-proxy\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+    "Content-Length: 0\r\nConnection: keep-alive\r\n";
 
 // One request routed to a location of a loaded configuration.
 class Request {
@@ -60,6 +66,27 @@ class Request {
       return "(none)";
     }
     return out.substr(5);
+  }
+
+  // The rewritten Set-Cookie value, or "(none)" (then nothing may be written).
+  std::string Cookie(std::string_view value) const {
+    const config::HttpSettings& s = ctx.location->settings;
+    std::string out = "kept:";
+    if (!RewriteSetCookie(value, s.proxy_cookie_domains, s.proxy_cookie_paths, ctx, &out)) {
+      EXPECT_EQ(out, "kept:");
+      return "(none)";
+    }
+    return out.substr(5);
+  }
+
+  // The head sent to the client for the upstream response `raw`.
+  std::string ClientHead(std::string_view raw) const {
+    http::MessageHead response = Parse(http::MessageKind::kResponse, raw);
+    std::string head;
+    AppendClientResponseHead(response, ctx.location->settings, ctx,
+                             {"realip-proxy", "Thu, 01 Jan 1970 00:00:00 GMT"},
+                             ClientFraming::kContentLength, true, false, &head);
+    return head;
   }
 
   RequestContext ctx;
@@ -213,21 +240,163 @@ TEST(RedirectRewritesTest, ResponseHeadCarriesTheRewrittenValues) {
       proxy_redirect http://other/ http://moved/;
     })",
             "/");
-  http::MessageHead response =
-      Parse(http::MessageKind::kResponse,
-            "HTTP/1.1 302 Found\r\nLocation: http://pool/login\r\nX-A: http://pool/x\r\n"
-            "Refresh: 3; url=http://other/a\r\nContent-Location: http://pool/c\r\n"
-            "Location: /kept\r\nContent-Length: 0\r\n\r\n");
-  std::string head;
-  AppendClientResponseHead(response, r.ctx.location->settings, r.ctx,
-                           {"realip-proxy", "Thu, 01 Jan 1970 00:00:00 GMT"},
-                           ClientFraming::kContentLength, true, false, &head);
-  EXPECT_EQ(head,
-            "HTTP/1.1 302 Found\r\nServer: realip-proxy\r\n"
-            "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 0\r\n"
-            "Connection: keep-alive\r\nLocation: http://example.test:8080/login\r\n"
-            "X-A: http://pool/x\r\nRefresh: 3; url=http://moved/a\r\n"
-            "Content-Location: http://pool/c\r\nLocation: /kept\r\n\r\n");
+  const std::string head = r.ClientHead(
+      "HTTP/1.1 302 Found\r\nLocation: http://pool/login\r\nX-A: http://pool/x\r\n"
+      "Refresh: 3; url=http://other/a\r\nContent-Location: http://pool/c\r\n"
+      "Location: /kept\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(head, std::string(k302Head) +
+                      "Location: http://example.test:8080/login\r\n"
+                      "X-A: http://pool/x\r\nRefresh: 3; url=http://moved/a\r\n"
+                      "Content-Location: http://pool/c\r\nLocation: /kept\r\n\r\n");
+}
+
+TEST(IsSetCookieHeaderTest, AnyCase) {
+  EXPECT_TRUE(IsSetCookieHeader("Set-Cookie"));
+  EXPECT_TRUE(IsSetCookieHeader("set-cookie"));
+  EXPECT_TRUE(IsSetCookieHeader("SET-COOKIE"));
+  EXPECT_FALSE(IsSetCookieHeader("Set-Cookie2"));
+  EXPECT_FALSE(IsSetCookieHeader("Cookie"));
+  EXPECT_FALSE(IsSetCookieHeader("X-Set-Cook"));  // ten letters, not Set-Cookie
+}
+
+// Each case: a Set-Cookie value and what it becomes (nginx 1.22's results for the same lines).
+struct CookieCase {
+  const char* name;
+  const char* value;
+  const char* expected;  // "(none)": the line is sent as received
+};
+
+class SetCookieTest : public testing::TestWithParam<CookieCase> {};
+
+TEST_P(SetCookieTest, AsNginx) {
+  const Request r(R"(
+      location / {
+        proxy_pass http://pool;
+        proxy_cookie_domain .example.com new.example.net;
+        proxy_cookie_domain other.org $host;
+        proxy_cookie_path /app /v2/app;
+        proxy_cookie_path /application /APP;
+        proxy_cookie_path / /root/;
+      })",
+                  "/");
+  EXPECT_EQ(r.Cookie(GetParam().value), GetParam().expected);
+}
+
+const CookieCase kCookieCases[] = {
+    {"domain_any_case_leading_dot_kept", "a=1; Domain=.Example.COM",
+     "a=1; Domain=.new.example.net"},
+    {"domain_without_dot", "a=1; domain=example.com", "a=1; domain=new.example.net"},
+    {"domain_must_be_equal", "a=1; domain=sub.example.com", "(none)"},
+    {"domain_not_a_suffix_match", "a=1; domain=xexample.com", "(none)"},
+    {"domain_replacement_variable", "h=8; domain=.other.org", "h=8; domain=.example.test"},
+    {"path_prefix_rest_kept", "a=1; Path=/app/x", "a=1; Path=/v2/app/x"},
+    {"path_first_rule_wins", "c=3; path=/application", "c=3; path=/v2/application"},
+    {"path_case_sensitive", "a=1; path=/App", "a=1; path=/root/App"},
+    {"path_catch_all", "a=1; path=/other", "a=1; path=/root/other"},
+    {"both_attributes", "b=2;domain=example.com;path=/app",
+     "b=2; domain=new.example.net; path=/v2/app"},
+    {"spaces_dropped_when_rewritten", "c = 3 ;  PATH = /app ; HttpOnly",
+     "c=3; PATH=/v2/app; HttpOnly"},
+    {"other_attributes_kept", "a=1; Secure; Path=/app; SameSite=Lax; Max-Age=60",
+     "a=1; Secure; Path=/v2/app; SameSite=Lax; Max-Age=60"},
+    {"every_matching_attribute", "i=9;path=/app;path=/app/z;Domain=EXAMPLE.COM",
+     "i=9; path=/v2/app; path=/v2/app/z; Domain=new.example.net"},
+    {"attribute_without_value", "e=5; domain; path", "(none)"},
+    {"empty_value_not_matched", "e=5; domain=; path=", "(none)"},
+    {"first_part_without_equals", "nodelim; path=/app", "(none)"},
+    {"name_value_never_rewritten", "path=/app; Secure", "(none)"},
+    {"no_attributes", "a=1", "(none)"},
+    {"value_with_equals_kept", "t=a=b==; path=/app", "t=a=b==; path=/v2/app"},
+    {"trailing_semicolon", "f=6; path=/app;", "f=6; path=/v2/app; "},
+    {"tab_is_not_trimmed", "j=\tx; path=\t/app", "(none)"},
+    {"no_matching_rule", "a=1; domain=elsewhere.net", "(none)"},
+    {"similar_names_untouched", "a=1; domains=example.com; paths=/app", "(none)"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Cases, SetCookieTest, testing::ValuesIn(kCookieCases),
+                         [](const testing::TestParamInfo<CookieCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(SetCookieRewriteTest, VariablesInThePattern) {
+  Request r("location / { proxy_pass http://pool; proxy_cookie_domain $host front.test; }", "/");
+  EXPECT_EQ(r.Cookie("a=1; domain=EXAMPLE.test"), "a=1; domain=front.test");
+  EXPECT_EQ(r.Cookie("a=1; domain=pool"), "(none)");
+}
+
+// The configuration cannot hold a line end (config::CheckHeaderText); a variable can: a PROXY
+// v2 TLV is bytes a load balancer or its client chose. As in add_header, they become spaces.
+TEST(SetCookieRewriteTest, LineEndsFromAVariableBecomeSpaces) {
+  Request r(
+      "location / { proxy_pass http://pool; "
+      "proxy_cookie_domain pool \"[$proxy_protocol_tlv_authority]\"; }",
+      "/");
+  realip::ProxyHeader proxy;
+  proxy.version = 2;
+  proxy.tlvs = {{realip::pp2::kTypeAuthority, std::string("a\r\nX-Injected: 1\0b", 18)}};
+  r.ctx.proxy_header = &proxy;
+  EXPECT_EQ(r.Cookie("a=1; domain=pool"), "a=1; domain=[a  X-Injected: 1 b]");
+}
+
+TEST(SetCookieRewriteTest, InheritanceOffAndReplacement) {
+  const std::string body = R"(
+      proxy_cookie_path /a /s;
+      location /inherit/ { proxy_pass http://pool; }
+      location /own/ { proxy_pass http://pool; proxy_cookie_path /b /own; }
+      location /off/ {
+        proxy_pass http://pool;
+        proxy_cookie_path off;
+        location /off/nested/ { proxy_pass http://pool; }
+        location /off/again/ { proxy_pass http://pool; proxy_cookie_path /a /again; }
+      })";
+  EXPECT_EQ(Request(body, "/inherit/x").Cookie("c=1; path=/a/b"), "c=1; path=/s/b");
+  // A level with rules replaces the inherited list whole.
+  EXPECT_EQ(Request(body, "/own/x").Cookie("c=1; path=/a/b"), "(none)");
+  EXPECT_EQ(Request(body, "/own/x").Cookie("c=1; path=/b"), "c=1; path=/own");
+  EXPECT_EQ(Request(body, "/off/x").Cookie("c=1; path=/a"), "(none)");
+  EXPECT_TRUE(Request(body, "/off/x").ctx.location->settings.proxy_cookie_paths.empty());
+  EXPECT_EQ(Request(body, "/off/nested/x").Cookie("c=1; path=/a"), "(none)");
+  EXPECT_EQ(Request(body, "/off/again/x").Cookie("c=1; path=/a"), "c=1; path=/again");
+  // proxy_cookie_domain is a list of its own: unset everywhere here.
+  EXPECT_TRUE(Request(body, "/inherit/x").ctx.location->settings.proxy_cookie_domains.empty());
+}
+
+TEST(SetCookieRewriteTest, NoRulesMeansNoRewriting) {
+  Request r("location / { proxy_pass http://pool; }", "/");
+  EXPECT_EQ(r.Cookie("a=1; domain=example.test; path=/"), "(none)");
+}
+
+TEST(RedirectRewritesTest, ResponseHeadCarriesTheRewrittenCookies) {
+  Request r(R"(location / {
+      proxy_pass http://pool;
+      proxy_redirect http://pool/ /;
+      proxy_cookie_domain pool example.test;
+      proxy_cookie_path /app/ /;
+    })",
+            "/");
+  const std::string head = r.ClientHead(
+      "HTTP/1.1 302 Found\r\nSet-Cookie: a=1; Domain=pool; Path=/app/x\r\n"
+      "Location: http://pool/login\r\nset-cookie: b=2; Path=/other\r\n"
+      "SET-COOKIE: c=3;path=/app/;HttpOnly\r\nX-Cookie: d=4; path=/app/\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(head, std::string(k302Head) +
+                      "Set-Cookie: a=1; Domain=example.test; Path=/x\r\n"
+                      "Location: http://example.test:8080/login\r\nset-cookie: b=2; Path=/other\r\n"
+                      "SET-COOKIE: c=3; path=/; HttpOnly\r\nX-Cookie: d=4; path=/app/\r\n\r\n");
+}
+
+TEST(RedirectRewritesTest, CookiesWithoutRedirectRules) {
+  Request r(R"(location / {
+      proxy_pass http://pool;
+      proxy_redirect off;
+      proxy_cookie_path / /p/;
+    })",
+            "/");
+  EXPECT_EQ(r.ClientHead("HTTP/1.1 302 Found\r\nLocation: http://pool/login\r\n"
+                         "Set-Cookie: a=1; path=/\r\nContent-Length: 0\r\n\r\n"),
+            std::string(k302Head) +
+                "Location: http://pool/login\r\n"
+                "Set-Cookie: a=1; path=/p/\r\n\r\n");
 }
 
 }  // namespace
