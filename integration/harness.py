@@ -156,6 +156,16 @@ class TestCase(unittest.TestCase):
         p.port = int(m.group(1))
         return p
 
+    def refused_port(self, host="127.0.0.1"):
+        """A port on `host` where connections are refused for the whole test: bound but not
+        listening, so no other test running in parallel can take it (a port that free_port()
+        found free may be listened on by another test a moment later)."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.bind((host, 0))
+        self.addCleanup(s.close)
+        return s.getsockname()[1]
+
     def write_config(self, text, name="realip-proxy.conf"):
         path = os.path.join(self.workdir, name)
         with open(path, "w") as f:

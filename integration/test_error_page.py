@@ -133,7 +133,7 @@ class ErrorPageTest(EngineTestCase):
     def setUp(self):
         super().setUp()
         self.echo = self.start_echo()
-        self.dead = harness.free_port()
+        self.dead = self.refused_port()
         self.slow, _, _ = held_backend(self)
         self.teapot = self.scripted(serve_fixed(TEAPOT))
         body = SERVER.format(echo=self.echo.port, dead=self.dead, slow=self.slow.port,

@@ -158,7 +158,7 @@ http {{
         byte lists a 0 for the attempt that sent and received nothing."""
         backend = ScriptedBackend(backend_handler)
         self.addCleanup(backend.stop)
-        dead = harness.free_port()
+        dead = self.refused_port()
         pair = self.start_pair(
             f"server 127.0.0.1:{dead} max_fails=0; server 127.0.0.1:{backend.port} max_fails=0;",
             "proxy_next_upstream error;")

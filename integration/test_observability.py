@@ -125,8 +125,8 @@ class ObservabilityTest(EngineTestCase):
 
     def test_metrics_after_known_traffic(self):
         xff_port = harness.free_port()
-        refused_port = harness.free_port()
-        refused_port2 = harness.free_port()
+        refused_port = self.refused_port()
+        refused_port2 = self.refused_port()
         self.start_with_metrics(f"""
             server_name a;
             set_real_ip_from 127.0.0.1;

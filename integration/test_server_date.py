@@ -103,7 +103,7 @@ class ServerDateTest(harness.TestCase):
         self.backend = ScriptedBackend(backend)
         self.addCleanup(self.backend.stop)
         self.port = harness.free_port()
-        self.start_proxy(config(self.port, self.backend.port, harness.free_port()),
+        self.start_proxy(config(self.port, self.backend.port, self.refused_port()),
                          wait=(("127.0.0.1", self.port),))
         self.version = self.run_proxy("-v").stderr.strip().rsplit("/", 1)[1]
 
@@ -197,7 +197,7 @@ class ServerDateTest(harness.TestCase):
         then the upstream's other fields in their order."""
         b = ScriptedBackend(backend)
         self.addCleanup(b.stop)
-        closed = harness.free_port()
+        closed = self.refused_port()
         ours_port, nginx_port = harness.free_port(), harness.free_port()
         self.start_proxy(config(ours_port, b.port, closed), wait=(("127.0.0.1", ours_port),))
         n = self.run_nginx(config(nginx_port, b.port, closed))
