@@ -267,6 +267,9 @@ absl::Status IgnoredFlag(Scope&, const Directive& d) {
   return absl::OkStatus();
 }
 
+// A URL nginx checks only when it is used (ssl_stapling_responder).
+absl::Status IgnoredAny(Scope&, const Directive&) { return absl::OkStatus(); }
+
 absl::Status IgnoredNumber(Scope&, const Directive& d) {
   if (!ParseInt(d.args[0], 0, std::numeric_limits<int32_t>::max()).ok()) {
     return InvalidValue(d, d.args[0]);
@@ -332,54 +335,6 @@ absl::Status Types(Scope& s, const Directive& d) {
 absl::Status DefaultType(Scope& s, const Directive& d) {
   REALIP_RETURN_IF_ERROR(CheckHeaderText(d, d.args[0], "value"));
   s.level->default_type = d.args[0];
-  return absl::OkStatus();
-}
-
-// `resolver ADDRESS... [valid=T] [ipv6=on|off]` and `resolver_timeout T`: nginx's resolver
-// serves names it looks up while running (proxy_pass with variables, OCSP responders). Here
-// every name is looked up when the configuration loads, with the system's resolver, so these
-// are checked as nginx checks them and change nothing.
-absl::Status Resolver(Scope& s, const Directive& d) {
-  for (const std::string& arg : d.args) {
-    std::string_view a = arg;
-    if (a.starts_with("valid=")) {
-      if (!ParseTime(a.substr(6)).ok()) return Error(d, absl::StrCat("invalid parameter: ", arg));
-      continue;
-    }
-    if (a.starts_with("ipv6=") || a.starts_with("ipv4=")) {
-      if (!ParseFlag(a.substr(5)).ok()) {
-        return Error(d, absl::StrCat("invalid parameter: ", arg));
-      }
-      continue;
-    }
-    // ADDRESS[:PORT], an IPv6 address in brackets when a port follows.
-    std::string host(a);
-    if (!host.empty() && host[0] == '[') {
-      const size_t close = host.find(']');
-      if (close == std::string::npos) {
-        return Error(d, absl::StrCat("invalid host in resolver \"", arg, "\""));
-      }
-      const std::string_view rest = a.substr(close + 1);
-      if (!rest.empty() && (rest[0] != ':' || !ParseInt(rest.substr(1), 1, 65535).ok())) {
-        return Error(d, absl::StrCat("invalid port in resolver \"", arg, "\""));
-      }
-      host = std::string(a.substr(1, close - 1));
-    } else if (const size_t colon = host.find(':');
-               colon != std::string::npos && host.find(':', colon + 1) == std::string::npos) {
-      if (!ParseInt(a.substr(colon + 1), 1, 65535).ok()) {
-        return Error(d, absl::StrCat("invalid port in resolver \"", arg, "\""));
-      }
-      host.resize(colon);
-    }
-    if (host.empty() || !ResolveHost(host, 53, s.draft->use_dns).ok()) {
-      return Error(d, absl::StrCat("host not found in resolver \"", arg, "\""));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ResolverTimeout(Scope&, const Directive& d) {
-  if (!ParseTime(d.args[0]).ok()) return InvalidValue(d, d.args[0]);
   return absl::OkStatus();
 }
 
@@ -803,6 +758,43 @@ ParsedUrlHost SplitHostPort(std::string_view text) {
   }
   out.ok = true;
   return out;
+}
+
+// `resolver ADDRESS... [valid=T] [ipv6=on|off]` and `resolver_timeout T`: nginx's resolver
+// serves names it looks up while running (proxy_pass with variables, OCSP responders). Here
+// every name is looked up when the configuration loads, with the system's resolver, so these
+// are checked as nginx checks them and change nothing.
+absl::Status Resolver(Scope& s, const Directive& d) {
+  for (const std::string& arg : d.args) {
+    std::string_view a = arg;
+    if (a.starts_with("valid=")) {
+      if (!ParseTime(a.substr(6)).ok()) return Error(d, absl::StrCat("invalid parameter: ", arg));
+      continue;
+    }
+    if (a.starts_with("ipv6=") || a.starts_with("ipv4=")) {
+      if (!ParseFlag(a.substr(5)).ok()) {
+        return Error(d, absl::StrCat("invalid parameter: ", arg));
+      }
+      continue;
+    }
+    // ADDRESS[:PORT], an IPv6 address in brackets (nginx's messages: a bare one has an
+    // "invalid port", a bad bracket form an "invalid host").
+    const ParsedUrlHost hp = SplitHostPort(arg);
+    if (!hp.ok) {
+      return Error(d, absl::StrCat(arg[0] == '[' ? "invalid host" : "invalid port",
+                                   " in resolver \"", arg, "\""));
+    }
+    const std::string& host = hp.host;
+    if (host.empty() || !ResolveHost(host, 53, s.draft->use_dns).ok()) {
+      return Error(d, absl::StrCat("host not found in resolver \"", arg, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolverTimeout(Scope&, const Directive& d) {
+  if (!ParseTime(d.args[0]).ok()) return InvalidValue(d, d.args[0]);
+  return absl::OkStatus();
 }
 
 absl::Status ProxyPassDirective(Scope& s, const Directive& d) {
@@ -1483,8 +1475,10 @@ constexpr DirectiveSpec kTable[] = {
     {"ssl_trusted_certificate", kHttp | kServer, 1, 1, false, false, &SslTrustedCertificate},
     {"ssl_stapling", kHttp | kServer, 1, 1, false, false, &SslStapling},
     {"ssl_stapling_file", kHttp | kServer, 1, 1, false, false, &SslStaplingFile},
-    {"ssl_stapling_verify", kHttp | kServer, 1, 1, false, false, &SslStaplingVerify},
-    {"ssl_stapling_responder", kHttp | kServer, 1, 1, false, false, &SslStaplingResponder},
+    // They concern the responses nginx fetches from the OCSP responder, which realip-proxy
+    // does not do (a stapling file is stapled as it is, as nginx staples one): no effect.
+    {"ssl_stapling_verify", kHttp | kServer, 1, 1, false, false, &IgnoredFlag},
+    {"ssl_stapling_responder", kHttp | kServer, 1, 1, false, false, &IgnoredAny},
     {"resolver", kHttpServerLocation, 1, kAnyArgs, false, false, &Resolver},
     {"resolver_timeout", kHttpServerLocation, 1, 1, false, false, &ResolverTimeout},
     {"proxy_ssl_verify", kHttpServerLocation, 1, 1, false, false, &ProxySslVerify},

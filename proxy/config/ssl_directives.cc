@@ -186,16 +186,6 @@ absl::Status SslStaplingFile(Scope& s, const Directive& d) {
   return absl::OkStatus();
 }
 
-// ssl_stapling_verify and ssl_stapling_responder concern the responses nginx fetches from the
-// OCSP responder, which realip-proxy does not do: checked, no effect (a stapling file is
-// stapled as it is, as nginx staples one).
-absl::Status SslStaplingVerify(Scope&, const Directive& d) {
-  std::optional<bool> ignored;
-  return Flag(d, ignored);
-}
-
-absl::Status SslStaplingResponder(Scope&, const Directive&) { return absl::OkStatus(); }
-
 absl::Status SslVerifyDepth(Scope& s, const Directive& d) { return Depth(d, Ssl(s).verify_depth); }
 
 absl::Status SslHandshakeTimeout(Scope& s, const Directive& d) {

@@ -24,8 +24,6 @@ absl::Status SslEcdhCurve(Scope& s, const Directive& d);
 absl::Status SslTrustedCertificate(Scope& s, const Directive& d);
 absl::Status SslStapling(Scope& s, const Directive& d);
 absl::Status SslStaplingFile(Scope& s, const Directive& d);
-absl::Status SslStaplingVerify(Scope& s, const Directive& d);
-absl::Status SslStaplingResponder(Scope& s, const Directive& d);
 
 absl::Status ProxySslVerify(Scope& s, const Directive& d);
 absl::Status ProxySslTrustedCertificate(Scope& s, const Directive& d);

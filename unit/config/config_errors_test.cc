@@ -642,6 +642,8 @@ const ErrorCase kCompatErrorCases[] = {
      3},
     {"resolver_bad_port", HTTP("resolver 1.2.3.4:x;"), "invalid port in resolver \"1.2.3.4:x\"", 2},
     {"resolver_open_bracket", HTTP("resolver [::1;"), "invalid host in resolver \"[::1\"", 2},
+    {"resolver_bare_ipv6", HTTP("resolver ::1;"), "invalid port in resolver \"::1\"", 2},
+    {"resolver_after_bracket", HTTP("resolver [::1]x;"), "invalid host in resolver \"[::1]x\"", 2},
     {"resolver_bad_valid", HTTP("resolver 1.2.3.4 valid=x;"), "invalid parameter: valid=x", 2},
     {"resolver_timeout_bad", HTTP("resolver_timeout x;"),
      "invalid value \"x\" in \"resolver_timeout\" directive", 2},
