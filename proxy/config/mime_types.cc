@@ -1,5 +1,6 @@
 #include "proxy/config/mime_types.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -32,8 +33,13 @@ const std::string* MimeTypes::ForUri(std::string_view uri) const {
     if (uri[i] == '/') return nullptr;
     if (uri[i] != '.' || uri[i - 1] == '/') continue;
     if (i + 1 == uri.size()) return nullptr;  // "/a.": an empty extension is none
-    const std::string lower = absl::AsciiStrToLower(base::AsAbsl(uri.substr(i + 1)));
-    auto it = by_extension_.find(lower);
+    const std::string_view extension = uri.substr(i + 1);
+    // Looked up as it is unless it has capitals (nginx lowers only then, too): no copy.
+    const bool lower = std::none_of(extension.begin(), extension.end(), [](char c) {
+      return absl::ascii_isupper(static_cast<unsigned char>(c));
+    });
+    auto it = lower ? by_extension_.find(base::AsAbsl(extension))
+                    : by_extension_.find(absl::AsciiStrToLower(base::AsAbsl(extension)));
     return it == by_extension_.end() ? nullptr : &it->second;
   }
   return nullptr;

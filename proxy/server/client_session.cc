@@ -963,8 +963,8 @@ void ClientSession::ContinueRequest() {
         A().kept_location_.clear();
       }
       // The type of a text: nginx's ngx_http_set_content_type(), by the URI's extension in
-      // `types`, else default_type.
-      const std::string* by_extension = settings_->types->ForUri(A().ctx_.uri);
+      // `types`, else default_type (a redirect's page is text/html whatever it is).
+      const std::string* by_extension = redirect ? nullptr : settings_->types->ForUri(A().ctx_.uri);
       SendLocal(ret.code, keep_alive_, text, ret.has_text || empty_body || redirect,
                 by_extension != nullptr ? *by_extension : settings_->default_type, made_absolute);
       return;
