@@ -160,15 +160,21 @@ void SetProtocols(SSL_CTX* ctx, uint32_t protocols) {
   SSL_CTX_set_max_proto_version(ctx, max);
 }
 
+// The bytes of `f`, which `directive` names; a file that cannot be read is an error.
+absl::StatusOr<std::string> ReadFileOf(std::string_view directive, const config::SslFile& f) {
+  std::ifstream in(f.path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", base::AsAbsl(directive), " \"",
+                                                   f.path, "\" in ", f.file, ":", f.line));
+  }
+  return bytes;
+}
+
 absl::StatusOr<std::vector<TicketKey>> ReadTicketKeys(const std::vector<config::SslFile>& files) {
   std::vector<TicketKey> keys;
   for (const config::SslFile& f : files) {
-    std::ifstream in(f.path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot read ssl_session_ticket_key \"",
-                                                     f.path, "\" in ", f.file, ":", f.line));
-    }
+    REALIP_ASSIGN_OR_RETURN(std::string bytes, ReadFileOf("ssl_session_ticket_key", f));
     if (bytes.size() != 48 && bytes.size() != 80) {
       return absl::InvalidArgumentError(
           absl::StrCat("\"", f.path, "\" must be 80 or 48 bytes in ", f.file, ":", f.line));
@@ -235,12 +241,7 @@ int StatusCallback(SSL* ssl, void*) {
 
 // ssl_stapling_file: a DER OCSP response, checked as nginx checks it (d2i_OCSP_RESPONSE).
 absl::StatusOr<std::string> ReadStaple(const config::SslFile& f) {
-  std::ifstream in(f.path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ssl_stapling_file \"", f.path, "\" in ", f.file, ":", f.line));
-  }
+  REALIP_ASSIGN_OR_RETURN(std::string bytes, ReadFileOf("ssl_stapling_file", f));
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   OCSP_RESPONSE* response = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(bytes.size()));
   if (response == nullptr) {
