@@ -40,8 +40,7 @@ absl::StatusOr<FILE*> OpenLog(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "ae");
   if (f == nullptr) {
     const int err = errno;
-    return absl::InvalidArgumentError(
-        absl::StrCat("open() \"", path, "\" failed (", err, ": ", std::strerror(err), ")"));
+    return absl::InvalidArgumentError(CallFailedText("open", path, err));
   }
   std::setvbuf(f, nullptr, _IOLBF, 0);
   return f;

@@ -95,4 +95,11 @@ std::optional<uint64_t> ParseDecimal(std::string_view text, uint64_t max) {
   return value;
 }
 
+std::string CallFailedText(std::string_view call, std::string_view path, int err) {
+  std::string out(call);
+  out.append("() \"").append(path).append("\" failed (").append(std::to_string(err));
+  out.append(": ").append(std::strerror(err)).append(")");
+  return out;
+}
+
 }  // namespace realip::base

@@ -25,6 +25,10 @@ inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}
 // Used by the config lexer and by geo files, which follow the same rules.
 std::string UnescapeNginxWord(std::string_view raw);
 
+// nginx's text for a failed system call on a file: `CALL() "PATH" failed (ERRNO: TEXT)`, as in
+// `open() "/var/log/a.log" failed (13: Permission denied)`.
+std::string CallFailedText(std::string_view call, std::string_view path, int err);
+
 // sizeof(Word) bytes at `p` (Word: uint32_t or uint64_t) with 'A'-'Z' lowered, each byte on
 // its own: no carry crosses a byte, as the high bit is cleared before the additions and bytes
 // that had it are left alone after.

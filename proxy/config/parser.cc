@@ -59,8 +59,7 @@ class DiskFileSource : public FileSource {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       const int err = errno;
-      return absl::InvalidArgumentError(
-          absl::StrCat("open() \"", path, "\" failed (", err, ": ", std::strerror(err), ")"));
+      return absl::InvalidArgumentError(base::CallFailedText("open", path, err));
     }
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proxy/base/logging.h"
+#include "proxy/base/strings.h"
 
 namespace realip::server {
 namespace {
@@ -57,8 +58,7 @@ void Escape(std::string_view value, config::LogEscape escape, std::string* out) 
 }
 
 absl::Status OpenError(const std::string& path, int err) {
-  return absl::UnavailableError(
-      absl::StrCat("open() \"", path, "\" failed (", err, ": ", std::strerror(err), ")"));
+  return absl::UnavailableError(base::CallFailedText("open", path, err));
 }
 
 }  // namespace
@@ -79,8 +79,7 @@ absl::Status LogFile::Reopen() {
   const int err = errno;
   close(fresh);
   if (done < 0) {
-    return absl::InternalError(
-        absl::StrCat("dup2() \"", path_, "\" failed (", err, ": ", std::strerror(err), ")"));
+    return absl::InternalError(base::CallFailedText("dup2", path_, err));
   }
   return absl::OkStatus();
 }
